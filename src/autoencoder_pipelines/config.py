@@ -1,0 +1,187 @@
+"""Typed, validated parameters: one pydantic model per `conf/base/parameters*.yml` section.
+
+Nodes receive plain dicts (so kedro-mlflow can flatten and log them) and parse them here;
+the project hook validates every section before any node runs, so a mistyped key fails the
+run at once with its key path, value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from autoencoder_pipelines.nn.device import resolve_device
+
+
+class ConfigError(ValueError):
+    """A parameter is missing, unknown, mistyped or out of range."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuntimeParams(_Strict):
+    device: str = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    batch_size: int = Field(64, ge=1)
+    num_workers: int = Field(0, ge=0)
+    pin_memory: bool = False
+    seed: int = 42
+    threads: Optional[int] = Field(None, ge=1)
+    log_every: int = Field(10, ge=0)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        name = value.strip().lower()
+        if not (name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit())):
+            raise ValueError("expected one of auto, cpu, cuda, cuda:N, mps")
+        return name
+
+
+class DataParams(_Strict):
+    source: Literal["digits", "csv", "parquet"] = "digits"
+    path: Optional[str] = None
+    label_column: Optional[str] = None
+    id_column: Optional[str] = None
+    feature_columns: Optional[list[str]] = None
+    image_shape: Optional[list[int]] = None
+    min_rows: int = Field(20, ge=2)
+
+    @model_validator(mode="after")
+    def _path_for_files(self) -> "DataParams":
+        if self.source != "digits" and not self.path:
+            raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        return self
+
+
+class SplitParams(_Strict):
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    scaling: Literal["global", "per_feature"] = "global"
+
+    @model_validator(mode="after")
+    def _room_for_training(self) -> "SplitParams":
+        if self.test_fraction + self.val_fraction >= 0.9:
+            raise ValueError("test_fraction + val_fraction must leave at least 10% for training")
+        return self
+
+
+class CorruptionParams(_Strict):
+    kind: Literal["none", "masking", "salt_and_pepper", "gaussian"] = "masking"
+    level: float = Field(0.25, ge=0)
+
+    @model_validator(mode="after")
+    def _fraction_in_range(self) -> "CorruptionParams":
+        if self.kind in ("masking", "salt_and_pepper") and self.level > 1:
+            raise ValueError(f"level is a fraction for {self.kind}: expected a value in [0, 1]")
+        return self
+
+
+class ModelParams(_Strict):
+    kind: Literal["denoising", "undercomplete"] = "denoising"
+    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 32], min_length=1)
+    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
+    code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
+    loss: Literal["mse", "l1", "bce"] = "bce"
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _positive(cls, sizes: list[int]) -> list[int]:
+        if any(size < 1 for size in sizes):
+            raise ValueError("every hidden size must be >= 1")
+        return sizes
+
+
+class PhaseParams(_Strict):
+    """One training phase's optimisation budget."""
+
+    epochs: int = Field(50, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: Optional[int] = Field(None, ge=1)
+    grad_clip: Optional[float] = Field(None, gt=0)
+    batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size
+
+
+class PretrainParams(PhaseParams):
+    # One corruption per layer; None uses the top-level `corruption` for every layer.
+    layer_corruption: Optional[list[CorruptionParams]] = None
+
+
+class FinetuneParams(PhaseParams):
+    mode: Literal["full", "head_only"] = "full"
+    dropout: float = Field(0.0, ge=0, lt=1)
+    input_corruption: Optional[CorruptionParams] = None
+
+
+class DenoiserParams(PhaseParams):
+    pass
+
+
+class ReductionParams(_Strict):
+    pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
+
+
+class AnomalyParams(PhaseParams):
+    contamination: float = Field(0.05, gt=0, lt=1)
+    normal_classes: Optional[list[Any]] = None
+    corruption: Optional[CorruptionParams] = None
+
+
+class ReportParams(_Strict):
+    grid_samples: int = Field(8, ge=1, le=32)
+    max_points_2d: int = Field(2000, ge=10)
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "runtime": RuntimeParams,
+    "data": DataParams,
+    "split": SplitParams,
+    "corruption": CorruptionParams,
+    "model": ModelParams,
+    "pretrain": PretrainParams,
+    "finetune": FinetuneParams,
+    "denoiser": DenoiserParams,
+    "reduction": ReductionParams,
+    "anomaly": AnomalyParams,
+    "report": ReportParams,
+}
+
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Section:
+    """Validate one section; a failure becomes one line naming key path, value and rule."""
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            path = ".".join([key, *(str(part) for part in item["loc"])])
+            value = item.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            problems.append(f"{path}: {item['msg']}{shown}")
+        raise ConfigError("Invalid parameters: " + "; ".join(problems)) from None
+
+
+def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
+    """Validate every known section, plus the rules that span sections."""
+    parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
+    runtime: RuntimeParams = parsed["runtime"]  # type: ignore[assignment]
+    try:
+        resolve_device(runtime.device)
+    except RuntimeError as error:
+        raise ConfigError(str(error)) from None
+    if runtime.precision == "fp16" and resolve_device(runtime.device).type == "cpu":
+        raise ConfigError("runtime.precision: 'fp16' needs a GPU (got 'fp16' on cpu); use 'bf16' or 'fp32'")
+    pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
+    model: ModelParams = parsed["model"]  # type: ignore[assignment]
+    if pretrain.layer_corruption is not None and len(pretrain.layer_corruption) != len(model.hidden_sizes):
+        raise ConfigError(
+            f"pretrain.layer_corruption: {len(pretrain.layer_corruption)} entries for "
+            f"{len(model.hidden_sizes)} layers in model.hidden_sizes; give one per layer or null"
+        )
+    return parsed

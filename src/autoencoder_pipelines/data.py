@@ -1,0 +1,220 @@
+"""Reading and validating input tables, splitting, scaling; shared by training and scoring.
+
+Frames passed between nodes hold the reserved columns `id`, optionally `label`, then the
+feature columns in schema order. Errors name the file, the column and the problem.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+ID, LABEL = "id", "label"
+RESERVED = (ID, LABEL, "split")
+
+
+class DataValidationError(ValueError):
+    """Input data cannot be used as it is."""
+
+
+def load_digits_frame() -> pd.DataFrame:
+    """scikit-learn's bundled 8x8 digits: 1,797 real images, 10 classes, no download."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": LABEL})
+    return frame
+
+
+def read_table(path: str | Path, kind: str) -> pd.DataFrame:
+    """Read a CSV or Parquet file, failing with the file name on every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(f"{path}: file not found (data.path, source '{kind}')")
+    if path.is_dir():
+        raise DataValidationError(f"{path}: is a directory; expected a {kind} file")
+    if path.stat().st_size == 0:
+        raise DataValidationError(f"{path}: file is empty")
+    try:
+        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    except Exception as error:  # the parsers raise many types; the message is what matters
+        raise DataValidationError(f"{path}: cannot be read as {kind}: {error}") from None
+    return frame
+
+
+def validate_table(
+    frame: pd.DataFrame,
+    source: str,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    feature_columns: list[str] | None = None,
+    image_shape: list[int] | None = None,
+    min_rows: int = 2,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Check a raw table and return (frame with id/label/features, schema)."""
+    where = source
+    if len(frame) == 0:
+        raise DataValidationError(f"{where}: no rows (has columns {list(frame.columns)[:10]})")
+    for role, column in (("data.label_column", label_column), ("data.id_column", id_column)):
+        if column is not None and column not in frame.columns:
+            raise DataValidationError(
+                f"{where}: {role} '{column}' is not a column; columns are {_list(frame.columns)}"
+            )
+    roles = {c for c in (label_column, id_column) if c is not None}
+    if feature_columns is None:
+        candidates = [c for c in frame.columns if c not in roles]
+        features = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        if not features:
+            raise DataValidationError(
+                f"{where}: no numeric feature columns (non-numeric: {_list(candidates)})"
+            )
+    else:
+        missing = [c for c in feature_columns if c not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"{where}: data.feature_columns {_list(missing)} not in the file; columns are {_list(frame.columns)}"
+            )
+        features = list(feature_columns)
+    features = [str(c) for c in features]
+    frame = frame.rename(columns=str)
+    clashes = [c for c in features if c in RESERVED]
+    if clashes:
+        raise DataValidationError(
+            f"{where}: feature column(s) {_list(clashes)} use a reserved name ({', '.join(RESERVED)}); rename them"
+        )
+    check_features(frame, features, where)
+    if len(frame) < min_rows:
+        raise DataValidationError(f"{where}: {len(frame)} rows; at least {min_rows} are needed (data.min_rows)")
+
+    out = pd.DataFrame(index=frame.index)
+    if id_column is not None:
+        ids = frame[str(id_column)]
+        if ids.isna().any():
+            raise DataValidationError(f"{where}: column '{id_column}' (id): {int(ids.isna().sum())} missing ids")
+        duplicated = ids.duplicated()
+        if duplicated.any():
+            raise DataValidationError(
+                f"{where}: column '{id_column}' (id): {int(duplicated.sum())} duplicate ids, e.g. {ids[duplicated].iloc[0]!r}"
+            )
+        out[ID] = ids.astype(str).to_numpy()
+    else:
+        out[ID] = [str(i) for i in range(len(frame))]
+    classes: list[Any] | None = None
+    if label_column is not None:
+        labels = frame[str(label_column)]
+        if labels.isna().any():
+            raise DataValidationError(
+                f"{where}: column '{label_column}' (label): {int(labels.isna().sum())} missing labels"
+            )
+        classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
+        if len(classes) < 2:
+            raise DataValidationError(
+                f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+            )
+        out[LABEL] = labels.to_numpy()
+    out = pd.concat([out, frame[features].astype("float32")], axis=1).reset_index(drop=True)
+
+    if image_shape is not None and math.prod(image_shape) != len(features):
+        raise DataValidationError(
+            f"{where}: data.image_shape {image_shape} holds {math.prod(image_shape)} values but there are {len(features)} feature columns"
+        )
+    schema = {
+        "source": str(source),
+        "features": features,
+        "label_column": label_column,
+        "id_column": id_column,
+        "classes": [_native(c) for c in classes] if classes is not None else None,
+        "image_shape": list(image_shape) if image_shape else None,
+        "n_rows": int(len(out)),
+    }
+    return out, schema
+
+
+def check_features(frame: pd.DataFrame, features: list[str], where: str) -> None:
+    """Every feature must be numeric and finite; errors name the column and the count."""
+    for column in features:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            converted = pd.to_numeric(values, errors="coerce")
+            bad = int((converted.isna() & values.notna()).sum())
+            example = values[converted.isna() & values.notna()].iloc[0] if bad else None
+            raise DataValidationError(
+                f"{where}: column '{column}' is not numeric ({values.dtype}): {bad} non-numeric values, e.g. {example!r}"
+            )
+        array = values.to_numpy(dtype="float64", na_value=np.nan)
+        n_nan, n_inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if n_nan or n_inf:
+            raise DataValidationError(
+                f"{where}: column '{column}' has {n_nan} NaN and {n_inf} infinite values; clean or impute them first"
+            )
+
+
+def _list(columns: Any, limit: int = 10) -> str:
+    names = [str(c) for c in columns]
+    return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+# ---- scaling ---------------------------------------------------------------------------
+
+def fit_scaler(frame: pd.DataFrame, features: list[str], kind: str) -> dict[str, Any]:
+    """Min-max scaling to [0, 1], fitted on training rows only. Stored as plain JSON.
+
+    `global` uses one range for all features (right for images); `per_feature` one each.
+    """
+    values = frame[features].to_numpy(dtype="float64")
+    if kind == "global":
+        low, high = np.full(len(features), values.min()), np.full(len(features), values.max())
+    elif kind == "per_feature":
+        low, high = values.min(axis=0), values.max(axis=0)
+    else:
+        raise ValueError(f"split.scaling is '{kind}'; expected global or per_feature")
+    return {"kind": kind, "features": list(features), "minimum": low.tolist(), "maximum": high.tolist()}
+
+
+def apply_scaler(frame: pd.DataFrame, scaler: dict[str, Any]) -> pd.DataFrame:
+    """Scale features into [0, 1] (clipped: unseen rows may exceed the training range)."""
+    features = scaler["features"]
+    low, high = np.asarray(scaler["minimum"]), np.asarray(scaler["maximum"])
+    span = np.where(high > low, high - low, 1.0)
+    scaled = np.clip((frame[features].to_numpy(dtype="float64") - low) / span, 0.0, 1.0)
+    out = frame.copy()
+    out[features] = scaled.astype("float32")
+    return out
+
+
+# ---- frames <-> tensors ----------------------------------------------------------------
+
+def features_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: torch.device | str = "cpu") -> torch.Tensor:
+    # torch.tensor copies: pandas may hand out read-only arrays (copy-on-write).
+    return torch.tensor(frame[schema["features"]].to_numpy(dtype="float32"), device=device)
+
+
+def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: torch.device | str = "cpu") -> torch.Tensor:
+    index = {value: i for i, value in enumerate(schema["classes"])}
+    return torch.tensor(frame[LABEL].map(index).to_numpy(dtype="int64"), device=device)
+
+
+def has_labels(schema: dict[str, Any]) -> bool:
+    return schema.get("classes") is not None
+
+
+class Skipped:
+    """Stands in for an output that could not be made (Kedro cannot save None).
+
+    E.g. the classifier when the data has no labels; consumers check `isinstance`.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Skipped({self.reason!r})"

@@ -1,0 +1,51 @@
+"""Project hooks: validate parameters before any work, stamp the run clock, log models to MLflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+from torch import nn
+
+from autoencoder_pipelines.config import validate_parameters
+
+logger = logging.getLogger(__name__)
+
+# Pinned here so mlflow does not spend seconds inferring them offline at every log_model.
+MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6", "cloudpickle"]
+
+
+class ProjectHooks:
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        """Fail on bad parameters before any node runs, and record when the run started."""
+        validate_parameters(catalog.load("parameters"))
+        catalog["run_started_at"] = time.time()
+
+
+class MlflowModelLoggingHook:
+    """Log the listed models to the active MLflow run (pytorch flavour) as they are saved.
+
+    A hook rather than a catalog entry so each model is also saved versioned in
+    data/06_models by one node output; outputs that are not torch modules (e.g. a skipped
+    classifier) are not logged.
+    """
+
+    def __init__(self, datasets: tuple[str, ...]) -> None:
+        self.datasets = datasets
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        if dataset_name not in self.datasets or not isinstance(data, nn.Module) or mlflow.active_run() is None:
+            return
+        started = time.perf_counter()
+        mlflow.pytorch.log_model(
+            data,
+            name=dataset_name,
+            serialization_format="pickle",
+            pip_requirements=MODEL_PIP_REQUIREMENTS,
+        )
+        logger.info("logged model '%s' to MLflow in %.1f s", dataset_name, time.perf_counter() - started)

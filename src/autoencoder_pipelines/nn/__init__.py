@@ -1,0 +1,1 @@
+"""Plain PyTorch building blocks; nothing in this package knows about Kedro."""

@@ -1,0 +1,157 @@
+"""Autoencoder networks: one dense layer pair, the stack built from them, a classifier."""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
+
+
+def apply_activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Functional twin of `make_activation`, for hot paths that should not build modules."""
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "relu":
+        return torch.relu(x)
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "linear":
+        return x
+    raise ValueError(f"activation is '{name}'; expected one of {', '.join(ACTIVATIONS)}.")
+
+
+def make_activation(name: str) -> nn.Module:
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "linear":
+        return nn.Identity()
+    raise ValueError(f"activation is '{name}'; expected one of {', '.join(ACTIVATIONS)}.")
+
+
+class DenseAutoencoderLayer(nn.Module):
+    """One encoder/decoder pair: h = act(W x + b), x_hat = out_act(W' h + b').
+
+    The decoder's pre-activation is exposed so that losses can work on logits
+    (binary cross-entropy with logits is stable and allowed under autocast).
+    """
+
+    def __init__(
+        self, n_in: int, n_hidden: int, activation: str = "sigmoid", output_activation: str = "sigmoid"
+    ) -> None:
+        super().__init__()
+        self.n_in, self.n_hidden = n_in, n_hidden
+        self.activation, self.output_activation = activation, output_activation
+        self.encoder = nn.Sequential(nn.Linear(n_in, n_hidden), make_activation(activation))
+        self.decoder_linear = nn.Linear(n_hidden, n_in)
+        self.decoder_activation = make_activation(output_activation)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode_preactivation(self, h: torch.Tensor) -> torch.Tensor:
+        return self.decoder_linear(h)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        return self.decoder_activation(self.decoder_linear(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class StackedAutoencoder(nn.Module):
+    """Layers 1..K encode in order and decode in reverse (the "unrolled" stack)."""
+
+    def __init__(self, layers: Sequence[DenseAutoencoderLayer]) -> None:
+        super().__init__()
+        if not layers:
+            raise ValueError("a stacked autoencoder needs at least one layer")
+        for below, above in zip(layers, layers[1:]):
+            if above.n_in != below.n_hidden:
+                raise ValueError(
+                    f"layer sizes do not chain: {below.n_hidden} codes feed a layer of input {above.n_in}"
+                )
+        self.layers = nn.ModuleList(layers)
+
+    @classmethod
+    def build(
+        cls,
+        n_features: int,
+        hidden_sizes: Sequence[int],
+        activation: str = "sigmoid",
+        code_activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+    ) -> "StackedAutoencoder":
+        """Layer k reconstructs layer k-1's code, so its decoder ends in k-1's activation."""
+        layers, n_in, below_activation = [], n_features, output_activation
+        for k, size in enumerate(hidden_sizes):
+            act = code_activation if k == len(hidden_sizes) - 1 else activation
+            layers.append(DenseAutoencoderLayer(n_in, size, act, below_activation))
+            n_in, below_activation = size, act
+        return cls(layers)
+
+    @property
+    def n_features(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def code_size(self) -> int:
+        return self.layers[-1].n_hidden
+
+    @property
+    def output_activation(self) -> str:
+        return self.layers[0].output_activation
+
+    def encoder(self) -> nn.Sequential:
+        """The encoding path as one module (shares parameters with the stack)."""
+        return nn.Sequential(*(layer.encoder for layer in self.layers))
+
+    def encode(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        """Code after the first `depth` layers (all layers by default)."""
+        for layer in self.layers[: len(self.layers) if depth is None else depth]:
+            x = layer.encode(x)
+        return x
+
+    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        for layer in reversed(self.layers[1:]):
+            z = layer.decode(z)
+        return self.layers[0].decode_preactivation(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers[0].decoder_activation(self.decode_preactivation(z))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_preactivation(self.encode(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class EncoderClassifier(nn.Module):
+    """A (pretrained or fresh) encoder with a softmax classifier head on its code."""
+
+    def __init__(self, encoder: nn.Module, code_size: int, n_classes: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(code_size, n_classes))
+        self.n_classes = n_classes
+
+    @classmethod
+    def from_stack(cls, stack: StackedAutoencoder, n_classes: int, dropout: float = 0.0) -> "EncoderClassifier":
+        """Deep-copies the stack's encoder, so fine-tuning never changes the stack itself."""
+        return cls(copy.deepcopy(stack.encoder()), stack.code_size, n_classes, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits."""
+        return self.head(self.encoder(x))
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.forward(x), dim=-1)

@@ -1,0 +1,18 @@
+from kedro.pipeline import Pipeline
+
+from autoencoder_pipelines.pipelines import (
+    anomaly,
+    data_processing,
+    finetuning,
+    pretraining,
+    reduction,
+    reporting,
+)
+
+# A module of its own (not a sum in the registry) because find_pipelines() imports only
+# the pipelines named on the command line.
+PARTS = (data_processing, pretraining, finetuning, reduction, anomaly, reporting)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return sum((part.create_pipeline() for part in PARTS), Pipeline([]))

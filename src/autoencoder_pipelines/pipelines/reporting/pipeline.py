@@ -1,0 +1,40 @@
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .nodes import (
+    build_metrics,
+    collect_histories,
+    plot_anomaly_scores,
+    plot_codes_2d,
+    plot_denoising_grid,
+    plot_learning_curves,
+)
+
+HISTORIES = ["pretrain_history", "finetune_history", "random_init_history", "denoiser_history", "anomaly_history"]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                build_metrics,
+                ["classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "run_started_at"],
+                ["metrics", "final_metrics_mlflow"],
+                name="build_metrics",
+            ),
+            node(collect_histories, HISTORIES, "training_history_mlflow", name="collect_histories"),
+            node(plot_learning_curves, HISTORIES, "learning_curves_plot", name="plot_learning_curves"),
+            node(
+                plot_denoising_grid,
+                ["test_set", "noisy_test_set", "denoised_test_set", "data_schema", "params:report"],
+                "denoising_grid_plot",
+                name="plot_denoising_grid",
+            ),
+            node(plot_codes_2d, ["embeddings", "params:report"], "codes_2d_plot", name="plot_codes_2d"),
+            node(
+                plot_anomaly_scores,
+                ["anomaly_scores", "anomaly_metrics"],
+                "anomaly_scores_plot",
+                name="plot_anomaly_scores",
+            ),
+        ]
+    )

@@ -1,0 +1,28 @@
+"""Project settings: hooks, config loading, and the default MLflow store."""
+
+import os
+import warnings
+
+from autoencoder_pipelines.hooks import MlflowModelLoggingHook, ProjectHooks
+
+# kedro-mlflow reads the tracking URI from MLFLOW_TRACKING_URI when mlflow.yml leaves it
+# null; default to a SQLite store in the project (MLflow 3.13+ refuses the old file store).
+# Set MLFLOW_TRACKING_URI to use another store.
+os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+
+# Library noise that says nothing about this project's run:
+# omegaconf's resolver-API deprecation (raised inside kedro and kedro-mlflow), and mlflow's
+# reminder that pickled models run code on load (we log our own models, by design: the
+# pt2 format needs an input example and reloads as a GraphModule).
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+warnings.filterwarnings("ignore", message=r"Saving pytorch model by Pickle")
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
+
+HOOKS = (ProjectHooks(), MlflowModelLoggingHook(datasets=("classifier", "denoiser", "anomaly_model")))
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # `--env gpu` overrides single keys, not whole blocks.
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
+}
