@@ -128,7 +128,7 @@ def validate_table(
         "features": features,
         "label_column": label_column,
         "id_column": id_column,
-        "classes": [_native(c) for c in classes] if classes is not None else None,
+        "classes": [native(c) for c in classes] if classes is not None else None,
         "image_shape": list(image_shape) if image_shape else None,
         "n_rows": int(len(out)),
     }
@@ -159,7 +159,8 @@ def _list(columns: Any, limit: int = 10) -> str:
     return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"
 
 
-def _native(value: Any) -> Any:
+def native(value: Any) -> Any:
+    """numpy scalar -> Python value, for JSON and for readable messages."""
     return value.item() if hasattr(value, "item") else value
 
 

@@ -25,6 +25,22 @@ class ProjectHooks:
         validate_parameters(catalog.load("parameters"))
         catalog["run_started_at"] = time.time()
 
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        _end_leftover_mlflow_runs("FINISHED")
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        _end_leftover_mlflow_runs("FAILED")
+
+
+def _end_leftover_mlflow_runs(status: str) -> None:
+    """kedro-mlflow re-opens its run at every node and leaves it active after the
+    session, so a second session in the same process (tests, notebooks, sweeps) would log
+    into the first one's run. Runs after kedro-mlflow's own hooks (trylast)."""
+    while mlflow.active_run() is not None:
+        mlflow.end_run(status)
+
 
 class MlflowModelLoggingHook:
     """Log the listed models to the active MLflow run (pytorch flavour) as they are saved.

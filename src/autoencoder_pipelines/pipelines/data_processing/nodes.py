@@ -19,6 +19,7 @@ from autoencoder_pipelines.data import (
     has_labels,
     load_digits_frame,
     read_table,
+    native,
     validate_table,
 )
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
@@ -72,7 +73,7 @@ def split_and_scale(
         counts = stratify.value_counts()
         if counts.min() < 3:
             raise DataValidationError(
-                f"{schema['source']}: column '{schema['label_column']}' (label): class {counts.idxmin()!r} has "
+                f"{schema['source']}: column '{schema['label_column']}' (label): class {native(counts.idxmin())!r} has "
                 f"{int(counts.min())} row(s); a stratified train/validation/test split needs at least 3 per class"
             )
         if min(n_test, n_val) < len(counts):
