@@ -26,6 +26,7 @@ TINY = {
     "finetune": {"epochs": 3, "batch_size": 128, "patience": None},
     "denoiser": {"epochs": 3, "batch_size": 128},
     "anomaly": {"epochs": 2, "batch_size": 128},
+    "reduction": {"epochs": 2, "batch_size": 128},
 }
 REQUIRED_METRICS = [
     "finetune.test_accuracy",
@@ -98,7 +99,7 @@ def test_outputs_are_written(digits_run):
 
 def test_models_are_saved_versioned(digits_run):
     root, _ = digits_run
-    for name in ("pretrained_stack", "classifier", "denoiser", "anomaly_model"):
+    for name in ("pretrained_stack", "classifier", "denoiser", "reduction_autoencoder", "anomaly_model"):
         versions = list((root / "data/06_models" / f"{name}.pkl").iterdir())
         assert len(versions) == 1 and (versions[0] / f"{name}.pkl").exists()
     assert len(list((root / "data/06_models/scaler.json").iterdir())) == 1
@@ -122,6 +123,7 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(digits_
         assert [m.step for m in history] == list(range(1, epochs + 1)), key
     for key in REQUIRED_METRICS:
         assert key in run.data.metrics, key
+    assert run.data.metrics["node_seconds.pretrain_stack"] > 0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert {f"figures/{f}" for f in FIGURES} <= artifacts
     assert "metrics.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -129,7 +131,7 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(digits_
     # the models are logged (pytorch flavour) and load back to the same predictions
     mlflow.set_tracking_uri(uri)
     logged = {m.name: m for m in mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list")}
-    assert {"classifier", "denoiser", "anomaly_model"} <= set(logged)
+    assert {"classifier", "denoiser", "reduction_autoencoder", "anomaly_model"} <= set(logged)
     classifier = mlflow.pytorch.load_model(logged["classifier"].model_uri)
     local = pd.read_pickle(next((root / "data/06_models/classifier.pkl").iterdir()) / "classifier.pkl")
     x = torch.rand(5, 64)

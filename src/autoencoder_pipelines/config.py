@@ -121,7 +121,7 @@ class DenoiserParams(PhaseParams):
     pass
 
 
-class ReductionParams(_Strict):
+class ReductionParams(PhaseParams):
     pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
 
 

@@ -19,14 +19,33 @@ MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6", "cloudpickle"]
 
 
 class ProjectHooks:
+    """Validate parameters before any work, stamp the run clock, time every node."""
+
+    def __init__(self) -> None:
+        self.node_seconds: dict[str, float] = {}
+        self._node_started: dict[str, float] = {}
+
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        """Fail on bad parameters before any node runs, and record when the run started."""
         validate_parameters(catalog.load("parameters"))
+        self.node_seconds.clear()
         catalog["run_started_at"] = time.time()
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._node_started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        self.node_seconds[node.name] = time.perf_counter() - self._node_started.pop(node.name)
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
+        if self.node_seconds:
+            slowest = sorted(self.node_seconds.items(), key=lambda item: -item[1])
+            logger.info("node seconds: %s", ", ".join(f"{name} {sec:.1f}" for name, sec in slowest))
+            if mlflow.active_run() is not None:
+                mlflow.log_metrics({f"node_seconds.{name}": sec for name, sec in self.node_seconds.items()})
         _end_leftover_mlflow_runs("FINISHED")
 
     @hook_impl(trylast=True)

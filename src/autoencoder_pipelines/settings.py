@@ -18,7 +18,10 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 warnings.filterwarnings("ignore", message=r"Saving pytorch model by Pickle")
 warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
-HOOKS = (ProjectHooks(), MlflowModelLoggingHook(datasets=("classifier", "denoiser", "anomaly_model")))
+HOOKS = (
+    ProjectHooks(),
+    MlflowModelLoggingHook(datasets=("classifier", "denoiser", "reduction_autoencoder", "anomaly_model")),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -83,7 +83,7 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=settings.precision == torch.float16)
+    scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
     history = History(name=name)
     best_loss, best_state, last_good_state = math.inf, None, _snapshot(model)
 
@@ -97,13 +97,19 @@ def fit(
             with autocast(device, settings.precision):
                 loss = batch_loss(batch, generator)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if settings.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += loss.detach() * index.numel()
+            if scaler is None:
+                loss.backward()
+                if settings.grad_clip:
+                    nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+                optimizer.step()
+            else:  # fp16: scale the loss so small gradients do not underflow
+                scaler.scale(loss).backward()
+                if settings.grad_clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+            loss_sum.add_(loss.detach(), alpha=index.numel())
 
         record = {"train_loss": (loss_sum / n_rows).item()}  # the epoch's one host sync
         if evaluate is not None:

@@ -7,16 +7,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from autoencoder_pipelines.config import AnomalyParams, ConfigError, ModelParams, parse
 from autoencoder_pipelines.data import ID, LABEL, features_tensor, has_labels
-from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.finetuning import train_denoiser
+from autoencoder_pipelines.jobs import fine_tune_unrolled
+from autoencoder_pipelines.nn.corruption import CorruptionSpec
 from autoencoder_pipelines.nn.models import StackedAutoencoder
 from autoencoder_pipelines.nn.training import predict_in_batches
-from autoencoder_pipelines.runtime import setup_runtime
 
 logger = logging.getLogger(__name__)
 History = dict[str, list[float]]
@@ -50,20 +48,13 @@ def train_anomaly_model(
 ) -> tuple[StackedAutoencoder, History]:
     """Fine-tune the unrolled stack to reconstruct normal rows only."""
     params = parse(AnomalyParams, anomaly, "anomaly")
-    model_params = parse(ModelParams, model, "model")
-    rt = setup_runtime(runtime, seed_offset=50)
-    spec = CorruptionSpec(kind="none", level=0.0) if params.corruption is None else CorruptionSpec(
-        kind=params.corruption.kind, level=params.corruption.level
+    noise = params.corruption
+    spec = CorruptionSpec("none", 0.0) if noise is None else CorruptionSpec(kind=noise.kind, level=noise.level)
+    return fine_tune_unrolled(
+        stack, normal_rows(train, schema, params), normal_rows(val, schema, params), schema,
+        corruption=spec, phase=params, loss=parse(ModelParams, model, "model").loss,
+        runtime=runtime, name="anomaly", seed_offset=50,
     )
-    x_train = features_tensor(normal_rows(train, schema, params), schema, rt.device)
-    x_val = features_tensor(normal_rows(val, schema, params), schema, rt.device)
-    noisy_val = corrupt(x_val, spec, torch.Generator(device=rt.device).manual_seed(rt.seed + 51))
-    trained, history = train_denoiser(
-        stack.to(rt.device), x_train, x_val, noisy_val, spec,
-        rt.train_settings(params, seed_offset=50), loss=model_params.loss, name="anomaly",
-    )
-    stack.cpu()
-    return trained.cpu(), {f"anomaly.{key}": values for key, values in history.series().items()}
 
 
 def reconstruction_errors(model: StackedAutoencoder, x: torch.Tensor) -> np.ndarray:

@@ -17,7 +17,8 @@ from autoencoder_pipelines.config import (
 )
 from autoencoder_pipelines.data import Skipped, features_tensor, has_labels, labels_tensor
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.finetuning import train_classifier, train_denoiser
+from autoencoder_pipelines.jobs import fine_tune_unrolled
+from autoencoder_pipelines.nn.finetuning import train_classifier
 from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
 from autoencoder_pipelines.nn.training import predict_in_batches
 from autoencoder_pipelines.runtime import setup_runtime
@@ -134,22 +135,13 @@ def finetune_denoiser(
     runtime: dict[str, Any],
 ) -> tuple[StackedAutoencoder, History]:
     """Fine-tune the unrolled stack end to end, corrupted -> clean."""
-    model_params = parse(ModelParams, model, "model")
-    params = parse(DenoiserParams, denoiser, "denoiser")
-    spec = _spec(parse(CorruptionParams, corruption, "corruption"))
-    rt = setup_runtime(runtime, seed_offset=40)
-    trained, history = train_denoiser(
-        stack.to(rt.device),
-        features_tensor(train, schema, rt.device),
-        features_tensor(val, schema, rt.device),
-        features_tensor(noisy_val, schema, rt.device),
-        spec,
-        rt.train_settings(params, seed_offset=40),
-        loss=model_params.loss,
-        name="denoiser",
+    return fine_tune_unrolled(
+        stack, train, val, schema,
+        corruption=_spec(parse(CorruptionParams, corruption, "corruption")),
+        phase=parse(DenoiserParams, denoiser, "denoiser"),
+        loss=parse(ModelParams, model, "model").loss,
+        runtime=runtime, name="denoiser", seed_offset=40, noisy_val=noisy_val,
     )
-    stack.cpu()
-    return trained.cpu(), {f"denoiser.{key}": values for key, values in history.series().items()}
 
 
 def evaluate_denoiser(

@@ -1,20 +1,34 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import compare_with_pca, export_embeddings
+from .nodes import compare_with_pca, export_embeddings, finetune_reduction_autoencoder
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
+                finetune_reduction_autoencoder,
+                [
+                    "pretrained_stack",
+                    "train_set",
+                    "val_set",
+                    "data_schema",
+                    "params:model",
+                    "params:reduction",
+                    "params:runtime",
+                ],
+                ["reduction_autoencoder", "reduction_history"],
+                name="finetune_reduction_autoencoder",
+            ),
+            node(
                 export_embeddings,
-                ["denoiser", "train_set", "val_set", "test_set", "data_schema"],
+                ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema"],
                 "embeddings",
                 name="export_embeddings",
             ),
             node(
                 compare_with_pca,
-                ["denoiser", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
+                ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
                 ["pca_embeddings", "reduction_metrics"],
                 name="compare_with_pca",
             ),

@@ -9,7 +9,14 @@ from .nodes import (
     plot_learning_curves,
 )
 
-HISTORIES = ["pretrain_history", "finetune_history", "random_init_history", "denoiser_history", "anomaly_history"]
+HISTORIES = [
+    "pretrain_history",
+    "finetune_history",
+    "random_init_history",
+    "denoiser_history",
+    "reduction_history",
+    "anomaly_history",
+]
 
 
 def create_pipeline(**kwargs) -> Pipeline:

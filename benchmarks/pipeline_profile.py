@@ -1,0 +1,59 @@
+"""Wall time of `kedro run --pipelines=denoise` on the default config, by node, and the
+share spent outside torch training (Kedro start-up, I/O, MLflow logging, reporting).
+
+    .venv/bin/python benchmarks/pipeline_profile.py [extra kedro args...]
+
+Node times come from the project hook (logged to MLflow as node_seconds.<node>); the run
+goes to a temporary MLflow store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_NODES = {
+    "pretrain_stack",
+    "finetune_classifier",
+    "train_random_init_classifier",
+    "finetune_denoiser",
+    "train_anomaly_model",
+}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as store:
+        uri = f"sqlite:///{Path(store) / 'mlflow.db'}"
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "KEDRO_DISABLE_TELEMETRY": "1"}
+        started = time.perf_counter()
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("kedro")), "run", "--pipelines=denoise", *sys.argv[1:]],
+            cwd=ROOT, env=env, capture_output=True, text=True,
+        )
+        wall = time.perf_counter() - started
+        if result.returncode:
+            sys.stderr.write(result.stdout[-5000:] + result.stderr[-5000:])
+            raise SystemExit(result.returncode)
+        client = MlflowClient(uri)
+        run = client.search_runs([client.get_experiment_by_name("autoencoder_pipelines").experiment_id])[0]
+    nodes = {k.split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith("node_seconds.")}
+    in_nodes = sum(nodes.values())
+    training = sum(v for k, v in nodes.items() if k in TRAINING_NODES)
+    print(f"{'node':32} {'seconds':>8}")
+    for name, seconds in sorted(nodes.items(), key=lambda item: -item[1]):
+        print(f"{name:32} {seconds:8.2f}{'  (training)' if name in TRAINING_NODES else ''}")
+    print(f"{'sum of nodes':32} {in_nodes:8.2f}")
+    print(f"{'outside nodes (start-up, hooks)':32} {wall - in_nodes:8.2f}")
+    print(f"{'total wall':32} {wall:8.2f}   target <= 60")
+    print(f"non-training share: {(wall - training) / wall:.1%}   target <= 20%")
+
+
+if __name__ == "__main__":
+    main()
