@@ -52,7 +52,3 @@ def test_layer_corruption_must_match_the_layers():
         {"model": {"hidden_sizes": [8, 4]}, "pretrain": {"layer_corruption": [{"kind": "masking", "level": 0.1}]}},
         "pretrain.layer_corruption", "1 entries for 2 layers",
     )
-
-
-def test_fp16_on_cpu():
-    _check({"runtime": {"device": "cpu", "precision": "fp16"}}, "runtime.precision", "needs a GPU")

@@ -31,6 +31,7 @@ class RuntimeParams(_Strict):
     seed: int = 42
     threads: Optional[int] = Field(None, ge=1)
     log_every: int = Field(10, ge=0)
+    compile: bool = False
 
     @field_validator("device")
     @classmethod
@@ -175,8 +176,6 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
         resolve_device(runtime.device)
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
-    if runtime.precision == "fp16" and resolve_device(runtime.device).type == "cpu":
-        raise ConfigError("runtime.precision: 'fp16' needs a GPU (got 'fp16' on cpu); use 'bf16' or 'fp32'")
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
     model: ModelParams = parsed["model"]  # type: ignore[assignment]
     if pretrain.layer_corruption is not None and len(pretrain.layer_corruption) != len(model.hidden_sizes):

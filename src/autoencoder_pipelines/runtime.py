@@ -33,6 +33,7 @@ class Runtime:
             precision=self.dtype,
             seed=self.seed + seed_offset,
             log_every=self.params.log_every,
+            compile=self.params.compile,
         )
 
 

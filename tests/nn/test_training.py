@@ -80,10 +80,36 @@ def test_gradient_clipping_is_applied_with_the_configured_norm():
     clip.assert_not_called()
 
 
-def test_bf16_autocast_trains_on_cpu():
+@pytest.mark.parametrize("precision", [torch.bfloat16, torch.float16])
+def test_mixed_precision_trains_on_cpu(precision):
     x, y = _regression()
     torch.manual_seed(0)
-    history = _fit(nn.Linear(4, 1), x, y, precision=torch.bfloat16)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    seen = []
+    loss = lambda batch, generator: seen.append(model(batch[0]).dtype) or nn.functional.mse_loss(model(batch[0]).float(), batch[1])
+    evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), y).item()}
+    settings = TrainSettings(epochs=20, batch_size=32, learning_rate=0.01, precision=precision, log_every=0)
+    history = fit(model, loss, (x, y), settings, evaluate)
+    assert set(seen) == {precision}  # the forward really ran in reduced precision
+    assert history.series()["val_loss"][-1] < 0.2 * history.series()["val_loss"][0]
+
+
+def test_fp16_uses_gradient_scaling():
+    x, y = _regression()
+    with patch("autoencoder_pipelines.nn.training.torch.amp.GradScaler", wraps=torch.amp.GradScaler) as scaler:
+        _fit(nn.Linear(4, 1), x, y, epochs=1, precision=torch.float16)
+    scaler.assert_called_once()
+    with patch("autoencoder_pipelines.nn.training.torch.amp.GradScaler") as scaler:
+        _fit(nn.Linear(4, 1), x, y, epochs=1, precision=torch.bfloat16)
+    scaler.assert_not_called()
+
+
+def test_torch_compile_trains_on_cpu():
+    x, y = _regression()
+    torch.manual_seed(0)
+    with patch("autoencoder_pipelines.nn.training.torch.compile", wraps=torch.compile) as compile_:
+        history = _fit(nn.Linear(4, 1), x, y, epochs=3, compile=True)
+    compile_.assert_called_once()
     assert history.series()["val_loss"][-1] < history.series()["val_loss"][0]
 
 

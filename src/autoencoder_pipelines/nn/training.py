@@ -40,6 +40,7 @@ class TrainSettings:
     precision: torch.dtype = torch.float32
     seed: int = 0
     log_every: int = 10
+    compile: bool = False  # torch.compile the per-batch loss (model forward included)
 
 
 @dataclass
@@ -85,6 +86,7 @@ def fit(
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
     history = History(name=name)
+    step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
     best_loss, best_state, last_good_state = math.inf, None, _snapshot(model)
 
     for epoch in range(settings.epochs):
@@ -95,7 +97,7 @@ def fit(
             index = order[start : start + settings.batch_size]
             batch = tuple(tensor[index] for tensor in train_data)
             with autocast(device, settings.precision):
-                loss = batch_loss(batch, generator)
+                loss = step_loss(batch, generator)
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
                 loss.backward()
