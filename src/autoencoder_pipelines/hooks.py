@@ -23,21 +23,31 @@ class ProjectHooks:
 
     def __init__(self) -> None:
         self.node_seconds: dict[str, float] = {}
-        self._node_started: dict[str, float] = {}
+        self.save_seconds: dict[str, float] = {}
+        self._started: dict[str, float] = {}
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         validate_parameters(catalog.load("parameters"))
         self.node_seconds.clear()
+        self.save_seconds.clear()
         catalog["run_started_at"] = time.time()
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
-        self._node_started[node.name] = time.perf_counter()
+        self._started[f"node:{node.name}"] = time.perf_counter()
 
     @hook_impl
     def after_node_run(self, node: Any) -> None:
-        self.node_seconds[node.name] = time.perf_counter() - self._node_started.pop(node.name)
+        self.node_seconds[node.name] = time.perf_counter() - self._started.pop(f"node:{node.name}")
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str) -> None:
+        self._started[f"save:{dataset_name}"] = time.perf_counter()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        self.save_seconds[dataset_name] = time.perf_counter() - self._started.pop(f"save:{dataset_name}")
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
@@ -45,7 +55,10 @@ class ProjectHooks:
             slowest = sorted(self.node_seconds.items(), key=lambda item: -item[1])
             logger.info("node seconds: %s", ", ".join(f"{name} {sec:.1f}" for name, sec in slowest))
             if mlflow.active_run() is not None:
-                mlflow.log_metrics({f"node_seconds.{name}": sec for name, sec in self.node_seconds.items()})
+                mlflow.log_metrics(
+                    {f"node_seconds.{name}": sec for name, sec in self.node_seconds.items()}
+                    | {f"save_seconds.{name}": sec for name, sec in self.save_seconds.items()}
+                )
         _end_leftover_mlflow_runs("FINISHED")
 
     @hook_impl(trylast=True)
