@@ -32,6 +32,8 @@ class RuntimeParams(_Strict):
     threads: Optional[int] = Field(None, ge=1)
     log_every: int = Field(10, ge=0)
     compile: bool = False
+    checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
+    checkpoint_dir: str = "data/06_models/checkpoints"
 
     @field_validator("device")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -24,11 +25,13 @@ class ProjectHooks:
     def __init__(self) -> None:
         self.node_seconds: dict[str, float] = {}
         self.save_seconds: dict[str, float] = {}
+        self.checkpoint_dir: Path | None = None
         self._started: dict[str, float] = {}
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        validate_parameters(catalog.load("parameters"))
+        parsed = validate_parameters(catalog.load("parameters"))
+        self.checkpoint_dir = Path(parsed["runtime"].checkpoint_dir)  # type: ignore[attr-defined]
         self.node_seconds.clear()
         self.save_seconds.clear()
         catalog["run_started_at"] = time.time()
@@ -60,6 +63,10 @@ class ProjectHooks:
                     | {f"save_seconds.{name}": sec for name, sec in self.save_seconds.items()}
                 )
         _end_leftover_mlflow_runs("FINISHED")
+        # The run succeeded, so nothing is left to resume; a failed run keeps its checkpoints.
+        if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir():
+            for checkpoint in self.checkpoint_dir.glob("*.pt"):
+                checkpoint.unlink()
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self) -> None:

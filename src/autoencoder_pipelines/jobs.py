@@ -47,7 +47,7 @@ def fine_tune_unrolled(
         x_val,
         x_val_noisy,
         corruption,
-        rt.train_settings(phase, seed_offset=seed_offset),
+        rt.train_settings(phase, name=name, seed_offset=seed_offset),
         loss=loss,
         name=name,
     )

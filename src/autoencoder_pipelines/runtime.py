@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,7 +23,9 @@ class Runtime:
     def seed(self) -> int:
         return self.params.seed
 
-    def train_settings(self, phase: PhaseParams, seed_offset: int = 0) -> TrainSettings:
+    def train_settings(self, phase: PhaseParams, name: str, seed_offset: int = 0) -> TrainSettings:
+        """`name` names the phase's checkpoint file under runtime.checkpoint_dir."""
+        checkpointing = self.params.checkpoint_every > 0
         return TrainSettings(
             epochs=phase.epochs,
             batch_size=phase.batch_size or self.params.batch_size,
@@ -34,6 +37,8 @@ class Runtime:
             seed=self.seed + seed_offset,
             log_every=self.params.log_every,
             compile=self.params.compile,
+            checkpoint_path=str(Path(self.params.checkpoint_dir) / f"{name}.pt") if checkpointing else None,
+            checkpoint_every=max(self.params.checkpoint_every, 1),
         )
 
 

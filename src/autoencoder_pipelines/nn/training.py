@@ -7,11 +7,15 @@ per epoch, so the hot path makes no host syncs.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -41,6 +45,8 @@ class TrainSettings:
     seed: int = 0
     log_every: int = 10
     compile: bool = False  # torch.compile the per-batch loss (model forward included)
+    checkpoint_path: str | None = None  # resume from / save to this file
+    checkpoint_every: int = 1  # epochs between checkpoints
 
 
 @dataclass
@@ -87,9 +93,28 @@ def fit(
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
     history = History(name=name)
     step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
-    best_loss, best_state, last_good_state = math.inf, None, _snapshot(model)
+    state = {"best_loss": math.inf, "best_state": None, "last_good_state": _snapshot(model)}
+    checkpoint = _Checkpoint(settings, model, train_data) if settings.checkpoint_path else None
+    first_epoch = 0
+    if checkpoint is not None:
+        saved = checkpoint.load()
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            history = saved["history"]
+            if saved["finished"]:
+                logger.info("%s: finished earlier, loaded from %s", name, checkpoint.path)
+                model.eval()
+                return history
+            optimizer.load_state_dict(saved["optimizer"])
+            if scaler is not None:
+                scaler.load_state_dict(saved["scaler"])
+            generator.set_state(saved["generator"])
+            torch.set_rng_state(saved["torch_rng"])
+            state = saved["state"]
+            first_epoch = len(history.epochs)
+            logger.info("%s: resuming at epoch %d from %s", name, first_epoch + 1, checkpoint.path)
 
-    for epoch in range(settings.epochs):
+    for epoch in range(first_epoch, settings.epochs):
         model.train()
         order = torch.randperm(n_rows, generator=generator, device=device)
         loss_sum = torch.zeros((), device=device)
@@ -119,32 +144,82 @@ def fit(
             with torch.no_grad():
                 record.update(evaluate())
         if not all(math.isfinite(value) for value in record.values()):
-            model.load_state_dict(last_good_state)
+            model.load_state_dict(state["last_good_state"])
             raise TrainingDivergedError(
                 f"{name}: loss became non-finite at epoch {epoch + 1} ({record}); "
                 f"weights were restored to epoch {len(history.epochs)}. "
                 "Lower the learning rate or set a gradient clip."
             )
         history.epochs.append(record)
-        last_good_state = _snapshot(model)
+        state["last_good_state"] = _snapshot(model)
 
         monitored = record.get("val_loss", record["train_loss"])
-        if monitored < best_loss:
-            best_loss, history.best_epoch = monitored, epoch
+        if monitored < state["best_loss"]:
+            state["best_loss"], history.best_epoch = monitored, epoch
             if settings.patience is not None:
-                best_state = last_good_state
+                state["best_state"] = state["last_good_state"]
         if settings.log_every and ((epoch + 1) % settings.log_every == 0 or epoch + 1 == settings.epochs):
             logger.info("%s epoch %d/%d %s", name, epoch + 1, settings.epochs, _format(record))
         if settings.patience is not None and epoch - history.best_epoch >= settings.patience:
             history.stopped_early = True
             logger.info("%s stopped early at epoch %d (best %d)", name, epoch + 1, history.best_epoch + 1)
             break
+        if checkpoint is not None and (epoch + 1) % settings.checkpoint_every == 0:
+            checkpoint.save(model, optimizer, scaler, generator, history, state, finished=False)
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
     model.eval()
     history.seconds = time.perf_counter() - started
+    if checkpoint is not None:
+        checkpoint.save(model, optimizer, scaler, generator, history, state, finished=True)
     return history
+
+
+class _Checkpoint:
+    """One phase's resumable state in one file, written atomically (temp file, then rename).
+
+    A fingerprint of the settings, the architecture, the initial weights and the data is
+    stored with it; a checkpoint with another fingerprint is ignored, never resumed.
+    """
+
+    def __init__(self, settings: TrainSettings, model: nn.Module, train_data: Sequence[torch.Tensor]) -> None:
+        self.path = Path(settings.checkpoint_path)  # type: ignore[arg-type]
+        digest = hashlib.sha256()
+        kept = dataclasses.replace(settings, checkpoint_path=None, checkpoint_every=1, log_every=0)
+        digest.update(repr(kept).encode())
+        digest.update(repr(model).encode())
+        for tensor in [*model.state_dict().values(), *train_data]:
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        self.fingerprint = digest.hexdigest()
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        if saved.get("fingerprint") != self.fingerprint:
+            logger.warning("%s belongs to another configuration or data; starting afresh", self.path)
+            return None
+        return saved
+
+    def save(self, model, optimizer, scaler, generator, history, state, finished: bool) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        torch.save(
+            {
+                "fingerprint": self.fingerprint,
+                "finished": finished,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": None if scaler is None else scaler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "state": state,
+            },
+            temporary,
+        )
+        os.replace(temporary, self.path)
 
 
 def _format(record: dict[str, float]) -> str:

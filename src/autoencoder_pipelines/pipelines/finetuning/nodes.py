@@ -53,7 +53,7 @@ def _fit_classifier(
         labels_tensor(train, schema, rt.device),
         features_tensor(val, schema, rt.device),
         labels_tensor(val, schema, rt.device),
-        rt.train_settings(params, seed_offset=seed_offset),
+        rt.train_settings(params, name=name, seed_offset=seed_offset),
         mode=params.mode,
         input_corruption=_spec(params.input_corruption),
         name=name,

@@ -49,7 +49,11 @@ def pretrain_stack(
         n_features, model_params.hidden_sizes, model_params.activation, model_params.code_activation
     ).to(rt.device)
     plans = [
-        LayerPlan(corruption=spec, settings=rt.train_settings(pretrain_params, seed_offset=10 + k), loss=model_params.loss)
+        LayerPlan(
+            corruption=spec,
+            settings=rt.train_settings(pretrain_params, name=f"pretrain.layer_{k + 1}", seed_offset=10 + k),
+            loss=model_params.loss,
+        )
         for k, spec in enumerate(layer_corruptions(model_params, pretrain_params, corruption_params))
     ]
     histories = pretrain_greedy(
