@@ -118,7 +118,7 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(digits_
     assert run.data.params["corruption.kind"] == "masking"
     assert run.data.params["runtime.device"] == "cpu"
     # per-epoch histories with steps, for every phase
-    for key, epochs in [("pretrain.layer_1.train_loss", 2), ("pretrain.layer_2.val_loss", 2), ("finetune.val_accuracy", 3), ("random_init.train_loss", 3), ("denoiser.val_loss", 3)]:
+    for key, epochs in [("pretrain.layer_1.train_loss", 2), ("pretrain.layer_2.val_loss", 2), ("finetune.train_loss", 3), ("random_init.train_loss", 3), ("denoiser.val_loss", 3)]:
         history = client.get_metric_history(run.info.run_id, key)
         assert [m.step for m in history] == list(range(1, epochs + 1)), key
     for key in REQUIRED_METRICS:

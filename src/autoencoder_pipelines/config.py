@@ -105,6 +105,7 @@ class PhaseParams(_Strict):
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     patience: Optional[int] = Field(None, ge=1)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     grad_clip: Optional[float] = Field(None, gt=0)
     batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size
 
@@ -118,6 +119,15 @@ class FinetuneParams(PhaseParams):
     mode: Literal["full", "head_only"] = "full"
     dropout: float = Field(0.0, ge=0, lt=1)
     input_corruption: Optional[CorruptionParams] = None
+    # Final fit on train + validation rows for exactly `epochs` (no early stopping, no
+    # validation metrics): more labelled rows, as a model refit before deployment would use.
+    train_on_validation: bool = False
+
+    @model_validator(mode="after")
+    def _no_early_stopping_without_validation(self) -> "FinetuneParams":
+        if self.train_on_validation and self.patience is not None:
+            raise ValueError("train_on_validation leaves no validation rows for early stopping: set patience to null")
+        return self
 
 
 class DenoiserParams(PhaseParams):

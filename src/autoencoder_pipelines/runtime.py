@@ -32,6 +32,7 @@ class Runtime:
             learning_rate=phase.learning_rate,
             weight_decay=phase.weight_decay,
             patience=phase.patience,
+            lr_schedule=phase.lr_schedule,
             grad_clip=phase.grad_clip,
             precision=self.dtype,
             seed=self.seed + seed_offset,

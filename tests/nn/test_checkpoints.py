@@ -12,7 +12,7 @@ class Interrupted(Exception):
     pass
 
 
-def _train(path, x, interrupt_at_batch=None, seed=0, epochs=6):
+def _train(path, x, interrupt_at_batch=None, seed=0, epochs=6, lr_schedule="cosine"):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(6, 12), nn.Dropout(0.2), nn.ReLU(), nn.Linear(12, 6))
     spec = CorruptionSpec("masking", 0.3)
@@ -26,7 +26,7 @@ def _train(path, x, interrupt_at_batch=None, seed=0, epochs=6):
 
     evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), x).item()}
     settings = TrainSettings(
-        epochs=epochs, batch_size=16, learning_rate=0.01, patience=10, log_every=0,
+        epochs=epochs, batch_size=16, learning_rate=0.01, patience=10, log_every=0, lr_schedule=lr_schedule,
         checkpoint_path=None if path is None else str(path),
     )
     history = fit(model, loss, (x,), settings, evaluate, name="phase")

@@ -116,3 +116,18 @@ def test_torch_compile_trains_on_cpu():
 def test_predict_in_batches_matches_one_pass():
     x = torch.randn(1000, 3)
     assert torch.allclose(predict_in_batches(lambda b: b * 2, x, batch_size=64), x * 2)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero():
+    x, y = _regression()
+    model = nn.Linear(4, 1)
+    rates = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    with patch.object(torch.optim.Adam, "step", spy):
+        _fit(model, x, y, epochs=4, batch_size=256, learning_rate=0.1, lr_schedule="cosine")
+    assert rates == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05, 0.1 * (1 + math.cos(3 * math.pi / 4)) / 2])

@@ -19,8 +19,8 @@ def train_classifier(
     classifier: EncoderClassifier,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
-    x_val: torch.Tensor,
-    y_val: torch.Tensor,
+    x_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
     settings: TrainSettings,
     mode: str = "full",
     input_corruption: CorruptionSpec | None = None,
@@ -29,6 +29,7 @@ def train_classifier(
     """Train `classifier` in place; `head_only` freezes the encoder.
 
     `input_corruption`, when given, corrupts each training batch afresh (augmentation).
+    Without validation rows (`x_val` None) no validation metrics are recorded.
     """
     if mode not in FINETUNE_MODES:
         raise ValueError(f"finetune.mode is '{mode}'; expected one of {', '.join(FINETUNE_MODES)}.")
@@ -48,7 +49,7 @@ def train_classifier(
             "val_accuracy": (logits.argmax(dim=1) == y_val).float().mean().item(),
         }
 
-    history = fit(classifier, batch_loss, (x_train, y_train), settings, evaluate, name=name)
+    history = fit(classifier, batch_loss, (x_train, y_train), settings, None if x_val is None else evaluate, name=name)
     classifier.requires_grad_(True)
     return history
 

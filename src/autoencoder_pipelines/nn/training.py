@@ -40,6 +40,7 @@ class TrainSettings:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     patience: int | None = None  # early stopping on val_loss; None trains every epoch
+    lr_schedule: str = "constant"  # constant | cosine (annealed to 0 over `epochs`, stepped per epoch)
     grad_clip: float | None = None
     precision: torch.dtype = torch.float32
     seed: int = 0
@@ -91,6 +92,7 @@ def fit(
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
+    schedule = _make_schedule(optimizer, settings)
     history = History(name=name)
     step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
     state = {"best_loss": math.inf, "best_state": None, "last_good_state": _snapshot(model)}
@@ -106,6 +108,8 @@ def fit(
                 model.eval()
                 return history
             optimizer.load_state_dict(saved["optimizer"])
+            if schedule is not None:
+                schedule.load_state_dict(saved["schedule"])
             if scaler is not None:
                 scaler.load_state_dict(saved["scaler"])
             generator.set_state(saved["generator"])
@@ -138,6 +142,8 @@ def fit(
                 scaler.update()
             loss_sum.add_(loss.detach(), alpha=index.numel())
 
+        if schedule is not None:
+            schedule.step()
         record = {"train_loss": (loss_sum / n_rows).item()}  # the epoch's one host sync
         if evaluate is not None:
             model.eval()
@@ -165,15 +171,26 @@ def fit(
             logger.info("%s stopped early at epoch %d (best %d)", name, epoch + 1, history.best_epoch + 1)
             break
         if checkpoint is not None and (epoch + 1) % settings.checkpoint_every == 0:
-            checkpoint.save(model, optimizer, scaler, generator, history, state, finished=False)
+            checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=False)
 
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
     history.seconds = time.perf_counter() - started
     if checkpoint is not None:
-        checkpoint.save(model, optimizer, scaler, generator, history, state, finished=True)
+        checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=True)
     return history
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _make_schedule(optimizer: torch.optim.Optimizer, settings: TrainSettings):
+    if settings.lr_schedule == "constant":
+        return None
+    if settings.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs, eta_min=0.0)
+    raise ValueError(f"lr_schedule is '{settings.lr_schedule}'; expected one of {', '.join(LR_SCHEDULES)}.")
 
 
 class _Checkpoint:
@@ -202,7 +219,7 @@ class _Checkpoint:
             return None
         return saved
 
-    def save(self, model, optimizer, scaler, generator, history, state, finished: bool) -> None:
+    def save(self, model, optimizer, schedule, scaler, generator, history, state, finished: bool) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         torch.save(
@@ -211,6 +228,7 @@ class _Checkpoint:
                 "finished": finished,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
+                "schedule": None if schedule is None else schedule.state_dict(),
                 "scaler": None if scaler is None else scaler.state_dict(),
                 "generator": generator.get_state(),
                 "torch_rng": torch.get_rng_state(),

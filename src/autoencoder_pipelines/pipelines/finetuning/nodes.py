@@ -47,12 +47,14 @@ def _fit_classifier(
     params = parse(FinetuneParams, finetune, "finetune")
     rt = setup_runtime(runtime, seed_offset=seed_offset)
     classifier = EncoderClassifier.from_stack(stack, len(schema["classes"]), params.dropout).to(rt.device)
+    if params.train_on_validation:
+        train, val = pd.concat([train, val], ignore_index=True), None
     history = train_classifier(
         classifier,
         features_tensor(train, schema, rt.device),
         labels_tensor(train, schema, rt.device),
-        features_tensor(val, schema, rt.device),
-        labels_tensor(val, schema, rt.device),
+        None if val is None else features_tensor(val, schema, rt.device),
+        None if val is None else labels_tensor(val, schema, rt.device),
         rt.train_settings(params, name=name, seed_offset=seed_offset),
         mode=params.mode,
         input_corruption=_spec(params.input_corruption),
