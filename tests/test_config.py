@@ -28,7 +28,7 @@ def test_wrong_type():
 
 
 def test_corruption_level_out_of_range():
-    _check({"corruption": {"kind": "masking", "level": 1.5}}, "corruption", "expected a value in [0, 1]")
+    _check({"corruption": {"kind": "masking", "level": 1.5}}, "corruption.level", "(got 1.5)", "expected a value in [0, 1]")
 
 
 def test_empty_hidden_sizes():

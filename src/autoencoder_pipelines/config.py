@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.device import resolve_device
-
-
-class ConfigError(ValueError):
-    """A parameter is missing, unknown, mistyped or out of range."""
 
 
 class _Strict(BaseModel):
@@ -76,11 +81,13 @@ class CorruptionParams(_Strict):
     kind: Literal["none", "masking", "salt_and_pepper", "gaussian"] = "masking"
     level: float = Field(0.25, ge=0)
 
-    @model_validator(mode="after")
-    def _fraction_in_range(self) -> "CorruptionParams":
-        if self.kind in ("masking", "salt_and_pepper") and self.level > 1:
-            raise ValueError(f"level is a fraction for {self.kind}: expected a value in [0, 1]")
-        return self
+    @field_validator("level")
+    @classmethod
+    def _fraction_in_range(cls, level: float, info: ValidationInfo) -> float:
+        kind = info.data.get("kind")
+        if kind in ("masking", "salt_and_pepper") and level > 1:
+            raise ValueError(f"a {kind} level is a fraction: expected a value in [0, 1]")
+        return level
 
 
 class ModelParams(_Strict):
@@ -176,7 +183,8 @@ def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Sect
             path = ".".join([key, *(str(part) for part in item["loc"])])
             value = item.get("input")
             shown = "" if isinstance(value, dict) else f" (got {value!r})"
-            problems.append(f"{path}: {item['msg']}{shown}")
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}: {message}{shown}")
         raise ConfigError("Invalid parameters: " + "; ".join(problems)) from None
 
 

@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from autoencoder_pipelines.errors import DataValidationError
+
 ID, LABEL = "id", "label"
 RESERVED = (ID, LABEL, "split")
-
-
-class DataValidationError(ValueError):
-    """Input data cannot be used as it is."""
 
 
 def load_digits_frame() -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from kedro.framework.hooks import hook_impl
 from torch import nn
 
 from autoencoder_pipelines.config import validate_parameters
+from autoencoder_pipelines.tracking import check_tracking_store
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,14 @@ class ProjectHooks:
         self.save_seconds: dict[str, float] = {}
         self.checkpoint_dir: Path | None = None
         self._started: dict[str, float] = {}
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        """Before kedro-mlflow opens the store: fail clearly if it cannot be written."""
+        configured = (context.config_loader.get("mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
+        uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+        if uri:
+            check_tracking_store(uri, Path(context.project_path))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:

@@ -1,0 +1,45 @@
+"""Fail at start-up, naming the URI, when the MLflow store cannot be written."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from autoencoder_pipelines.errors import TrackingStoreError
+
+
+def _writable_directory(directory: Path, uri: str, what: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise TrackingStoreError(
+            f"MLflow {what} '{uri}' cannot be written ({error.strerror or error}: {directory}). "
+            "Set MLFLOW_TRACKING_URI to a writable store."
+        ) from None
+
+
+def check_tracking_store(uri: str, project_path: Path) -> None:
+    """Local stores (sqlite, file) are checked by writing to them; remote ones are not contacted."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute.db
+        raw = unquote(uri[len("sqlite:///"):])
+        path = Path(raw) if raw.startswith("/") else project_path / raw
+        _writable_directory(path.parent, uri, "tracking store")
+        try:
+            connection = sqlite3.connect(path)
+            connection.execute("CREATE TABLE IF NOT EXISTS _aep_write_check (x)")
+            connection.execute("DROP TABLE _aep_write_check")
+            connection.close()
+        except sqlite3.Error as error:
+            raise TrackingStoreError(
+                f"MLflow tracking store '{uri}' cannot be written ({error}). Set MLFLOW_TRACKING_URI to a writable store."
+            ) from None
+        # the SQLite store keeps artifacts in ./mlruns
+        _writable_directory(project_path / "mlruns", uri, "artifact store of")
+    elif parsed.scheme in ("", "file"):
+        _writable_directory(Path(unquote(parsed.path)), uri, "tracking store")
