@@ -13,12 +13,14 @@ from kedro.framework.hooks import hook_impl
 from torch import nn
 
 from autoencoder_pipelines.config import validate_parameters
+from autoencoder_pipelines.scoring import Scorer
 from autoencoder_pipelines.tracking import check_tracking_store
 
 logger = logging.getLogger(__name__)
 
 # Pinned here so mlflow does not spend seconds inferring them offline at every log_model.
 MODEL_PIP_REQUIREMENTS = ["torch==2.13.0", "numpy==2.4.6", "cloudpickle"]
+SCORER_PIP_REQUIREMENTS = [*MODEL_PIP_REQUIREMENTS, "pandas==3.1.1", "click", "mlflow==3.17.0"]
 
 
 class ProjectHooks:
@@ -104,13 +106,25 @@ class MlflowModelLoggingHook:
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
-        if dataset_name not in self.datasets or not isinstance(data, nn.Module) or mlflow.active_run() is None:
+        if dataset_name not in self.datasets or mlflow.active_run() is None:
             return
         started = time.perf_counter()
-        mlflow.pytorch.log_model(
-            data,
-            name=dataset_name,
-            serialization_format="pickle",
-            pip_requirements=MODEL_PIP_REQUIREMENTS,
-        )
+        if isinstance(data, Scorer):
+            # raw rows in, scored rows out: `mlflow models predict` works on it; the
+            # package's code travels with the model so it loads without this project
+            mlflow.pyfunc.log_model(
+                name=dataset_name,
+                python_model=data,
+                pip_requirements=SCORER_PIP_REQUIREMENTS,
+                code_paths=[str(Path(__file__).parent)],
+            )
+        elif isinstance(data, nn.Module):
+            mlflow.pytorch.log_model(
+                data,
+                name=dataset_name,
+                serialization_format="pickle",
+                pip_requirements=MODEL_PIP_REQUIREMENTS,
+            )
+        else:
+            return
         logger.info("logged model '%s' to MLflow in %.1f s", dataset_name, time.perf_counter() - started)

@@ -20,7 +20,9 @@ warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` me
 
 HOOKS = (
     ProjectHooks(),
-    MlflowModelLoggingHook(datasets=("classifier", "denoiser", "reduction_autoencoder", "anomaly_model")),
+    MlflowModelLoggingHook(
+        datasets=("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
+    ),
 )
 
 CONFIG_LOADER_ARGS = {

@@ -7,11 +7,12 @@ from autoencoder_pipelines.pipelines import (
     pretraining,
     reduction,
     reporting,
+    scorer,
 )
 
 # A module of its own (not a sum in the registry) because find_pipelines() imports only
 # the pipelines named on the command line.
-PARTS = (data_processing, pretraining, finetuning, reduction, anomaly, reporting)
+PARTS = (data_processing, pretraining, finetuning, reduction, anomaly, scorer, reporting)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,18 @@
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .nodes import fail_on_bad_partitions, score_partitions, scoring_metrics
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                score_partitions,
+                ["scorer", "incoming_partitions", "scored_index"],
+                ["scored_partitions", "scoring_report"],
+                name="score_partitions",
+            ),
+            node(scoring_metrics, "scoring_report", "scoring_metrics_mlflow", name="scoring_metrics"),
+            node(fail_on_bad_partitions, "scoring_report", None, name="fail_on_bad_partitions"),
+        ]
+    )
