@@ -52,3 +52,7 @@ def test_layer_corruption_must_match_the_layers():
         {"model": {"hidden_sizes": [8, 4]}, "pretrain": {"layer_corruption": [{"kind": "masking", "level": 0.1}]}},
         "pretrain.layer_corruption", "1 entries for 2 layers",
     )
+
+
+def test_unknown_section():
+    _check({"corruptoin": {"level": 0.1}}, "unknown section(s) ['corruptoin']", "corruption")

@@ -91,3 +91,18 @@ def test_scoring_without_a_trained_model_says_what_to_do(tmp_path):
     root = make_project(tmp_path, TINY)
     with pytest.raises(Exception, match="no trained scorer; run `kedro run --pipelines=denoise` first"):
         run_pipeline(root, "score")
+
+
+def test_the_scorer_can_come_from_an_mlflow_model_uri(trained):
+    from autoencoder_pipelines.datasets import ScorerDataset
+    from autoencoder_pipelines.scoring import Scorer
+
+    root, uri = trained
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name("autoencoder_pipelines")
+    model = next(m for m in mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list") if m.name == "scoring_model")
+    from_uri = ScorerDataset(filepath="unused", model_uri=model.model_uri).load()
+    local = ScorerDataset(filepath=str(root / "data/06_models/scoring_model.pkl")).load()
+    assert isinstance(from_uri, Scorer) and isinstance(local, Scorer)
+    rows = DIGITS.iloc[:7]
+    pd.testing.assert_frame_equal(from_uri.score(rows), local.score(rows))

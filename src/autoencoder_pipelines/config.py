@@ -188,8 +188,17 @@ def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Sect
         raise ConfigError("Invalid parameters: " + "; ".join(problems)) from None
 
 
+# Top-level keys that are not sections: run-time options given with --params.
+RUN_OPTIONS = {"model_uri"}
+
+
 def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
     """Validate every known section, plus the rules that span sections."""
+    unknown = sorted(set(parameters) - set(SECTIONS) - RUN_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"Invalid parameters: unknown section(s) {unknown}; known: {', '.join([*SECTIONS, *sorted(RUN_OPTIONS)])}"
+        )
     parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
     runtime: RuntimeParams = parsed["runtime"]  # type: ignore[assignment]
     try:
