@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,16 +64,26 @@ def train_denoiser(
     settings: TrainSettings,
     loss: str = "bce",
     name: str = "denoise",
+    regularizer: Callable[[StackedAutoencoder, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[StackedAutoencoder, History]:
-    """Fine-tune a copy of the unrolled stack end to end from corrupted to clean inputs."""
+    """Fine-tune a copy of the unrolled stack end to end from corrupted to clean inputs.
+
+    `regularizer(model, noisy input, code)`, when given, is added to each training batch's
+    loss (validation stays pure reconstruction). Any model with the stack's interface works
+    (encode, decode, decode_preactivation, forward_preactivation, output_activation).
+    """
     denoiser = copy.deepcopy(stack)
     denoiser.requires_grad_(True)
     activation = denoiser.output_activation
 
     def batch_loss(batch: tuple[torch.Tensor, ...], generator: torch.Generator) -> torch.Tensor:
         (clean,) = batch
-        return reconstruction_loss(
-            denoiser.forward_preactivation(corrupt(clean, corruption, generator)), clean, loss, activation
+        noisy = corrupt(clean, corruption, generator)
+        if regularizer is None:
+            return reconstruction_loss(denoiser.forward_preactivation(noisy), clean, loss, activation)
+        code = denoiser.encode(noisy)
+        return reconstruction_loss(denoiser.decode_preactivation(code), clean, loss, activation) + regularizer(
+            denoiser, noisy, code
         )
 
     def evaluate() -> dict[str, float]:

@@ -17,6 +17,7 @@ from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.losses import compatible_loss, reconstruction_loss
 from autoencoder_pipelines.nn.models import DenseAutoencoderLayer, StackedAutoencoder
 from autoencoder_pipelines.nn.training import History, TrainSettings, fit
+from autoencoder_pipelines.nn.variants import Regularizer
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class LayerPlan:
     corruption: CorruptionSpec
     settings: TrainSettings
     loss: str = "bce"
+    # Extra training penalty (e.g. `variants.make_regularizer`); val_loss stays pure reconstruction.
+    regularizer: Regularizer | None = None
 
 
 def _fit_to_range(spec: CorruptionSpec, codes: torch.Tensor) -> CorruptionSpec:
@@ -53,9 +56,11 @@ def pretrain_layer(
     def batch_loss(batch: tuple[torch.Tensor, ...], generator: torch.Generator) -> torch.Tensor:
         (clean,) = batch
         noisy = corrupt(clean, spec, generator)
-        return reconstruction_loss(
-            layer.decode_preactivation(layer.encode(noisy)), clean, loss_kind, layer.output_activation
-        )
+        codes = layer.encode(noisy)
+        loss = reconstruction_loss(layer.decode_preactivation(codes), clean, loss_kind, layer.output_activation)
+        if plan.regularizer is not None:
+            loss = loss + plan.regularizer(layer, noisy, codes)
+        return loss
 
     def evaluate() -> dict[str, float]:
         pre = layer.decode_preactivation(layer.encode(noisy_val))
