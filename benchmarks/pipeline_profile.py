@@ -26,6 +26,7 @@ TRAINING_NODES = {
     "finetune_denoiser",
     "train_anomaly_model",
     "finetune_reduction_autoencoder",
+    "sweep_code_sizes",
 }
 
 

@@ -143,6 +143,9 @@ class DenoiserParams(PhaseParams):
 
 class ReductionParams(PhaseParams):
     pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
+    # AE vs PCA at other code sizes, each a fresh top layer on the pretrained lower layers
+    sweep_code_sizes: list[int] = Field(default_factory=list)
+    sweep_epochs: int = Field(30, ge=1)
 
 
 class AnomalyParams(PhaseParams):

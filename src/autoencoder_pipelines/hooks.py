@@ -30,11 +30,15 @@ class ProjectHooks:
         self.node_seconds: dict[str, float] = {}
         self.save_seconds: dict[str, float] = {}
         self.checkpoint_dir: Path | None = None
+        self.outer_run: tuple[str | None, int | None] = (None, 0)
         self._started: dict[str, float] = {}
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
         """Before kedro-mlflow opens the store: fail clearly if it cannot be written."""
+        # A run active before the session (a sweep's child run) is the caller's to end.
+        active = mlflow.active_run()
+        self.outer_run = (active.info.run_id if active is not None else None, _run_stack_depth())
         configured = (context.config_loader.get("mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
         uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
         if uri:
@@ -74,7 +78,7 @@ class ProjectHooks:
                     {f"node_seconds.{name}": sec for name, sec in self.node_seconds.items()}
                     | {f"save_seconds.{name}": sec for name, sec in self.save_seconds.items()}
                 )
-        _end_leftover_mlflow_runs("FINISHED")
+        _end_leftover_mlflow_runs("FINISHED", keep=self.outer_run)
         # The run succeeded, so nothing is left to resume; a failed run keeps its checkpoints.
         if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir():
             for checkpoint in self.checkpoint_dir.glob("*.pt"):
@@ -82,14 +86,27 @@ class ProjectHooks:
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self) -> None:
-        _end_leftover_mlflow_runs("FAILED")
+        _end_leftover_mlflow_runs("FAILED", keep=self.outer_run)
 
 
-def _end_leftover_mlflow_runs(status: str) -> None:
-    """kedro-mlflow re-opens its run at every node and leaves it active after the
+def _run_stack_depth() -> int | None:
+    """Depth of MLflow's active-run stack (private API; None if it ever goes away)."""
+    stack = getattr(mlflow.tracking.fluent, "_active_run_stack", None)
+    return len(stack.get()) if stack is not None else None
+
+
+def _end_leftover_mlflow_runs(status: str, keep: tuple[str | None, int | None]) -> None:
+    """kedro-mlflow pushes its run again at every node and leaves it on the stack after the
     session, so a second session in the same process (tests, notebooks, sweeps) would log
-    into the first one's run. Runs after kedro-mlflow's own hooks (trylast)."""
-    while mlflow.active_run() is not None:
+    into the first one's run. Pops the stack back to what it was when the session started
+    (a sweep's child run stays, for its caller to end). Runs after kedro-mlflow (trylast)."""
+    keep_id, keep_depth = keep
+    while (active := mlflow.active_run()) is not None:
+        depth = _run_stack_depth()
+        if (depth is not None and keep_depth is not None and depth <= keep_depth) or (
+            depth is None and active.info.run_id == keep_id
+        ):
+            break
         mlflow.end_run(status)
 
 

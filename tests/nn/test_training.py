@@ -131,3 +131,23 @@ def test_cosine_schedule_anneals_the_learning_rate_to_zero():
     with patch.object(torch.optim.Adam, "step", spy):
         _fit(model, x, y, epochs=4, batch_size=256, learning_rate=0.1, lr_schedule="cosine")
     assert rates == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05, 0.1 * (1 + math.cos(3 * math.pi / 4)) / 2])
+
+
+def test_progress_is_plain_log_lines_off_a_terminal_and_a_bar_on_one(caplog):
+    import logging
+
+    from autoencoder_pipelines.nn import training
+
+    x, y = _regression()
+    with caplog.at_level(logging.INFO, logger="autoencoder_pipelines.nn.training"):
+        _fit(nn.Linear(4, 1), x, y, epochs=4, log_every=2)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("regression epoch 2/4 train_loss=") and "val_loss=" in line for line in lines)
+    assert any(line.startswith("regression: 4 epochs in") for line in lines)
+
+    caplog.clear()
+    with patch.object(training, "_interactive", return_value=True), patch.object(training, "tqdm", wraps=training.tqdm) as bar:
+        with caplog.at_level(logging.INFO, logger="autoencoder_pipelines.nn.training"):
+            _fit(nn.Linear(4, 1), x, y, epochs=4, log_every=2)
+    assert bar.call_args.kwargs["disable"] is False and bar.call_args.kwargs["total"] == 4
+    assert not any("epoch 2/4" in r.getMessage() for r in caplog.records)

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import sys
+
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from autoencoder_pipelines.nn.device import autocast
 
@@ -118,6 +121,9 @@ def fit(
             first_epoch = len(history.epochs)
             logger.info("%s: resuming at epoch %d from %s", name, first_epoch + 1, checkpoint.path)
 
+    # A bar per phase on a terminal; plain log lines every `log_every` epochs otherwise (CI, cron).
+    interactive = _interactive()
+    bar = tqdm(total=settings.epochs, initial=first_epoch, desc=name, unit="epoch", leave=False, disable=not interactive)
     for epoch in range(first_epoch, settings.epochs):
         model.train()
         order = torch.randperm(n_rows, generator=generator, device=device)
@@ -151,6 +157,7 @@ def fit(
                 record.update(evaluate())
         if not all(math.isfinite(value) for value in record.values()):
             model.load_state_dict(state["last_good_state"])
+            bar.close()
             raise TrainingDivergedError(
                 f"{name}: loss became non-finite at epoch {epoch + 1} ({record}); "
                 f"weights were restored to epoch {len(history.epochs)}. "
@@ -164,7 +171,11 @@ def fit(
             state["best_loss"], history.best_epoch = monitored, epoch
             if settings.patience is not None:
                 state["best_state"] = state["last_good_state"]
-        if settings.log_every and ((epoch + 1) % settings.log_every == 0 or epoch + 1 == settings.epochs):
+        bar.set_postfix_str(_format(record), refresh=False)
+        bar.update()
+        if not interactive and settings.log_every and (
+            (epoch + 1) % settings.log_every == 0 or epoch + 1 == settings.epochs
+        ):
             logger.info("%s epoch %d/%d %s", name, epoch + 1, settings.epochs, _format(record))
         if settings.patience is not None and epoch - history.best_epoch >= settings.patience:
             history.stopped_early = True
@@ -173,10 +184,15 @@ def fit(
         if checkpoint is not None and (epoch + 1) % settings.checkpoint_every == 0:
             checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=False)
 
+    bar.close()
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
     history.seconds = time.perf_counter() - started
+    if history.epochs:
+        logger.info(
+            "%s: %d epochs in %.1f s, last %s", name, len(history.epochs), history.seconds, _format(history.epochs[-1])
+        )
     if checkpoint is not None:
         checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=True)
     return history
@@ -238,6 +254,10 @@ class _Checkpoint:
             temporary,
         )
         os.replace(temporary, self.path)
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty()
 
 
 def _format(record: dict[str, float]) -> str:

@@ -104,10 +104,10 @@ def evaluate_classifiers(
     test: pd.DataFrame,
     noisy_test: pd.DataFrame,
     schema: dict[str, Any],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions."""
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
-        return {}
+        return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
     classifier.eval()
     random_init_classifier.eval()
@@ -122,7 +122,15 @@ def evaluate_classifiers(
         "test accuracy: pretrained %.4f, random init %.4f",
         metrics["finetune.test_accuracy"], metrics["finetune.random_init_test_accuracy"],
     )
-    return metrics
+    classes = schema["classes"]
+    random_predicted = predict_in_batches(lambda batch: random_init_classifier(batch).argmax(dim=1), x)
+    predictions = pd.DataFrame({
+        "id": test["id"].to_numpy(),
+        "label": test["label"].to_numpy(),
+        "predicted": [classes[i] for i in predicted.tolist()],
+        "random_init_predicted": [classes[i] for i in random_predicted.tolist()],
+    })
+    return metrics, predictions
 
 
 def finetune_denoiser(

@@ -27,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 evaluate_classifiers,
                 ["classifier", "random_init_classifier", "test_set", "noisy_test_set", "data_schema"],
-                "classification_metrics",
+                ["classification_metrics", "test_predictions"],
                 name="evaluate_classifiers",
             ),
             node(

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.decomposition import PCA
 
-from autoencoder_pipelines.config import ModelParams, ReductionParams, parse
+from autoencoder_pipelines.config import ModelParams, PhaseParams, ReductionParams, parse
 from autoencoder_pipelines.data import ID, LABEL, features_tensor
 from autoencoder_pipelines.jobs import fine_tune_unrolled
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.models import StackedAutoencoder
+from autoencoder_pipelines.nn.models import DenseAutoencoderLayer, StackedAutoencoder
 from autoencoder_pipelines.nn.training import predict_in_batches
 
 logger = logging.getLogger(__name__)
@@ -93,3 +95,59 @@ def compare_with_pca(
     parts = dict(zip(SPLITS, (train, val, test)))
     codes = {s: pca.transform(p[features].to_numpy()) for s, p in parts.items()}
     return _codes_frame(parts, codes, "pc"), metrics
+
+
+def _test_mse(autoencoder: StackedAutoencoder, x_test: np.ndarray) -> float:
+    autoencoder.eval()
+    reconstruction = predict_in_batches(autoencoder, torch.tensor(x_test)).numpy()
+    return float(((reconstruction - x_test) ** 2).mean())
+
+
+def _pca_test_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int) -> float:
+    pca = PCA(n_components=n_components, random_state=0).fit(x_train)
+    return float(((pca.inverse_transform(pca.transform(x_test)) - x_test) ** 2).mean())
+
+
+def sweep_code_sizes(
+    stack: StackedAutoencoder,
+    autoencoder: StackedAutoencoder,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: dict[str, Any],
+    model: dict[str, Any],
+    reduction: dict[str, Any],
+    runtime: dict[str, Any],
+) -> pd.DataFrame:
+    """Test reconstruction MSE of autoencoder and PCA at several code sizes.
+
+    The trained reduction autoencoder gives its own size; each other size is the pretrained
+    stack's lower layers under a fresh top layer, fine-tuned clean -> clean with
+    `sweep_epochs` (a smaller budget than the main model's, noted in the table).
+    """
+    params = parse(ReductionParams, reduction, "reduction")
+    model_params = parse(ModelParams, model, "model")
+    features = schema["features"]
+    x_train, x_test = train[features].to_numpy(dtype="float32"), test[features].to_numpy(dtype="float32")
+    rows = [{
+        "code_size": autoencoder.code_size, "autoencoder_test_mse": _test_mse(autoencoder, x_test),
+        "pca_test_mse": _pca_test_mse(x_train, x_test, autoencoder.code_size), "epochs": params.epochs,
+    }]
+    phase = PhaseParams(epochs=params.sweep_epochs, learning_rate=params.learning_rate, patience=10, batch_size=params.batch_size)
+    below = stack.layers[-2].activation if len(stack.layers) > 1 else stack.output_activation
+    for k, size in enumerate(sorted(set(params.sweep_code_sizes) - {autoencoder.code_size})):
+        if size >= len(features):
+            continue
+        lower = [copy.deepcopy(layer) for layer in stack.layers[:-1]]
+        n_in = lower[-1].n_hidden if lower else len(features)
+        top = DenseAutoencoderLayer(n_in, size, model_params.code_activation, below)
+        candidate = StackedAutoencoder([*lower, top])
+        trained, _ = fine_tune_unrolled(
+            candidate, train, val, schema, corruption=CorruptionSpec("none", 0.0), phase=phase,
+            loss=model_params.loss, runtime=runtime, name=f"reduction_sweep.k{size}", seed_offset=70 + k,
+        )
+        rows.append({
+            "code_size": size, "autoencoder_test_mse": _test_mse(trained, x_test),
+            "pca_test_mse": _pca_test_mse(x_train, x_test, size), "epochs": params.sweep_epochs,
+        })
+    return pd.DataFrame(rows).sort_values("code_size").reset_index(drop=True)

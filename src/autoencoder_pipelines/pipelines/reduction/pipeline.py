@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import compare_with_pca, export_embeddings, finetune_reduction_autoencoder
+from .nodes import compare_with_pca, export_embeddings, finetune_reduction_autoencoder, sweep_code_sizes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -31,6 +31,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
                 ["pca_embeddings", "reduction_metrics"],
                 name="compare_with_pca",
+            ),
+            node(
+                sweep_code_sizes,
+                [
+                    "pretrained_stack",
+                    "reduction_autoencoder",
+                    "train_set",
+                    "val_set",
+                    "test_set",
+                    "data_schema",
+                    "params:model",
+                    "params:reduction",
+                    "params:runtime",
+                ],
+                "reduction_by_code_size",
+                name="sweep_code_sizes",
             ),
         ]
     )

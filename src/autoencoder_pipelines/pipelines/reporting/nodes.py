@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
-from autoencoder_pipelines.config import ReportParams, parse
+from autoencoder_pipelines.config import AnomalyParams, ReportParams, parse
 from autoencoder_pipelines.data import LABEL
 
 History = dict[str, list[float]]
@@ -124,16 +125,101 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: dict[str, Any]) -> Figure:
     return figure
 
 
-def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any]) -> Figure:
-    """Histogram of test reconstruction errors with the threshold."""
+def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any], anomaly: dict[str, Any]) -> Figure:
+    """Histogram of test reconstruction errors with the threshold, split normal/anomalous when known."""
+    params = parse(AnomalyParams, anomaly, "anomaly")
     test = scores[scores["split"] == "test"]
     figure, ax = plt.subplots(figsize=(6, 4))
     bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
-    ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
+    if params.normal_classes is not None and LABEL in test.columns:
+        normal = test[LABEL].isin(params.normal_classes)
+        ax.hist(test.loc[normal, "reconstruction_error"], bins=bins, alpha=0.7, label="normal classes")
+        ax.hist(test.loc[~normal, "reconstruction_error"], bins=bins, alpha=0.7, label="other classes")
+    else:
+        ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
     ax.axvline(anomaly_metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
     ax.set_title("Anomaly score (reconstruction error), test set")
     ax.set_xlabel("mean squared reconstruction error")
     ax.set_ylabel("rows")
+    ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _placeholder(title: str, reason: str) -> Figure:
+    """Kedro cannot save None: a figure that says why there is nothing to show."""
+    figure, ax = plt.subplots(figsize=(5, 2))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.4, reason, ha="center", va="center")
+    return figure
+
+
+def plot_confusion_matrix(predictions: pd.DataFrame) -> Figure:
+    """Test-set confusion matrix of the pretrained classifier."""
+    if "predicted" not in predictions.columns:
+        return _placeholder("Confusion matrix", "no labels in the data: no classifier")
+    figure, ax = plt.subplots(figsize=(6.5, 5.5))
+    ConfusionMatrixDisplay.from_predictions(
+        predictions["label"].astype(str), predictions["predicted"].astype(str), ax=ax, colorbar=False
+    )
+    ax.set_title("Classifier confusion matrix, test set")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    figure.tight_layout()
+    return figure
+
+
+def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
+    """Pretrained vs random-init test accuracy, on clean and on corrupted inputs."""
+    if "finetune.test_accuracy" not in classification:
+        return _placeholder("Pretrained vs random init", "no labels in the data: no classifier")
+    groups = ["clean test inputs", "corrupted test inputs"]
+    pretrained = [classification["finetune.test_accuracy"], classification["finetune.noisy_test_accuracy"]]
+    random_init = [classification["finetune.random_init_test_accuracy"], classification["finetune.random_init_noisy_test_accuracy"]]
+    positions = np.arange(len(groups))
+    figure, ax = plt.subplots(figsize=(6, 4))
+    for offset, values, label in ((-0.2, pretrained, "pretrained encoder"), (0.2, random_init, "random init")):
+        bars = ax.bar(positions + offset, values, width=0.4, label=label)
+        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_xticks(positions, groups)
+    ax.set_ylim(min(pretrained + random_init) - 0.1, 1.02)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("What greedy pretraining bought (same network and budget)")
+    ax.legend(loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def plot_anomaly_roc(scores: pd.DataFrame, anomaly: dict[str, Any]) -> Figure:
+    """ROC curve of the anomaly score on the test set, when labels say what is anomalous."""
+    params = parse(AnomalyParams, anomaly, "anomaly")
+    test = scores[scores["split"] == "test"]
+    if params.normal_classes is None or LABEL not in test.columns:
+        return _placeholder("Anomaly ROC curve", "needs labels and anomaly.normal_classes")
+    truth = ~test[LABEL].isin(params.normal_classes)
+    if truth.nunique() < 2:
+        return _placeholder("Anomaly ROC curve", "the test set has only one of normal / anomalous")
+    figure, ax = plt.subplots(figsize=(5, 5))
+    RocCurveDisplay.from_predictions(truth, test["reconstruction_error"], ax=ax, name="reconstruction error")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    ax.set_title("Anomaly detection ROC, test set")
+    ax.set_xlabel("false positive rate (normal rows flagged)")
+    ax.set_ylabel("true positive rate (anomalies caught)")
+    ax.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
+    """Autoencoder vs PCA test reconstruction error over code sizes."""
+    figure, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(table["code_size"], table["autoencoder_test_mse"], marker="o", label="autoencoder")
+    ax.plot(table["code_size"], table["pca_test_mse"], marker="s", label="PCA")
+    ax.set_xlabel("code size (dimensions)")
+    ax.set_ylabel("test MSE per value")
+    ax.set_xticks(table["code_size"])
+    ax.set_title("Reconstruction error: autoencoder vs PCA")
     ax.legend()
     figure.tight_layout()
     return figure

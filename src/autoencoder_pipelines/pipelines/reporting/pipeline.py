@@ -3,7 +3,11 @@ from kedro.pipeline import Pipeline, node, pipeline
 from .nodes import (
     build_metrics,
     collect_histories,
+    plot_accuracy_comparison,
+    plot_anomaly_roc,
     plot_anomaly_scores,
+    plot_confusion_matrix,
+    plot_reduction_by_code_size,
     plot_codes_2d,
     plot_denoising_grid,
     plot_learning_curves,
@@ -39,9 +43,23 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(plot_codes_2d, ["embeddings", "params:report"], "codes_2d_plot", name="plot_codes_2d"),
             node(
                 plot_anomaly_scores,
-                ["anomaly_scores", "anomaly_metrics"],
+                ["anomaly_scores", "anomaly_metrics", "params:anomaly"],
                 "anomaly_scores_plot",
                 name="plot_anomaly_scores",
+            ),
+            node(plot_anomaly_roc, ["anomaly_scores", "params:anomaly"], "anomaly_roc_plot", name="plot_anomaly_roc"),
+            node(plot_confusion_matrix, "test_predictions", "confusion_matrix_plot", name="plot_confusion_matrix"),
+            node(
+                plot_accuracy_comparison,
+                "classification_metrics",
+                "accuracy_comparison_plot",
+                name="plot_accuracy_comparison",
+            ),
+            node(
+                plot_reduction_by_code_size,
+                "reduction_by_code_size",
+                "reduction_by_code_size_plot",
+                name="plot_reduction_by_code_size",
             ),
         ]
     )
