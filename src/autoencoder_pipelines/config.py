@@ -90,12 +90,39 @@ class CorruptionParams(_Strict):
         return level
 
 
+class SparseParams(_Strict):
+    sparsity: Literal["l1", "kl"] = "l1"  # kl needs sigmoid activations (codes in [0, 1])
+    target: float = Field(0.05, gt=0, lt=1)  # rho, for kl
+    weight: float = Field(0.001, ge=0)
+
+
+class ContractiveParams(_Strict):
+    weight: float = Field(0.01, ge=0)  # lambda
+
+
+class VaeParams(_Strict):
+    beta: float = Field(1.0, ge=0)
+
+
+class ConvParams(_Strict):
+    channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
+
+
+MODEL_KINDS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "conv")
+STACKED_KINDS = ("undercomplete", "denoising", "sparse", "contractive")
+
+
 class ModelParams(_Strict):
-    kind: Literal["denoising", "undercomplete"] = "denoising"
+    kind: Literal["undercomplete", "denoising", "sparse", "contractive", "vae", "conv"] = "denoising"
     hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 32], min_length=1)
     activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
     loss: Literal["mse", "l1", "bce"] = "bce"
+    l1_weight: float = Field(0.0, ge=0)  # L1 penalty on weights, every kind (L2: a phase's weight_decay)
+    sparse: SparseParams = SparseParams()
+    contractive: ContractiveParams = ContractiveParams()
+    vae: VaeParams = VaeParams()
+    conv: ConvParams = ConvParams()
 
     @field_validator("hidden_sizes")
     @classmethod
@@ -103,6 +130,20 @@ class ModelParams(_Strict):
         if any(size < 1 for size in sizes):
             raise ValueError("every hidden size must be >= 1")
         return sizes
+
+    @model_validator(mode="after")
+    def _kl_needs_sigmoid(self) -> "ModelParams":
+        if self.kind == "sparse" and self.sparse.sparsity == "kl" and (
+            self.activation != "sigmoid" or self.code_activation != "sigmoid"
+        ):
+            raise ValueError(
+                "sparse.sparsity 'kl' needs codes in [0, 1]: set activation and code_activation to sigmoid, or use 'l1'"
+            )
+        return self
+
+    @property
+    def stacked(self) -> bool:
+        return self.kind in STACKED_KINDS
 
 
 class PhaseParams(_Strict):

@@ -13,6 +13,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import matplotlib
 
@@ -34,33 +35,51 @@ COLUMNS = {
 }
 
 
-def run_sweep(project_path: Path, kinds: list[str], levels: list[float], env: str | None = None) -> pd.DataFrame:
+def _run_nested(
+    project_path: Path,
+    points: list[tuple[str, dict[str, Any]]],
+    parent_name: str,
+    env: str | None,
+    finish: Callable[[list[dict[str, Any]]], list[Path]],
+) -> list[dict[str, Any]]:
+    """Run `denoise` once per (run name, runtime params) as MLflow runs nested in one parent;
+    `finish(results)` writes the summary files, which are logged to the parent run."""
     bootstrap_project(project_path)  # also applies settings.py (tracking URI default)
-    experiment = _experiment_name(project_path, env)
-    mlflow.set_experiment(experiment)
-    rows = []
-    with mlflow.start_run(run_name="noise_sweep") as parent:
-        mlflow.log_params({"sweep.kinds": ",".join(kinds), "sweep.levels": ",".join(map(str, levels))})
-        for kind in kinds:
-            for level in levels:
-                started = time.perf_counter()
-                with mlflow.start_run(run_name=f"{kind}-{level}", nested=True):
-                    with KedroSession.create(
-                        project_path=project_path, env=env, runtime_params={"corruption": {"kind": kind, "level": level}}
-                    ) as session:
-                        session.run(pipeline_names=["denoise"])
-                metrics = json.loads((project_path / "data/08_reporting/metrics.json").read_text())
-                rows.append({"kind": kind, "level": level, **{new: metrics.get(old) for old, new in COLUMNS.items()},
-                             "seconds": time.perf_counter() - started})
-                print(f"{kind} {level}: {rows[-1]}", flush=True)
-        table = pd.DataFrame(rows)
-        reporting = project_path / "data/08_reporting"
+    mlflow.set_experiment(_experiment_name(project_path, env))
+    results = []
+    with mlflow.start_run(run_name=parent_name) as parent:
+        for run_name, params in points:
+            started = time.perf_counter()
+            with mlflow.start_run(run_name=run_name, nested=True):
+                with KedroSession.create(project_path=project_path, env=env, runtime_params=params) as session:
+                    session.run(pipeline_names=["denoise"])
+            metrics = json.loads((project_path / "data/08_reporting/metrics.json").read_text())
+            results.append({**metrics, "seconds": time.perf_counter() - started})
+            print(f"{run_name}: done in {results[-1]['seconds']:.1f} s", flush=True)
+        for path in finish(results):
+            mlflow.log_artifact(str(path), run_id=parent.info.run_id)
+    return results
+
+
+def run_sweep(project_path: Path, kinds: list[str], levels: list[float], env: str | None = None) -> pd.DataFrame:
+    """Noise-robustness sweep: every corruption kind x level."""
+    points = [(f"{kind}-{level}", {"corruption": {"kind": kind, "level": level}}) for kind in kinds for level in levels]
+    reporting = project_path / "data/08_reporting"
+    tables = []
+
+    def finish(results: list[dict[str, Any]]) -> list[Path]:
+        table = pd.DataFrame([
+            {"kind": params["corruption"]["kind"], "level": params["corruption"]["level"],
+             **{new: metrics.get(old) for old, new in COLUMNS.items()}, "seconds": metrics["seconds"]}
+            for (_, params), metrics in zip(points, results)
+        ])
         table.to_csv(reporting / "noise_sweep.csv", index=False)
-        figure = plot_sweep(table)
-        figure.savefig(reporting / "noise_sweep.png", dpi=100)
-        mlflow.log_artifact(str(reporting / "noise_sweep.csv"), run_id=parent.info.run_id)
-        mlflow.log_artifact(str(reporting / "noise_sweep.png"), run_id=parent.info.run_id)
-    return table
+        plot_sweep(table).savefig(reporting / "noise_sweep.png", dpi=100)
+        tables.append(table)
+        return [reporting / "noise_sweep.csv", reporting / "noise_sweep.png"]
+
+    _run_nested(project_path, points, "noise_sweep", env, finish)
+    return tables[0]
 
 
 def _experiment_name(project_path: Path, env: str | None) -> str:

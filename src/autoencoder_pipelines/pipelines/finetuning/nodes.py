@@ -17,7 +17,7 @@ from autoencoder_pipelines.config import (
 )
 from autoencoder_pipelines.data import Skipped, features_tensor, has_labels, labels_tensor
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.jobs import fine_tune_unrolled
+from autoencoder_pipelines.jobs import build_autoencoder, fine_tune_unrolled
 from autoencoder_pipelines.nn.finetuning import train_classifier
 from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
 from autoencoder_pipelines.nn.training import predict_in_batches
@@ -86,9 +86,7 @@ def train_random_init_classifier(
     """The same network and budget from random initialisation: what pretraining bought."""
     model_params = parse(ModelParams, model, "model")
     setup_runtime(runtime, seed_offset=30)
-    fresh = StackedAutoencoder.build(
-        len(schema["features"]), model_params.hidden_sizes, model_params.activation, model_params.code_activation
-    )
+    fresh = build_autoencoder(model_params, schema)
     finetune_full = {**(finetune or {}), "mode": "full"}  # head_only on random weights measures nothing
     return _fit_classifier(fresh, train, val, schema, finetune_full, runtime, "random_init", seed_offset=30)
 

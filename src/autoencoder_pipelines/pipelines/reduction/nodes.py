@@ -133,6 +133,8 @@ def sweep_code_sizes(
         "code_size": autoencoder.code_size, "autoencoder_test_mse": _test_mse(autoencoder, x_test),
         "pca_test_mse": _pca_test_mse(x_train, x_test, autoencoder.code_size), "epochs": params.epochs,
     }]
+    if not isinstance(stack, StackedAutoencoder):  # vae, conv: no layers to put a new top on
+        return pd.DataFrame(rows)
     phase = PhaseParams(epochs=params.sweep_epochs, learning_rate=params.learning_rate, patience=10, batch_size=params.batch_size)
     below = stack.layers[-2].activation if len(stack.layers) > 1 else stack.output_activation
     for k, size in enumerate(sorted(set(params.sweep_code_sizes) - {autoencoder.code_size})):

@@ -223,3 +223,36 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     ax.legend()
     figure.tight_layout()
     return figure
+
+
+def plot_vae_samples(model: Any, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
+    """VAE only: rows decoded from the prior, and a walk between two test rows' codes."""
+    from autoencoder_pipelines.nn.variants import VariationalAutoencoder
+
+    if not isinstance(model, VariationalAutoencoder):
+        return _placeholder("VAE samples", "model.kind is not vae")
+    import torch
+
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    samples = model.sample(8, generator=generator).detach().numpy()
+    x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
+    walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
+    shape = schema.get("image_shape")
+    figure, axes = plt.subplots(2, 8, figsize=(10.5, 3.2), squeeze=False)
+    for row, (title, values) in enumerate((("prior samples", samples), ("interpolation", walk))):
+        for c in range(8):
+            ax = axes[row, c]
+            if shape:
+                ax.imshow(values[c].reshape(shape), cmap="gray_r", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            else:
+                ax.plot(values[c])
+                ax.set_ylim(-0.05, 1.05)
+                ax.tick_params(labelsize=6)
+            if c == 0:
+                ax.set_ylabel(title)
+    figure.suptitle("VAE: decoded from N(0, I), and from the line between two test codes")
+    figure.tight_layout()
+    return figure

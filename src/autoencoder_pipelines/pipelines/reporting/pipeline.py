@@ -8,6 +8,7 @@ from .nodes import (
     plot_anomaly_scores,
     plot_confusion_matrix,
     plot_reduction_by_code_size,
+    plot_vae_samples,
     plot_codes_2d,
     plot_denoising_grid,
     plot_learning_curves,
@@ -54,6 +55,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "classification_metrics",
                 "accuracy_comparison_plot",
                 name="plot_accuracy_comparison",
+            ),
+            node(
+                plot_vae_samples,
+                ["pretrained_stack", "test_set", "data_schema"],
+                "vae_samples_plot",
+                name="plot_vae_samples",
             ),
             node(
                 plot_reduction_by_code_size,

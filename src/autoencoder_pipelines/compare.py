@@ -1,0 +1,86 @@
+"""Compare autoencoder kinds side by side: `denoise` once per `model.kind`, each its own
+MLflow run named by the kind (nested in one `compare_kinds` run), then a table and figure.
+
+    .venv/bin/python -m autoencoder_pipelines.compare --kinds undercomplete denoising sparse contractive vae conv
+
+Writes data/08_reporting/comparison.csv and comparison.png (also logged to the parent run).
+In the MLflow UI, select the child runs and press Compare: `model.kind` is a parameter.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from autoencoder_pipelines.config import MODEL_KINDS
+from autoencoder_pipelines.sweep import _run_nested
+
+FIGURES = {
+    "test_accuracy": "finetune.test_accuracy",
+    "denoised_mse": "denoise.test_mse_denoised",
+    "reduction_ae_mse": "reduction.ae_test_mse",
+    "reduction_pca_mse": "reduction.pca_test_mse",
+    "anomaly_roc_auc": "anomaly.roc_auc",
+}
+
+
+def run_comparison(project_path: Path, kinds: list[str], env: str | None = None) -> pd.DataFrame:
+    points = [(kind, {"model": {"kind": kind}}) for kind in kinds]
+    reporting = project_path / "data/08_reporting"
+    tables = []
+
+    def finish(results: list[dict[str, Any]]) -> list[Path]:
+        table = pd.DataFrame([
+            {"kind": kind, **{column: metrics.get(key) for column, key in FIGURES.items()}, "seconds": metrics["seconds"]}
+            for kind, metrics in zip(kinds, results)
+        ])
+        table.to_csv(reporting / "comparison.csv", index=False)
+        plot_comparison(table).savefig(reporting / "comparison.png", dpi=100)
+        tables.append(table)
+        return [reporting / "comparison.csv", reporting / "comparison.png"]
+
+    _run_nested(project_path, points, "compare_kinds", env, finish)
+    return tables[0]
+
+
+def plot_comparison(table: pd.DataFrame):
+    panels = [
+        ("test_accuracy", "test accuracy (higher is better)"),
+        ("denoised_mse", "denoised test MSE (lower is better)"),
+        ("reduction_ae_mse", "reduction test MSE, PCA dashed (lower is better)"),
+        ("anomaly_roc_auc", "anomaly ROC-AUC (higher is better)"),
+    ]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
+    for ax, (column, title) in zip(axes, panels):
+        values = pd.to_numeric(table[column], errors="coerce")
+        ax.bar(table["kind"], values)
+        if column == "reduction_ae_mse":
+            for i, pca in enumerate(table["reduction_pca_mse"]):
+                ax.hlines(pca, i - 0.4, i + 0.4, colors="black", linestyles="--")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    figure.suptitle("Autoencoder kinds on the same data and budget")
+    figure.tight_layout()
+    return figure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", nargs="+", default=list(MODEL_KINDS), choices=MODEL_KINDS)
+    parser.add_argument("--env", default=None)
+    parser.add_argument("--project-path", type=Path, default=Path.cwd())
+    args = parser.parse_args()
+    table = run_comparison(args.project_path.resolve(), args.kinds, args.env)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
