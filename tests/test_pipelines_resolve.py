@@ -1,0 +1,45 @@
+"""Every registered pipeline builds, and every dataset it names resolves: declared in the
+catalog, a parameter, or one of the in-memory hand-overs listed here (so a typo in a node's
+input or output name fails this test instead of silently becoming a MemoryDataset)."""
+
+from pathlib import Path
+
+import pytest
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+REPO = Path(__file__).resolve().parents[1]
+IN_MEMORY = {
+    "run_started_at",  # set by the project hook at the start of a run
+    "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
+    "reduction_history", "anomaly_history",
+    "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics",
+    "scoring_report",
+}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    bootstrap_project(REPO)
+    with KedroSession.create(project_path=REPO) as session:
+        return session.load_context().catalog
+
+
+def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
+    names = set(pipelines.keys())
+    assert {"denoise", "score", "__default__", "data_processing", "pretraining", "finetuning", "reduction",
+            "anomaly", "scorer", "reporting"} <= names
+    declared = set(catalog.keys())
+    for name in names:
+        pipeline = pipelines[name]
+        assert pipeline.nodes, name
+        for dataset in pipeline.datasets():
+            if dataset.startswith("params:") or dataset == "parameters":
+                continue
+            assert dataset in declared or dataset in IN_MEMORY, f"{name}: '{dataset}' is in no catalog entry"
+    assert all(node.name for node in pipelines["denoise"].nodes)
+
+
+def test_denoise_is_the_default(catalog):
+    assert pipelines["__default__"].nodes == pipelines["denoise"].nodes
