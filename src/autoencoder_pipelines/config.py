@@ -33,6 +33,9 @@ class RuntimeParams(_Strict):
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(0, ge=0)
     pin_memory: bool = False
+    # Training data goes to the GPU when it takes at most this fraction of free device
+    # memory; larger data stays in host memory and is streamed a batch at a time.
+    device_memory_fraction: float = Field(0.5, gt=0, le=1)
     seed: int = 42
     threads: Optional[int] = Field(None, ge=1)
     log_every: int = Field(10, ge=0)

@@ -67,7 +67,7 @@ def fine_tune_unrolled(
         x_val_noisy = corrupt(x_val, corruption, torch.Generator(device=rt.device).manual_seed(rt.seed + seed_offset))
     trained, history = train_denoiser(
         stack.to(rt.device),
-        features_tensor(train, schema, rt.device),
+        rt.place(features_tensor(train, schema))[0],
         x_val,
         x_val_noisy,
         corruption,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import torch
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams, parse
 from autoencoder_pipelines.nn.device import resolve_device, resolve_precision
 from autoencoder_pipelines.nn.training import TrainSettings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,23 @@ class Runtime:
             checkpoint_path=str(Path(self.params.checkpoint_dir) / f"{name}.pt") if checkpointing else None,
             checkpoint_every=max(self.params.checkpoint_every, 1),
         )
+
+
+    def place(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Training tensors on the device when they fit, else in (pinned) host memory, where
+        the training loop streams them a batch at a time: device memory then scales with
+        the batch, not the data."""
+        if self.device.type != "cuda":
+            return tuple(t.to(self.device) for t in tensors)
+        needed = sum(t.numel() * t.element_size() for t in tensors)
+        free, _ = torch.cuda.mem_get_info(self.device)
+        if needed <= self.params.device_memory_fraction * free:
+            return tuple(t.to(self.device) for t in tensors)
+        logger.info(
+            "training data (%.0f MiB) exceeds %.0f%% of free %s memory (%.0f MiB): streaming batches from host memory",
+            needed / 2**20, 100 * self.params.device_memory_fraction, self.device, free / 2**20,
+        )
+        return tuple(t.cpu().pin_memory() if self.params.pin_memory else t.cpu() for t in tensors)
 
 
 def setup_runtime(runtime: dict[str, Any], seed_offset: int = 0) -> Runtime:

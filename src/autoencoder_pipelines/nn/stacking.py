@@ -16,7 +16,7 @@ import torch
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.losses import compatible_loss, reconstruction_loss
 from autoencoder_pipelines.nn.models import DenseAutoencoderLayer, StackedAutoencoder
-from autoencoder_pipelines.nn.training import History, TrainSettings, fit
+from autoencoder_pipelines.nn.training import History, TrainSettings, fit, predict_in_batches
 from autoencoder_pipelines.nn.variants import Regularizer
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,10 @@ def pretrain_greedy(
             lower.eval()
         with torch.no_grad():
             # Frozen layers make these codes constant, so compute them once, not per batch.
-            inputs, val_inputs = stack.encode(x_train, depth=k), stack.encode(x_val, depth=k)
+            # x_train may be streamed from host memory: encode it chunk by chunk on the model's device
+            device = next(stack.parameters()).device
+            inputs = predict_in_batches(lambda chunk: stack.encode(chunk, depth=k), x_train, device=device)
+            val_inputs = stack.encode(x_val, depth=k)
         logger.info("pretraining layer %d/%d (%d -> %d)", k + 1, len(stack.layers), layer.n_in, layer.n_hidden)
         histories.append(pretrain_layer(layer, inputs, val_inputs, plan, name=f"pretrain.layer_{k + 1}"))
     stack.requires_grad_(True)

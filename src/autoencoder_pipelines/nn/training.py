@@ -89,9 +89,14 @@ def fit(
     are restored.
     """
     started = time.perf_counter()
-    device = train_data[0].device
+    # Compute where the model is. Training data on another device (host memory, when it does
+    # not fit on the GPU) is streamed: shuffled there, one batch at a time moved over.
+    data_device = train_data[0].device
+    device = next(model.parameters(), train_data[0]).device
+    streaming = data_device != device
     n_rows = train_data[0].shape[0]
     generator = torch.Generator(device=device).manual_seed(settings.seed)
+    order_generator = torch.Generator(device=data_device).manual_seed(settings.seed + 1) if streaming else generator
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
@@ -116,6 +121,8 @@ def fit(
             if scaler is not None:
                 scaler.load_state_dict(saved["scaler"])
             generator.set_state(saved["generator"])
+            if streaming and saved.get("order_generator") is not None:
+                order_generator.set_state(saved["order_generator"])
             torch.set_rng_state(saved["torch_rng"])
             state = saved["state"]
             first_epoch = len(history.epochs)
@@ -126,11 +133,13 @@ def fit(
     bar = tqdm(total=settings.epochs, initial=first_epoch, desc=name, unit="epoch", leave=False, disable=not interactive)
     for epoch in range(first_epoch, settings.epochs):
         model.train()
-        order = torch.randperm(n_rows, generator=generator, device=device)
+        order = torch.randperm(n_rows, generator=order_generator, device=data_device)
         loss_sum = torch.zeros((), device=device)
         for start in range(0, n_rows, settings.batch_size):
             index = order[start : start + settings.batch_size]
-            batch = tuple(tensor[index] for tensor in train_data)
+            batch = tuple(
+                tensor[index].to(device, non_blocking=True) if streaming else tensor[index] for tensor in train_data
+            )
             with autocast(device, settings.precision):
                 loss = step_loss(batch, generator)
             optimizer.zero_grad(set_to_none=True)
@@ -182,7 +191,7 @@ def fit(
             logger.info("%s stopped early at epoch %d (best %d)", name, epoch + 1, history.best_epoch + 1)
             break
         if checkpoint is not None and (epoch + 1) % settings.checkpoint_every == 0:
-            checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=False)
+            checkpoint.save(model, optimizer, schedule, scaler, (generator, order_generator), history, state, finished=False)
 
     bar.close()
     if state["best_state"] is not None:
@@ -194,7 +203,7 @@ def fit(
             "%s: %d epochs in %.1f s, last %s", name, len(history.epochs), history.seconds, _format(history.epochs[-1])
         )
     if checkpoint is not None:
-        checkpoint.save(model, optimizer, schedule, scaler, generator, history, state, finished=True)
+        checkpoint.save(model, optimizer, schedule, scaler, (generator, order_generator), history, state, finished=True)
     return history
 
 
@@ -235,7 +244,8 @@ class _Checkpoint:
             return None
         return saved
 
-    def save(self, model, optimizer, schedule, scaler, generator, history, state, finished: bool) -> None:
+    def save(self, model, optimizer, schedule, scaler, generators, history, state, finished: bool) -> None:
+        generator, order_generator = generators
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         torch.save(
@@ -247,6 +257,7 @@ class _Checkpoint:
                 "schedule": None if schedule is None else schedule.state_dict(),
                 "scaler": None if scaler is None else scaler.state_dict(),
                 "generator": generator.get_state(),
+                "order_generator": None if order_generator is generator else order_generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "history": history,
                 "state": state,
@@ -266,9 +277,21 @@ def _format(record: dict[str, float]) -> str:
 
 @torch.no_grad()
 def predict_in_batches(
-    function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 4096
+    function: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    batch_size: int = 4096,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """Apply `function` to `x` in chunks, so inference memory is bounded by the batch."""
-    if x.shape[0] <= batch_size:
-        return function(x)
-    return torch.cat([function(x[start : start + batch_size]) for start in range(0, x.shape[0], batch_size)])
+    """Apply `function` to `x` in chunks, so inference memory is bounded by the batch.
+
+    With `device` (where the model is) different from `x`'s, each chunk is moved there and
+    its result back to `x`'s device (data streamed from host memory).
+    """
+    if device is None or device == x.device:
+        if x.shape[0] <= batch_size:
+            return function(x)
+        return torch.cat([function(x[start : start + batch_size]) for start in range(0, x.shape[0], batch_size)])
+    return torch.cat([
+        function(x[start : start + batch_size].to(device, non_blocking=True)).to(x.device)
+        for start in range(0, x.shape[0], batch_size)
+    ])

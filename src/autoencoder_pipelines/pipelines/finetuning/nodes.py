@@ -49,10 +49,11 @@ def _fit_classifier(
     classifier = EncoderClassifier.from_stack(stack, len(schema["classes"]), params.dropout).to(rt.device)
     if params.train_on_validation:
         train, val = pd.concat([train, val], ignore_index=True), None
+    x_train, y_train = rt.place(features_tensor(train, schema), labels_tensor(train, schema))
     history = train_classifier(
         classifier,
-        features_tensor(train, schema, rt.device),
-        labels_tensor(train, schema, rt.device),
+        x_train,
+        y_train,
         None if val is None else features_tensor(val, schema, rt.device),
         None if val is None else labels_tensor(val, schema, rt.device),
         rt.train_settings(params, name=name, seed_offset=seed_offset),

@@ -53,7 +53,8 @@ def pretrain_stack(
     corruption_params = parse(CorruptionParams, corruption, "corruption")
     rt = setup_runtime(runtime, seed_offset=1)
     network = build_autoencoder(model_params, schema).to(rt.device)
-    x_train, x_val = features_tensor(train, schema, rt.device), features_tensor(val, schema, rt.device)
+    (x_train,) = rt.place(features_tensor(train, schema))
+    x_val = features_tensor(val, schema, rt.device)
     if model_params.kind == "vae":
         settings = rt.train_settings(pretrain_params, name="pretrain.vae", seed_offset=10)
         history = train_vae(network, x_train, x_val, settings, beta=model_params.vae.beta, loss=model_params.loss, name="pretrain.vae")
