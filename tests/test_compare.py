@@ -2,25 +2,17 @@
 and each kind is its own MLflow run named by it, logging model.kind."""
 
 import pandas as pd
-import pytest
 from mlflow.tracking import MlflowClient
 
 from autoencoder_pipelines.compare import run_comparison
-from tests.test_pipeline_integration import TINY, make_project
+from tests.test_pipeline_integration import TINY, in_project, make_project
 
 KINDS = ["undercomplete", "sparse", "contractive", "vae", "conv"]
 
 
 def test_comparison_runs_every_kind(tmp_path):
     root = make_project(tmp_path, {**TINY, "reduction": {**TINY["reduction"], "sweep_code_sizes": []}})
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        import mlflow
-
-        mlflow.set_tracking_uri(uri)
-        table = run_comparison(root, KINDS)
+    table, uri = in_project(root, run_comparison, root, KINDS)
     saved = pd.read_csv(root / "data/08_reporting/comparison.csv")
     assert list(saved["kind"]) == KINDS
     for column in ("test_accuracy", "denoised_mse", "reduction_ae_mse", "reduction_pca_mse", "anomaly_roc_auc", "seconds"):

@@ -67,6 +67,16 @@ def run_pipeline(root: Path, pipeline: str = "denoise", monkeypatch: pytest.Monk
     return uri
 
 
+def in_project(root: Path, function, *args):
+    """Call `function(*args)` from inside `root`, with the project's own MLflow store."""
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        return function(*args), uri
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory) -> tuple[Path, str]:
     root = make_project(tmp_path_factory.mktemp("digits_project"), TINY)

@@ -1,23 +1,15 @@
 """The noise sweep: one nested MLflow run per point under one parent, a table and a figure."""
 
 import pandas as pd
-import pytest
 from mlflow.tracking import MlflowClient
 
 from autoencoder_pipelines.sweep import run_sweep
-from tests.test_pipeline_integration import TINY, make_project
+from tests.test_pipeline_integration import TINY, in_project, make_project
 
 
 def test_noise_sweep_runs_each_point_as_a_nested_run(tmp_path):
     root = make_project(tmp_path, {**TINY, "reduction": {**TINY["reduction"], "sweep_code_sizes": []}})
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        import mlflow
-
-        mlflow.set_tracking_uri(uri)
-        table = run_sweep(root, ["masking", "gaussian"], [0.2])
+    table, uri = in_project(root, run_sweep, root, ["masking", "gaussian"], [0.2])
     assert list(table["kind"]) == ["masking", "gaussian"]
     saved = pd.read_csv(root / "data/08_reporting/noise_sweep.csv")
     assert {"pretrained_noisy_accuracy", "random_init_noisy_accuracy", "denoised_mse", "noisy_mse"} <= set(saved.columns)

@@ -82,10 +82,15 @@ def plot_denoising_grid(
     n = min(parse(ReportParams, report, "report").grid_samples, len(test))
     features = schema["features"]
     rows = [("clean", test), ("corrupted", noisy_test), ("denoised", denoised_test)]
-    shape = schema.get("image_shape")
-    figure, axes = plt.subplots(3, n, figsize=(1.3 * n, 4.3), squeeze=False)
-    for r, (title, frame) in enumerate(rows):
-        values = frame[features].to_numpy()[:n]
+    grid = [(title, frame[features].to_numpy()[:n]) for title, frame in rows]
+    return _draw_rows(grid, schema.get("image_shape"), "Test rows: clean, corrupted, denoised")
+
+
+def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, title: str) -> Figure:
+    """One figure row per (label, rows): images when the shape is known, else line plots."""
+    n = len(grid[0][1])
+    figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
+    for r, (label, values) in enumerate(grid):
         for c in range(n):
             ax = axes[r, c]
             if shape:
@@ -97,8 +102,8 @@ def plot_denoising_grid(
                 ax.set_ylim(-0.05, 1.05)
                 ax.tick_params(labelsize=6)
             if c == 0:
-                ax.set_ylabel(title)
-    figure.suptitle("Test rows: clean, corrupted, denoised")
+                ax.set_ylabel(label)
+    figure.suptitle(title)
     figure.tight_layout()
     return figure
 
@@ -238,21 +243,8 @@ def plot_vae_samples(model: Any, test: pd.DataFrame, schema: dict[str, Any]) -> 
     samples = model.sample(8, generator=generator).detach().numpy()
     x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
     walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
-    shape = schema.get("image_shape")
-    figure, axes = plt.subplots(2, 8, figsize=(10.5, 3.2), squeeze=False)
-    for row, (title, values) in enumerate((("prior samples", samples), ("interpolation", walk))):
-        for c in range(8):
-            ax = axes[row, c]
-            if shape:
-                ax.imshow(values[c].reshape(shape), cmap="gray_r", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            else:
-                ax.plot(values[c])
-                ax.set_ylim(-0.05, 1.05)
-                ax.tick_params(labelsize=6)
-            if c == 0:
-                ax.set_ylabel(title)
-    figure.suptitle("VAE: decoded from N(0, I), and from the line between two test codes")
-    figure.tight_layout()
-    return figure
+    return _draw_rows(
+        [("prior samples", samples), ("interpolation", walk)],
+        schema.get("image_shape"),
+        "VAE: decoded from N(0, I), and from the line between two test codes",
+    )
