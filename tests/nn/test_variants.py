@@ -89,10 +89,11 @@ def test_sparsity_penalty_values_and_kl_rejects_codes_outside_the_unit_interval(
 # --- contractive --------------------------------------------------------------------------
 
 
-def test_contractive_closed_form_equals_autograd_for_a_sigmoid_layer():
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+def test_contractive_closed_form_equals_autograd(activation):
     torch.manual_seed(0)
-    layer = DenseAutoencoderLayer(12, 7, "sigmoid")
-    x = torch.rand(20, 12)
+    layer = DenseAutoencoderLayer(12, 7, activation)
+    x = torch.rand(20, 12) - 0.3  # some relu units off
     codes = layer.encode(x)
     closed = contractive_penalty(layer, x, codes, weight=0.3)
     autograd = 0.3 * jacobian_sq_frobenius(layer.encode, x)

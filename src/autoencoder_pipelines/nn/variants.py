@@ -80,15 +80,29 @@ def contractive_penalty(
     """weight * mean over the batch of ||d codes / d x||_F^2 (Rifai et al. 2011).
 
     Penalising the encoder's sensitivity to its input makes codes robust to small
-    perturbations. For a sigmoid layer the Jacobian is diag(h(1-h)) W, so its squared norm is
-    sum_j (h_j(1-h_j))^2 sum_i W_ji^2 and needs no extra backward passes; anything else
-    (other activations, or any model with `encode`, e.g. a whole stack) uses autograd.
+    perturbations. A dense layer h = f(W x + b) with an element-wise f has the Jacobian
+    diag(f'(a)) W, so its squared norm is sum_j f'(a_j)^2 sum_i W_ji^2, with f' read off the
+    codes (sigmoid h(1-h), tanh 1-h^2, relu 1[h>0], linear 1): no extra backward passes.
+    Any other model with `encode` (e.g. a whole stack) uses autograd.
     """
-    if isinstance(layer, DenseAutoencoderLayer) and layer.activation == "sigmoid":
+    if isinstance(layer, DenseAutoencoderLayer):
         row_norms = layer.encoder[0].weight.float().pow(2).sum(dim=1)  # sum_i W_ji^2, per unit j
-        slopes = (codes.float() * (1 - codes.float())).pow(2)
+        slopes = _activation_slope(layer.activation, codes.float()).pow(2)
         return weight * (slopes @ row_norms).mean()
     return weight * jacobian_sq_frobenius(layer.encode, x)
+
+
+def _activation_slope(activation: str, h: torch.Tensor) -> torch.Tensor:
+    """f'(a) written in terms of h = f(a)."""
+    if activation == "sigmoid":
+        return h * (1 - h)
+    if activation == "tanh":
+        return 1 - h * h
+    if activation == "relu":
+        return (h > 0).to(h.dtype)
+    if activation == "linear":
+        return torch.ones_like(h)
+    raise ValueError(f"no closed-form slope for activation '{activation}'")
 
 
 def l1_weight_penalty(model: nn.Module, weight: float = 1.0) -> torch.Tensor:
