@@ -61,7 +61,10 @@ def plot_comparison(table: pd.DataFrame):
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
     for ax, (column, title) in zip(axes, panels):
         values = pd.to_numeric(table[column], errors="coerce")
-        ax.bar(table["kind"], values)
+        bars = ax.bar(table["kind"], values)
+        ax.bar_label(bars, fmt="%.3f" if column in ("test_accuracy", "anomaly_roc_auc") else "%.4f", fontsize=7)
+        if column in ("test_accuracy", "anomaly_roc_auc") and values.notna().any():
+            ax.set_ylim(max(0.0, values.min() - 0.05), 1.0)  # differences are small: zoom in
         if column == "reduction_ae_mse":
             for i, pca in enumerate(table["reduction_pca_mse"]):
                 ax.hlines(pca, i - 0.4, i + 0.4, colors="black", linestyles="--")
