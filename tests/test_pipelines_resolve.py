@@ -20,10 +20,13 @@ IN_MEMORY = {
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    bootstrap_project(REPO)
-    with KedroSession.create(project_path=REPO) as session:
-        return session.load_context().catalog
+def catalog(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:  # keep the repository's own store untouched
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+        bootstrap_project(REPO)
+        with KedroSession.create(project_path=REPO) as session:
+            return session.load_context().catalog
 
 
 def test_every_pipeline_builds_and_every_dataset_resolves(catalog):

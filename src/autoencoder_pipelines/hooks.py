@@ -40,9 +40,13 @@ class ProjectHooks:
         active = mlflow.active_run()
         self.outer_run = (active.info.run_id if active is not None else None, _run_stack_depth())
         configured = (context.config_loader.get("mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
-        uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
-        if uri:
-            check_tracking_store(uri, Path(context.project_path))
+        if not configured and not os.environ.get("MLFLOW_TRACKING_URI"):
+            # kedro-mlflow takes MLFLOW_TRACKING_URI when mlflow.yml leaves the URI null; the
+            # default is a SQLite store in the project (MLflow 3.13+ refuses the file store).
+            # Set for every session, not once at import, so sessions in one process agree.
+            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(context.project_path) / 'mlflow.db'}"
+        uri = configured or os.environ["MLFLOW_TRACKING_URI"]
+        check_tracking_store(uri, Path(context.project_path))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:

@@ -1,14 +1,8 @@
 """Project settings: hooks, config loading, and the default MLflow store."""
 
-import os
 import warnings
 
 from autoencoder_pipelines.hooks import MlflowModelLoggingHook, ProjectHooks
-
-# kedro-mlflow reads the tracking URI from MLFLOW_TRACKING_URI when mlflow.yml leaves it
-# null; default to a SQLite store in the project (MLflow 3.13+ refuses the old file store).
-# Set MLFLOW_TRACKING_URI to use another store.
-os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 
 # Library noise that says nothing about this project's run:
 # omegaconf's resolver-API deprecation (raised inside kedro and kedro-mlflow), and mlflow's

@@ -44,8 +44,8 @@ def _run_nested(
 ) -> list[dict[str, Any]]:
     """Run `denoise` once per (run name, runtime params) as MLflow runs nested in one parent;
     `finish(results)` writes the summary files, which are logged to the parent run."""
-    bootstrap_project(project_path)  # also applies settings.py (tracking URI default)
-    mlflow.set_experiment(_experiment_name(project_path, env))
+    bootstrap_project(project_path)
+    mlflow.set_experiment(_experiment_name(project_path, env))  # loading the context also sets the tracking URI
     results = []
     with mlflow.start_run(run_name=parent_name) as parent:
         for run_name, params in points:
