@@ -57,3 +57,12 @@ def test_end_to_end_kinds_do_not_stack(kind):
 def test_conv_needs_an_image_shape():
     with pytest.raises(ConfigError, match="model.kind 'conv' needs images: set data.image_shape"):
         nodes.pretrain_stack(FRAME, FRAME, {**SCHEMA, "image_shape": None}, {"kind": "conv", "hidden_sizes": [4]}, PRETRAIN, {}, RUNTIME)
+
+
+@pytest.mark.parametrize("kind", ["vae", "conv", "denoising"])
+def test_l1_weight_reaches_every_kind(kind):
+    from autoencoder_pipelines.nn import variants
+
+    with patch.object(variants, "l1_weight_penalty", wraps=variants.l1_weight_penalty) as penalty:
+        nodes.pretrain_stack(FRAME, FRAME, SCHEMA, {"kind": kind, "hidden_sizes": [8, 4], "l1_weight": 0.01}, PRETRAIN, {}, RUNTIME)
+    assert penalty.call_count > 0 and penalty.call_args.args[1] == 0.01

@@ -281,17 +281,21 @@ def train_vae(
     loss: str = "bce",
     corruption: CorruptionSpec | None = None,
     name: str = "vae",
+    l1_weight: float = 0.0,
 ) -> History:
     """Minimise rec + beta * kl (the negative ELBO per element when beta = 1) with `fit`.
 
     `corruption` makes it a denoising VAE (noisy input, clean target). Validation uses a
     freshly seeded generator every epoch, so epochs are compared on the same noise draws.
+    `l1_weight` adds an L1 penalty on the weights to the training loss only.
     """
     spec = corruption or CorruptionSpec(kind="none", level=0.0)
 
     def batch_loss(batch: tuple[torch.Tensor, ...], generator: torch.Generator) -> torch.Tensor:
         (clean,) = batch
         rec, kl = model.elbo_terms(corrupt(clean, spec, generator), clean, generator, loss)
+        if l1_weight:
+            return rec + beta * kl + l1_weight_penalty(model, l1_weight)
         return rec + beta * kl
 
     def evaluate() -> dict[str, float]:

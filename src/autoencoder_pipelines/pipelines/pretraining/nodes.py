@@ -57,12 +57,16 @@ def pretrain_stack(
     x_val = features_tensor(val, schema, rt.device)
     if model_params.kind == "vae":
         settings = rt.train_settings(pretrain_params, name="pretrain.vae", seed_offset=10)
-        history = train_vae(network, x_train, x_val, settings, beta=model_params.vae.beta, loss=model_params.loss, name="pretrain.vae")
+        history = train_vae(
+            network, x_train, x_val, settings, beta=model_params.vae.beta, loss=model_params.loss,
+            name="pretrain.vae", l1_weight=model_params.l1_weight,
+        )
         return network.cpu(), {f"pretrain.vae.{key}": values for key, values in history.series().items()}
     if model_params.kind == "conv":
         settings = rt.train_settings(pretrain_params, name="pretrain.conv", seed_offset=10)
         trained, history = train_denoiser(
-            network, x_train, x_val, x_val, CorruptionSpec("none", 0.0), settings, loss=model_params.loss, name="pretrain.conv"
+            network, x_train, x_val, x_val, CorruptionSpec("none", 0.0), settings, loss=model_params.loss,
+            name="pretrain.conv", regularizer=make_regularizer("none", l1_weight=model_params.l1_weight),
         )
         return trained.cpu(), {f"pretrain.conv.{key}": values for key, values in history.series().items()}
     regularizer = layer_regularizer(model_params)
