@@ -40,6 +40,8 @@ class RuntimeParams(_Strict):
     threads: Optional[int] = Field(None, ge=1)
     log_every: int = Field(10, ge=0)
     compile: bool = False
+    strategy: Literal["single", "ddp"] = "single"
+    num_processes: int = Field(2, ge=1)  # with ddp: data-parallel processes per training phase
     checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
     checkpoint_dir: str = "data/06_models/checkpoints"
 
@@ -249,9 +251,14 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
     parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
     runtime: RuntimeParams = parsed["runtime"]  # type: ignore[assignment]
     try:
-        resolve_device(runtime.device)
+        device = resolve_device(runtime.device)
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
+    if runtime.strategy == "ddp" and device.type != "cpu":
+        raise ConfigError(
+            f"runtime.strategy: 'ddp' trains on CPU with gloo in this version (got device {device}); "
+            "set runtime.device=cpu, or strategy single on a GPU"
+        )
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
     model: ModelParams = parsed["model"]  # type: ignore[assignment]
     if pretrain.layer_corruption is not None and len(pretrain.layer_corruption) != len(model.hidden_sizes):

@@ -43,6 +43,7 @@ class Runtime:
             compile=self.params.compile,
             checkpoint_path=str(Path(self.params.checkpoint_dir) / f"{name}.pt") if checkpointing else None,
             checkpoint_every=max(self.params.checkpoint_every, 1),
+            world_size=self.params.num_processes if self.params.strategy == "ddp" else 1,
         )
 
 

@@ -21,9 +21,11 @@ import sys
 
 import torch
 from torch import nn
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from autoencoder_pipelines.nn.device import autocast
+from autoencoder_pipelines.nn.distributed import Objective, fit_data_parallel, is_worker, shard
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class TrainSettings:
     compile: bool = False  # torch.compile the per-batch loss (model forward included)
     checkpoint_path: str | None = None  # resume from / save to this file
     checkpoint_every: int = 1  # epochs between checkpoints
+    world_size: int = 1  # > 1: data-parallel over this many processes (nn.distributed)
 
 
 @dataclass
@@ -88,6 +91,9 @@ def fit(
     `val_loss` and `settings.patience` is set, training stops early and the best weights
     are restored.
     """
+    if settings.world_size > 1 and not is_worker():
+        return fit_data_parallel(fit, model, batch_loss, train_data, settings, evaluate, name)
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_worker() else (0, 1)
     started = time.perf_counter()
     # Compute where the model is. Training data on another device (host memory, when it does
     # not fit on the GPU) is streamed: shuffled there, one batch at a time moved over.
@@ -95,14 +101,18 @@ def fit(
     device = next(model.parameters(), train_data[0]).device
     streaming = data_device != device
     n_rows = train_data[0].shape[0]
-    generator = torch.Generator(device=device).manual_seed(settings.seed)
-    order_generator = torch.Generator(device=data_device).manual_seed(settings.seed + 1) if streaming else generator
+    # Data-parallel ranks share the epoch order but draw their own corruption noise.
+    generator = torch.Generator(device=device).manual_seed(settings.seed + 1000 * rank)
+    separate_order = streaming or world_size > 1
+    order_generator = torch.Generator(device=data_device).manual_seed(settings.seed) if separate_order else generator
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
     schedule = _make_schedule(optimizer, settings)
     history = History(name=name)
     step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
+    if world_size > 1:  # gradients averaged across ranks by DDP
+        step_loss = nn.parallel.DistributedDataParallel(Objective(model, step_loss))
     state = {"best_loss": math.inf, "best_state": None, "last_good_state": _snapshot(model)}
     checkpoint = _Checkpoint(settings, model, train_data) if settings.checkpoint_path else None
     first_epoch = 0
@@ -121,7 +131,7 @@ def fit(
             if scaler is not None:
                 scaler.load_state_dict(saved["scaler"])
             generator.set_state(saved["generator"])
-            if streaming and saved.get("order_generator") is not None:
+            if separate_order and saved.get("order_generator") is not None:
                 order_generator.set_state(saved["order_generator"])
             torch.set_rng_state(saved["torch_rng"])
             state = saved["state"]
@@ -129,13 +139,15 @@ def fit(
             logger.info("%s: resuming at epoch %d from %s", name, first_epoch + 1, checkpoint.path)
 
     # A bar per phase on a terminal; plain log lines every `log_every` epochs otherwise (CI, cron).
-    interactive = _interactive()
+    interactive = _interactive() and rank == 0
     bar = tqdm(total=settings.epochs, initial=first_epoch, desc=name, unit="epoch", leave=False, disable=not interactive)
     for epoch in range(first_epoch, settings.epochs):
         model.train()
         order = torch.randperm(n_rows, generator=order_generator, device=data_device)
+        if world_size > 1:
+            order = shard(order, rank, world_size)
         loss_sum = torch.zeros((), device=device)
-        for start in range(0, n_rows, settings.batch_size):
+        for start in range(0, order.numel(), settings.batch_size):
             index = order[start : start + settings.batch_size]
             batch = tuple(
                 tensor[index].to(device, non_blocking=True) if streaming else tensor[index] for tensor in train_data
@@ -159,7 +171,9 @@ def fit(
 
         if schedule is not None:
             schedule.step()
-        record = {"train_loss": (loss_sum / n_rows).item()}  # the epoch's one host sync
+        if world_size > 1:
+            dist.all_reduce(loss_sum)
+        record = {"train_loss": (loss_sum / (order.numel() * world_size)).item()}  # the epoch's one host sync
         if evaluate is not None:
             model.eval()
             with torch.no_grad():
@@ -182,7 +196,7 @@ def fit(
                 state["best_state"] = state["last_good_state"]
         bar.set_postfix_str(_format(record), refresh=False)
         bar.update()
-        if not interactive and settings.log_every and (
+        if rank == 0 and not interactive and settings.log_every and (
             (epoch + 1) % settings.log_every == 0 or epoch + 1 == settings.epochs
         ):
             logger.info("%s epoch %d/%d %s", name, epoch + 1, settings.epochs, _format(record))
@@ -198,7 +212,7 @@ def fit(
         model.load_state_dict(state["best_state"])
     model.eval()
     history.seconds = time.perf_counter() - started
-    if history.epochs:
+    if history.epochs and rank == 0:
         logger.info(
             "%s: %d epochs in %.1f s, last %s", name, len(history.epochs), history.seconds, _format(history.epochs[-1])
         )
