@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from torch.utils.data import DistributedSampler
 
 
 class Objective(nn.Module):
@@ -40,12 +41,11 @@ def is_worker() -> bool:
 
 
 def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    """This rank's rows of the epoch's order; padded (like DistributedSampler) so that every
+    """This rank's rows of the epoch's shuffled order, chosen by PyTorch's DistributedSampler
+    (no shuffle of its own: every rank already holds the same order). It pads, so that every
     rank runs the same number of batches: unequal counts would hang DDP's all-reduce."""
-    padding = (-order.numel()) % world_size
-    if padding:
-        order = torch.cat([order, order[:padding]])
-    return order[rank::world_size]
+    sampler = DistributedSampler(range(order.numel()), num_replicas=world_size, rank=rank, shuffle=False)
+    return order[torch.tensor(list(sampler), dtype=torch.long, device=order.device)]
 
 
 def fit_data_parallel(
