@@ -15,7 +15,7 @@ from tests.test_pipeline_integration import TINY, make_project
 
 CONFIG = {
     **TINY,
-    "finetune": {"epochs": 80, "batch_size": 128, "patience": None},
+    "finetune": {"epochs": 40, "batch_size": 128, "patience": None},
     "runtime": {**TINY["runtime"], "log_every": 1},
 }
 VOLATILE = ("run.seconds",)
