@@ -17,7 +17,7 @@ import torch
 from autoencoder_pipelines.data import ID, LABEL, Skipped, apply_scaler, check_features
 from autoencoder_pipelines.errors import DataValidationError
 from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
-from autoencoder_pipelines.nn.training import predict_in_batches
+from autoencoder_pipelines.nn.training import predict_in_batches, reconstruction_errors
 
 
 class Scorer(mlflow.pyfunc.PythonModel):
@@ -68,7 +68,7 @@ class Scorer(mlflow.pyfunc.PythonModel):
         scaled = apply_scaler(frame[self.features], self.scaler)
         x = torch.tensor(scaled[self.features].to_numpy(dtype="float32"))
         codes = predict_in_batches(self.autoencoder.encode, x).numpy()
-        errors = predict_in_batches(lambda b: ((self.anomaly_model(b) - b) ** 2).mean(dim=1), x).numpy()
+        errors = reconstruction_errors(self.anomaly_model, x).numpy()
         out = pd.DataFrame({ID: ids})
         out = pd.concat([out, pd.DataFrame(codes, columns=[f"z_{i}" for i in range(codes.shape[1])])], axis=1)
         out["reconstruction_error"] = errors

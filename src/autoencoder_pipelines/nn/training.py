@@ -309,3 +309,10 @@ def predict_in_batches(
         function(x[start : start + batch_size].to(device, non_blocking=True)).to(x.device)
         for start in range(0, x.shape[0], batch_size)
     ])
+
+
+@torch.no_grad()
+def reconstruction_errors(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Mean squared reconstruction error per row (the anomaly score), in batches, eval mode."""
+    model.eval()
+    return predict_in_batches(lambda batch: ((model(batch) - batch) ** 2).mean(dim=1), x, batch_size)

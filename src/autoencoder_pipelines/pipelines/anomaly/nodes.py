@@ -14,7 +14,7 @@ from autoencoder_pipelines.data import ID, LABEL, features_tensor, has_labels
 from autoencoder_pipelines.jobs import fine_tune_unrolled
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
 from autoencoder_pipelines.nn.models import StackedAutoencoder
-from autoencoder_pipelines.nn.training import predict_in_batches
+from autoencoder_pipelines.nn.training import reconstruction_errors
 
 logger = logging.getLogger(__name__)
 History = dict[str, list[float]]
@@ -57,12 +57,6 @@ def train_anomaly_model(
     )
 
 
-def reconstruction_errors(model: StackedAutoencoder, x: torch.Tensor) -> np.ndarray:
-    """Mean squared reconstruction error per row."""
-    model.eval()
-    return predict_in_batches(lambda batch: ((model(batch) - batch) ** 2).mean(dim=1), x).numpy()
-
-
 def score_anomalies(
     model: StackedAutoencoder,
     train: pd.DataFrame,
@@ -73,14 +67,14 @@ def score_anomalies(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score every row; threshold at the (1 - contamination) quantile of normal validation errors."""
     params = parse(AnomalyParams, anomaly, "anomaly")
-    val_normal_errors = reconstruction_errors(model, features_tensor(normal_rows(val, schema, params), schema))
+    val_normal_errors = reconstruction_errors(model, features_tensor(normal_rows(val, schema, params), schema)).numpy()
     threshold = float(np.quantile(val_normal_errors, 1.0 - params.contamination))
     frames = []
     for split, part in (("train", train), ("val", val), ("test", test)):
         keep = [c for c in (ID, LABEL) if c in part.columns]
         frame = part[keep].copy()
         frame.insert(1, "split", split)
-        frame["reconstruction_error"] = reconstruction_errors(model, features_tensor(part, schema))
+        frame["reconstruction_error"] = reconstruction_errors(model, features_tensor(part, schema)).numpy()
         frame["is_anomaly"] = frame["reconstruction_error"] > threshold
         frames.append(frame)
     scores = pd.concat(frames, ignore_index=True)
