@@ -76,16 +76,13 @@ def compare_with_pca(
     params = parse(ReductionParams, reduction, "reduction")
     n_components = params.pca_components or autoencoder.code_size
     features = schema["features"]
-    pca = PCA(n_components=n_components, random_state=0).fit(train[features].to_numpy())
+    pca = _fit_pca(train[features].to_numpy(dtype="float32"), n_components)
     x_test = test[features].to_numpy(dtype="float32")
-    pca_reconstruction = pca.inverse_transform(pca.transform(x_test))
-    autoencoder.eval()
-    ae_reconstruction = predict_in_batches(autoencoder, features_tensor(test, schema)).numpy()
     metrics = {
         "reduction.code_size": autoencoder.code_size,
         "reduction.pca_components": n_components,
-        "reduction.ae_test_mse": float(((ae_reconstruction - x_test) ** 2).mean()),
-        "reduction.pca_test_mse": float(((pca_reconstruction - x_test) ** 2).mean()),
+        "reduction.ae_test_mse": _test_mse(autoencoder, x_test),
+        "reduction.pca_test_mse": _pca_test_mse(pca, x_test),
         "reduction.pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
     }
     logger.info(
@@ -103,8 +100,11 @@ def _test_mse(autoencoder: StackedAutoencoder, x_test: np.ndarray) -> float:
     return float(((reconstruction - x_test) ** 2).mean())
 
 
-def _pca_test_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int) -> float:
-    pca = PCA(n_components=n_components, random_state=0).fit(x_train)
+def _fit_pca(x_train: np.ndarray, n_components: int) -> PCA:
+    return PCA(n_components=n_components, random_state=0).fit(x_train)
+
+
+def _pca_test_mse(pca: PCA, x_test: np.ndarray) -> float:
     return float(((pca.inverse_transform(pca.transform(x_test)) - x_test) ** 2).mean())
 
 
@@ -131,7 +131,7 @@ def sweep_code_sizes(
     x_train, x_test = train[features].to_numpy(dtype="float32"), test[features].to_numpy(dtype="float32")
     rows = [{
         "code_size": autoencoder.code_size, "autoencoder_test_mse": _test_mse(autoencoder, x_test),
-        "pca_test_mse": _pca_test_mse(x_train, x_test, autoencoder.code_size), "epochs": params.epochs,
+        "pca_test_mse": _pca_test_mse(_fit_pca(x_train, autoencoder.code_size), x_test), "epochs": params.epochs,
     }]
     if not isinstance(stack, StackedAutoencoder):  # vae, conv: no layers to put a new top on
         return pd.DataFrame(rows)
@@ -150,6 +150,6 @@ def sweep_code_sizes(
         )
         rows.append({
             "code_size": size, "autoencoder_test_mse": _test_mse(trained, x_test),
-            "pca_test_mse": _pca_test_mse(x_train, x_test, size), "epochs": params.sweep_epochs,
+            "pca_test_mse": _pca_test_mse(_fit_pca(x_train, size), x_test), "epochs": params.sweep_epochs,
         })
     return pd.DataFrame(rows).sort_values("code_size").reset_index(drop=True)
