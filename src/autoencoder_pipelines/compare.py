@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from autoencoder_pipelines.config import MODEL_KINDS
-from autoencoder_pipelines.sweep import _run_nested
+from autoencoder_pipelines.sweep import _publish, _run_nested
 
 FIGURES = {
     "test_accuracy": "finetune.test_accuracy",
@@ -34,21 +32,13 @@ FIGURES = {
 
 def run_comparison(project_path: Path, kinds: list[str], env: str | None = None) -> pd.DataFrame:
     points = [(kind, {"model": {"kind": kind}}) for kind in kinds]
-    reporting = project_path / "data/08_reporting"
-    tables = []
-
-    def finish(results: list[dict[str, Any]]) -> list[Path]:
-        table = pd.DataFrame([
-            {"kind": kind, **{column: metrics.get(key) for column, key in FIGURES.items()}, "seconds": metrics["seconds"]}
-            for kind, metrics in zip(kinds, results)
-        ])
-        table.to_csv(reporting / "comparison.csv", index=False)
-        plot_comparison(table).savefig(reporting / "comparison.png", dpi=100)
-        tables.append(table)
-        return [reporting / "comparison.csv", reporting / "comparison.png"]
-
-    _run_nested(project_path, points, "compare_kinds", env, finish)
-    return tables[0]
+    results, parent_run_id = _run_nested(project_path, points, "compare_kinds", env)
+    table = pd.DataFrame([
+        {"kind": kind, **{column: metrics.get(key) for column, key in FIGURES.items()}, "seconds": metrics["seconds"]}
+        for kind, metrics in zip(kinds, results)
+    ])
+    _publish(project_path, "comparison", table, plot_comparison(table), parent_run_id)
+    return table
 
 
 def plot_comparison(table: pd.DataFrame):

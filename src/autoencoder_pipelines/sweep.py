@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib
 
@@ -40,10 +40,9 @@ def _run_nested(
     points: list[tuple[str, dict[str, Any]]],
     parent_name: str,
     env: str | None,
-    finish: Callable[[list[dict[str, Any]]], list[Path]],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], str]:
     """Run `denoise` once per (run name, runtime params) as MLflow runs nested in one parent;
-    `finish(results)` writes the summary files, which are logged to the parent run."""
+    returns each point's metrics.json (plus seconds) and the parent run's id."""
     bootstrap_project(project_path)
     mlflow.set_experiment(_experiment_name(project_path, env))  # loading the context also sets the tracking URI
     results = []
@@ -56,36 +55,35 @@ def _run_nested(
             metrics = json.loads((project_path / "data/08_reporting/metrics.json").read_text())
             results.append({**metrics, "seconds": time.perf_counter() - started})
             print(f"{run_name}: done in {results[-1]['seconds']:.1f} s", flush=True)
-        for path in finish(results):
-            mlflow.log_artifact(str(path), run_id=parent.info.run_id)
-    return results
+    return results, parent.info.run_id
+
+
+def _publish(project_path: Path, stem: str, table: pd.DataFrame, figure: Any, parent_run_id: str) -> None:
+    """data/08_reporting/<stem>.csv and .png, also logged to the parent run."""
+    reporting = project_path / "data/08_reporting"
+    paths = [reporting / f"{stem}.csv", reporting / f"{stem}.png"]
+    table.to_csv(paths[0], index=False)
+    figure.savefig(paths[1], dpi=100)
+    client = mlflow.tracking.MlflowClient()
+    for path in paths:
+        client.log_artifact(parent_run_id, str(path))
 
 
 def run_sweep(project_path: Path, kinds: list[str], levels: list[float], env: str | None = None) -> pd.DataFrame:
     """Noise-robustness sweep: every corruption kind x level."""
     points = [(f"{kind}-{level}", {"corruption": {"kind": kind, "level": level}}) for kind in kinds for level in levels]
-    reporting = project_path / "data/08_reporting"
-    tables = []
-
-    def finish(results: list[dict[str, Any]]) -> list[Path]:
-        table = pd.DataFrame([
-            {"kind": params["corruption"]["kind"], "level": params["corruption"]["level"],
-             **{new: metrics.get(old) for old, new in COLUMNS.items()}, "seconds": metrics["seconds"]}
-            for (_, params), metrics in zip(points, results)
-        ])
-        table.to_csv(reporting / "noise_sweep.csv", index=False)
-        plot_sweep(table).savefig(reporting / "noise_sweep.png", dpi=100)
-        tables.append(table)
-        return [reporting / "noise_sweep.csv", reporting / "noise_sweep.png"]
-
-    _run_nested(project_path, points, "noise_sweep", env, finish)
-    return tables[0]
+    results, parent_run_id = _run_nested(project_path, points, "noise_sweep", env)
+    table = pd.DataFrame([
+        {"kind": params["corruption"]["kind"], "level": params["corruption"]["level"],
+         **{new: metrics.get(old) for old, new in COLUMNS.items()}, "seconds": metrics["seconds"]}
+        for (_, params), metrics in zip(points, results)
+    ])
+    _publish(project_path, "noise_sweep", table, plot_sweep(table), parent_run_id)
+    return table
 
 
 def _experiment_name(project_path: Path, env: str | None) -> str:
-    from kedro.framework.session import KedroSession as Session
-
-    with Session.create(project_path=project_path, env=env) as session:
+    with KedroSession.create(project_path=project_path, env=env) as session:
         config = session.load_context().config_loader.get("mlflow") or {}
     return config.get("tracking", {}).get("experiment", {}).get("name", "autoencoder_pipelines")
 
