@@ -2,7 +2,8 @@
 
 import warnings
 
-from autoencoder_pipelines.hooks import MlflowModelLoggingHook, ProjectHooks
+from autoencoder_pipelines.hooks import MlflowModelLoggingHook, NodeTimingHook, ProjectHooks
+from autoencoder_pipelines.tracking import MlflowHook
 
 # Library noise that says nothing about this project's run:
 # omegaconf's resolver-API deprecation (raised inside kedro and kedro-mlflow), and mlflow's
@@ -14,10 +15,14 @@ warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` me
 
 HOOKS = (
     ProjectHooks(),
+    NodeTimingHook(),
     MlflowModelLoggingHook(
         datasets=("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
     ),
+    MlflowHook(),  # kedro-mlflow's, batched (tracking.py); registered last, as the plugin's would be
 )
+# ... in place of the plugin's own hook, which would log every parameter again one by one.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

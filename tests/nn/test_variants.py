@@ -272,7 +272,8 @@ def test_train_denoiser_works_on_the_conv_autoencoder():
     noisy = corrupt(x, spec, torch.Generator().manual_seed(1))
     torch.manual_seed(0)
     model = ConvAutoencoder((8, 8), code_size=16, channels=(8, 16))
-    settings = TrainSettings(epochs=20, batch_size=32, learning_rate=0.01, log_every=0)
+    # lr 0.01 sometimes lands this tiny net in a poor basin (seed-dependent); 0.005 does not
+    settings = TrainSettings(epochs=30, batch_size=32, learning_rate=0.005, log_every=0)
     denoiser, history = train_denoiser(model, x, x, noisy, spec, settings, loss="bce")
     with torch.no_grad():
         assert ((denoiser(noisy) - x) ** 2).mean() < 0.5 * ((noisy - x) ** 2).mean()
