@@ -7,6 +7,7 @@ run at once with its key path, value and what is allowed.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal, Optional, TypeVar
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
 
 from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.device import resolve_device
+from autoencoder_pipelines.nn.distributed import launched_by_torchrun
 
 
 class _Strict(BaseModel):
@@ -254,10 +256,16 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
         device = resolve_device(runtime.device)
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
-    if runtime.strategy == "ddp" and device.type != "cpu":
+    if launched_by_torchrun() and runtime.strategy != "ddp":
         raise ConfigError(
-            f"runtime.strategy: 'ddp' trains on CPU with gloo in this version (got device {device}); "
-            "set runtime.device=cpu, or strategy single on a GPU"
+            f"runtime.strategy is '{runtime.strategy}' but torchrun started {os.environ['WORLD_SIZE']} processes; "
+            "add --params=runtime.strategy=ddp, or run without torchrun"
+        )
+    if runtime.strategy == "ddp" and device.type != "cpu" and not launched_by_torchrun():
+        raise ConfigError(
+            f"runtime.strategy 'ddp' on {device}: on GPUs, launch one process per GPU with torchrun, e.g. "
+            "`torchrun --standalone --nproc-per-node=<GPUs> --no-python kedro run ...` (README: data-parallel "
+            "training); without torchrun, ddp starts CPU processes (runtime.device=cpu)"
         )
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
     model: ModelParams = parsed["model"]  # type: ignore[assignment]

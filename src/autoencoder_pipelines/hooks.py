@@ -10,9 +10,18 @@ from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
+from kedro.io import MemoryDataset
 from torch import nn
 
-from autoencoder_pipelines.config import validate_parameters
+from autoencoder_pipelines.config import RuntimeParams, parse, validate_parameters
+from autoencoder_pipelines.nn.device import resolve_device
+from autoencoder_pipelines.nn.distributed import (
+    destroy_process_group,
+    init_process_group,
+    is_rank_zero,
+    launched_by_torchrun,
+    local_device,
+)
 from autoencoder_pipelines.scoring import Scorer
 from autoencoder_pipelines.tracking import check_tracking_store
 
@@ -46,7 +55,8 @@ class ProjectHooks:
         if "DATABRICKS_RUNTIME_VERSION" not in os.environ:
             # Off Databricks, MLflow's check for a serverless-GPU job to resume costs ~0.7 s per run.
             os.environ.setdefault("MLFLOW_ENABLE_SGC_RUN_RESUMPTION_FOR_DATABRICKS_JOBS", "false")
-        check_tracking_store(uri, Path(context.project_path))
+        if is_rank_zero():  # other torchrun ranks do not log
+            check_tracking_store(uri, Path(context.project_path))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -108,6 +118,56 @@ class NodeTimingHook:
                 {f"node_seconds.{name}": sec for name, sec in self.node_seconds.items()}
                 | {f"save_seconds.{name}": sec for name, sec in self.save_seconds.items()}
             )
+
+
+class DistributedRunHook:
+    """Under torchrun, each process runs the whole job: join the process group before the first
+    node, and keep outputs and MLflow to global rank 0. The other ranks train in lock-step (DDP
+    keeps their weights equal) but hold their outputs in memory; settings.py registers the
+    MLflow hooks on rank 0 only. Without torchrun this hook does nothing."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    @hook_impl(trylast=True)  # after parameter validation and after kedro-mlflow opened its run
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        if not launched_by_torchrun():
+            return
+        runtime = parse(RuntimeParams, catalog.load("parameters").get("runtime"), "runtime")
+        device = local_device(resolve_device(runtime.device))
+        backend = init_process_group(device)
+        self.active = True
+        logger.info(
+            "rank %s of %s (%s, %s)%s", os.environ["RANK"], os.environ["WORLD_SIZE"], device, backend,
+            "" if is_rank_zero() else ": outputs stay in memory, rank 0 writes them",
+        )
+        if is_rank_zero():
+            if mlflow.active_run() is not None:
+                mlflow.log_params({"distributed.world_size": os.environ["WORLD_SIZE"], "distributed.backend": backend})
+            return
+        consumed = pipeline.all_inputs()
+        catalog_logger = logging.getLogger("kedro.io.data_catalog")
+        level = catalog_logger.level
+        catalog_logger.setLevel(logging.ERROR)  # one "Replacing dataset" warning per output otherwise
+        try:
+            for name in pipeline.all_outputs():
+                # copied on load like Kedro's own intermediate data; final outputs are only dropped
+                catalog[name] = MemoryDataset() if name in consumed else MemoryDataset(copy_mode="assign")
+        finally:
+            catalog_logger.setLevel(level)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._leave()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        if self.active:
+            destroy_process_group()
+            self.active = False
 
 
 def _run_stack_depth() -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams, parse
 from autoencoder_pipelines.nn.device import resolve_device, resolve_precision
+from autoencoder_pipelines.nn.distributed import launched_by_torchrun, local_device
 from autoencoder_pipelines.nn.training import TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,9 @@ class Runtime:
 
     def train_settings(self, phase: PhaseParams, name: str, seed_offset: int = 0) -> TrainSettings:
         """`name` names the phase's checkpoint file under runtime.checkpoint_dir."""
-        checkpointing = self.params.checkpoint_every > 0
+        data_parallel = self.params.strategy == "ddp"
+        # Off under ddp: ranks would write one checkpoint file each, and compiled DDP is untested here.
+        checkpointing = self.params.checkpoint_every > 0 and not data_parallel
         return TrainSettings(
             epochs=phase.epochs,
             batch_size=phase.batch_size or self.params.batch_size,
@@ -40,12 +44,19 @@ class Runtime:
             precision=self.dtype,
             seed=self.seed + seed_offset,
             log_every=self.params.log_every,
-            compile=self.params.compile,
+            compile=self.params.compile and not data_parallel,
             checkpoint_path=str(Path(self.params.checkpoint_dir) / f"{name}.pt") if checkpointing else None,
             checkpoint_every=max(self.params.checkpoint_every, 1),
-            world_size=self.params.num_processes if self.params.strategy == "ddp" else 1,
+            world_size=self.world_size,
         )
 
+
+    @property
+    def world_size(self) -> int:
+        """Processes training each phase: torchrun's, or runtime.num_processes started per phase."""
+        if self.params.strategy != "ddp":
+            return 1
+        return int(os.environ["WORLD_SIZE"]) if launched_by_torchrun() else self.params.num_processes
 
     def place(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Training tensors on the device when they fit, else in (pinned) host memory, where
@@ -67,7 +78,7 @@ class Runtime:
 def setup_runtime(runtime: dict[str, Any], seed_offset: int = 0) -> Runtime:
     """Resolve device and precision, seed torch for weight init, set CPU threads."""
     params = parse(RuntimeParams, runtime, "runtime")
-    device = resolve_device(params.device)
+    device = local_device(resolve_device(params.device))
     dtype = resolve_precision(params.precision, device)
     if params.threads:
         torch.set_num_threads(params.threads)

@@ -2,7 +2,8 @@
 
 import warnings
 
-from autoencoder_pipelines.hooks import MlflowModelLoggingHook, NodeTimingHook, ProjectHooks
+from autoencoder_pipelines.hooks import DistributedRunHook, MlflowModelLoggingHook, NodeTimingHook, ProjectHooks
+from autoencoder_pipelines.nn.distributed import is_rank_zero
 from autoencoder_pipelines.tracking import MlflowHook
 
 # Library noise that says nothing about this project's run:
@@ -19,7 +20,10 @@ HOOKS = (
     MlflowModelLoggingHook(
         datasets=("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
     ),
-    MlflowHook(),  # kedro-mlflow's, batched (tracking.py); registered last, as the plugin's would be
+    DistributedRunHook(),
+    # kedro-mlflow's, batched (tracking.py); registered last, as the plugin's would be. Under
+    # torchrun only global rank 0 tracks: the others hold their outputs in memory.
+    *([MlflowHook()] if is_rank_zero() else []),
 )
 # ... in place of the plugin's own hook, which would log every parameter again one by one.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)

@@ -1,18 +1,23 @@
-"""Data-parallel training with PyTorch's DistributedDataParallel, launched from `fit`.
+"""Data-parallel training with PyTorch's DistributedDataParallel, two ways in.
 
-`fit` hands a phase to `fit_data_parallel` when `settings.world_size > 1`: torch.distributed's
-elastic launcher starts the workers (standalone c10d rendezvous on this machine), each joins
-the gloo process group and runs `fit` on its shard of every epoch, with DDP averaging the
-gradients. Rank 0 returns the trained weights and history to the calling process, which alone
-saves outputs and logs to MLflow.
+- Under `torchrun` (one process per GPU or CPU worker, one or many nodes): every process runs
+  the whole job; `init_process_group` joins them at the start (NCCL on GPUs, gloo on CPU)
+  and `fit` trains each phase under DDP directly. The caller keeps outputs and logging to
+  global rank 0 (`is_rank_zero`).
+- From a single process (`kedro run` with runtime.strategy ddp): `fit` hands each phase to
+  `fit_data_parallel`, which starts `world_size` workers on this machine with
+  torch.distributed's elastic launcher (standalone c10d rendezvous, gloo). The workers are
+  forked, so the per-batch loss closures reach them without pickling; forked workers cannot
+  use CUDA, so this way is for CPU. Rank 0 returns the weights and history to the caller.
 
-Workers are forked, so the per-batch loss closures reach them without pickling. Forked workers
-cannot use CUDA, so this runs on CPU; multi-GPU training is a later step (see README).
+Either way each rank takes its DistributedSampler shard of the shared shuffled order and DDP
+averages the gradients.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from typing import Any, Callable, Sequence
 
@@ -40,6 +45,44 @@ def is_worker() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+def launched_by_torchrun() -> bool:
+    """This process is one of several started by torchrun (or torch.distributed's launcher)."""
+    return dist.is_available() and dist.is_torchelastic_launched() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def is_rank_zero() -> bool:
+    """Global rank 0, the one process that writes outputs and logs (True without torchrun)."""
+    return int(os.environ.get("RANK", "0")) == 0 if launched_by_torchrun() else True
+
+
+def local_device(device: torch.device) -> torch.device:
+    """Under torchrun, each process takes the GPU of its local rank; other devices stay."""
+    if device.type == "cuda" and launched_by_torchrun():
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+def init_process_group(device: torch.device) -> str:
+    """Join torchrun's processes: NCCL between GPUs, gloo on CPU. Returns the backend."""
+    if device.type == "cuda":
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        if torch.cuda.device_count() < local_world:
+            raise RuntimeError(
+                f"torchrun started {local_world} processes on this node but it has "
+                f"{torch.cuda.device_count()} CUDA device(s); use --nproc-per-node={torch.cuda.device_count()}"
+            )
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not is_worker():
+        dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
+    return backend
+
+
+def destroy_process_group() -> None:
+    if is_worker():
+        dist.destroy_process_group()
+
+
 def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
     """This rank's rows of the epoch's shuffled order, chosen by PyTorch's DistributedSampler
     (no shuffle of its own: every rank already holds the same order). It pads, so that every
@@ -58,7 +101,7 @@ def fit_data_parallel(
     name: str,
 ):
     if next(model.parameters()).device.type != "cpu":
-        raise RuntimeError("runtime.strategy 'ddp' trains on CPU (gloo) in this version")
+        raise RuntimeError("workers started from one process train on CPU (gloo); on GPUs launch the run with torchrun")
     worker_settings = dataclasses.replace(settings, checkpoint_path=None, compile=False)
     threads = torch.get_num_threads()
 

@@ -112,7 +112,9 @@ def fit(
     history = History(name=name)
     step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
     if world_size > 1:  # gradients averaged across ranks by DDP
-        step_loss = nn.parallel.DistributedDataParallel(Objective(model, step_loss))
+        step_loss = nn.parallel.DistributedDataParallel(
+            Objective(model, step_loss), device_ids=[device] if device.type == "cuda" else None
+        )
     state = {"best_loss": math.inf, "best_state": None, "last_good_state": _snapshot(model)}
     checkpoint = _Checkpoint(settings, model, train_data) if settings.checkpoint_path else None
     first_epoch = 0
