@@ -7,6 +7,7 @@ import torch
 # predictable on a 2-core CI machine.
 torch.set_num_threads(1)
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,10 @@
 """autoencoder-pipelines: robust learned features with autoencoders, as Kedro pipelines."""
 
+import os
+
+# MLflow 3 sends usage telemetry from a background thread unless told not to, and this project
+# never touches the network. Set here, before anything of the package imports mlflow (the
+# Kedro CLI imports this package before mlflow); the user's own setting wins.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 __version__ = "0.1.0"
