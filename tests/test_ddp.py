@@ -6,6 +6,7 @@ quality within noise of a single-process run."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from autoencoder_pipelines.config import ConfigError, validate_parameters
+from autoencoder_pipelines.hooks import DistributedRunHook
 from autoencoder_pipelines.nn.distributed import is_rank_zero, local_device
+from autoencoder_pipelines.runtime import setup_runtime
 from tests.test_pipeline_integration import TINY, make_project, run_pipeline
 
 PHASES = ("pretrain", "finetune", "denoiser", "reduction", "anomaly")
@@ -124,3 +127,51 @@ def test_under_torchrun_each_process_takes_its_local_gpu_and_only_rank_zero_writ
     assert local_device(torch.device("cuda")) == torch.device("cuda", 1)
     assert local_device(torch.device("cpu")) == torch.device("cpu")
     assert not is_rank_zero()
+
+
+def _torchrun_env(monkeypatch, rank: int, world_size: int) -> None:
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+    monkeypatch.setenv("WORLD_SIZE", str(world_size))
+    monkeypatch.setenv("RANK", str(rank))
+    monkeypatch.setenv("LOCAL_RANK", str(rank))
+
+
+class _Catalog:
+    def load(self, name):
+        return {"runtime": {"device": "cpu", "strategy": "ddp"}}
+
+
+@pytest.mark.parametrize(
+    "run_params, message",
+    [
+        ({"only_missing_outputs": True, "runner": "None"}, "--only-missing-outputs cannot be used under torchrun"),
+        ({"runner": "<kedro.runner.thread_runner.ThreadRunner object at 0x1>"}, "need the SequentialRunner"),
+    ],
+)
+def test_run_options_that_would_desynchronise_ranks_are_refused(monkeypatch, run_params, message):
+    _torchrun_env(monkeypatch, rank=0, world_size=2)
+    with pytest.raises(ConfigError, match=message):
+        DistributedRunHook().before_pipeline_run(run_params=run_params, pipeline=None, catalog=_Catalog())
+
+
+def test_torchrun_with_one_process_is_a_single_process_run(monkeypatch):
+    _torchrun_env(monkeypatch, rank=0, world_size=1)
+    validate_parameters({"runtime": {"device": "cpu"}})  # no refusal: nothing to keep in step
+    runtime = setup_runtime({"device": "cpu", "strategy": "ddp", "num_processes": 4})
+    assert runtime.world_size == 1  # torchrun's world, not num_processes
+
+
+def test_only_rank_zero_keeps_its_log_files(monkeypatch, tmp_path):
+    root = logging.getLogger()
+    handler = logging.FileHandler(tmp_path / "info.log")
+    root.addHandler(handler)
+    try:
+        _torchrun_env(monkeypatch, rank=0, world_size=2)
+        DistributedRunHook().after_context_created()
+        assert handler in root.handlers
+        _torchrun_env(monkeypatch, rank=1, world_size=2)
+        DistributedRunHook().after_context_created()
+        assert handler not in root.handlers
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -7,7 +7,6 @@ run at once with its key path, value and what is allowed.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal, Optional, TypeVar
 
 from pydantic import (
@@ -22,7 +21,7 @@ from pydantic import (
 
 from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.device import resolve_device
-from autoencoder_pipelines.nn.distributed import launched_by_torchrun
+from autoencoder_pipelines.nn.distributed import launched_by_torchrun, torchrun_world_size
 
 
 class _Strict(BaseModel):
@@ -256,9 +255,9 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
         device = resolve_device(runtime.device)
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
-    if launched_by_torchrun() and runtime.strategy != "ddp":
+    if torchrun_world_size() > 1 and runtime.strategy != "ddp":
         raise ConfigError(
-            f"runtime.strategy is '{runtime.strategy}' but torchrun started {os.environ['WORLD_SIZE']} processes; "
+            f"runtime.strategy is '{runtime.strategy}' but torchrun started {torchrun_world_size()} processes; "
             "add --params=runtime.strategy=ddp, or run without torchrun"
         )
     if runtime.strategy == "ddp" and device.type != "cpu" and not launched_by_torchrun():

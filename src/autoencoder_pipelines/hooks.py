@@ -14,6 +14,7 @@ from kedro.io import MemoryDataset
 from torch import nn
 
 from autoencoder_pipelines.config import RuntimeParams, parse, validate_parameters
+from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.device import resolve_device
 from autoencoder_pipelines.nn.distributed import (
     destroy_process_group,
@@ -21,6 +22,7 @@ from autoencoder_pipelines.nn.distributed import (
     is_rank_zero,
     launched_by_torchrun,
     local_device,
+    torchrun_world_size,
 )
 from autoencoder_pipelines.scoring import Scorer
 from autoencoder_pipelines.tracking import check_tracking_store
@@ -68,9 +70,9 @@ class ProjectHooks:
     def after_pipeline_run(self) -> None:
         _end_leftover_mlflow_runs("FINISHED", keep=self.outer_run)
         # The run succeeded, so nothing is left to resume; a failed run keeps its checkpoints.
-        if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir():
+        if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir() and is_rank_zero():
             for checkpoint in self.checkpoint_dir.glob("*.pt"):
-                checkpoint.unlink()
+                checkpoint.unlink(missing_ok=True)
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self) -> None:
@@ -129,21 +131,46 @@ class DistributedRunHook:
     def __init__(self) -> None:
         self.active = False
 
+    @hook_impl
+    def after_context_created(self) -> None:
+        if launched_by_torchrun() and not is_rank_zero():
+            # Log files (info.log) are rank 0's: concurrent appends and rotations would mangle them.
+            root = logging.getLogger()
+            for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+                root.removeHandler(handler)
+                handler.close()
+
     @hook_impl(trylast=True)  # after parameter validation and after kedro-mlflow opened its run
-    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if not launched_by_torchrun():
             return
         runtime = parse(RuntimeParams, catalog.load("parameters").get("runtime"), "runtime")
+        if runtime.strategy != "ddp":
+            return
+        # Every rank must issue the same collectives in the same order: one node at a time, all of them.
+        if run_params.get("only_missing_outputs"):
+            raise ConfigError("--only-missing-outputs cannot be used under torchrun: ranks other than 0 keep "
+                              "no outputs, so they would run other nodes than rank 0")
+        runner = str(run_params.get("runner"))  # Kedro records str(instance), or "None"
+        if runner != "None" and "SequentialRunner" not in runner:
+            raise ConfigError(f"the runner {runner} cannot be used under torchrun: data-parallel runs need "
+                              "the SequentialRunner (every rank runs the same nodes in the same order)")
         device = local_device(resolve_device(runtime.device))
-        backend = init_process_group(device)
+        try:
+            backend = init_process_group(device)
+        except Exception:
+            if mlflow.active_run() is not None:  # Kedro calls no on_pipeline_error hook from here
+                mlflow.end_run("FAILED")
+            raise
         self.active = True
+        world_size = torchrun_world_size()
         logger.info(
-            "rank %s of %s (%s, %s)%s", os.environ["RANK"], os.environ["WORLD_SIZE"], device, backend,
+            "rank %s of %s (%s, %s)%s", os.environ["RANK"], world_size, device, backend,
             "" if is_rank_zero() else ": outputs stay in memory, rank 0 writes them",
         )
         if is_rank_zero():
             if mlflow.active_run() is not None:
-                mlflow.log_params({"distributed.world_size": os.environ["WORLD_SIZE"], "distributed.backend": backend})
+                mlflow.log_params({"distributed.world_size": world_size, "distributed.backend": backend})
             return
         consumed = pipeline.all_inputs()
         catalog_logger = logging.getLogger("kedro.io.data_catalog")

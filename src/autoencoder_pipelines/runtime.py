@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import torch
 
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams, parse
 from autoencoder_pipelines.nn.device import resolve_device, resolve_precision
-from autoencoder_pipelines.nn.distributed import launched_by_torchrun, local_device
+from autoencoder_pipelines.nn.distributed import launched_by_torchrun, local_device, torchrun_world_size
 from autoencoder_pipelines.nn.training import TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ class Runtime:
         """Processes training each phase: torchrun's, or runtime.num_processes started per phase."""
         if self.params.strategy != "ddp":
             return 1
-        return int(os.environ["WORLD_SIZE"]) if launched_by_torchrun() else self.params.num_processes
+        return torchrun_world_size() if launched_by_torchrun() else self.params.num_processes
 
     def place(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Training tensors on the device when they fit, else in (pinned) host memory, where

@@ -34,3 +34,17 @@ def test_shards_cover_every_row_with_equal_lengths():
     parts = [shard(order, rank, 3) for rank in range(3)]
     assert {p.numel() for p in parts} == {4}
     assert set(torch.cat(parts).tolist()) == set(range(11))
+
+
+def test_every_rank_acts_on_rank_zero_validation_figures():
+    # rank 1 alone sees a non-finite validation loss: deciding alone, it would stop with
+    # TrainingDivergedError and take the run down; acting on rank 0's figures, both go on
+    import torch.distributed as dist
+
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    model = nn.Linear(4, 1)
+    loss = lambda batch, gen: model(batch[0]).pow(2).mean()
+    evaluate = lambda: {"val_loss": float("nan") if dist.get_rank() == 1 else 1.0}
+    settings = TrainSettings(epochs=2, batch_size=16, log_every=0, world_size=2)
+    history = fit(model, loss, (x,), settings, evaluate, name="ddp")
+    assert [epoch["val_loss"] for epoch in history.epochs] == [1.0, 1.0]

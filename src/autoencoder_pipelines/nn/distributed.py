@@ -46,8 +46,12 @@ def is_worker() -> bool:
 
 
 def launched_by_torchrun() -> bool:
-    """This process is one of several started by torchrun (or torch.distributed's launcher)."""
-    return dist.is_available() and dist.is_torchelastic_launched() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """This process was started by torchrun (or torch.distributed's launcher), with any world size."""
+    return dist.is_available() and dist.is_torchelastic_launched()
+
+
+def torchrun_world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1")) if launched_by_torchrun() else 1
 
 
 def is_rank_zero() -> bool:

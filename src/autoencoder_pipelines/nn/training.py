@@ -104,7 +104,10 @@ def fit(
     # Data-parallel ranks share the epoch order but draw their own corruption noise.
     generator = torch.Generator(device=device).manual_seed(settings.seed + 1000 * rank)
     separate_order = streaming or world_size > 1
-    order_generator = torch.Generator(device=data_device).manual_seed(settings.seed) if separate_order else generator
+    # Data-parallel ranks must cut the same permutation: drawn on the CPU, where it does not
+    # depend on the GPU model or on whether this rank streams from host memory.
+    order_device = torch.device("cpu") if world_size > 1 else data_device
+    order_generator = torch.Generator(device=order_device).manual_seed(settings.seed) if separate_order else generator
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_adam(parameters, settings)
     scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
@@ -145,7 +148,7 @@ def fit(
     bar = tqdm(total=settings.epochs, initial=first_epoch, desc=name, unit="epoch", leave=False, disable=not interactive)
     for epoch in range(first_epoch, settings.epochs):
         model.train()
-        order = torch.randperm(n_rows, generator=order_generator, device=data_device)
+        order = torch.randperm(n_rows, generator=order_generator, device=order_device).to(data_device)
         if world_size > 1:
             order = shard(order, rank, world_size)
         loss_sum = torch.zeros((), device=device)
@@ -180,6 +183,12 @@ def fit(
             model.eval()
             with torch.no_grad():
                 record.update(evaluate())
+        if world_size > 1:
+            # Every rank acts on rank 0's figures (divergence, early stopping): ranks deciding
+            # alone could differ in the last bit across GPU models and leave the others waiting.
+            values = torch.tensor(list(record.values()), dtype=torch.float64, device=device)
+            dist.broadcast(values, src=0)
+            record = dict(zip(record, values.tolist()))
         if not all(math.isfinite(value) for value in record.values()):
             model.load_state_dict(state["last_good_state"])
             bar.close()
