@@ -15,15 +15,14 @@ from torch import nn
 
 from autoencoder_pipelines.config import RuntimeParams, parse, validate_parameters
 from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.nn.device import resolve_device
 from autoencoder_pipelines.nn.distributed import (
     destroy_process_group,
     init_process_group,
     is_rank_zero,
     launched_by_torchrun,
-    local_device,
     torchrun_world_size,
 )
+from autoencoder_pipelines.runtime import process_device
 from autoencoder_pipelines.scoring import Scorer
 from autoencoder_pipelines.tracking import check_tracking_store
 
@@ -155,7 +154,7 @@ class DistributedRunHook:
         if runner != "None" and "SequentialRunner" not in runner:
             raise ConfigError(f"the runner {runner} cannot be used under torchrun: data-parallel runs need "
                               "the SequentialRunner (every rank runs the same nodes in the same order)")
-        device = local_device(resolve_device(runtime.device))
+        device = process_device(runtime)
         try:
             backend = init_process_group(device)
         except Exception:

@@ -74,10 +74,15 @@ class Runtime:
         return tuple(t.cpu().pin_memory() if self.params.pin_memory else t.cpu() for t in tensors)
 
 
+def process_device(params: RuntimeParams) -> torch.device:
+    """The device this process trains on: runtime.device, and under torchrun its local rank's GPU."""
+    return local_device(resolve_device(params.device))
+
+
 def setup_runtime(runtime: dict[str, Any], seed_offset: int = 0) -> Runtime:
     """Resolve device and precision, seed torch for weight init, set CPU threads."""
     params = parse(RuntimeParams, runtime, "runtime")
-    device = local_device(resolve_device(params.device))
+    device = process_device(params)
     dtype = resolve_precision(params.precision, device)
     if params.threads:
         torch.set_num_threads(params.threads)
