@@ -1,4 +1,4 @@
-"""Data-parallel speed-up: training samples/s of the project's loop under DDP with 1, 2, ...
+"""Data-parallel speed-up: training samples/s of the project's denoiser phase under DDP with 1, 2, ...
 processes, each launched by torchrun, as `kedro run` under torchrun trains.
 
     .venv/bin/python benchmarks/ddp_scaling.py [--device cpu|cuda] [--processes 1 2 4 8]
@@ -25,32 +25,30 @@ def worker(args: argparse.Namespace) -> None:
     import torch
     import torch.distributed as dist
 
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.device import resolve_device
     from autoencoder_pipelines.nn.distributed import destroy_process_group, init_process_group, local_device
-    from autoencoder_pipelines.nn.losses import reconstruction_loss
+    from autoencoder_pipelines.nn.finetuning import train_denoiser
     from autoencoder_pipelines.nn.models import StackedAutoencoder
-    from autoencoder_pipelines.nn.training import TrainSettings, fit
+    from autoencoder_pipelines.nn.training import TrainSettings
 
     torch.set_num_threads(1)
     device = local_device(resolve_device(args.device))
     backend = init_process_group(device)
     torch.manual_seed(0)
     x = torch.rand(args.rows, args.features, generator=torch.Generator().manual_seed(0)).to(device)
-    model = StackedAutoencoder.build(args.features, [256, 128, 24], "relu", "linear").to(device)
+    val = x[: args.batch_size]
+    stack = StackedAutoencoder.build(args.features, [256, 128, 24], "relu", "linear").to(device)
     spec = CorruptionSpec("masking", 0.25)
 
-    def batch_loss(batch, generator):
-        (clean,) = batch
-        return reconstruction_loss(model.forward_preactivation(corrupt(clean, spec, generator)), clean, "bce", "sigmoid")
-
+    # the project's denoiser phase (as the pipeline trains it), on synthetic rows
     world = dist.get_world_size()
     warm_up = TrainSettings(epochs=1, batch_size=args.batch_size, log_every=0, world_size=world)
-    fit(model, batch_loss, (x[: args.batch_size * world * 20],), warm_up)
+    train_denoiser(stack, x[: args.batch_size * world * 20], val, val, spec, warm_up, loss="bce")
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, log_every=0, world_size=world)
     dist.barrier()
     started = time.perf_counter()
-    history = fit(model, batch_loss, (x,), settings)
+    _, history = train_denoiser(stack, x, val, val, spec, settings, loss="bce")
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     dist.barrier()
