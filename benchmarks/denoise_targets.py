@@ -24,6 +24,8 @@ KEDRO = Path(sys.executable).with_name("kedro")
 
 
 def run_once(extra: list[str], store: Path) -> tuple[float, dict]:
+    """One timed `kedro run --pipelines=denoise` logging to the SQLite store in `store`:
+    (wall seconds, metrics.json). pipeline_profile.py times its runs with it too."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}", "KEDRO_DISABLE_TELEMETRY": "1"}
     started = time.perf_counter()
     result = subprocess.run(

@@ -10,16 +10,12 @@ the run goes to a temporary MLflow store, created before the timed run.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from denoise_targets import run_once  # the same timed `kedro run` in a given store
 from mlflow.tracking import MlflowClient
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAINING_NODES = {
     "pretrain_stack",
     "finetune_classifier",
@@ -35,19 +31,10 @@ def profile_once(extra: list[str]) -> tuple[float, dict[str, float], dict[str, f
     """One timed run in a fresh temporary store: (wall seconds, node seconds, save seconds)."""
     with tempfile.TemporaryDirectory() as store:
         uri = f"sqlite:///{Path(store) / 'mlflow.db'}"
-        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "KEDRO_DISABLE_TELEMETRY": "1"}
         # Created beforehand, as a project's store is after its first run: creating the SQLite
         # tables (~1.7 s) is a one-off, not a per-run cost.
         MlflowClient(uri).search_experiments()
-        started = time.perf_counter()
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("kedro")), "run", "--pipelines=denoise", *extra],
-            cwd=ROOT, env=env, capture_output=True, text=True,
-        )
-        wall = time.perf_counter() - started
-        if result.returncode:
-            sys.stderr.write(result.stdout[-5000:] + result.stderr[-5000:])
-            raise SystemExit(result.returncode)
+        wall, _ = run_once(extra, Path(store))
         client = MlflowClient(uri)
         run = client.search_runs([client.get_experiment_by_name("autoencoder_pipelines").experiment_id])[0]
     nodes = {k.split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith("node_seconds.")}
