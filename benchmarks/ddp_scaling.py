@@ -28,9 +28,9 @@ def worker(args: argparse.Namespace) -> None:
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.device import resolve_device
     from autoencoder_pipelines.nn.distributed import destroy_process_group, init_process_group, local_device
-    from autoencoder_pipelines.nn.finetuning import train_denoiser
-    from autoencoder_pipelines.nn.models import StackedAutoencoder
-    from autoencoder_pipelines.nn.training import TrainSettings
+    from autoencoder_pipelines.nn.finetuning import fine_tune
+    from autoencoder_pipelines.nn.networks import StackedAutoencoder
+    from autoencoder_pipelines.nn.trainer import Trainer, TrainSettings
 
     torch.set_num_threads(1)
     device = local_device(resolve_device(args.device))
@@ -43,12 +43,12 @@ def worker(args: argparse.Namespace) -> None:
 
     # the project's denoiser phase (as the pipeline trains it), on synthetic rows
     world = dist.get_world_size()
-    warm_up = TrainSettings(epochs=1, batch_size=args.batch_size, log_every=0, world_size=world)
-    train_denoiser(stack, x[: args.batch_size * world * 20], val, val, spec, warm_up, loss="bce")
-    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, log_every=0, world_size=world)
+    warm_up = Trainer(TrainSettings(epochs=1, batch_size=args.batch_size))
+    fine_tune(stack, x[: args.batch_size * world * 20], val, warm_up, "warm_up", "bce", spec)
+    trainer = Trainer(TrainSettings(epochs=args.epochs, batch_size=args.batch_size))
     dist.barrier()
     started = time.perf_counter()
-    _, history = train_denoiser(stack, x, val, val, spec, settings, loss="bce")
+    _, history = fine_tune(stack, x, val, trainer, "denoiser", "bce", spec)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     dist.barrier()

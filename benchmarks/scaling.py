@@ -18,22 +18,22 @@ import sys
 CASE = r"""
 import json, resource, sys, time, torch
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.finetuning import train_denoiser
+from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.device import resolve_device
-from autoencoder_pipelines.nn.models import StackedAutoencoder
-from autoencoder_pipelines.nn.training import TrainSettings
+from autoencoder_pipelines.nn.networks import StackedAutoencoder
+from autoencoder_pipelines.nn.trainer import Trainer, TrainSettings
 rows, features, device_name, batch, threads = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
 device = resolve_device(device_name)
 x = torch.rand(rows, features, device=device)
 val = x[: min(rows, 1000)]
 stack = StackedAutoencoder.build(features, [256, 128, 24], "relu", "linear").to(device)
-settings = TrainSettings(epochs=1, batch_size=batch, log_every=0)
-train_denoiser(stack, x[:batch], val[:batch], val[:batch], CorruptionSpec("masking", 0.25), settings, loss="bce")  # warm-up
+trainer = Trainer(TrainSettings(epochs=1, batch_size=batch))
+fine_tune(stack, x[:batch], val[:batch], trainer, "warm_up", "bce", CorruptionSpec("masking", 0.25))
 if device.type == "cuda":
     torch.cuda.reset_peak_memory_stats(device); torch.cuda.synchronize(device)
 started = time.perf_counter()
-train_denoiser(stack, x, val, val, CorruptionSpec("masking", 0.25), settings, loss="bce")
+fine_tune(stack, x, val, trainer, "denoiser", "bce", CorruptionSpec("masking", 0.25))
 if device.type == "cuda":
     torch.cuda.synchronize(device)
 seconds = time.perf_counter() - started

@@ -19,19 +19,25 @@ import pandas as pd
 import torch
 
 from autoencoder_pipelines.datasets import AtomicParquetDataset, TabularFileDataset
-from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
+from autoencoder_pipelines.config import ModelParams
+from autoencoder_pipelines.jobs import architecture
+from autoencoder_pipelines.nn.detector import AutoencoderDetector
+from autoencoder_pipelines.nn.kinds import get_kind
+from autoencoder_pipelines.nn.networks import EncoderClassifier
 from autoencoder_pipelines.scoring import Scorer
 
 
 def make_scorer(features: list[str]) -> Scorer:
     torch.manual_seed(0)
     n = len(features)
-    autoencoder = StackedAutoencoder.build(n, [256, 128, 24], "relu", "linear")
-    anomaly = StackedAutoencoder.build(n, [256, 128, 24], "relu", "linear")
-    classifier = EncoderClassifier.from_stack(autoencoder, 10)
     schema = {"features": features, "classes": list(range(10)), "id_column": None, "label_column": None}
+    arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[256, 128, 24]), schema)
+    autoencoder, anomaly = get_kind("undercomplete").build(arch), get_kind("undercomplete").build(arch)
+    detector = AutoencoderDetector(anomaly)
+    detector.threshold_ = 0.05
+    classifier = EncoderClassifier.on(autoencoder, 10)
     scaler = {"kind": "global", "features": features, "minimum": [0.0] * n, "maximum": [1.0] * n}
-    return Scorer(schema, scaler, autoencoder, anomaly, threshold=0.05, classifier=classifier)
+    return Scorer(schema, scaler, autoencoder, detector, classifier)
 
 
 def project(scorer: Scorer, source: Path, target: Path) -> None:
@@ -43,7 +49,7 @@ def bare(scorer: Scorer, source: Path, target: Path) -> None:
     frame = pd.read_parquet(source)
     x = torch.tensor(frame.to_numpy(dtype="float32"))
     codes = scorer.autoencoder.encode(x)
-    errors = ((scorer.anomaly_model(x) - x) ** 2).mean(dim=1)
+    errors = ((scorer.detector.network(x) - x) ** 2).mean(dim=1)
     probabilities = torch.softmax(scorer.classifier(x), dim=1)
     best = probabilities.max(dim=1)
     out = pd.DataFrame(codes.numpy(), columns=[f"z_{i}" for i in range(codes.shape[1])])

@@ -1,4 +1,4 @@
-"""Samples/s of the project's training loop (`nn.training.fit`) against a bare PyTorch loop
+"""Samples/s of the project's training loop (`nn.trainer.Trainer`) against a bare PyTorch loop
 on the same model, data, batch size and device: in one process, alternating, repeated.
 
     .venv/bin/python benchmarks/trainer_throughput.py [--device cpu] [--features 64] [--rows 20000]
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.device import autocast, resolve_device, resolve_precision
-from autoencoder_pipelines.nn.models import StackedAutoencoder
-from autoencoder_pipelines.nn.training import TrainSettings, fit
+from autoencoder_pipelines.nn.networks import StackedAutoencoder
+from autoencoder_pipelines.nn.trainer import Progress, Trainer, TrainSettings
 
 
 def sync(device: torch.device) -> None:
@@ -51,7 +51,10 @@ def project_loop(model, x, spec, epochs, batch_size, dtype) -> None:
         (clean,) = batch
         return reconstruction_loss(model.forward_preactivation(corrupt(clean, spec, generator)), clean, "bce", "sigmoid")
 
-    fit(model, batch_loss, (x,), TrainSettings(epochs=epochs, batch_size=batch_size, precision=dtype, log_every=0))
+    # with the callbacks a pipeline phase has (NaN guard and history are always on)
+    Trainer(TrainSettings(epochs=epochs, batch_size=batch_size, precision=dtype), [Progress(log_every=0)]).fit(
+        model, batch_loss, (x,)
+    )
 
 
 def main() -> None:
@@ -68,7 +71,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    dtype = resolve_precision(args.precision, device)
+    dtype = resolve_precision(args.precision)
     x = torch.rand(args.rows, args.features, device=device)
     spec = CorruptionSpec("masking", 0.25)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"

@@ -20,5 +20,7 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
 # gigabytes of CUDA packages.
 pip install --quiet torch==2.13.0
 pip install --quiet -r requirements.lock
+# Dropped from the stack: kedro-mlflow's CLI plugin imported MLflow at every kedro command.
+pip uninstall --quiet --yes kedro-mlflow 2>/dev/null || true
 pip install --quiet --no-deps -e ".[dev]"
 echo "set-up done: .venv ready ($(.venv/bin/python -c 'import torch, kedro; print(f"torch {torch.__version__}, kedro {kedro.__version__}")'))"

@@ -1,13 +1,120 @@
+"""Fixtures shared by the test modules: a throw-away copy of the project with its own MLflow
+store, and one tiny trained project per test worker."""
+
+from __future__ import annotations
+
+import json
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+import yaml
 
 # The test models are tiny: one thread is faster than several and keeps the suite
 # predictable on a 2-core CI machine.
 torch.set_num_threads(1)
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY: dict[str, Any] = {
+    "runtime": {"device": "cpu", "batch_size": 128, "log_every": 0, "threads": 1},
+    "model": {"hidden_sizes": [32, 8]},
+    "pretrain": {"epochs": 2, "batch_size": 128},
+    "finetune": {"epochs": 3, "batch_size": 128, "patience": None},
+    "denoiser": {"epochs": 3, "batch_size": 128},
+    "anomaly": {"epochs": 2, "batch_size": 128},
+    "reduction": {"epochs": 2, "batch_size": 128, "sweep_code_sizes": [4], "sweep_epochs": 1},
+}
+
+
+class Project:
+    """A copy of the project's configuration in `root` (the package itself is installed), with
+    `local` as conf/local/parameters.yml and an MLflow store of its own."""
+
+    def __init__(self, root: Path, local: dict[str, Any]) -> None:
+        self.root = root
+        self.uri = f"sqlite:///{root / 'mlflow.db'}"
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("pyproject.toml", ".telemetry"):
+            shutil.copy(REPO / name, root / name)
+        (root / "src").mkdir(exist_ok=True)  # bootstrap_project wants src/
+        shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"), dirs_exist_ok=True)
+        (root / "conf" / "local").mkdir(exist_ok=True)
+        (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(local))
+        (root / "data" / "01_raw").mkdir(parents=True, exist_ok=True)
+
+    def run(self, pipeline: str = "denoise", **runtime_params: Any) -> None:
+        """`kedro run --pipelines=<pipeline>` in-process, from inside the project."""
+        from kedro.framework.session import KedroSession
+        from kedro.framework.startup import bootstrap_project
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(self.root)
+            patch.setenv("MLFLOW_TRACKING_URI", self.uri)
+            bootstrap_project(self.root)
+            with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
+                session.run(pipeline_names=[pipeline])
+
+    def call(self, function, *args, **kwargs):
+        """`function(...)` from inside the project, with its MLflow store."""
+        import mlflow
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(self.root)
+            patch.setenv("MLFLOW_TRACKING_URI", self.uri)
+            mlflow.set_tracking_uri(self.uri)
+            return function(*args, **kwargs)
+
+    def kedro(self, *args: str, timeout: int = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """The real command line, in a subprocess."""
+        environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "MLFLOW_TRACKING_URI": self.uri, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "kedro", *args], cwd=self.root, env=environment,
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads(self.path("data/08_reporting/metrics.json").read_text())
+
+    def runs(self, experiment: str = "autoencoder_pipelines") -> list:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(self.uri)
+        found = client.get_experiment_by_name(experiment)
+        return [] if found is None else client.search_runs([found.experiment_id])
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """make_project(local_parameters=TINY, name="project") -> a fresh Project."""
+
+    def make(local: dict[str, Any] | None = None, name: str = "project") -> Project:
+        return Project(tmp_path / name, TINY if local is None else local)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Project:
+    """One `denoise` run of the tiny config on the bundled digits, shared by the tests of a
+    worker that only read its outputs (copy it before changing anything)."""
+    project = Project(tmp_path_factory.mktemp("trained") / "project", TINY)
+    project.run()
+    return project
+
+
+@pytest.fixture
+def tiny() -> dict[str, Any]:
+    return json.loads(json.dumps(TINY))  # a copy the test may change
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from autoencoder_pipelines.data import (
     read_table,
     validate_table,
 )
+from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
 from autoencoder_pipelines.pipelines.data_processing.nodes import ingest, split_and_scale
 
 
@@ -25,7 +26,7 @@ def _table(n=60, labels=True):
 def _ingest_file(tmp_path, frame, suffix="csv", **data):
     path = tmp_path / f"input.{suffix}"
     frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
-    return ingest({"source": suffix, "path": str(path), **data})
+    return ingest(DataParams(source=suffix, path=str(path), **data))
 
 
 def test_csv_and_parquet_are_read_with_label_and_id(tmp_path):
@@ -40,26 +41,26 @@ def test_csv_and_parquet_are_read_with_label_and_id(tmp_path):
 
 
 def test_digits_is_the_default_source():
-    validated, schema = ingest({})
+    validated, schema = ingest(DataParams())
     assert len(validated) == 1797 and len(schema["features"]) == 64
     assert schema["classes"] == list(range(10)) and schema["image_shape"] == [8, 8]
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataValidationError, match="nope.csv: file not found"):
-        ingest({"source": "csv", "path": str(tmp_path / "nope.csv")})
+        ingest(DataParams(source="csv", path=str(tmp_path / "nope.csv")))
 
 
 def test_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataValidationError, match="empty.csv: file is empty"):
-        ingest({"source": "csv", "path": str(tmp_path / "empty.csv")})
+        ingest(DataParams(source="csv", path=str(tmp_path / "empty.csv")))
 
 
 def test_header_only_file(tmp_path):
     (tmp_path / "header.csv").write_text("a,b,c\n")
     with pytest.raises(DataValidationError, match="header.csv: no rows"):
-        ingest({"source": "csv", "path": str(tmp_path / "header.csv")})
+        ingest(DataParams(source="csv", path=str(tmp_path / "header.csv")))
 
 
 def test_unreadable_parquet(tmp_path):
@@ -138,7 +139,7 @@ def test_too_few_rows(tmp_path):
 def test_fewer_rows_than_the_split_needs(tmp_path):
     validated, schema = _ingest_file(tmp_path, _table(24), label_column="kind")
     with pytest.raises(DataValidationError, match="test set of 2 and a validation set of 2, fewer than the 3 classes"):
-        split_and_scale(validated, schema, {"test_fraction": 0.1, "val_fraction": 0.1}, {})
+        split_and_scale(validated, schema, SplitParams(test_fraction=0.1, val_fraction=0.1), RuntimeParams())
 
 
 def test_a_class_too_small_to_stratify(tmp_path):
@@ -146,7 +147,7 @@ def test_a_class_too_small_to_stratify(tmp_path):
     frame.loc[0, "kind"] = 9
     validated, schema = _ingest_file(tmp_path, frame, label_column="kind")
     with pytest.raises(DataValidationError, match="class 9 has 1 row\\(s\\)"):
-        split_and_scale(validated, schema, {}, {})
+        split_and_scale(validated, schema, SplitParams(), RuntimeParams())
 
 
 def test_no_numeric_features(tmp_path):
@@ -168,14 +169,14 @@ def test_image_shape_must_match_the_features(tmp_path):
 
 def test_split_is_stratified_seeded_and_scaled_on_train_only(tmp_path):
     validated, schema = _ingest_file(tmp_path, _table(300), label_column="kind")
-    train, val, test, scaler = split_and_scale(validated, schema, {"scaling": "per_feature"}, {"seed": 3})
+    train, val, test, scaler = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), RuntimeParams(seed=3))
     assert (len(train), len(val), len(test)) == (210, 30, 60)
     assert set(train["id"]).isdisjoint(test["id"]) and set(val["id"]).isdisjoint(test["id"])
     assert test["label"].value_counts().to_dict() == {0: 20, 1: 20, 2: 20}
     raw_train = validated.set_index("id").loc[train["id"], schema["features"]]
     assert scaler["minimum"] == pytest.approx(raw_train.min().tolist())
     assert train[schema["features"]].min().min() == 0.0 and train[schema["features"]].max().max() == 1.0
-    again = split_and_scale(validated, schema, {"scaling": "per_feature"}, {"seed": 3})
+    again = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), RuntimeParams(seed=3))
     assert again[2]["id"].tolist() == test["id"].tolist()
 
 

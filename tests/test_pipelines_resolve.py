@@ -11,7 +11,7 @@ from kedro.framework.startup import bootstrap_project
 
 REPO = Path(__file__).resolve().parents[1]
 IN_MEMORY = {
-    "run_started_at",  # set by the project hook at the start of a run
+    "run_started_at", "runtime",  # set by the project hook at the start of a run
     "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
     "reduction_history", "anomaly_history",
     "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics",
@@ -46,3 +46,15 @@ def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
 
 def test_denoise_is_the_default(catalog):
     assert pipelines["__default__"].nodes == pipelines["denoise"].nodes
+
+
+def test_every_typed_node_input_gets_its_section_model(catalog):
+    """Kedro hands nodes validated parameter objects by reading their type hints; a wiring
+    that put a section on the wrong argument would validate it against the wrong model."""
+    from kedro.validation.type_extractor import TypeExtractor
+
+    from autoencoder_pipelines.config import SECTIONS
+
+    required = TypeExtractor(dict(pipelines)).extract_types_from_pipelines()
+    assert {key: required[key] for key in required} == {key: SECTIONS[key] for key in required}
+    assert {"model", "pretrain", "finetune", "denoiser", "reduction", "anomaly", "runtime", "data"} <= set(required)

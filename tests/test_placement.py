@@ -1,21 +1,23 @@
 """Training data goes to the GPU when it fits, else stays in host memory and is streamed."""
 
+import dataclasses
 from unittest.mock import patch
 
 import torch
 
-from autoencoder_pipelines.runtime import Runtime, setup_runtime
+from autoencoder_pipelines.config import RuntimeParams
+from autoencoder_pipelines.runtime import resolve_runtime
 
 
-def _cuda_runtime(fraction=0.5, pin=False) -> Runtime:
-    cpu = setup_runtime({"device": "cpu", "device_memory_fraction": fraction, "pin_memory": pin})
-    return Runtime(params=cpu.params, device=torch.device("cuda:0"), dtype=torch.float32)
+def _cuda_runtime(fraction=0.5, pin=False):
+    cpu = resolve_runtime(RuntimeParams(device="cpu", device_memory_fraction=fraction, pin_memory=pin))
+    return dataclasses.replace(cpu, device=torch.device("cuda:0"))
 
 
 def test_cpu_keeps_everything_in_memory():
     x = torch.rand(10, 3)
-    (placed,) = setup_runtime({"device": "cpu"}).place(x)
-    assert placed.device.type == "cpu"
+    (placed,) = resolve_runtime(RuntimeParams(device="cpu")).place(x)
+    assert placed is x or placed.data_ptr() == x.data_ptr()
 
 
 def test_data_that_does_not_fit_stays_on_the_host_for_streaming():

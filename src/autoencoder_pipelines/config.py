@@ -1,8 +1,10 @@
-"""Typed, validated parameters: one pydantic model per `conf/base/parameters*.yml` section.
+"""Typed, validated parameters: one pydantic model per `conf/base/parameters*.yml` section,
+the one source of defaults (the YAML files show them; a test fails where the two disagree).
 
-Nodes receive plain dicts (so kedro-mlflow can flatten and log them) and parse them here;
-the project hook validates every section before any node runs, so a mistyped key fails the
-run at once with its key path, value and what is allowed.
+Nodes annotate their `params:` inputs with these models, so Kedro hands them validated
+objects. The project hook validates every section before any node runs, so a mistyped key
+fails the run at once with its key path, value and what is allowed. No torch here: a kind's
+own options (`model.<kind>`) are checked against the kind registry when a run trains.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from pydantic import (
 )
 
 from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.nn.device import resolve_device
-from autoencoder_pipelines.nn.distributed import launched_by_torchrun, torchrun_world_size
+from autoencoder_pipelines.nn.kinds import kind_names
 
 
 class _Strict(BaseModel):
@@ -32,17 +33,15 @@ class RuntimeParams(_Strict):
     device: str = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     batch_size: int = Field(64, ge=1)
-    num_workers: int = Field(0, ge=0)
     pin_memory: bool = False
     # Training data goes to the GPU when it takes at most this fraction of free device
     # memory; larger data stays in host memory and is streamed a batch at a time.
     device_memory_fraction: float = Field(0.5, gt=0, le=1)
     seed: int = 42
-    threads: Optional[int] = Field(None, ge=1)
+    threads: Optional[int] = Field(1, ge=1)  # None: all cores
     log_every: int = Field(10, ge=0)
     compile: bool = False
-    strategy: Literal["single", "ddp"] = "single"
-    num_processes: int = Field(2, ge=1)  # with ddp: data-parallel processes per training phase
+    strategy: Literal["single", "ddp"] = "single"  # ddp: under torchrun
     checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
     checkpoint_dir: str = "data/06_models/checkpoints"
 
@@ -96,39 +95,30 @@ class CorruptionParams(_Strict):
         return level
 
 
-class SparseParams(_Strict):
-    sparsity: Literal["l1", "kl"] = "l1"  # kl needs sigmoid activations (codes in [0, 1])
-    target: float = Field(0.05, gt=0, lt=1)  # rho, for kl
-    weight: float = Field(0.001, ge=0)
-
-
-class ContractiveParams(_Strict):
-    weight: float = Field(0.01, ge=0)  # lambda
-
-
-class VaeParams(_Strict):
-    beta: float = Field(1.0, ge=0)
-
-
-class ConvParams(_Strict):
-    channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
-
-
-MODEL_KINDS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "conv")
-STACKED_KINDS = ("undercomplete", "denoising", "sparse", "contractive")
+LOSS = Literal["mse", "l1", "bce"]
 
 
 class ModelParams(_Strict):
-    kind: Literal["undercomplete", "denoising", "sparse", "contractive", "vae", "conv"] = "denoising"
-    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 32], min_length=1)
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid"
+    """The network. A kind's own options sit under its name (`model.sparse.weight`); they are
+    validated by the kind's schema (nn/kinds/<kind>.py), not here."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str = "denoising"
+    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 24], min_length=1)
+    activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
-    loss: Literal["mse", "l1", "bce"] = "bce"
+    loss: LOSS = "bce"  # the data's reconstruction (inputs are scaled to [0, 1])
+    # Layers above the first reconstruct hidden codes; bce there needs sigmoid activations.
+    hidden_loss: LOSS = "mse"
     l1_weight: float = Field(0.0, ge=0)  # L1 penalty on weights, every kind (L2: a phase's weight_decay)
-    sparse: SparseParams = SparseParams()
-    contractive: ContractiveParams = ContractiveParams()
-    vae: VaeParams = VaeParams()
-    conv: ConvParams = ConvParams()
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if kind not in kind_names():
+            raise ValueError(f"expected one of {', '.join(kind_names())}")
+        return kind
 
     @field_validator("hidden_sizes")
     @classmethod
@@ -138,18 +128,19 @@ class ModelParams(_Strict):
         return sizes
 
     @model_validator(mode="after")
-    def _kl_needs_sigmoid(self) -> "ModelParams":
-        if self.kind == "sparse" and self.sparse.sparsity == "kl" and (
-            self.activation != "sigmoid" or self.code_activation != "sigmoid"
-        ):
-            raise ValueError(
-                "sparse.sparsity 'kl' needs codes in [0, 1]: set activation and code_activation to sigmoid, or use 'l1'"
-            )
+    def _known_blocks(self) -> "ModelParams":
+        for key, value in (self.model_extra or {}).items():
+            if key not in kind_names():
+                raise ValueError(f"unknown key '{key}'; a block of options must be named after a kind ({', '.join(kind_names())})")
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"model.{key} must be a block of options (got {value!r})")
+        if self.hidden_loss == "bce" and self.activation != "sigmoid" and len(self.hidden_sizes) > 1:
+            raise ValueError("hidden_loss 'bce' needs codes in [0, 1]: set activation to sigmoid, or use mse or l1")
         return self
 
-    @property
-    def stacked(self) -> bool:
-        return self.kind in STACKED_KINDS
+    def kind_options(self, kind: str | None = None) -> dict[str, Any]:
+        """The raw `model.<kind>` block (the chosen kind's by default)."""
+        return dict((self.model_extra or {}).get(kind or self.kind) or {})
 
 
 class PhaseParams(_Strict):
@@ -158,24 +149,32 @@ class PhaseParams(_Strict):
     epochs: int = Field(50, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    patience: Optional[int] = Field(None, ge=1)
+    patience: Optional[int] = Field(None, ge=1)  # early stopping on the validation loss
+    min_delta: float = Field(0.0, ge=0)  # smaller improvements do not count
     lr_schedule: Literal["constant", "cosine"] = "constant"
     grad_clip: Optional[float] = Field(None, gt=0)
     batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size
 
 
 class PretrainParams(PhaseParams):
+    epochs: int = Field(30, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    batch_size: Optional[int] = Field(32, ge=1)
     # One corruption per layer; None uses the top-level `corruption` for every layer.
     layer_corruption: Optional[list[CorruptionParams]] = None
 
 
 class FinetuneParams(PhaseParams):
+    epochs: int = Field(100, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    batch_size: Optional[int] = Field(32, ge=1)
     mode: Literal["full", "head_only"] = "full"
     dropout: float = Field(0.0, ge=0, lt=1)
-    input_corruption: Optional[CorruptionParams] = None
+    input_corruption: Optional[CorruptionParams] = CorruptionParams(kind="gaussian", level=0.2)
     # Final fit on train + validation rows for exactly `epochs` (no early stopping, no
     # validation metrics): more labelled rows, as a model refit before deployment would use.
-    train_on_validation: bool = False
+    train_on_validation: bool = True
 
     @model_validator(mode="after")
     def _no_early_stopping_without_validation(self) -> "FinetuneParams":
@@ -185,19 +184,27 @@ class FinetuneParams(PhaseParams):
 
 
 class DenoiserParams(PhaseParams):
-    pass
+    epochs: int = Field(100, ge=1)
+    patience: Optional[int] = Field(20, ge=1)
+    batch_size: Optional[int] = Field(32, ge=1)
 
 
 class ReductionParams(PhaseParams):
+    epochs: int = Field(200, ge=1)
+    patience: Optional[int] = Field(20, ge=1)
+    batch_size: Optional[int] = Field(32, ge=1)
     pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
     # AE vs PCA at other code sizes, each a fresh top layer on the pretrained lower layers
-    sweep_code_sizes: list[int] = Field(default_factory=list)
+    sweep_code_sizes: list[int] = Field(default_factory=lambda: [8, 16, 32])
     sweep_epochs: int = Field(30, ge=1)
 
 
 class AnomalyParams(PhaseParams):
+    epochs: int = Field(100, ge=1)
+    patience: Optional[int] = Field(20, ge=1)
+    batch_size: Optional[int] = Field(32, ge=1)
     contamination: float = Field(0.05, gt=0, lt=1)
-    normal_classes: Optional[list[Any]] = None
+    normal_classes: Optional[list[Any]] = Field(default_factory=lambda: list(range(9)))
     corruption: Optional[CorruptionParams] = None
 
 
@@ -239,33 +246,17 @@ def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Sect
 
 
 # Top-level keys that are not sections: run-time options given with --params.
-RUN_OPTIONS = {"model_uri"}
+RUN_OPTIONS = {"model_uri", "data_dir"}  # data_dir: where training writes (tools' own folders)
 
 
 def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
-    """Validate every known section, plus the rules that span sections."""
+    """Validate every known section, plus the rules that span sections (no torch needed)."""
     unknown = sorted(set(parameters) - set(SECTIONS) - RUN_OPTIONS)
     if unknown:
         raise ConfigError(
             f"Invalid parameters: unknown section(s) {unknown}; known: {', '.join([*SECTIONS, *sorted(RUN_OPTIONS)])}"
         )
     parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
-    runtime: RuntimeParams = parsed["runtime"]  # type: ignore[assignment]
-    try:
-        device = resolve_device(runtime.device)
-    except RuntimeError as error:
-        raise ConfigError(str(error)) from None
-    if torchrun_world_size() > 1 and runtime.strategy != "ddp":
-        raise ConfigError(
-            f"runtime.strategy is '{runtime.strategy}' but torchrun started {torchrun_world_size()} processes; "
-            "add --params=runtime.strategy=ddp, or run without torchrun"
-        )
-    if runtime.strategy == "ddp" and device.type != "cpu" and not launched_by_torchrun():
-        raise ConfigError(
-            f"runtime.strategy 'ddp' on {device}: on GPUs, launch one process per GPU with torchrun, e.g. "
-            "`torchrun --standalone --nproc-per-node=<GPUs> --no-python kedro run ...` (README: data-parallel "
-            "training); without torchrun, ddp starts CPU processes (runtime.device=cpu)"
-        )
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
     model: ModelParams = parsed["model"]  # type: ignore[assignment]
     if pretrain.layer_corruption is not None and len(pretrain.layer_corruption) != len(model.hidden_sizes):

@@ -10,11 +10,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 
 from autoencoder_pipelines.errors import DataValidationError
+
+if TYPE_CHECKING:
+    import torch
 
 ID, LABEL = "id", "label"
 RESERVED = (ID, LABEL, "split")
@@ -192,12 +196,16 @@ def apply_scaler(frame: pd.DataFrame, scaler: dict[str, Any]) -> pd.DataFrame:
 
 # ---- frames <-> tensors ----------------------------------------------------------------
 
-def features_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: torch.device | str = "cpu") -> torch.Tensor:
+def features_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.device | str" = "cpu") -> "torch.Tensor":
+    import torch
+
     # torch.tensor copies: pandas may hand out read-only arrays (copy-on-write).
     return torch.tensor(frame[schema["features"]].to_numpy(dtype="float32"), device=device)
 
 
-def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: torch.device | str = "cpu") -> torch.Tensor:
+def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.device | str" = "cpu") -> "torch.Tensor":
+    import torch
+
     index = {value: i for i, value in enumerate(schema["classes"])}
     return torch.tensor(frame[LABEL].map(index).to_numpy(dtype="int64"), device=device)
 

@@ -2,48 +2,73 @@
 
 from __future__ import annotations
 
+import json
 import os
-import time
-from pathlib import Path
+from pathlib import PurePosixPath, Path
 from typing import Any, Callable
 
 import pandas as pd
-from kedro.io import AbstractDataset, DatasetError, Version
+from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets.partitions import PartitionedDataset
-from kedro_datasets.pickle import PickleDataset
-from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
 
-from autoencoder_pipelines.data import read_table
+from autoencoder_pipelines.data import Skipped, read_table
 from autoencoder_pipelines.errors import DataValidationError
 
-# MLflow's limit for metrics in one log_batch call.
-_BATCH = 1000
+
+class TorchModelDataset(AbstractVersionedDataset):
+    """A model of this project (any kind's network, a classifier, a detector, the scorer) as
+    one file of tensors plus JSON (nn.serialization): nothing is unpickled on load. A
+    `Skipped` output (no classifier without labels) is saved as a small JSON marker."""
+
+    def __init__(self, filepath: str, version: Version | None = None) -> None:
+        super().__init__(PurePosixPath(filepath), version)
+        self.saved_path: Path | None = None  # the file the last save wrote (for tracking.ArtifactDataset)
+
+    def load(self) -> Any:
+        path = Path(self._get_load_path())
+        if path.suffix == ".json" or (path.is_file() and path.read_bytes()[:1] == b"{"):
+            return Skipped(json.loads(path.read_text())["skipped"])
+        from autoencoder_pipelines.nn.serialization import ModelFileError, load_bundle
+        from autoencoder_pipelines.scoring import Scorer
+
+        try:
+            meta, parts = load_bundle(path)
+        except ModelFileError as error:
+            raise DataValidationError(str(error)) from None
+        if "schema" in meta:
+            return Scorer.from_parts(meta, parts)
+        return parts["model"]
+
+    def save(self, data: Any) -> None:
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, Skipped):
+            _atomic_write_text(path, json.dumps({"skipped": data.reason}))
+        elif hasattr(data, "save"):
+            data.save(path)
+        else:
+            from autoencoder_pipelines.nn.serialization import save
+
+            save(data, path)
+        self.saved_path = path
+
+    def _exists(self) -> bool:
+        try:
+            return Path(self._get_load_path()).exists()
+        except DatasetError:
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}
 
 
-class BatchedMlflowMetricsHistoryDataset(MlflowMetricsHistoryDataset):
-    """kedro-mlflow's MlflowMetricsHistoryDataset, saved with `log_batch`.
-
-    The parent logs one value per call: ~1,800 per-epoch values took 22.6 s against the
-    SQLite store; batched, the same history is one call per 1,000 values. Format and
-    loading are the parent's: `{"name": [{"value": v, "step": i}, ...]}`.
-    """
-
-    def _save(self, data: dict) -> None:
-        if not self._logging_activated:
-            return
-        client = MlflowClient()
-        run_id = self.run_id
-        timestamp = int(time.time() * 1000)
-        metrics = [
-            Metric(key, float(value), timestamp, int(step))
-            for name, item in data.items()
-            for key, value, step in self._build_args_list_from_metric_item(name, item)
-        ]
-        for start in range(0, len(metrics), _BATCH):
-            client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
-
+def _atomic_write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 class OptionalPartitionedDataset(PartitionedDataset):
     """A PartitionedDataset that loads an empty or missing folder as no partitions.
@@ -105,8 +130,8 @@ class AtomicParquetDataset(AbstractDataset):
 
 
 class ScorerDataset(AbstractDataset):
-    """The trained scorer: the newest version saved in `filepath` (a versioned pickle), or
-    the MLflow model at `model_uri` when one is given."""
+    """The trained scorer for scoring runs: the newest version saved in `filepath`, or the
+    MLflow model at `model_uri` when one is given."""
 
     def __init__(self, filepath: str, model_uri: str | None = None) -> None:
         self._filepath = filepath
@@ -114,15 +139,15 @@ class ScorerDataset(AbstractDataset):
 
     def load(self) -> Any:
         if self._model_uri:
-            import mlflow.pyfunc
+            from autoencoder_pipelines.tracking.models import load_scorer
 
-            return mlflow.pyfunc.load_model(self._model_uri).unwrap_python_model()
+            return load_scorer(self._model_uri)
         if not Path(self._filepath).is_dir():
             raise DataValidationError(
                 f"{self._filepath}: no trained scorer; run `kedro run --pipelines=denoise` first, "
                 "or set model_uri to an MLflow model"
             )
-        return PickleDataset(filepath=self._filepath, version=Version(None, None)).load()
+        return TorchModelDataset(filepath=self._filepath, version=Version(None, None)).load()
 
     def save(self, data: Any) -> None:
         raise DatasetError("the scorer is saved by training (scoring_model), not by scoring")

@@ -1,79 +1,85 @@
-"""Glue between frames, parameters and the nn trainers, for jobs several pipelines run."""
+"""Glue between the parameters, the data's schema, the kind registry and the trainers: the
+pieces several pipelines' nodes share (imported inside the nodes, with torch)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
-import torch
+from torch import nn
 
-from autoencoder_pipelines.config import ModelParams, PhaseParams
-from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.config import ModelParams, PhaseParams, parse
 from autoencoder_pipelines.data import features_tensor
-from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.finetuning import train_denoiser
-from autoencoder_pipelines.nn.models import StackedAutoencoder
-from autoencoder_pipelines.nn.variants import ConvAutoencoder, VariationalAutoencoder
-from autoencoder_pipelines.runtime import setup_runtime
-
-History = dict[str, list[float]]
-Autoencoder = StackedAutoencoder | VariationalAutoencoder | ConvAutoencoder
-
-
-def build_autoencoder(model: ModelParams, schema: dict[str, Any]) -> Autoencoder:
-    """A freshly initialised network of `model.kind` for the data's features."""
-    n_features = len(schema["features"])
-    code_size = model.hidden_sizes[-1]
-    if code_size >= n_features:
-        raise ConfigError(
-            f"model.hidden_sizes: the code size {code_size} must be smaller than "
-            f"the {n_features} input features (got {model.hidden_sizes})"
-        )
-    if model.kind == "vae":
-        return VariationalAutoencoder(n_features, model.hidden_sizes[:-1], code_size, activation=model.activation)
-    if model.kind == "conv":
-        shape = schema.get("image_shape")
-        if not shape or len(shape) != 2:
-            raise ConfigError(
-                f"model.kind 'conv' needs images: set data.image_shape to [height, width] (got {shape})"
-            )
-        return ConvAutoencoder((shape[0], shape[1]), code_size, channels=tuple(model.conv.channels))
-    return StackedAutoencoder.build(n_features, model.hidden_sizes, model.activation, model.code_activation)
+from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec
+from autoencoder_pipelines.nn.finetuning import fine_tune
+from autoencoder_pipelines.nn.kinds import get_kind, kind_names
+from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind
+from autoencoder_pipelines.nn.seeding import seeded
+from autoencoder_pipelines.runtime import History, Runtime, history_series
 
 
-def fine_tune_unrolled(
-    stack: Autoencoder,
+def check_kind_settings(model: ModelParams) -> AutoencoderKind:
+    """Every `model.<kind>` block against its kind's schema, and the chosen kind's own rules."""
+    for name in kind_names():
+        options = parse(get_kind(name).Options, model.kind_options(name), f"model.{name}")
+        if name == model.kind:
+            problem = get_kind(name).check_settings(model.activation, model.code_activation, options)
+            if problem:
+                raise ConfigError(f"Invalid parameters: {problem}")
+    return get_kind(model.kind)
+
+
+def architecture(model: ModelParams, schema: dict[str, Any], hidden_sizes: list[int] | None = None) -> Architecture:
+    shape = schema.get("image_shape")
+    return Architecture(
+        kind=model.kind,
+        n_features=len(schema["features"]),
+        hidden_sizes=tuple(hidden_sizes or model.hidden_sizes),
+        activation=model.activation,
+        code_activation=model.code_activation,
+        image_shape=tuple(shape) if shape else None,
+        options=model.kind_options(),
+    )
+
+
+def check_model_on_data(model: ModelParams, schema: dict[str, Any]) -> None:
+    problem = get_kind(model.kind).check_data(architecture(model, schema))
+    if problem:
+        raise ConfigError(f"{schema['source']}: {problem}")
+
+
+def build_autoencoder(model: ModelParams, schema: dict[str, Any], seed: int, stream: str) -> nn.Module:
+    """A freshly initialised network of `model.kind` for the data, its weights drawn from the
+    run's stream `stream`."""
+    check_model_on_data(model, schema)
+    with seeded(seed, stream):
+        return get_kind(model.kind).build(architecture(model, schema))
+
+
+def layer_losses(model: ModelParams) -> list[str]:
+    """The first layer reconstructs the data (`loss`), the others hidden codes (`hidden_loss`)."""
+    return [model.loss] + [model.hidden_loss] * (len(model.hidden_sizes) - 1)
+
+
+def fine_tune_phase(
+    autoencoder: nn.Module,
     train: pd.DataFrame,
     val: pd.DataFrame,
     schema: dict[str, Any],
-    corruption: CorruptionSpec,
+    model: ModelParams,
     phase: PhaseParams,
-    loss: str,
-    runtime: dict[str, Any],
+    runtime: Runtime,
     name: str,
-    seed_offset: int,
+    corruption: CorruptionSpec = IDENTITY,
     noisy_val: pd.DataFrame | None = None,
-) -> tuple[Autoencoder, History]:
-    """Fine-tune a copy of the unrolled stack (or an end-to-end kind) end to end, `corruption`(x) -> x.
-
-    Validation uses `noisy_val` when given (the fixed noisy set), else corrupts `val`
-    once with a seeded generator. Returns the CPU model and its per-epoch history.
-    """
-    rt = setup_runtime(runtime, seed_offset=seed_offset)
-    x_val = features_tensor(val, schema, rt.device)
-    if noisy_val is not None:
-        x_val_noisy = features_tensor(noisy_val, schema, rt.device)
-    else:
-        x_val_noisy = corrupt(x_val, corruption, torch.Generator(device=rt.device).manual_seed(rt.seed + seed_offset))
-    trained, history = train_denoiser(
-        stack.to(rt.device),
-        rt.place(features_tensor(train, schema))[0],
-        x_val,
-        x_val_noisy,
-        corruption,
-        rt.train_settings(phase, name=name, seed_offset=seed_offset),
-        loss=loss,
-        name=name,
+) -> tuple[nn.Module, History]:
+    """A copy of `autoencoder` fine-tuned end to end, corruption(x) -> x, on the run's device;
+    validation on `noisy_val` (the fixed noisy set) when given. Returns it on the CPU."""
+    (x_train,) = runtime.place(features_tensor(train, schema))
+    trained, history = fine_tune(
+        autoencoder.to(runtime.device), x_train, runtime.features(val, schema), runtime.trainer(phase, name), name,
+        model.loss, corruption, None if noisy_val is None else runtime.features(noisy_val, schema),
     )
-    stack.cpu()
-    return trained.cpu(), {f"{name}.{key}": values for key, values in history.series().items()}
+    autoencoder.cpu()
+    return trained.cpu(), history_series(history)

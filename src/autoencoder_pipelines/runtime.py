@@ -1,66 +1,83 @@
-"""Turns the `runtime` parameters and a phase's budget into device, precision and TrainSettings."""
+"""The `runtime` parameters resolved once per run (device, precision, threads), and the
+Trainer each phase gets from them (its seed, early stopping, schedule, progress, checkpoint)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import pandas as pd
 
-from autoencoder_pipelines.config import PhaseParams, RuntimeParams, parse
-from autoencoder_pipelines.nn.device import resolve_device, resolve_precision
-from autoencoder_pipelines.nn.distributed import launched_by_torchrun, local_device, torchrun_world_size
-from autoencoder_pipelines.nn.training import TrainSettings
+from autoencoder_pipelines.config import PhaseParams, RuntimeParams
+from autoencoder_pipelines.data import features_tensor
+from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.nn.seeding import derive_seed
+
+if TYPE_CHECKING:  # torch is imported where it is used: commands that train nothing skip it
+    import torch
+
+    from autoencoder_pipelines.nn.trainer import Trainer
 
 logger = logging.getLogger(__name__)
+
+# Node signatures name torch objects with these, so Kedro can read the signatures without torch.
+Network = Any  # an autoencoder of a registered kind (nn/kinds), or a classifier on one
+History = dict[str, list[float]]  # per-epoch series, keyed "<phase>.<metric>"
 
 
 @dataclass(frozen=True)
 class Runtime:
     params: RuntimeParams
-    device: torch.device
-    dtype: torch.dtype
+    device: "torch.device"
+    dtype: "torch.dtype"
 
     @property
     def seed(self) -> int:
         return self.params.seed
 
-    def train_settings(self, phase: PhaseParams, name: str, seed_offset: int = 0) -> TrainSettings:
-        """`name` names the phase's checkpoint file under runtime.checkpoint_dir."""
+    def seed_for(self, stream: str) -> int:
+        return derive_seed(self.params.seed, stream)
+
+    def trainer(self, phase: PhaseParams, name: str) -> "Trainer":
+        """The Trainer of phase `name` (which also names its seed and checkpoint file)."""
+        from autoencoder_pipelines.nn.trainer import (
+            Callback, Checkpoint, EarlyStopping, LRSchedule, Progress, Trainer, TrainSettings,
+        )
+
         data_parallel = self.params.strategy == "ddp"
-        # Off under ddp: ranks would write one checkpoint file each, and compiled DDP is untested here.
-        checkpointing = self.params.checkpoint_every > 0 and not data_parallel
-        return TrainSettings(
+        settings = TrainSettings(
             epochs=phase.epochs,
             batch_size=phase.batch_size or self.params.batch_size,
             learning_rate=phase.learning_rate,
             weight_decay=phase.weight_decay,
-            patience=phase.patience,
-            lr_schedule=phase.lr_schedule,
             grad_clip=phase.grad_clip,
             precision=self.dtype,
-            seed=self.seed + seed_offset,
-            log_every=self.params.log_every,
-            compile=self.params.compile and not data_parallel,
-            checkpoint_path=str(Path(self.params.checkpoint_dir) / f"{name}.pt") if checkpointing else None,
-            checkpoint_every=max(self.params.checkpoint_every, 1),
-            world_size=self.world_size,
+            seed=self.seed_for(f"train.{name}"),
+            compile=self.params.compile and not data_parallel,  # compiled DDP is untested here
         )
+        callbacks: list[Callback] = []
+        if phase.patience is not None:
+            callbacks.append(EarlyStopping(phase.patience, phase.min_delta))
+        if phase.lr_schedule == "cosine":
+            callbacks.append(LRSchedule(phase.epochs))
+        callbacks.append(Progress(self.params.log_every))
+        # Off under ddp: every rank would write the same file.
+        if self.params.checkpoint_every > 0 and not data_parallel:
+            callbacks.append(Checkpoint(Path(self.params.checkpoint_dir) / f"{name}.pt", self.params.checkpoint_every))
+        return Trainer(settings, callbacks)
 
+    def features(self, frame: pd.DataFrame, schema: dict[str, Any]) -> "torch.Tensor":
+        """Evaluation rows on the training device."""
+        return features_tensor(frame, schema, self.device)
 
-    @property
-    def world_size(self) -> int:
-        """Processes training each phase: torchrun's, or runtime.num_processes started per phase."""
-        if self.params.strategy != "ddp":
-            return 1
-        return torchrun_world_size() if launched_by_torchrun() else self.params.num_processes
-
-    def place(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def place(self, *tensors: "torch.Tensor") -> tuple["torch.Tensor", ...]:
         """Training tensors on the device when they fit, else in (pinned) host memory, where
-        the training loop streams them a batch at a time: device memory then scales with
-        the batch, not the data."""
+        the Trainer streams them a batch at a time: device memory then scales with the
+        batch, not the data."""
+        import torch
+
         if self.device.type != "cuda":
             return tuple(t.to(self.device) for t in tensors)
         needed = sum(t.numel() * t.element_size() for t in tensors)
@@ -74,17 +91,33 @@ class Runtime:
         return tuple(t.cpu().pin_memory() if self.params.pin_memory else t.cpu() for t in tensors)
 
 
-def process_device(params: RuntimeParams) -> torch.device:
-    """The device this process trains on: runtime.device, and under torchrun its local rank's GPU."""
-    return local_device(resolve_device(params.device))
+def history_series(*histories: Any) -> History:
+    """Per-epoch series of trainer histories, keyed "<phase>.<metric>"."""
+    return {f"{h.name}.{key}": values for h in histories for key, values in h.series().items()}
 
 
-def setup_runtime(runtime: dict[str, Any], seed_offset: int = 0) -> Runtime:
-    """Resolve device and precision, seed torch for weight init, set CPU threads."""
-    params = parse(RuntimeParams, runtime, "runtime")
-    device = process_device(params)
-    dtype = resolve_precision(params.precision, device)
+def resolve_runtime(params: RuntimeParams) -> Runtime:
+    """Check the device and the launch against this machine, set CPU threads: once per run."""
+    import torch
+
+    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device, resolve_precision
+    from autoencoder_pipelines.nn.distributed import local_device
+    from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
+
+    try:
+        device = local_device(resolve_device(params.device))
+    except DeviceUnavailableError as error:
+        raise ConfigError(str(error)) from None
+    if torchrun_world_size() > 1 and params.strategy != "ddp":
+        raise ConfigError(
+            f"runtime.strategy is '{params.strategy}' but torchrun started {torchrun_world_size()} processes; "
+            "add --params=runtime.strategy=ddp, or run without torchrun"
+        )
+    if params.strategy == "ddp" and not launched_by_torchrun():
+        raise ConfigError(
+            "runtime.strategy 'ddp' trains one process per GPU (or CPU worker) under torchrun, e.g. "
+            "`torchrun --standalone --nproc-per-node=2 --no-python kedro run ...` (README: data-parallel training)"
+        )
     if params.threads:
         torch.set_num_threads(params.threads)
-    torch.manual_seed(params.seed + seed_offset)
-    return Runtime(params=params, device=device, dtype=dtype)
+    return Runtime(params=params, device=device, dtype=resolve_precision(params.precision))

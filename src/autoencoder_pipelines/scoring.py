@@ -1,45 +1,57 @@
 """The trained scorer: validation, scaling, codes, anomaly score and flag, class prediction.
 
-One object holds everything fitted in training (schema, scaler, models, threshold), so a
-scoring job can never mix a scaler of one run with a model of another. It is both what
-the `score` pipeline uses and the MLflow pyfunc model, so both score rows identically.
+One object holds everything fitted in training (schema, scaler, the reduction autoencoder,
+the anomaly detector, the classifier), so a scoring job can never mix a scaler of one run
+with a model of another. The `score` pipeline and the MLflow model both use it, so both
+score rows identically. It is saved as one file of tensors plus JSON (nn.serialization).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
-from autoencoder_pipelines.data import ID, LABEL, Skipped, apply_scaler, check_features
+from autoencoder_pipelines.data import ID, LABEL, apply_scaler, check_features
 from autoencoder_pipelines.errors import DataValidationError
-from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
-from autoencoder_pipelines.nn.training import predict_in_batches, reconstruction_errors
+from autoencoder_pipelines.nn.detector import AutoencoderDetector
+from autoencoder_pipelines.nn.inference import predict_in_batches
+from autoencoder_pipelines.nn.networks import EncoderClassifier
+from autoencoder_pipelines.nn.serialization import load_bundle, save_bundle
 
 
-class Scorer(mlflow.pyfunc.PythonModel):
+class Scorer:
     def __init__(
         self,
         schema: dict[str, Any],
         scaler: dict[str, Any],
-        autoencoder: StackedAutoencoder,
-        anomaly_model: StackedAutoencoder,
-        threshold: float,
+        autoencoder: nn.Module,
+        detector: AutoencoderDetector,
         classifier: EncoderClassifier | None,
+        example: list[dict[str, Any]] | None = None,
     ) -> None:
+        """`example`: a few raw input rows (MLflow's input example, a smoke test for a copy)."""
         self.schema = schema
         self.scaler = scaler
         self.autoencoder = autoencoder.cpu().eval()
-        self.anomaly_model = anomaly_model.cpu().eval()
-        self.threshold = float(threshold)
+        self.detector = detector
         self.classifier = None if classifier is None else classifier.cpu().eval()
+        self.example = example or []
 
     @property
     def features(self) -> list[str]:
         return self.schema["features"]
+
+    @property
+    def code_size(self) -> int:
+        return self.autoencoder.code_size
+
+    def input_example(self) -> pd.DataFrame | None:
+        return pd.DataFrame(self.example) if self.example else None
 
     def validate(self, frame: pd.DataFrame, source: str) -> None:
         """The rows must carry exactly the training features (plus id/label columns), numeric and finite."""
@@ -68,11 +80,11 @@ class Scorer(mlflow.pyfunc.PythonModel):
         scaled = apply_scaler(frame[self.features], self.scaler)
         x = torch.tensor(scaled[self.features].to_numpy(dtype="float32"))
         codes = predict_in_batches(self.autoencoder.encode, x).numpy()
-        errors = reconstruction_errors(self.anomaly_model, x).numpy()
+        errors = self.detector.decision_function(x)
         out = pd.DataFrame({ID: ids})
         out = pd.concat([out, pd.DataFrame(codes, columns=[f"z_{i}" for i in range(codes.shape[1])])], axis=1)
         out["reconstruction_error"] = errors
-        out["is_anomaly"] = errors > self.threshold
+        out["is_anomaly"] = errors > self.detector.threshold_
         if self.classifier is not None:
             probabilities = predict_in_batches(self.classifier.predict_proba, x).numpy()
             best = probabilities.argmax(axis=1)
@@ -80,20 +92,18 @@ class Scorer(mlflow.pyfunc.PythonModel):
             out["predicted_probability"] = probabilities[np.arange(len(best)), best]
         return out
 
-    def predict(self, context, model_input, params=None):  # noqa: D401 - MLflow's signature
-        """MLflow pyfunc entry point: raw rows in, scored rows out."""
-        return self.score(pd.DataFrame(model_input), source="model input")
+    def save(self, path: str | Path) -> None:
+        parts = {"autoencoder": self.autoencoder, "detector": self.detector}
+        if self.classifier is not None:
+            parts["classifier"] = self.classifier
+        save_bundle(path, parts, meta={"schema": self.schema, "scaler": self.scaler, "example": self.example})
 
+    @classmethod
+    def load(cls, path: str | Path) -> "Scorer":
+        return cls.from_parts(*load_bundle(path))
 
-def build_scorer(
-    schema: dict[str, Any],
-    scaler: dict[str, Any],
-    autoencoder: StackedAutoencoder,
-    anomaly_model: StackedAutoencoder,
-    anomaly_metrics: dict[str, Any],
-    classifier: EncoderClassifier | Skipped,
-) -> Scorer:
-    return Scorer(
-        schema, scaler, autoencoder, anomaly_model, anomaly_metrics["anomaly.threshold"],
-        None if isinstance(classifier, Skipped) else classifier,
-    )
+    @classmethod
+    def from_parts(cls, meta: dict[str, Any], parts: dict[str, Any]) -> "Scorer":
+        return cls(meta["schema"], meta["scaler"], parts["autoencoder"], parts["detector"], parts.get("classifier"),
+                   meta.get("example"))
+

@@ -6,12 +6,12 @@ evaluation sets (a seeded generator).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import torch
 
-CorruptionKind = Literal["none", "masking", "salt_and_pepper", "gaussian"]
 KINDS: tuple[str, ...] = ("none", "masking", "salt_and_pepper", "gaussian")
 
 
@@ -40,14 +40,24 @@ class CorruptionSpec:
             raise ValueError(f"corruption.level is {self.level}; a Gaussian sigma must be >= 0.")
 
     @classmethod
-    def from_dict(cls, params: dict | None) -> "CorruptionSpec":
-        if not params:
-            return cls(kind="none", level=0.0)
-        return cls(**params)
+    def of(cls, params: Any) -> "CorruptionSpec":
+        """The spec of configured corruption (anything with `kind` and `level`; None: none)."""
+        if params is None:
+            return IDENTITY
+        return cls(kind=params.kind, level=params.level)
+
+    def in_range(self, values: torch.Tensor) -> "CorruptionSpec":
+        """Salt-and-pepper on other data (a hidden layer's codes) uses that data's own range."""
+        if self.kind != "salt_and_pepper":
+            return self
+        return dataclasses.replace(self, low=float(values.min()), high=float(values.max()))
 
     @property
     def is_identity(self) -> bool:
         return self.kind == "none" or self.level == 0.0
+
+
+IDENTITY = CorruptionSpec(kind="none", level=0.0)
 
 
 def corrupt(

@@ -52,7 +52,7 @@ def resolve_device(name: str) -> torch.device:
     )
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+def resolve_precision(name: str) -> torch.dtype:
     """Autocast dtype for `fp32 | bf16 | fp16` (all three run on CPU too; fp16 pays off on GPUs)."""
     if name not in PRECISIONS:
         raise ValueError(

@@ -1,96 +1,104 @@
-"""Greedy layer-wise pretraining (Bengio et al. 2007; Vincent et al. 2010).
+"""Pretraining: greedy layer-wise for the stacking kinds (Bengio et al. 2007; Vincent et al.
+2010), end to end for the others; both through `train_autoencoder` and the kind's objective.
 
-Layer k is a denoising autoencoder trained on the clean codes of layers 1..k-1, which stay
-frozen; only layer k's own input is corrupted.
+Layer k is trained on the clean codes of layers 1..k-1, which stay frozen; only layer k's
+own input is corrupted (denoising kind).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
+from torch import nn
 
-from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.losses import compatible_loss, reconstruction_loss
-from autoencoder_pipelines.nn.models import DenseAutoencoderLayer, StackedAutoencoder
-from autoencoder_pipelines.nn.training import History, TrainSettings, fit, predict_in_batches
-from autoencoder_pipelines.nn.variants import Regularizer
+from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec, corrupt
+from autoencoder_pipelines.nn.inference import predict_in_batches
+from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, NetworkLoss, NetworkMetrics
+from autoencoder_pipelines.nn.networks import StackedAutoencoder
+from autoencoder_pipelines.nn.seeding import derive_seed
+from autoencoder_pipelines.nn.trainer import History, Trainer
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class LayerPlan:
-    """How to pretrain one layer."""
-
-    corruption: CorruptionSpec
-    settings: TrainSettings
-    loss: str = "bce"
-    # Extra training penalty (e.g. `variants.make_regularizer`); val_loss stays pure reconstruction.
-    regularizer: Regularizer | None = None
+TrainerFor = Callable[[str], Trainer]  # a phase's name -> its configured Trainer
 
 
-def _fit_to_range(spec: CorruptionSpec, codes: torch.Tensor) -> CorruptionSpec:
-    """Salt-and-pepper for a hidden layer uses that layer's own code range."""
-    if spec.kind != "salt_and_pepper":
-        return spec
-    return dataclasses.replace(spec, low=float(codes.min()), high=float(codes.max()))
-
-
-def pretrain_layer(
-    layer: DenseAutoencoderLayer,
-    inputs: torch.Tensor,
-    val_inputs: torch.Tensor,
-    plan: LayerPlan,
+def train_autoencoder(
+    network: nn.Module,
+    network_loss: NetworkLoss,
+    network_metrics: NetworkMetrics,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor,
+    corruption: CorruptionSpec,
+    trainer: Trainer,
     name: str,
+    noisy_val: torch.Tensor | None = None,
 ) -> History:
-    """Train one layer as a denoising autoencoder of `inputs` (clean codes of the layers below)."""
-    spec = _fit_to_range(plan.corruption, inputs)
-    loss_kind = compatible_loss(plan.loss, layer.output_activation)
-    val_generator = torch.Generator(device=val_inputs.device).manual_seed(plan.settings.seed + 1)
-    noisy_val = corrupt(val_inputs, spec, val_generator)
+    """Train `network` in place on corruption(x) -> x with fresh noise every batch; validation
+    uses `noisy_val`, or `x_val` corrupted once with the phase's seeded generator."""
+    if noisy_val is None:
+        generator = torch.Generator(device=x_val.device).manual_seed(derive_seed(trainer.settings.seed, "validation"))
+        noisy_val = corrupt(x_val, corruption, generator)
 
     def batch_loss(batch: tuple[torch.Tensor, ...], generator: torch.Generator) -> torch.Tensor:
         (clean,) = batch
-        noisy = corrupt(clean, spec, generator)
-        codes = layer.encode(noisy)
-        loss = reconstruction_loss(layer.decode_preactivation(codes), clean, loss_kind, layer.output_activation)
-        if plan.regularizer is not None:
-            loss = loss + plan.regularizer(layer, noisy, codes)
-        return loss
+        return network_loss(network, corrupt(clean, corruption, generator), clean, generator)
 
-    def evaluate() -> dict[str, float]:
-        pre = layer.decode_preactivation(layer.encode(noisy_val))
-        return {"val_loss": reconstruction_loss(pre, val_inputs, loss_kind, layer.output_activation).item()}
-
-    return fit(layer, batch_loss, (inputs,), plan.settings, evaluate, name=name)
+    return trainer.fit(network, batch_loss, (x_train,), lambda: network_metrics(network, noisy_val, x_val), name=name)
 
 
-def pretrain_greedy(
-    stack: StackedAutoencoder,
+def pretrain(
+    network: nn.Module,
+    kind: AutoencoderKind,
+    arch: Architecture,
     x_train: torch.Tensor,
     x_val: torch.Tensor,
-    plans: Sequence[LayerPlan],
+    trainer_for: TrainerFor,
+    losses: Sequence[str],
+    corruptions: Sequence[CorruptionSpec],
+    l1_weight: float = 0.0,
 ) -> list[History]:
-    """Pretrain `stack` in place, bottom layer first; returns one history per layer."""
-    if len(plans) != len(stack.layers):
-        raise ValueError(f"{len(plans)} layer plans for a stack of {len(stack.layers)} layers")
+    """Pretrain `network` in place; one history per layer (stacking kinds) or one in all.
+
+    `losses` and `corruptions` give one entry per layer of a stack (the first reconstructs the
+    data, the others hidden codes); an end-to-end kind uses the first of each.
+    """
+    if not kind.stacks:
+        name = f"pretrain.{kind.name}"
+        history = train_autoencoder(
+            network, kind.pretrain_loss(arch, losses[0], l1_weight), kind.pretrain_metrics(arch, losses[0]),
+            x_train, x_val, corruptions[0], trainer_for(name), name,
+        )
+        return [history]
+    assert isinstance(network, StackedAutoencoder)
+    if not len(losses) == len(corruptions) == len(network.layers):
+        raise ValueError(f"{len(losses)} losses and {len(corruptions)} corruptions for {len(network.layers)} layers")
+    device = next(network.parameters()).device
     histories = []
-    for k, (layer, plan) in enumerate(zip(stack.layers, plans)):
-        frozen = stack.layers[:k]
-        for lower in frozen:
+    for k, layer in enumerate(network.layers):
+        for lower in network.layers[:k]:
             lower.requires_grad_(False)
             lower.eval()
         with torch.no_grad():
-            # Frozen layers make these codes constant, so compute them once, not per batch.
-            # x_train may be streamed from host memory: encode it chunk by chunk on the model's device
-            device = next(stack.parameters()).device
-            inputs = predict_in_batches(lambda chunk: stack.encode(chunk, depth=k), x_train, device=device)
-            val_inputs = stack.encode(x_val, depth=k)
-        logger.info("pretraining layer %d/%d (%d -> %d)", k + 1, len(stack.layers), layer.n_in, layer.n_hidden)
-        histories.append(pretrain_layer(layer, inputs, val_inputs, plan, name=f"pretrain.layer_{k + 1}"))
-    stack.requires_grad_(True)
+            # Frozen layers make these codes constant: computed once, not per batch (chunk by
+            # chunk on the model's device, as x_train may be streamed from host memory).
+            inputs = predict_in_batches(lambda chunk: network.encode(chunk, depth=k), x_train, device=device)
+            val_inputs = network.encode(x_val, depth=k)
+        name = f"pretrain.layer_{k + 1}"
+        logger.info("pretraining layer %d/%d (%d -> %d)", k + 1, len(network.layers), layer.n_in, layer.n_hidden)
+        histories.append(train_autoencoder(
+            layer, kind.pretrain_loss(arch, losses[k], l1_weight), kind.pretrain_metrics(arch, losses[k]),
+            inputs, val_inputs, corruptions[k].in_range(inputs), trainer_for(name), name,
+        ))
+    network.requires_grad_(True)
     return histories
+
+
+def layer_corruptions(kind: AutoencoderKind, n_layers: int, shared: CorruptionSpec,
+                      per_layer: Sequence[CorruptionSpec] | None = None) -> list[CorruptionSpec]:
+    """Per-layer input noise: only kinds that corrupt inputs do; per layer, or the shared spec."""
+    if not kind.corrupts_inputs:
+        return [IDENTITY] * n_layers
+    return list(per_layer) if per_layer is not None else [shared] * n_layers

@@ -1,23 +1,19 @@
-"""Anomaly model fine-tuning, per-row scores, threshold and flags."""
+"""Anomaly detection: the detector (an autoencoder of the normal rows), per-row scores, flags."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
 
-from autoencoder_pipelines.config import AnomalyParams, ConfigError, ModelParams, parse
+from autoencoder_pipelines.config import AnomalyParams, ModelParams
 from autoencoder_pipelines.data import ID, LABEL, features_tensor, has_labels
-from autoencoder_pipelines.jobs import fine_tune_unrolled
-from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.models import StackedAutoencoder
-from autoencoder_pipelines.nn.training import reconstruction_errors
+from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
-History = dict[str, list[float]]
+Detector = Any  # nn.detector.AutoencoderDetector (torch is imported where it is used)
 
 
 def normal_rows(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
@@ -38,49 +34,58 @@ def normal_rows(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyPara
 
 
 def train_anomaly_model(
-    stack: StackedAutoencoder,
+    stack: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     schema: dict[str, Any],
-    model: dict[str, Any],
-    anomaly: dict[str, Any],
-    runtime: dict[str, Any],
-) -> tuple[StackedAutoencoder, History]:
-    """Fine-tune the unrolled stack to reconstruct normal rows only."""
-    params = parse(AnomalyParams, anomaly, "anomaly")
-    noise = params.corruption
-    spec = CorruptionSpec("none", 0.0) if noise is None else CorruptionSpec(kind=noise.kind, level=noise.level)
-    return fine_tune_unrolled(
-        stack, normal_rows(train, schema, params), normal_rows(val, schema, params), schema,
-        corruption=spec, phase=params, loss=parse(ModelParams, model, "model").loss,
-        runtime=runtime, name="anomaly", seed_offset=50,
+    model: ModelParams,
+    anomaly: AnomalyParams,
+    runtime: Runtime,
+) -> tuple[Detector, History]:
+    """The detector: a copy of the pretrained network fine-tuned to reconstruct normal rows;
+    its threshold flags `contamination` of the normal validation rows."""
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+
+    settings = DetectorSettings(
+        contamination=anomaly.contamination, threshold_rule="false_alarm_rate", loss=model.loss,
+        epochs=anomaly.epochs, batch_size=anomaly.batch_size or runtime.params.batch_size,
+        learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
+        min_delta=anomaly.min_delta, seed=runtime.seed_for("train.anomaly"),
     )
+    detector = AutoencoderDetector(stack.to(runtime.device), settings, CorruptionSpec.of(anomaly.corruption))
+    (x_train,) = runtime.place(features_tensor(normal_rows(train, schema, anomaly), schema))
+    detector.fit(x_train, runtime.features(normal_rows(val, schema, anomaly), schema),
+                 trainer=runtime.trainer(anomaly, "anomaly"), name="anomaly")
+    stack.cpu()
+    detector.network.cpu()
+    return detector, history_series(detector.history_)
 
 
 def score_anomalies(
-    model: StackedAutoencoder,
+    detector: Detector,
     train: pd.DataFrame,
     val: pd.DataFrame,
     test: pd.DataFrame,
     schema: dict[str, Any],
-    anomaly: dict[str, Any],
+    params: AnomalyParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score every row; threshold at the (1 - contamination) quantile of normal validation errors."""
-    params = parse(AnomalyParams, anomaly, "anomaly")
-    val_normal_errors = reconstruction_errors(model, features_tensor(normal_rows(val, schema, params), schema)).numpy()
-    threshold = float(np.quantile(val_normal_errors, 1.0 - params.contamination))
+    """Score and flag every row; ROC-AUC and average precision on the test rows when labels
+    say which rows are anomalous."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     frames = []
     for split, part in (("train", train), ("val", val), ("test", test)):
         keep = [c for c in (ID, LABEL) if c in part.columns]
         frame = part[keep].copy()
         frame.insert(1, "split", split)
-        frame["reconstruction_error"] = reconstruction_errors(model, features_tensor(part, schema)).numpy()
-        frame["is_anomaly"] = frame["reconstruction_error"] > threshold
+        frame["reconstruction_error"] = detector.decision_function(features_tensor(part, schema))
+        frame["is_anomaly"] = frame["reconstruction_error"] > detector.threshold_
         frames.append(frame)
     scores = pd.concat(frames, ignore_index=True)
     test_scores = scores[scores["split"] == "test"]
     metrics: dict[str, Any] = {
-        "anomaly.threshold": threshold,
+        "anomaly.threshold": detector.threshold_,
         "anomaly.contamination": params.contamination,
         "anomaly.test_flag_rate": float(test_scores["is_anomaly"].mean()),
     }

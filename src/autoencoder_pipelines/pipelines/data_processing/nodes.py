@@ -6,30 +6,26 @@ import logging
 from typing import Any
 
 import pandas as pd
-import torch
-from sklearn.model_selection import train_test_split
 
-from autoencoder_pipelines.config import CorruptionParams, DataParams, RuntimeParams, SplitParams, parse
+from autoencoder_pipelines.config import CorruptionParams, DataParams, RuntimeParams, SplitParams
 from autoencoder_pipelines.data import (
     LABEL,
     DataValidationError,
     apply_scaler,
-    features_tensor,
     fit_scaler,
     has_labels,
     load_digits_frame,
-    read_table,
     native,
+    read_table,
     validate_table,
 )
-from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
+from autoencoder_pipelines.nn.seeding import derive_seed
 
 logger = logging.getLogger(__name__)
 
 
-def ingest(data: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the configured source and validate it into (frame, schema)."""
-    params = parse(DataParams, data, "data")
     if params.source == "digits":
         raw, source = load_digits_frame(), "sklearn digits"
         label_column = params.label_column or LABEL
@@ -55,11 +51,12 @@ def ingest(data: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def split_and_scale(
-    frame: pd.DataFrame, schema: dict[str, Any], split: dict[str, Any], runtime: dict[str, Any]
+    frame: pd.DataFrame, schema: dict[str, Any], params: SplitParams, runtime: RuntimeParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Seeded train/validation/test split (stratified when labelled) and a [0, 1] scaler fitted on train."""
-    params = parse(SplitParams, split, "split")
-    seed = parse(RuntimeParams, runtime, "runtime").seed
+    from sklearn.model_selection import train_test_split
+
+    seed = derive_seed(runtime.seed, "split")
     n_rows = len(frame)
     n_test = int(round(params.test_fraction * n_rows))
     n_val = int(round(params.val_fraction * n_rows))
@@ -98,12 +95,17 @@ def corrupt_eval_sets(
     val: pd.DataFrame,
     test: pd.DataFrame,
     schema: dict[str, Any],
-    corruption: dict[str, Any],
-    runtime: dict[str, Any],
+    corruption: CorruptionParams,
+    runtime: RuntimeParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
-    spec = CorruptionSpec(**parse(CorruptionParams, corruption, "corruption").model_dump())
-    generator = torch.Generator().manual_seed(parse(RuntimeParams, runtime, "runtime").seed + 1000)
+    import torch
+
+    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
+
+    spec = CorruptionSpec.of(corruption)
+    generator = torch.Generator().manual_seed(derive_seed(runtime.seed, "corrupt_eval_sets"))
     noisy = []
     for part in (val, test):
         out = part.copy()

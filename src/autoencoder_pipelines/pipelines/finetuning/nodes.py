@@ -6,157 +6,135 @@ import logging
 from typing import Any
 
 import pandas as pd
-import torch
 
-from autoencoder_pipelines.config import (
-    CorruptionParams,
-    DenoiserParams,
-    FinetuneParams,
-    ModelParams,
-    parse,
-)
-from autoencoder_pipelines.data import Skipped, features_tensor, has_labels, labels_tensor
-from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.jobs import build_autoencoder, fine_tune_unrolled
-from autoencoder_pipelines.nn.finetuning import train_classifier
-from autoencoder_pipelines.nn.models import EncoderClassifier, StackedAutoencoder
-from autoencoder_pipelines.nn.training import predict_in_batches
-from autoencoder_pipelines.runtime import setup_runtime
+from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams
+from autoencoder_pipelines.data import Skipped, has_labels
+from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
-History = dict[str, list[float]]
-
-
-def _spec(params: CorruptionParams | None) -> CorruptionSpec | None:
-    return None if params is None else CorruptionSpec(kind=params.kind, level=params.level)
 
 
 def _fit_classifier(
-    stack: StackedAutoencoder,
+    autoencoder: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     schema: dict[str, Any],
-    finetune: dict[str, Any],
-    runtime: dict[str, Any],
+    params: FinetuneParams,
+    runtime: Runtime,
     name: str,
-    seed_offset: int,
-) -> tuple[EncoderClassifier | Skipped, History]:
+) -> tuple[Network | Skipped, History]:
+    from autoencoder_pipelines.data import features_tensor, labels_tensor
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.finetuning import train_classifier
+    from autoencoder_pipelines.nn.networks import EncoderClassifier
+    from autoencoder_pipelines.nn.seeding import seeded
+
     if not has_labels(schema):
         logger.info("%s skipped: the data has no label column", name)
         return Skipped("no label column in the data"), {}
-    params = parse(FinetuneParams, finetune, "finetune")
-    rt = setup_runtime(runtime, seed_offset=seed_offset)
-    classifier = EncoderClassifier.from_stack(stack, len(schema["classes"]), params.dropout).to(rt.device)
+    with seeded(runtime.seed, f"init.{name}.head"):
+        classifier = EncoderClassifier.on(autoencoder, len(schema["classes"]), params.dropout).to(runtime.device)
     if params.train_on_validation:
         train, val = pd.concat([train, val], ignore_index=True), None
-    x_train, y_train = rt.place(features_tensor(train, schema), labels_tensor(train, schema))
+    x_train, y_train = runtime.place(features_tensor(train, schema), labels_tensor(train, schema))
     history = train_classifier(
-        classifier,
-        x_train,
-        y_train,
-        None if val is None else features_tensor(val, schema, rt.device),
-        None if val is None else labels_tensor(val, schema, rt.device),
-        rt.train_settings(params, name=name, seed_offset=seed_offset),
-        mode=params.mode,
-        input_corruption=_spec(params.input_corruption),
-        name=name,
+        classifier, x_train, y_train,
+        None if val is None else runtime.features(val, schema),
+        None if val is None else labels_tensor(val, schema, runtime.device),
+        runtime.trainer(params, name), name, mode=params.mode,
+        input_corruption=CorruptionSpec.of(params.input_corruption),
     )
-    return classifier.cpu(), {f"{name}.{key}": values for key, values in history.series().items()}
+    return classifier.cpu(), history_series(history)
 
 
 def finetune_classifier(
-    stack: StackedAutoencoder,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    finetune: dict[str, Any],
-    runtime: dict[str, Any],
-) -> tuple[EncoderClassifier | Skipped, History]:
+    stack: Network, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], finetune: FinetuneParams,
+    runtime: Runtime,
+) -> tuple[Network | Skipped, History]:
     """Pretrained encoder + classifier head, fine-tuned (`full`) or head only."""
-    return _fit_classifier(stack, train, val, schema, finetune, runtime, "finetune", seed_offset=20)
+    return _fit_classifier(stack, train, val, schema, finetune, runtime, "finetune")
 
 
 def train_random_init_classifier(
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: dict[str, Any],
-    finetune: dict[str, Any],
-    runtime: dict[str, Any],
-) -> tuple[EncoderClassifier | Skipped, History]:
+    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], model: ModelParams, finetune: FinetuneParams,
+    runtime: Runtime,
+) -> tuple[Network | Skipped, History]:
     """The same network and budget from random initialisation: what pretraining bought."""
-    model_params = parse(ModelParams, model, "model")
-    setup_runtime(runtime, seed_offset=30)
-    fresh = build_autoencoder(model_params, schema)
-    finetune_full = {**(finetune or {}), "mode": "full"}  # head_only on random weights measures nothing
-    return _fit_classifier(fresh, train, val, schema, finetune_full, runtime, "random_init", seed_offset=30)
+    from autoencoder_pipelines import jobs
 
-
-def _accuracy(classifier: EncoderClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
-    predictions = predict_in_batches(lambda batch: classifier(batch).argmax(dim=1), x)
-    return float((predictions == y).float().mean())
+    fresh = jobs.build_autoencoder(model, schema, runtime.seed, "init.random_init")
+    # head_only on random weights measures nothing
+    return _fit_classifier(fresh, train, val, schema, finetune.model_copy(update={"mode": "full"}), runtime, "random_init")
 
 
 def evaluate_classifiers(
-    classifier: EncoderClassifier | Skipped,
-    random_init_classifier: EncoderClassifier | Skipped,
+    classifier: Network | Skipped,
+    random_init_classifier: Network | Skipped,
     test: pd.DataFrame,
     noisy_test: pd.DataFrame,
     schema: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions."""
+    from autoencoder_pipelines.data import features_tensor, labels_tensor
+    from autoencoder_pipelines.nn.inference import predict_in_batches
+
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
         return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
-    classifier.eval()
-    random_init_classifier.eval()
-    predicted = predict_in_batches(lambda batch: classifier(batch).argmax(dim=1), x)
+    predicted = {}
+    for label, model in (("pretrained", classifier), ("random_init", random_init_classifier)):
+        model.eval()
+        for inputs, tensor in (("clean", x), ("noisy", x_noisy)):
+            predicted[label, inputs] = predict_in_batches(lambda batch: model(batch).argmax(dim=1), tensor)
+    accuracy = {key: float((value == y).float().mean()) for key, value in predicted.items()}
     metrics = {
-        "finetune.test_accuracy": float((predicted == y).float().mean()),
-        "finetune.noisy_test_accuracy": _accuracy(classifier, x_noisy, y),
-        "finetune.random_init_test_accuracy": _accuracy(random_init_classifier, x, y),
-        "finetune.random_init_noisy_test_accuracy": _accuracy(random_init_classifier, x_noisy, y),
+        "finetune.test_accuracy": accuracy["pretrained", "clean"],
+        "finetune.noisy_test_accuracy": accuracy["pretrained", "noisy"],
+        "finetune.random_init_test_accuracy": accuracy["random_init", "clean"],
+        "finetune.random_init_noisy_test_accuracy": accuracy["random_init", "noisy"],
     }
     logger.info(
         "test accuracy: pretrained %.4f, random init %.4f",
         metrics["finetune.test_accuracy"], metrics["finetune.random_init_test_accuracy"],
     )
     classes = schema["classes"]
-    random_predicted = predict_in_batches(lambda batch: random_init_classifier(batch).argmax(dim=1), x)
     predictions = pd.DataFrame({
         "id": test["id"].to_numpy(),
         "label": test["label"].to_numpy(),
-        "predicted": [classes[i] for i in predicted.tolist()],
-        "random_init_predicted": [classes[i] for i in random_predicted.tolist()],
+        "predicted": [classes[i] for i in predicted["pretrained", "clean"].tolist()],
+        "random_init_predicted": [classes[i] for i in predicted["random_init", "clean"].tolist()],
     })
     return metrics, predictions
 
 
 def finetune_denoiser(
-    stack: StackedAutoencoder,
+    stack: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     noisy_val: pd.DataFrame,
     schema: dict[str, Any],
-    model: dict[str, Any],
-    corruption: dict[str, Any],
-    denoiser: dict[str, Any],
-    runtime: dict[str, Any],
-) -> tuple[StackedAutoencoder, History]:
+    model: ModelParams,
+    corruption: CorruptionParams,
+    denoiser: DenoiserParams,
+    runtime: Runtime,
+) -> tuple[Network, History]:
     """Fine-tune the unrolled stack end to end, corrupted -> clean."""
-    return fine_tune_unrolled(
-        stack, train, val, schema,
-        corruption=_spec(parse(CorruptionParams, corruption, "corruption")),
-        phase=parse(DenoiserParams, denoiser, "denoiser"),
-        loss=parse(ModelParams, model, "model").loss,
-        runtime=runtime, name="denoiser", seed_offset=40, noisy_val=noisy_val,
+    from autoencoder_pipelines import jobs
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+
+    return jobs.fine_tune_phase(
+        stack, train, val, schema, model, denoiser, runtime, "denoiser",
+        corruption=CorruptionSpec.of(corruption), noisy_val=noisy_val,
     )
 
 
 def evaluate_denoiser(
-    denoiser: StackedAutoencoder, test: pd.DataFrame, noisy_test: pd.DataFrame, schema: dict[str, Any]
+    denoiser: Network, test: pd.DataFrame, noisy_test: pd.DataFrame, schema: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test MSE of the corrupted inputs and of their denoised versions, against the clean rows."""
+    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.nn.inference import predict_in_batches
+
     denoiser.eval()
     x, x_noisy = features_tensor(test, schema), features_tensor(noisy_test, schema)
     denoised = predict_in_batches(denoiser, x_noisy)

@@ -1,5 +1,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
+from autoencoder_pipelines.pipelines import training_node
+
 from .nodes import (
     evaluate_classifiers,
     evaluate_denoiser,
@@ -10,47 +12,24 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
-        [
-            node(
-                finetune_classifier,
-                ["pretrained_stack", "train_set", "val_set", "data_schema", "params:finetune", "params:runtime"],
-                ["classifier", "finetune_history"],
-                name="finetune_classifier",
-            ),
-            node(
-                train_random_init_classifier,
-                ["train_set", "val_set", "data_schema", "params:model", "params:finetune", "params:runtime"],
-                ["random_init_classifier", "random_init_history"],
-                name="train_random_init_classifier",
-            ),
-            node(
-                evaluate_classifiers,
-                ["classifier", "random_init_classifier", "test_set", "noisy_test_set", "data_schema"],
-                ["classification_metrics", "test_predictions"],
-                name="evaluate_classifiers",
-            ),
-            node(
-                finetune_denoiser,
-                [
-                    "pretrained_stack",
-                    "train_set",
-                    "val_set",
-                    "noisy_val_set",
-                    "data_schema",
-                    "params:model",
-                    "params:corruption",
-                    "params:denoiser",
-                    "params:runtime",
-                ],
-                ["denoiser", "denoiser_history"],
-                name="finetune_denoiser",
-            ),
-            node(
-                evaluate_denoiser,
-                ["denoiser", "test_set", "noisy_test_set", "data_schema"],
-                ["denoising_metrics", "denoised_test_set"],
-                name="evaluate_denoiser",
-            ),
-        ]
-    )
+    return pipeline([
+        training_node(finetune_classifier, ["classifier", "finetune_history"], "finetune_classifier",
+                      params={"finetune": "finetune"}, stack="pretrained_stack"),
+        training_node(train_random_init_classifier, ["random_init_classifier", "random_init_history"],
+                      "train_random_init_classifier", params={"model": "model", "finetune": "finetune"}),
+        node(
+            evaluate_classifiers,
+            ["classifier", "random_init_classifier", "test_set", "noisy_test_set", "data_schema"],
+            ["classification_metrics", "test_predictions"],
+            name="evaluate_classifiers",
+        ),
+        training_node(finetune_denoiser, ["denoiser", "denoiser_history"], "finetune_denoiser",
+                      params={"model": "model", "corruption": "corruption", "denoiser": "denoiser"},
+                      stack="pretrained_stack", noisy_val="noisy_val_set"),
+        node(
+            evaluate_denoiser,
+            ["denoiser", "test_set", "noisy_test_set", "data_schema"],
+            ["denoising_metrics", "denoised_test_set"],
+            name="evaluate_denoiser",
+        ),
+    ])

@@ -1,24 +1,12 @@
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Pipeline, pipeline
+
+from autoencoder_pipelines.pipelines import training_node
 
 from .nodes import pretrain_stack
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
-        [
-            node(
-                pretrain_stack,
-                [
-                    "train_set",
-                    "val_set",
-                    "data_schema",
-                    "params:model",
-                    "params:pretrain",
-                    "params:corruption",
-                    "params:runtime",
-                ],
-                ["pretrained_stack", "pretrain_history"],
-                name="pretrain_stack",
-            )
-        ]
-    )
+    return pipeline([
+        training_node(pretrain_stack, ["pretrained_stack", "pretrain_history"], "pretrain_stack",
+                      params={"model": "model", "pretrain": "pretrain", "corruption": "corruption"}),
+    ])

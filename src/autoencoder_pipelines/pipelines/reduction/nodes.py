@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
-from sklearn.decomposition import PCA
 
-from autoencoder_pipelines.config import ModelParams, PhaseParams, ReductionParams, parse
+from autoencoder_pipelines.config import ModelParams, PhaseParams, ReductionParams
 from autoencoder_pipelines.data import ID, LABEL, features_tensor
-from autoencoder_pipelines.jobs import fine_tune_unrolled
-from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.models import DenseAutoencoderLayer, StackedAutoencoder
-from autoencoder_pipelines.nn.training import predict_in_batches
+from autoencoder_pipelines.runtime import History, Network, Runtime
+
+if TYPE_CHECKING:
+    from sklearn.decomposition import PCA
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -35,29 +32,27 @@ def _codes_frame(parts: dict[str, pd.DataFrame], codes: dict[str, np.ndarray], p
 
 
 def finetune_reduction_autoencoder(
-    stack: StackedAutoencoder,
+    stack: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     schema: dict[str, Any],
-    model: dict[str, Any],
-    reduction: dict[str, Any],
-    runtime: dict[str, Any],
-) -> tuple[StackedAutoencoder, dict[str, list[float]]]:
+    model: ModelParams,
+    reduction: ReductionParams,
+    runtime: Runtime,
+) -> tuple[Network, History]:
     """Fine-tune the unrolled stack clean -> clean: the best reconstruction for its code size
     (the denoiser trades clean-input fidelity for robustness to noise)."""
-    return fine_tune_unrolled(
-        stack, train, val, schema,
-        corruption=CorruptionSpec("none", 0.0),
-        phase=parse(ReductionParams, reduction, "reduction"),
-        loss=parse(ModelParams, model, "model").loss,
-        runtime=runtime, name="reduction", seed_offset=60,
-    )
+    from autoencoder_pipelines import jobs
+
+    return jobs.fine_tune_phase(stack, train, val, schema, model, reduction, runtime, "reduction")
 
 
 def export_embeddings(
-    autoencoder: StackedAutoencoder, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any]
+    autoencoder: Network, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any]
 ) -> pd.DataFrame:
     """The bottleneck code of every row: id, split, label, z_0..z_{k-1}."""
+    from autoencoder_pipelines.nn.inference import predict_in_batches
+
     autoencoder.eval()
     parts = dict(zip(SPLITS, (train, val, test)))
     codes = {s: predict_in_batches(autoencoder.encode, features_tensor(p, schema)).numpy() for s, p in parts.items()}
@@ -65,15 +60,14 @@ def export_embeddings(
 
 
 def compare_with_pca(
-    autoencoder: StackedAutoencoder,
+    autoencoder: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     test: pd.DataFrame,
     schema: dict[str, Any],
-    reduction: dict[str, Any],
+    params: ReductionParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """PCA fitted on train with the autoencoder's code size; test reconstruction MSE of both."""
-    params = parse(ReductionParams, reduction, "reduction")
     n_components = params.pca_components or autoencoder.code_size
     features = schema["features"]
     pca = _fit_pca(train[features].to_numpy(dtype="float32"), n_components)
@@ -94,60 +88,64 @@ def compare_with_pca(
     return _codes_frame(parts, codes, "pc"), metrics
 
 
-def _test_mse(autoencoder: StackedAutoencoder, x_test: np.ndarray) -> float:
+def _test_mse(autoencoder: Network, x_test: np.ndarray) -> float:
+    import torch
+
+    from autoencoder_pipelines.nn.inference import predict_in_batches
+
     autoencoder.eval()
     reconstruction = predict_in_batches(autoencoder, torch.tensor(x_test)).numpy()
     return float(((reconstruction - x_test) ** 2).mean())
 
 
-def _fit_pca(x_train: np.ndarray, n_components: int) -> PCA:
+def _fit_pca(x_train: np.ndarray, n_components: int) -> "PCA":
+    from sklearn.decomposition import PCA
+
     return PCA(n_components=n_components, random_state=0).fit(x_train)
 
 
-def _pca_test_mse(pca: PCA, x_test: np.ndarray) -> float:
+def _pca_test_mse(pca: "PCA", x_test: np.ndarray) -> float:
     return float(((pca.inverse_transform(pca.transform(x_test)) - x_test) ** 2).mean())
 
 
 def sweep_code_sizes(
-    stack: StackedAutoencoder,
-    autoencoder: StackedAutoencoder,
+    stack: Network,
+    autoencoder: Network,
     train: pd.DataFrame,
     val: pd.DataFrame,
     test: pd.DataFrame,
     schema: dict[str, Any],
-    model: dict[str, Any],
-    reduction: dict[str, Any],
-    runtime: dict[str, Any],
+    model: ModelParams,
+    params: ReductionParams,
+    runtime: Runtime,
 ) -> pd.DataFrame:
     """Test reconstruction MSE of autoencoder and PCA at several code sizes.
 
     The trained reduction autoencoder gives its own size; each other size is the pretrained
     stack's lower layers under a fresh top layer, fine-tuned clean -> clean with
-    `sweep_epochs` (a smaller budget than the main model's, noted in the table).
+    `sweep_epochs` (a smaller budget than the main model's, noted in the table). Kinds that
+    do not stack have no lower layers to reuse and show their own size only.
     """
-    params = parse(ReductionParams, reduction, "reduction")
-    model_params = parse(ModelParams, model, "model")
+    from autoencoder_pipelines import jobs
+    from autoencoder_pipelines.nn.kinds import get_kind
+
     features = schema["features"]
     x_train, x_test = train[features].to_numpy(dtype="float32"), test[features].to_numpy(dtype="float32")
     rows = [{
         "code_size": autoencoder.code_size, "autoencoder_test_mse": _test_mse(autoencoder, x_test),
         "pca_test_mse": _pca_test_mse(_fit_pca(x_train, autoencoder.code_size), x_test), "epochs": params.epochs,
     }]
-    if not isinstance(stack, StackedAutoencoder):  # vae, conv: no layers to put a new top on
+    if not get_kind(model.kind).stacks:
         return pd.DataFrame(rows)
     phase = PhaseParams(epochs=params.sweep_epochs, learning_rate=params.learning_rate, patience=10, batch_size=params.batch_size)
-    below = stack.layers[-2].activation if len(stack.layers) > 1 else stack.output_activation
-    for k, size in enumerate(sorted(set(params.sweep_code_sizes) - {autoencoder.code_size})):
+    for size in sorted(set(params.sweep_code_sizes) - {autoencoder.code_size}):
         if size >= len(features):
             continue
-        lower = [copy.deepcopy(layer) for layer in stack.layers[:-1]]
-        n_in = lower[-1].n_hidden if lower else len(features)
-        top = DenseAutoencoderLayer(n_in, size, model_params.code_activation, below)
-        candidate = StackedAutoencoder([*lower, top])
-        trained, _ = fine_tune_unrolled(
-            candidate, train, val, schema, corruption=CorruptionSpec("none", 0.0), phase=phase,
-            loss=model_params.loss, runtime=runtime, name=f"reduction_sweep.k{size}", seed_offset=70 + k,
-        )
+        sizes = [*model.hidden_sizes[:-1], size]
+        candidate = jobs.build_autoencoder(model.model_copy(update={"hidden_sizes": sizes}), schema, runtime.seed, f"init.sweep.k{size}")
+        for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1]):
+            lower.load_state_dict(pretrained.state_dict())
+        trained, _ = jobs.fine_tune_phase(candidate, train, val, schema, model, phase, runtime, f"reduction_sweep.k{size}")
         rows.append({
             "code_size": size, "autoencoder_test_mse": _test_mse(trained, x_test),
             "pca_test_mse": _pca_test_mse(_fit_pca(x_train, size), x_test), "epochs": params.sweep_epochs,

@@ -1,52 +1,28 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
+from autoencoder_pipelines.pipelines import training_node
+
 from .nodes import compare_with_pca, export_embeddings, finetune_reduction_autoencoder, sweep_code_sizes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
-        [
-            node(
-                finetune_reduction_autoencoder,
-                [
-                    "pretrained_stack",
-                    "train_set",
-                    "val_set",
-                    "data_schema",
-                    "params:model",
-                    "params:reduction",
-                    "params:runtime",
-                ],
-                ["reduction_autoencoder", "reduction_history"],
-                name="finetune_reduction_autoencoder",
-            ),
-            node(
-                export_embeddings,
-                ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema"],
-                "embeddings",
-                name="export_embeddings",
-            ),
-            node(
-                compare_with_pca,
-                ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
-                ["pca_embeddings", "reduction_metrics"],
-                name="compare_with_pca",
-            ),
-            node(
-                sweep_code_sizes,
-                [
-                    "pretrained_stack",
-                    "reduction_autoencoder",
-                    "train_set",
-                    "val_set",
-                    "test_set",
-                    "data_schema",
-                    "params:model",
-                    "params:reduction",
-                    "params:runtime",
-                ],
-                "reduction_by_code_size",
-                name="sweep_code_sizes",
-            ),
-        ]
-    )
+    return pipeline([
+        training_node(finetune_reduction_autoencoder, ["reduction_autoencoder", "reduction_history"],
+                      "finetune_reduction_autoencoder", params={"model": "model", "reduction": "reduction"},
+                      stack="pretrained_stack"),
+        node(
+            export_embeddings,
+            ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema"],
+            "embeddings",
+            name="export_embeddings",
+        ),
+        node(
+            compare_with_pca,
+            ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
+            ["pca_embeddings", "reduction_metrics"],
+            name="compare_with_pca",
+        ),
+        training_node(sweep_code_sizes, "reduction_by_code_size", "sweep_code_sizes",
+                      params={"model": "model", "params": "reduction"},
+                      stack="pretrained_stack", autoencoder="reduction_autoencoder", test="test_set"),
+    ])

@@ -6,22 +6,24 @@ import math
 import time
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: CI, cron, servers
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from sklearn.decomposition import PCA
-from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
-from autoencoder_pipelines.config import AnomalyParams, ReportParams, parse
+from autoencoder_pipelines.config import AnomalyParams, ReportParams
 from autoencoder_pipelines.data import LABEL
+from autoencoder_pipelines.runtime import History, Network
 
-History = dict[str, list[float]]
 MlflowHistory = dict[str, list[dict[str, float]]]
+Figure = Any  # matplotlib.figure.Figure (matplotlib is imported when a figure is drawn)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: CI, cron, servers
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def build_metrics(
@@ -54,6 +56,7 @@ def collect_histories(*histories: History) -> MlflowHistory:
 
 def plot_learning_curves(*histories: History) -> Figure:
     """One panel per training phase: train and validation loss per epoch."""
+    plt = _pyplot()
     merged: History = {k: v for h in histories for k, v in h.items()}
     phases = sorted({key.rsplit(".", 1)[0] for key in merged}, key=list(dict.fromkeys(k.rsplit(".", 1)[0] for k in merged)).index)
     columns = min(3, max(len(phases), 1))
@@ -76,10 +79,10 @@ def plot_learning_curves(*histories: History) -> Figure:
 
 
 def plot_denoising_grid(
-    test: pd.DataFrame, noisy_test: pd.DataFrame, denoised_test: pd.DataFrame, schema: dict[str, Any], report: dict[str, Any]
+    test: pd.DataFrame, noisy_test: pd.DataFrame, denoised_test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
 ) -> Figure:
     """Clean / corrupted / denoised test rows: images when the shape is known, else line plots."""
-    n = min(parse(ReportParams, report, "report").grid_samples, len(test))
+    n = min(report.grid_samples, len(test))
     features = schema["features"]
     rows = [("clean", test), ("corrupted", noisy_test), ("denoised", denoised_test)]
     grid = [(title, frame[features].to_numpy()[:n]) for title, frame in rows]
@@ -88,6 +91,7 @@ def plot_denoising_grid(
 
 def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, title: str) -> Figure:
     """One figure row per (label, rows): images when the shape is known, else line plots."""
+    plt = _pyplot()
     n = len(grid[0][1])
     figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
     for r, (label, values) in enumerate(grid):
@@ -108,9 +112,12 @@ def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, titl
     return figure
 
 
-def plot_codes_2d(embeddings: pd.DataFrame, report: dict[str, Any]) -> Figure:
+def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     """The test codes projected to 2-D with PCA, coloured by label when there is one."""
-    limit = parse(ReportParams, report, "report").max_points_2d
+    plt = _pyplot()
+    from sklearn.decomposition import PCA
+
+    limit = report.max_points_2d
     test = embeddings[embeddings["split"] == "test"].head(limit)
     codes = test[[c for c in test.columns if c.startswith("z_")]].to_numpy()
     points = PCA(n_components=2).fit_transform(codes) if codes.shape[1] > 2 else codes
@@ -130,9 +137,9 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: dict[str, Any]) -> Figure:
     return figure
 
 
-def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any], anomaly: dict[str, Any]) -> Figure:
+def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any], params: AnomalyParams) -> Figure:
     """Histogram of test reconstruction errors with the threshold, split normal/anomalous when known."""
-    params = parse(AnomalyParams, anomaly, "anomaly")
+    plt = _pyplot()
     test = scores[scores["split"] == "test"]
     figure, ax = plt.subplots(figsize=(6, 4))
     bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
@@ -153,6 +160,7 @@ def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any], a
 
 def _placeholder(title: str, reason: str) -> Figure:
     """Kedro cannot save None: a figure that says why there is nothing to show."""
+    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(5, 2))
     ax.axis("off")
     ax.set_title(title)
@@ -162,9 +170,12 @@ def _placeholder(title: str, reason: str) -> Figure:
 
 def plot_confusion_matrix(predictions: pd.DataFrame) -> Figure:
     """Test-set confusion matrix of the pretrained classifier."""
+    plt = _pyplot()
     if "predicted" not in predictions.columns:
         return _placeholder("Confusion matrix", "no labels in the data: no classifier")
     figure, ax = plt.subplots(figsize=(6.5, 5.5))
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     ConfusionMatrixDisplay.from_predictions(
         predictions["label"].astype(str), predictions["predicted"].astype(str), ax=ax, colorbar=False
     )
@@ -177,6 +188,7 @@ def plot_confusion_matrix(predictions: pd.DataFrame) -> Figure:
 
 def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     """Pretrained vs random-init test accuracy, on clean and on corrupted inputs."""
+    plt = _pyplot()
     if "finetune.test_accuracy" not in classification:
         return _placeholder("Pretrained vs random init", "no labels in the data: no classifier")
     groups = ["clean test inputs", "corrupted test inputs"]
@@ -196,9 +208,9 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     return figure
 
 
-def plot_anomaly_roc(scores: pd.DataFrame, anomaly: dict[str, Any]) -> Figure:
+def plot_anomaly_roc(scores: pd.DataFrame, params: AnomalyParams) -> Figure:
     """ROC curve of the anomaly score on the test set, when labels say what is anomalous."""
-    params = parse(AnomalyParams, anomaly, "anomaly")
+    plt = _pyplot()
     test = scores[scores["split"] == "test"]
     if params.normal_classes is None or LABEL not in test.columns:
         return _placeholder("Anomaly ROC curve", "needs labels and anomaly.normal_classes")
@@ -206,6 +218,8 @@ def plot_anomaly_roc(scores: pd.DataFrame, anomaly: dict[str, Any]) -> Figure:
     if truth.nunique() < 2:
         return _placeholder("Anomaly ROC curve", "the test set has only one of normal / anomalous")
     figure, ax = plt.subplots(figsize=(5, 5))
+    from sklearn.metrics import RocCurveDisplay
+
     RocCurveDisplay.from_predictions(truth, test["reconstruction_error"], ax=ax, name="reconstruction error")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
     ax.set_title("Anomaly detection ROC, test set")
@@ -218,6 +232,7 @@ def plot_anomaly_roc(scores: pd.DataFrame, anomaly: dict[str, Any]) -> Figure:
 
 def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     """Autoencoder vs PCA test reconstruction error over code sizes."""
+    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(6, 4))
     ax.plot(table["code_size"], table["autoencoder_test_mse"], marker="o", label="autoencoder")
     ax.plot(table["code_size"], table["pca_test_mse"], marker="s", label="PCA")
@@ -230,21 +245,19 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     return figure
 
 
-def plot_vae_samples(model: Any, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
-    """VAE only: rows decoded from the prior, and a walk between two test rows' codes."""
-    from autoencoder_pipelines.nn.variants import VariationalAutoencoder
-
-    if not isinstance(model, VariationalAutoencoder):
-        return _placeholder("VAE samples", "model.kind is not vae")
+def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
+    """Generative kinds (those whose network can `sample`): rows decoded from the prior, and a
+    walk between two test rows' codes."""
+    if not hasattr(model, "sample"):
+        return _placeholder("Generated samples", "this model.kind does not generate")
     import torch
 
     model.eval()
-    generator = torch.Generator().manual_seed(0)
-    samples = model.sample(8, generator=generator).detach().numpy()
+    samples = model.sample(8, generator=torch.Generator().manual_seed(0)).detach().numpy()
     x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
     walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
     return _draw_rows(
         [("prior samples", samples), ("interpolation", walk)],
         schema.get("image_shape"),
-        "VAE: decoded from N(0, I), and from the line between two test codes",
+        "Decoded from the prior, and from the line between two test codes",
     )

@@ -8,7 +8,7 @@ from .nodes import (
     plot_anomaly_scores,
     plot_confusion_matrix,
     plot_reduction_by_code_size,
-    plot_vae_samples,
+    plot_generated_samples,
     plot_codes_2d,
     plot_denoising_grid,
     plot_learning_curves,
@@ -57,10 +57,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_accuracy_comparison",
             ),
             node(
-                plot_vae_samples,
+                plot_generated_samples,
                 ["pretrained_stack", "test_set", "data_schema"],
-                "vae_samples_plot",
-                name="plot_vae_samples",
+                "generated_samples_plot",
+                name="plot_generated_samples",
             ),
             node(
                 plot_reduction_by_code_size,

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from autoencoder_pipelines.scoring import build_scorer
+from autoencoder_pipelines.pipelines.scorer.nodes import build_scorer
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_scorer,
-                ["data_schema", "scaler", "reduction_autoencoder", "anomaly_model", "anomaly_metrics", "classifier"],
+                ["validated_data", "data_schema", "scaler", "reduction_autoencoder", "anomaly_model", "classifier"],
                 "scoring_model",
                 name="build_scorer",
             )

@@ -1,25 +1,22 @@
 """Compare autoencoder kinds side by side: `denoise` once per `model.kind`, each its own
 MLflow run named by the kind (nested in one `compare_kinds` run), then a table and figure.
 
-    .venv/bin/python -m autoencoder_pipelines.compare --kinds undercomplete denoising sparse contractive vae conv
+    .venv/bin/python -m autoencoder_pipelines.tools.compare --kinds undercomplete denoising sparse contractive vae conv
 
-Writes data/08_reporting/comparison.csv and comparison.png (also logged to the parent run).
-In the MLflow UI, select the child runs and press Compare: `model.kind` is a parameter.
+Writes everything under data/tools/compare/<timestamp>/: one folder per kind with that run's
+outputs, and comparison.csv and comparison.png (also logged to the parent run). In the MLflow
+UI, select the child runs and press Compare: `model.kind` is a parameter.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-import matplotlib
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from autoencoder_pipelines.config import MODEL_KINDS
-from autoencoder_pipelines.sweep import _publish, _run_nested
+from autoencoder_pipelines.nn.kinds import kind_names
+from autoencoder_pipelines.tools.runs import publish, pyplot, run_nested, tool_folder
 
 FIGURES = {
     "test_accuracy": "finetune.test_accuracy",
@@ -30,18 +27,21 @@ FIGURES = {
 }
 
 
-def run_comparison(project_path: Path, kinds: list[str], env: str | None = None) -> pd.DataFrame:
+def run_comparison(project_path: Path, kinds: list[str], env: str | None = None) -> tuple[pd.DataFrame, Path]:
+    """The comparison table, and the folder holding it and every kind's outputs."""
+    folder = tool_folder(project_path, "compare")
     points = [(kind, {"model": {"kind": kind}}) for kind in kinds]
-    results, parent_run_id = _run_nested(project_path, points, "compare_kinds", env)
+    results, parent_run_id = run_nested(project_path, folder, points, "compare_kinds", env)
     table = pd.DataFrame([
         {"kind": kind, **{column: metrics.get(key) for column, key in FIGURES.items()}, "seconds": metrics["seconds"]}
         for kind, metrics in zip(kinds, results)
     ])
-    _publish(project_path, "comparison", table, plot_comparison(table), parent_run_id)
-    return table
+    publish(folder, "comparison", table, plot_comparison(table), parent_run_id)
+    return table, folder
 
 
 def plot_comparison(table: pd.DataFrame):
+    plt = pyplot()
     panels = [
         ("test_accuracy", "test accuracy (higher is better)"),
         ("denoised_mse", "denoised test MSE (lower is better)"),
@@ -67,12 +67,13 @@ def plot_comparison(table: pd.DataFrame):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kinds", nargs="+", default=list(MODEL_KINDS), choices=MODEL_KINDS)
+    parser.add_argument("--kinds", nargs="+", default=list(kind_names()), choices=kind_names())
     parser.add_argument("--env", default=None)
     parser.add_argument("--project-path", type=Path, default=Path.cwd())
     args = parser.parse_args()
-    table = run_comparison(args.project_path.resolve(), args.kinds, args.env)
+    table, folder = run_comparison(args.project_path.resolve(), args.kinds, args.env)
     print(table.to_string(index=False))
+    print(f"outputs: {folder}")
 
 
 if __name__ == "__main__":

@@ -1,39 +1,49 @@
-"""Autoencoder networks: one dense layer pair, the stack built from them, a classifier."""
+"""Dense networks shared by the kinds: one encoder/decoder layer pair, the stack built from
+them, and the classifier head put on any encoder.
+
+Every autoencoder in the project (these stacks, the VAE, the convolutional one) has the same
+interface: n_features, code_size, output_activation, encode, decode, decode_preactivation,
+forward, forward_preactivation and encoder(); the code export, the fine-tuning phases, the
+detector and the classifier head rely on nothing else.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
+ACTIVATIONS: dict[str, tuple[Callable[[], nn.Module], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "sigmoid": (nn.Sigmoid, torch.sigmoid),
+    "relu": (nn.ReLU, torch.relu),
+    "tanh": (nn.Tanh, torch.tanh),
+    "linear": (nn.Identity, lambda x: x),
+}
+
+
+def _known(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation is '{name}'; expected one of {', '.join(ACTIVATIONS)}.")
+    return name
+
+
+def make_activation(name: str) -> nn.Module:
+    return ACTIVATIONS[_known(name)][0]()
 
 
 def apply_activation(name: str, x: torch.Tensor) -> torch.Tensor:
     """Functional twin of `make_activation`, for hot paths that should not build modules."""
-    if name == "sigmoid":
-        return torch.sigmoid(x)
-    if name == "relu":
-        return torch.relu(x)
-    if name == "tanh":
-        return torch.tanh(x)
-    if name == "linear":
-        return x
-    raise ValueError(f"activation is '{name}'; expected one of {', '.join(ACTIVATIONS)}.")
+    return ACTIVATIONS[_known(name)][1](x)
 
 
-def make_activation(name: str) -> nn.Module:
-    if name == "sigmoid":
-        return nn.Sigmoid()
-    if name == "relu":
-        return nn.ReLU()
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "linear":
-        return nn.Identity()
-    raise ValueError(f"activation is '{name}'; expected one of {', '.join(ACTIVATIONS)}.")
+def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
+    """Linear layers of `sizes`, each followed by `activation`."""
+    modules: list[nn.Module] = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        modules += [nn.Linear(n_in, n_out), make_activation(activation)]
+    return nn.Sequential(*modules)
 
 
 class DenseAutoencoderLayer(nn.Module):
@@ -61,6 +71,9 @@ class DenseAutoencoderLayer(nn.Module):
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         return self.decoder_activation(self.decoder_linear(h))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_preactivation(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
@@ -135,7 +148,7 @@ class StackedAutoencoder(nn.Module):
 
 
 class EncoderClassifier(nn.Module):
-    """A (pretrained or fresh) encoder with a softmax classifier head on its code."""
+    """An encoder with a softmax classifier head on its code."""
 
     def __init__(self, encoder: nn.Module, code_size: int, n_classes: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -144,9 +157,12 @@ class EncoderClassifier(nn.Module):
         self.n_classes = n_classes
 
     @classmethod
-    def from_stack(cls, stack: StackedAutoencoder, n_classes: int, dropout: float = 0.0) -> "EncoderClassifier":
-        """Deep-copies the stack's encoder, so fine-tuning never changes the stack itself."""
-        return cls(copy.deepcopy(stack.encoder()), stack.code_size, n_classes, dropout)
+    def on(cls, autoencoder: nn.Module, n_classes: int, dropout: float = 0.0) -> "EncoderClassifier":
+        """A classifier on a deep copy of `autoencoder`'s encoder: fine-tuning it never changes
+        the autoencoder (any kind: all expose encoder() and code_size)."""
+        classifier = cls(copy.deepcopy(autoencoder.encoder()), autoencoder.code_size, n_classes, dropout)
+        classifier.architecture = getattr(autoencoder, "architecture", None)  # to save and rebuild it
+        return classifier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits."""

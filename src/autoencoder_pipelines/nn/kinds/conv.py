@@ -1,0 +1,111 @@
+"""Convolutional autoencoder for single-channel images given as flat rows (`data.image_shape`),
+trained end to end on reconstruction."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
+
+
+class ConvOptions(KindOptions):
+    channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
+
+
+class _Reshape(nn.Module):
+    """Rows <-> images inside a Sequential (reshape, so non-contiguous rows work too)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class ConvAutoencoder(nn.Module):
+    """Encoder: (conv 3x3 + ReLU + maxpool 2) blocks for as many of `channels` as keep the
+    spatial size even (8x8: 8->4->2; 28x28: 28->14->7), then a linear map to the code.
+    Decoder mirrors it with (upsample 2 + conv 3x3 + ReLU) blocks and a final conv to one
+    channel of logits. Rows in, rows out, with the stack's interface."""
+
+    output_activation = "sigmoid"
+
+    def __init__(self, image_shape: tuple[int, int], code_size: int, channels: Sequence[int] = (16, 32)) -> None:
+        super().__init__()
+        height, width = image_shape
+        self.image_shape = (height, width)
+        self._code_size = code_size
+        blocks: list[nn.Module] = []
+        used, in_channels = [], 1
+        for out_channels in channels:
+            if height % 2 or width % 2:
+                break
+            blocks += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            used.append(out_channels)
+            in_channels, height, width = out_channels, height // 2, width // 2
+        self.channels = tuple(used)
+        bottleneck = (in_channels, height, width)
+        flat = math.prod(bottleneck)
+        self.encoder_net = nn.Sequential(
+            _Reshape(1, *self.image_shape), *blocks, nn.Flatten(), nn.Linear(flat, code_size)
+        )
+        up: list[nn.Module] = []
+        for k in reversed(range(len(used))):
+            out_channels = used[k - 1] if k > 0 else used[0]
+            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(used[k], out_channels, 3, padding=1), nn.ReLU()]
+        self.decoder_net = nn.Sequential(
+            nn.Linear(code_size, flat), nn.ReLU(), _Reshape(*bottleneck), *up,
+            nn.Conv2d(used[0] if used else 1, 1, 3, padding=1),
+        )
+
+    @property
+    def n_features(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def code_size(self) -> int:
+        return self._code_size
+
+    def encoder(self) -> nn.Sequential:
+        return self.encoder_net
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_net(x)
+
+    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder_net(z).flatten(start_dim=1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_preactivation(z))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_preactivation(self.encode(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class Conv(AutoencoderKind):
+    name = "conv"
+    stacks = False
+    Options = ConvOptions
+
+    def check_data(self, arch: Architecture) -> str | None:
+        if not arch.image_shape or len(arch.image_shape) != 2:
+            return f"model.kind 'conv' needs images: set data.image_shape to [height, width] (got {arch.image_shape})"
+        return super().check_data(arch)
+
+    def network(self, arch: Architecture) -> nn.Module:
+        return ConvAutoencoder(arch.image_shape, arch.code_size, channels=tuple(self.options(arch).channels))
+
+
+KIND = Conv()

@@ -1,0 +1,105 @@
+"""Models on disk as tensors plus JSON, never a pickle: one file holding
+{"format": 1, "json": "<how to build it>", "state_dict": {name: tensor}}, written atomically
+and read with `torch.load(weights_only=True)`, which refuses anything but tensors and plain
+containers. The JSON names the kind (through the registry), the architecture and, for a
+classifier or a detector, what sits on top of the network."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from autoencoder_pipelines.nn.detector import AutoencoderDetector
+from autoencoder_pipelines.nn.kinds import get_kind
+from autoencoder_pipelines.nn.kinds.base import Architecture
+from autoencoder_pipelines.nn.networks import EncoderClassifier
+
+FORMAT = 1
+Saveable = nn.Module | AutoencoderDetector
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used: unreadable, not ours, or of another kind than expected."""
+
+
+def describe(obj: Saveable) -> dict[str, Any]:
+    """How to build `obj` again (weights aside)."""
+    if isinstance(obj, AutoencoderDetector):
+        return {"type": "detector", "network": describe(obj.network), **obj.to_json()}
+    if isinstance(obj, EncoderClassifier):
+        return {"type": "classifier", "architecture": _architecture(obj).to_json(),
+                "n_classes": obj.n_classes, "dropout": obj.head[0].p}
+    return {"type": "autoencoder", "architecture": _architecture(obj).to_json()}
+
+
+def build(description: dict[str, Any]) -> Saveable:
+    """A freshly initialised object of that description."""
+    kind_of = description["type"]
+    if kind_of == "detector":
+        return AutoencoderDetector.from_json(description, build(description["network"]))
+    arch = Architecture.from_json(description["architecture"])
+    autoencoder = get_kind(arch.kind).build(arch)
+    if kind_of == "classifier":
+        return EncoderClassifier.on(autoencoder, description["n_classes"], description["dropout"])
+    return autoencoder
+
+
+def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, Any] | None = None) -> None:
+    """Several models (and JSON `meta`) in one file, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "json": json.dumps({"meta": meta or {}, "parts": {name: describe(obj) for name, obj in parts.items()}}),
+        "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
+    """(meta, models by name) of a file written by `save_bundle`."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        description = json.loads(payload["json"])
+        parts = {}
+        for name, part in description["parts"].items():
+            parts[name] = build(part)
+            _module(parts[name]).load_state_dict(payload["state_dicts"][name])
+            _module(parts[name]).eval()
+    except Exception as error:
+        raise ModelFileError(
+            f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {error})"
+        ) from None
+    return description["meta"], parts
+
+
+def save(obj: Saveable, path: str | Path) -> None:
+    save_bundle(path, {"model": obj})
+
+
+def load(path: str | Path, expected: type | None = None) -> Saveable:
+    obj = load_bundle(path)[1].get("model")
+    if expected is not None and not isinstance(obj, expected):
+        raise ModelFileError(f"{path}: holds a {type(obj).__name__}, expected a {expected.__name__}")
+    return obj
+
+
+def _module(obj: Saveable) -> nn.Module:
+    return obj.network if isinstance(obj, AutoencoderDetector) else obj
+
+
+def _architecture(module: nn.Module) -> Architecture:
+    arch = getattr(module, "architecture", None)
+    if arch is None:
+        raise ValueError(f"{type(module).__name__} was not built by a kind (no architecture): it cannot be saved")
+    return arch

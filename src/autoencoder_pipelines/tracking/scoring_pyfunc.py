@@ -1,0 +1,21 @@
+"""The scoring model as MLflow loads it ("models from code": no pickle). Its one artifact is
+the scorer file (tensors plus JSON) that training wrote; this package travels with the model
+as its code, so the model loads wherever its requirements are installed."""
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+class ScoringModel(PythonModel):
+    def load_context(self, context) -> None:
+        from autoencoder_pipelines.scoring import Scorer
+
+        self.scorer = Scorer.load(context.artifacts["scorer"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """Raw rows in (the training feature columns), scored rows out."""
+        return self.scorer.score(pd.DataFrame(model_input), source="model input")
+
+
+mlflow.models.set_model(ScoringModel())

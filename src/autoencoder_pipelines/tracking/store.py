@@ -1,0 +1,53 @@
+"""The MLflow store: a default in the project, and a check at start-up that fails naming the
+URI when the store cannot be written."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from autoencoder_pipelines.errors import TrackingStoreError
+
+
+def _writable_directory(directory: Path, uri: str, what: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise TrackingStoreError(
+            f"MLflow {what} '{uri}' cannot be written ({error.strerror or error}: {directory}). "
+            "Set MLFLOW_TRACKING_URI to a writable store."
+        ) from None
+
+
+def check_tracking_store(uri: str, project_path: Path) -> None:
+    """Local stores (sqlite, file) are checked by writing to them; remote ones are not contacted."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute.db
+        raw = unquote(uri[len("sqlite:///"):])
+        path = Path(raw) if raw.startswith("/") else project_path / raw
+        _writable_directory(path.parent, uri, "tracking store")
+        try:
+            connection = sqlite3.connect(path)
+            connection.execute("CREATE TABLE IF NOT EXISTS _aep_write_check (x)")
+            connection.execute("DROP TABLE _aep_write_check")
+            connection.close()
+        except sqlite3.Error as error:
+            raise TrackingStoreError(
+                f"MLflow tracking store '{uri}' cannot be written ({error}). Set MLFLOW_TRACKING_URI to a writable store."
+            ) from None
+        # the SQLite store keeps artifacts in ./mlruns
+        _writable_directory(project_path / "mlruns", uri, "artifact store of")
+    elif parsed.scheme in ("", "file"):
+        _writable_directory(Path(unquote(parsed.path)), uri, "tracking store")
+
+
+def default_tracking_uri(project_path: Path) -> str:
+    """A SQLite store in the project (MLflow 3.13+ refuses the plain file store); artifacts
+    go to ./mlruns beside it."""
+    return f"sqlite:///{Path(project_path) / 'mlflow.db'}"

@@ -1,0 +1,149 @@
+"""Training and evaluation nodes on in-memory data: each kind gets its own objective, settings
+reach the phases they configure, outputs have the promised shape."""
+
+from unittest.mock import patch
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoencoder_pipelines.config import AnomalyParams, DenoiserParams, FinetuneParams, ModelParams, PretrainParams, ReductionParams
+from autoencoder_pipelines.config import CorruptionParams
+from autoencoder_pipelines.data import Skipped
+from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.jobs import layer_losses
+from autoencoder_pipelines.nn import stacking
+from autoencoder_pipelines.pipelines.anomaly.nodes import score_anomalies, train_anomaly_model
+from autoencoder_pipelines.pipelines.finetuning.nodes import (
+    evaluate_classifiers, finetune_classifier, finetune_denoiser, train_random_init_classifier,
+)
+from autoencoder_pipelines.pipelines.pretraining.nodes import pretrain_stack
+from autoencoder_pipelines.pipelines.reduction.nodes import sweep_code_sizes
+from autoencoder_pipelines.pipelines.reporting.nodes import plot_generated_samples
+from autoencoder_pipelines.pipelines.scorer.nodes import build_scorer
+
+PRETRAIN = PretrainParams(epochs=1, batch_size=32)
+MASKING = CorruptionParams(kind="masking", level=0.25)
+
+
+def _pretrain(frame, schema, runtime, kind="denoising", **model):
+    return pretrain_stack(frame, frame, schema, ModelParams(kind=kind, hidden_sizes=[8, 4], **model), PRETRAIN, MASKING, runtime)
+
+
+def _spy_pretrain(frame, schema, runtime, kind):
+    with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
+        _pretrain(frame, schema, runtime, kind)
+    return [call.args[5] for call in spy.call_args_list]  # the corruption of each phase
+
+
+def test_only_the_denoising_kind_corrupts_each_layers_input(frame, schema, runtime):
+    assert [c.kind for c in _spy_pretrain(frame, schema, runtime, "denoising")] == ["masking", "masking"]
+    for kind in ("undercomplete", "sparse", "contractive", "vae"):
+        assert all(c.is_identity for c in _spy_pretrain(frame, schema, runtime, kind)), kind
+
+
+@pytest.mark.parametrize("kind, phases", [
+    ("sparse", ["pretrain.layer_1", "pretrain.layer_2"]), ("vae", ["pretrain.vae"]), ("conv", ["pretrain.conv"]),
+])
+def test_stacking_kinds_pretrain_per_layer_and_the_others_end_to_end(frame, schema, runtime, kind, phases):
+    network, history = _pretrain(frame, schema, runtime, kind)
+    assert network.code_size == 4 and network.architecture.kind == kind
+    assert sorted({key.rsplit(".", 1)[0] for key in history}) == phases
+    assert all(len(values) == 1 for values in history.values())
+
+
+def test_conv_needs_an_image_shape(frame, schema, runtime):
+    with pytest.raises(ConfigError, match="model.kind 'conv' needs images: set data.image_shape"):
+        _pretrain(frame, {**schema, "image_shape": None}, runtime, "conv")
+
+
+@pytest.mark.parametrize("kind", ["vae", "conv", "denoising"])
+def test_l1_weight_reaches_every_kind(frame, schema, runtime, kind):
+    from autoencoder_pipelines.nn.kinds import base, vae
+
+    target = vae if kind == "vae" else base
+    with patch.object(target, "l1_weight_penalty", wraps=target.l1_weight_penalty) as penalty:
+        _pretrain(frame, schema, runtime, kind, l1_weight=0.01)
+    assert penalty.call_count > 0 and penalty.call_args.args[1] == 0.01
+
+
+def test_the_first_layer_reconstructs_the_data_and_the_others_hidden_codes():
+    assert layer_losses(ModelParams(hidden_sizes=[8, 4, 2], loss="bce", hidden_loss="l1")) == ["bce", "l1", "l1"]
+
+
+def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
+    stack, _ = _pretrain(frame, schema, runtime)
+    params = FinetuneParams(epochs=2, batch_size=32, mode="head_only", train_on_validation=False)
+    classifier, history = finetune_classifier(stack, frame, frame, schema, params, runtime)
+    assert set(history) == {"finetune.train_loss", "finetune.val_loss", "finetune.val_accuracy"}
+    # head_only froze the pretrained encoder; the random-init twin always trains in full
+    assert all(np.allclose(a.detach(), b.detach()) for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters()))
+    model = ModelParams(hidden_sizes=[8, 4])
+    twin, _ = train_random_init_classifier(frame, frame, schema, model, params, runtime)
+    metrics, predictions = evaluate_classifiers(classifier, twin, frame, frame, schema)
+    assert set(metrics) == {"finetune.test_accuracy", "finetune.noisy_test_accuracy",
+                            "finetune.random_init_test_accuracy", "finetune.random_init_noisy_test_accuracy"}
+    assert list(predictions.columns) == ["id", "label", "predicted", "random_init_predicted"]
+    unlabelled = {**schema, "classes": None}
+    skipped, history = finetune_classifier(stack, frame, frame, unlabelled, params, runtime)
+    assert isinstance(skipped, Skipped) and history == {}
+
+
+def test_the_denoiser_is_a_fine_tuned_copy(frame, schema, runtime):
+    stack, _ = _pretrain(frame, schema, runtime)
+    before = [p.detach().clone() for p in stack.parameters()]
+    denoiser, history = finetune_denoiser(stack, frame, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]), MASKING,
+                                          DenoiserParams(epochs=2, batch_size=32), runtime)
+    assert set(history) == {"denoiser.train_loss", "denoiser.val_loss", "denoiser.val_mse"}
+    assert all(np.array_equal(a, b.detach()) for a, b in zip(before, stack.parameters()))
+    assert not all(np.array_equal(a, b.detach()) for a, b in zip(before, denoiser.parameters()))
+
+
+def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, runtime):
+    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    params = ReductionParams(epochs=1, sweep_code_sizes=[2, 6, 16], sweep_epochs=1, batch_size=32)
+    table = sweep_code_sizes(stack, stack, frame, frame, frame, schema, ModelParams(kind="undercomplete", hidden_sizes=[8, 4]), params, runtime)
+    assert list(table["code_size"]) == [2, 4, 6]  # 16 is not smaller than the 16 features
+    assert list(table["epochs"]) == [1, 1, 1]
+    vae, _ = _pretrain(frame, schema, runtime, "vae")
+    table = sweep_code_sizes(vae, vae, frame, frame, frame, schema, ModelParams(kind="vae", hidden_sizes=[8, 4]), params, runtime)
+    assert list(table["code_size"]) == [4]
+
+
+def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame, schema, runtime):
+    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    params = AnomalyParams(epochs=30, batch_size=16, normal_classes=[0], learning_rate=0.01, patience=None)
+    detector, history = train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+    assert len(history["anomaly.train_loss"]) == 30
+    scores, metrics = score_anomalies(detector, frame, frame, frame, schema, params)
+    assert len(scores) == 3 * len(frame)
+    assert (scores["is_anomaly"] == (scores["reconstruction_error"] > metrics["anomaly.threshold"])).all()
+    assert metrics["anomaly.roc_auc"] > 0.9  # class 1 was never seen by the detector
+
+
+@pytest.mark.parametrize("normal, message", [
+    (["cat"], r"anomaly.normal_classes: \['cat'\] are not classes of the data"),
+])
+def test_normal_classes_must_exist(frame, schema, runtime, normal, message):
+    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    with pytest.raises(ConfigError, match=message):
+        train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]),
+                            AnomalyParams(epochs=1, normal_classes=normal), runtime)
+
+
+def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
+    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    detector, _ = train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]),
+                                      AnomalyParams(epochs=1, normal_classes=None), runtime)
+    scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
+    scorer = build_scorer(frame, {**schema, "id_column": "row"}, scaler, stack, detector, Skipped("no labels"))
+    example = scorer.input_example()
+    assert list(example.columns) == [*schema["features"], "row"] and len(example) == 5
+    assert list(scorer.score(example)["id"]) == list(frame["id"].head(5))
+
+
+def test_only_generative_kinds_draw_samples(frame, schema, runtime):
+    vae, _ = _pretrain(frame, schema, runtime, "vae")
+    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    assert len(plot_generated_samples(vae, frame, schema).axes) == 16
+    assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"

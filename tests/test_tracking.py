@@ -1,0 +1,108 @@
+"""The MLflow run of each `kedro run`: every parameter flattened in a few calls, statuses
+earned (FINISHED, FAILED with the error, KILLED), runs of dead processes closed, no telemetry."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from autoencoder_pipelines.errors import TrackingStoreError
+from autoencoder_pipelines.tracking.hook import PARAM_VALUE_LIMIT, flatten, log_parameters, mark_dead_runs_killed
+from autoencoder_pipelines.tracking.store import check_tracking_store
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield MlflowClient(uri)
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+def test_parameters_are_flattened_batched_and_long_values_become_tags(store, monkeypatch):
+    calls = []
+    monkeypatch.setattr(mlflow, "log_params", lambda params: (calls.append(len(params)), mlflow.tracking.fluent.log_params(params)))
+    parameters = {"model": {"hidden_sizes": [32, 8], "sparse": {"weight": 0.1}}, "many": {f"p{i}": i for i in range(150)},
+                  "notes": {"text": "x" * (PARAM_VALUE_LIMIT + 1)}}
+    with mlflow.start_run() as run:
+        log_parameters(parameters)
+    assert calls == [100, 52]  # MLflow takes at most 100 parameters a call
+    logged = store.get_run(run.info.run_id).data
+    assert logged.params["model.hidden_sizes"] == "[32, 8]" and logged.params["model.sparse.weight"] == "0.1"
+    assert "notes.text" not in logged.params and logged.tags["notes.text"].startswith("xxx")
+    assert flatten({"a": {"b": {}}, "c": 1}) == {"a.b": {}, "c": 1}
+
+
+def test_a_failed_run_ends_failed_with_the_error(make_project, tiny):
+    tiny["data"] = {"source": "csv", "path": "data/01_raw/rows.csv"}
+    project = make_project(tiny)
+    project.path("data/01_raw/rows.csv").write_text("a,b\n1,x\n2,y\n")
+    with pytest.raises(Exception, match="2 rows; at least 20 are needed"):
+        project.run("data_processing")
+    (run,) = project.runs()
+    assert run.info.status == "FAILED"
+    assert "2 rows; at least 20 are needed" in run.data.tags["error"]
+
+
+def test_refused_parameters_open_no_run(make_project, tiny):
+    tiny["corruption"] = {"kind": "masking", "level": 2.0}
+    project = make_project(tiny)
+    with pytest.raises(Exception, match="corruption.level"):
+        project.run("data_processing")
+    assert project.runs() == []
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_killed(store):
+    experiment = store.create_experiment("e")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    stale = store.create_run(experiment, tags={"aep.host": socket.gethostname(), "aep.pid": dead}).info.run_id
+    alive = store.create_run(experiment, tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid())}).info.run_id
+    other_host = store.create_run(experiment, tags={"aep.host": "elsewhere", "aep.pid": dead}).info.run_id
+    mark_dead_runs_killed(experiment)
+    assert store.get_run(stale).info.status == "KILLED"
+    assert store.get_run(alive).info.status == "RUNNING"
+    assert store.get_run(other_host).info.status == "RUNNING"
+
+
+def test_a_run_killed_by_sigterm_ends_killed(make_project):
+    project = make_project()
+    code = (
+        "import os, signal, mlflow\n"
+        "from autoencoder_pipelines.tracking.hook import MlflowTrackingHook, _end_killed_on_exit\n"
+        "mlflow.set_experiment('autoencoder_pipelines')\n"
+        "run = mlflow.start_run()\n"
+        "_end_killed_on_exit(run.info.run_id)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "import time; time.sleep(30)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": project.uri})
+    assert result.returncode == 143, result.stderr[-2000:]
+    (run,) = project.runs()
+    assert run.info.status == "KILLED"
+
+
+def test_tracking_store_check(tmp_path):
+    check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(TrackingStoreError, match="'sqlite:///.*a_file/mlflow.db' cannot be written"):
+        check_tracking_store(f"sqlite:///{tmp_path / 'a_file' / 'mlflow.db'}", tmp_path)
+    with pytest.raises(TrackingStoreError, match="cannot be written"):
+        check_tracking_store(f"file://{tmp_path / 'a_file' / 'store'}", tmp_path)
+    check_tracking_store("http://tracking.example:5000", tmp_path)  # remote stores are not contacted
+
+
+def test_mlflow_telemetry_is_off_when_the_project_is_loaded():
+    code = ("import os; os.environ.pop('MLFLOW_DISABLE_TELEMETRY', None); import autoencoder_pipelines.settings; "
+            "from mlflow.telemetry import get_telemetry_client; print(get_telemetry_client())")
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY", "PYTEST_CURRENT_TEST", "CI")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "None"
