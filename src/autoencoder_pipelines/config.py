@@ -73,7 +73,15 @@ class DataParams(_Strict):
 class SplitParams(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     val_fraction: float = Field(0.1, gt=0, lt=1)
-    scaling: Literal["global", "per_feature"] = "global"
+    # auto: images (data.image_shape known) share one range (global); tables are scaled per
+    # feature by their 1st-99th percentile range (robust), so outliers in the training rows
+    # do not squash everything else, and stay visible as values outside [0, 1]
+    scaling: Literal["auto", "global", "per_feature", "robust"] = "auto"
+
+    def scaling_for(self, schema: dict[str, Any]) -> str:
+        if self.scaling != "auto":
+            return self.scaling
+        return "global" if schema.get("image_shape") else "robust"
 
     @model_validator(mode="after")
     def _room_for_training(self) -> "SplitParams":
@@ -105,10 +113,12 @@ class ModelParams(_Strict):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     kind: str = "denoising"
-    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128, 24], min_length=1)
+    # None: from the number of features d (hidden_sizes_for); the last size is the code size
+    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
-    loss: LOSS = "bce"  # the data's reconstruction (inputs are scaled to [0, 1])
+    # the data's reconstruction; auto: bce for images (values in [0, 1]), mse for tables
+    loss: Literal["auto", "mse", "l1", "bce"] = "auto"
     # Layers above the first reconstruct hidden codes; bce there needs sigmoid activations.
     hidden_loss: LOSS = "mse"
     l1_weight: float = Field(0.0, ge=0)  # L1 penalty on weights, every kind (L2: a phase's weight_decay)
@@ -122,10 +132,23 @@ class ModelParams(_Strict):
 
     @field_validator("hidden_sizes")
     @classmethod
-    def _positive(cls, sizes: list[int]) -> list[int]:
-        if any(size < 1 for size in sizes):
+    def _positive(cls, sizes: list[int] | None) -> list[int] | None:
+        if sizes is not None and any(size < 1 for size in sizes):
             raise ValueError("every hidden size must be >= 1")
         return sizes
+
+    def hidden_sizes_for(self, n_features: int) -> list[int]:
+        """The configured sizes, or from d features: [clamp(4d, 16, 512), clamp(2d, 8, 256),
+        code], code = clamp(round(3d/8), 2, 64) and below d (digits, d = 64: [256, 128, 24])."""
+        if self.hidden_sizes is not None:
+            return list(self.hidden_sizes)
+        code = max(1, min(max(2, min(64, round(3 * n_features / 8))), n_features - 1))
+        return [min(max(4 * n_features, 16), 512), max(min(max(2 * n_features, 8), 256), code + 1), code]
+
+    def loss_for(self, schema: dict[str, Any]) -> str:
+        if self.loss != "auto":
+            return self.loss
+        return "bce" if schema.get("image_shape") else "mse"
 
     @model_validator(mode="after")
     def _known_blocks(self) -> "ModelParams":
@@ -134,7 +157,7 @@ class ModelParams(_Strict):
                 raise ValueError(f"unknown key '{key}'; a block of options must be named after a kind ({', '.join(kind_names())})")
             if value is not None and not isinstance(value, dict):
                 raise ValueError(f"model.{key} must be a block of options (got {value!r})")
-        if self.hidden_loss == "bce" and self.activation != "sigmoid" and len(self.hidden_sizes) > 1:
+        if self.hidden_loss == "bce" and self.activation != "sigmoid" and len(self.hidden_sizes or [0, 0]) > 1:
             raise ValueError("hidden_loss 'bce' needs codes in [0, 1]: set activation to sigmoid, or use mse or l1")
         return self
 
@@ -200,11 +223,26 @@ class ReductionParams(PhaseParams):
 
 
 class AnomalyParams(PhaseParams):
-    epochs: int = Field(100, ge=1)
-    patience: Optional[int] = Field(20, ge=1)
-    batch_size: Optional[int] = Field(32, ge=1)
-    contamination: float = Field(0.05, gt=0, lt=1)
-    normal_classes: Optional[list[Any]] = Field(default_factory=lambda: list(range(9)))
+    """The detector (nn/detector.py): its network, training and threshold."""
+
+    # None: from the label column (checks.normal_classes): 0/False of a 0/1 label; every row
+    # without labels; a multi-class label must be named
+    normal_classes: Optional[list[Any]] = None
+    # contamination: the expected share of anomalies in the data (as in PyOD and scikit-learn);
+    # the threshold is that upper quantile of the training rows' scores.
+    # false_alarm_rate: the share of normal validation rows flagged.
+    threshold_rule: Literal["contamination", "false_alarm_rate"] = "contamination"
+    contamination: float = Field(0.05, gt=0, lt=0.5)
+    false_alarm_rate: float = Field(0.05, gt=0, lt=0.5)
+    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)  # None: [2d, d/4] (capped)
+    activation: Literal["sigmoid", "relu", "tanh"] = "relu"
+    batch_norm: bool = True
+    standardize: bool = True  # each feature by the normal training rows' mean and deviation
+    epochs: int = Field(50, ge=1)
+    learning_rate: float = Field(0.03, gt=0)
+    patience: Optional[int] = Field(5, ge=1)
+    min_delta: float = Field(0.001, ge=0)
+    batch_size: Optional[int] = Field(256, ge=1)
     corruption: Optional[CorruptionParams] = None
 
 
@@ -259,6 +297,11 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
     parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]
     model: ModelParams = parsed["model"]  # type: ignore[assignment]
+    if pretrain.layer_corruption is not None and model.hidden_sizes is None:
+        raise ConfigError(
+            "pretrain.layer_corruption gives one corruption per layer: set model.hidden_sizes too, "
+            "so the number of layers does not depend on the data"
+        )
     if pretrain.layer_corruption is not None and len(pretrain.layer_corruption) != len(model.hidden_sizes):
         raise ConfigError(
             f"pretrain.layer_corruption: {len(pretrain.layer_corruption)} entries for "

@@ -169,26 +169,34 @@ def native(value: Any) -> Any:
 # ---- scaling ---------------------------------------------------------------------------
 
 def fit_scaler(frame: pd.DataFrame, features: list[str], kind: str) -> dict[str, Any]:
-    """Min-max scaling to [0, 1], fitted on training rows only. Stored as plain JSON.
+    """An affine map of each feature to about [0, 1], fitted on training rows only; plain JSON.
 
-    `global` uses one range for all features (right for images); `per_feature` one each.
+    `global`: one range for all features, the training minimum and maximum (images).
+    `per_feature`: each feature's training minimum and maximum.
+    `robust`: each feature's 1st and 99th training percentiles, so a few extreme rows do not
+    squash the rest; values beyond them map outside [0, 1].
     """
     values = frame[features].to_numpy(dtype="float64")
     if kind == "global":
         low, high = np.full(len(features), values.min()), np.full(len(features), values.max())
     elif kind == "per_feature":
         low, high = values.min(axis=0), values.max(axis=0)
+    elif kind == "robust":
+        low, high = np.percentile(values, 1, axis=0), np.percentile(values, 99, axis=0)
+        flat = high <= low  # a feature mostly constant: fall back to its full range
+        low[flat], high[flat] = values.min(axis=0)[flat], values.max(axis=0)[flat]
     else:
-        raise ValueError(f"split.scaling is '{kind}'; expected global or per_feature")
+        raise ValueError(f"split.scaling is '{kind}'; expected global, per_feature or robust")
     return {"kind": kind, "features": list(features), "minimum": low.tolist(), "maximum": high.tolist()}
 
 
 def apply_scaler(frame: pd.DataFrame, scaler: dict[str, Any]) -> pd.DataFrame:
-    """Scale features into [0, 1] (clipped: unseen rows may exceed the training range)."""
+    """Scale features with the fitted map. Not clipped: unseen rows beyond the training range
+    keep their distance, which is what an anomaly score should see."""
     features = scaler["features"]
     low, high = np.asarray(scaler["minimum"]), np.asarray(scaler["maximum"])
     span = np.where(high > low, high - low, 1.0)
-    scaled = np.clip((frame[features].to_numpy(dtype="float64") - low) / span, 0.0, 1.0)
+    scaled = (frame[features].to_numpy(dtype="float64") - low) / span
     out = frame.copy()
     out[features] = scaled.astype("float32")
     return out

@@ -20,17 +20,55 @@ logger = logging.getLogger(__name__)
 
 
 class ProjectHooks:
-    """Validate parameters before any work, resolve the runtime once, stamp the run clock."""
+    """Validate parameters before any work, resolve the runtime once, check the settings
+    against the data right after ingestion, stamp the run clock."""
 
     def __init__(self) -> None:
         self.checkpoint_dir: Path | None = None
         self.sections: dict[str, Any] = {}
+        self.data_dir = "data"
+        self.consumed: set[str] = set()
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
         """Every section checked before the catalog is built (no torch needed): a bad parameter
         stops the run here, before any MLflow run is opened."""
-        self.sections = validate_parameters(context.config_loader["parameters"])
+        parameters = context.config_loader["parameters"]
+        self.sections = validate_parameters(parameters)
+        self.data_dir = str(Path(context.project_path) / parameters.get("data_dir", "data"))
+
+    @hook_impl
+    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+        if node.name == "ingest":
+            self.check_settings(outputs["validated_data"], outputs["data_schema"])
+
+    def check_settings(self, frame: Any, schema: dict[str, Any]) -> None:
+        """The rules that compare this run's settings with the data (checks.py), before any
+        training node; what the defaults became goes to the log and the MLflow run."""
+        from autoencoder_pipelines import checks
+        from autoencoder_pipelines.data import LABEL, has_labels
+
+        uses = lambda section: f"params:{section}" in self.consumed  # noqa: E731
+        counts = checks.label_counts(frame, schema)
+        if has_labels(schema):
+            checks.check_label_type(schema, frame[LABEL])
+        if uses("split"):
+            checks.check_split(schema, self.sections["split"], counts)
+        if uses("model"):
+            checks.check_model(self.sections["model"], schema)
+        if uses("anomaly"):
+            checks.check_normal_rows(self.sections["anomaly"], schema, counts)
+        checks.check_writable(checks.writable_output_folders(self.data_dir))
+        derived = checks.derived_settings(
+            schema, *(self.sections[s] if uses(s) else None for s in ("model", "split", "anomaly"))
+        )
+        logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            from autoencoder_pipelines.tracking.hook import log_parameters
+
+            log_parameters({"derived": derived})
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -41,6 +79,9 @@ class ProjectHooks:
 
             check_kind_settings(self.sections["model"])
         runtime = resolve_runtime(self.sections["runtime"])
+        self.consumed = set(pipeline.all_inputs())
+        if "data_schema" in pipeline.inputs() and catalog.exists("validated_data"):  # no ingestion in this run
+            self.check_settings(catalog.load("validated_data"), catalog.load("data_schema"))
         self.checkpoint_dir = Path(runtime.params.checkpoint_dir)
         catalog["runtime"] = MemoryDataset(runtime, copy_mode="assign")
         catalog["run_started_at"] = time.time()
@@ -51,6 +92,8 @@ class ProjectHooks:
         if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir() and is_rank_zero():
             for checkpoint in self.checkpoint_dir.glob("*.pt"):
                 checkpoint.unlink(missing_ok=True)
+            if not any(self.checkpoint_dir.iterdir()):
+                self.checkpoint_dir.rmdir()
 
 
 class NodeTimingHook:

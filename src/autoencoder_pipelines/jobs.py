@@ -30,12 +30,12 @@ def check_kind_settings(model: ModelParams) -> AutoencoderKind:
     return get_kind(model.kind)
 
 
-def architecture(model: ModelParams, schema: dict[str, Any], hidden_sizes: list[int] | None = None) -> Architecture:
+def architecture(model: ModelParams, schema: dict[str, Any]) -> Architecture:
     shape = schema.get("image_shape")
     return Architecture(
         kind=model.kind,
         n_features=len(schema["features"]),
-        hidden_sizes=tuple(hidden_sizes or model.hidden_sizes),
+        hidden_sizes=tuple(model.hidden_sizes_for(len(schema["features"]))),
         activation=model.activation,
         code_activation=model.code_activation,
         image_shape=tuple(shape) if shape else None,
@@ -57,9 +57,10 @@ def build_autoencoder(model: ModelParams, schema: dict[str, Any], seed: int, str
         return get_kind(model.kind).build(architecture(model, schema))
 
 
-def layer_losses(model: ModelParams) -> list[str]:
+def layer_losses(model: ModelParams, schema: dict[str, Any]) -> list[str]:
     """The first layer reconstructs the data (`loss`), the others hidden codes (`hidden_loss`)."""
-    return [model.loss] + [model.hidden_loss] * (len(model.hidden_sizes) - 1)
+    n_layers = len(model.hidden_sizes_for(len(schema["features"])))
+    return [model.loss_for(schema)] + [model.hidden_loss] * (n_layers - 1)
 
 
 def fine_tune_phase(
@@ -79,7 +80,7 @@ def fine_tune_phase(
     (x_train,) = runtime.place(features_tensor(train, schema))
     trained, history = fine_tune(
         autoencoder.to(runtime.device), x_train, runtime.features(val, schema), runtime.trainer(phase, name), name,
-        model.loss, corruption, None if noisy_val is None else runtime.features(noisy_val, schema),
+        model.loss_for(schema), corruption, None if noisy_val is None else runtime.features(noisy_val, schema),
     )
     autoencoder.cpu()
     return trained.cpu(), history_series(history)

@@ -1,7 +1,9 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
+from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec, corrupt
 
 
 @pytest.fixture
@@ -67,3 +69,15 @@ def test_none_and_zero_level_are_identity(x):
 def test_bad_specs_are_refused(kind, level, message):
     with pytest.raises(ValueError, match=message):
         CorruptionSpec(kind, level)
+
+
+def test_of_builds_the_configured_spec_and_none_is_identity():
+    assert CorruptionSpec.of(None) is IDENTITY and IDENTITY.is_identity
+    assert CorruptionSpec.of(SimpleNamespace(kind="gaussian", level=0.2)) == CorruptionSpec("gaussian", 0.2)
+
+
+def test_salt_and_pepper_on_other_data_takes_that_datas_range():
+    codes = torch.tensor([[-3.0, 0.5], [2.0, 7.0]])
+    assert CorruptionSpec("salt_and_pepper", 0.2).in_range(codes) == CorruptionSpec("salt_and_pepper", 0.2, -3.0, 7.0)
+    for spec in (CorruptionSpec("masking", 0.2), CorruptionSpec("gaussian", 0.2), IDENTITY):
+        assert spec.in_range(codes) is spec

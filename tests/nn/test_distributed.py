@@ -1,50 +1,81 @@
-"""Data-parallel training: DDP over 2 CPU processes (gloo) equals one process with the batch
-doubled (gradients are averaged over the union of the ranks' shards)."""
+"""Data-parallel pieces that need no process group: the shard of each rank, the loss module
+DDP wraps, and what torchrun's environment says about this process."""
 
+import pytest
 import torch
 from torch import nn
 
-from autoencoder_pipelines.nn.distributed import shard
-from autoencoder_pipelines.nn.training import TrainSettings, fit
+from autoencoder_pipelines.nn import launch
+from autoencoder_pipelines.nn.distributed import Objective, is_worker, local_device, shard
+
+TORCHRUN = {"TORCHELASTIC_RUN_ID": "job-1", "WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "1"}
 
 
-def _train(world_size: int, batch_size: int):
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(256, 4, generator=generator)
-    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
-    torch.manual_seed(0)
-    model = nn.Linear(4, 1)
-    loss = lambda batch, gen: nn.functional.mse_loss(model(batch[0]), batch[1])
-    evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), y).item()}
-    settings = TrainSettings(epochs=3, batch_size=batch_size, learning_rate=0.05, log_every=0, world_size=world_size)
-    history = fit(model, loss, (x, y), settings, evaluate, name="ddp")
-    return model, history
+@pytest.mark.parametrize("n_rows, world_size, per_rank", [(11, 3, 4), (12, 3, 4), (5, 2, 3), (2, 4, 1)])
+def test_shards_cover_every_row_with_equal_counts(n_rows, world_size, per_rank):
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(0))
+    parts = [shard(order, rank, world_size) for rank in range(world_size)]
+    assert [p.numel() for p in parts] == [per_rank] * world_size  # padded: every rank runs as many batches
+    assert set(torch.cat(parts).tolist()) == set(range(n_rows))
+    if n_rows % world_size == 0:  # nothing to pad: every row exactly once
+        assert sorted(torch.cat(parts).tolist()) == list(range(n_rows))
 
 
-def test_two_ranks_equal_one_process_with_twice_the_batch():
-    single, single_history = _train(world_size=1, batch_size=32)
-    parallel, parallel_history = _train(world_size=2, batch_size=16)
-    for a, b in zip(single.state_dict().values(), parallel.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-5)
-    assert [round(e["val_loss"], 4) for e in parallel_history.epochs] == [round(e["val_loss"], 4) for e in single_history.epochs]
+def test_shards_follow_the_shared_order():
+    order = torch.tensor([7, 3, 9, 1, 5, 0])
+    assert [shard(order, rank, 2).tolist() for rank in range(2)] == [[7, 9, 5], [3, 1, 0]]
 
 
-def test_shards_cover_every_row_with_equal_lengths():
-    order = torch.randperm(11)
-    parts = [shard(order, rank, 3) for rank in range(3)]
-    assert {p.numel() for p in parts} == {4}
-    assert set(torch.cat(parts).tolist()) == set(range(11))
+def test_the_objective_module_is_the_batch_loss_over_the_models_parameters():
+    model = nn.Linear(3, 1)
+    objective = Objective(model, lambda batch, generator: model(batch[0]).sum() * 2)
+    x = torch.rand(4, 3)
+    assert list(objective.parameters()) == list(model.parameters())  # what DDP syncs
+    assert torch.equal(objective((x,), None), model(x).sum() * 2)
 
 
-def test_every_rank_acts_on_rank_zero_validation_figures():
-    # rank 1 alone sees a non-finite validation loss: deciding alone, it would stop with
-    # TrainingDivergedError and take the run down; acting on rank 0's figures, both go on
-    import torch.distributed as dist
+def test_without_a_process_group_this_is_not_a_worker():
+    assert not is_worker()
 
-    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
-    model = nn.Linear(4, 1)
-    loss = lambda batch, gen: model(batch[0]).pow(2).mean()
-    evaluate = lambda: {"val_loss": float("nan") if dist.get_rank() == 1 else 1.0}
-    settings = TrainSettings(epochs=2, batch_size=16, log_every=0, world_size=2)
-    history = fit(model, loss, (x,), settings, evaluate, name="ddp")
-    assert [epoch["val_loss"] for epoch in history.epochs] == [1.0, 1.0]
+
+@pytest.fixture
+def torchrun(monkeypatch):
+    """`torchrun(on)`: the environment of rank 2 of 4 under torchrun, or of a plain process."""
+
+    def set_environment(on: bool) -> None:
+        for key, value in TORCHRUN.items():
+            if on:
+                monkeypatch.setenv(key, value)
+            else:
+                monkeypatch.delenv(key, raising=False)
+
+    return set_environment
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_launch_reads_torchruns_environment(torchrun, on):
+    torchrun(on)
+    assert launch.launched_by_torchrun() == on
+    assert launch.torchrun_world_size() == (4 if on else 1)
+    assert launch.is_rank_zero() == (not on)
+
+
+def test_rank_zero_under_torchrun(torchrun, monkeypatch):
+    torchrun(True)
+    monkeypatch.setenv("RANK", "0")
+    assert launch.is_rank_zero()
+
+
+def test_a_world_size_without_torchrun_is_ignored(torchrun, monkeypatch):
+    torchrun(False)
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("RANK", "3")
+    assert launch.torchrun_world_size() == 1 and launch.is_rank_zero()
+
+
+@pytest.mark.parametrize(
+    "on, device, expected", [(True, "cuda", "cuda:1"), (False, "cuda", "cuda"), (True, "cpu", "cpu")]
+)
+def test_each_torchrun_process_takes_the_gpu_of_its_local_rank(torchrun, on, device, expected):
+    torchrun(on)
+    assert local_device(torch.device(device)) == torch.device(expected)

@@ -1,19 +1,20 @@
 """An autoencoder anomaly detector with scikit-learn/PyOD conventions.
 
-    detector = AutoencoderDetector(contamination=0.05).fit(x_normal)
+    detector = AutoencoderDetector(DetectorSettings(contamination=0.05)).fit(x_normal)
     scores = detector.decision_function(x)   # higher = more anomalous
     flags = detector.predict(x)              # 1 above `threshold_`, else 0
 
-The score of a row is its mean squared reconstruction error. The anomaly node, the batch
-scorer and the MLflow model all use this one object. It saves as tensors plus JSON (one file,
-read back with `torch.load(weights_only=True)`): nothing is unpickled.
+The score of a row is its mean squared reconstruction error after standardising each feature
+by the training rows' mean and standard deviation, so every feature counts alike whatever its
+units. The anomaly node, the batch scorer and the MLflow model all use this one object. It
+saves as tensors plus JSON (nn.serialization): nothing is unpickled.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 import torch
@@ -21,15 +22,23 @@ from torch import nn
 
 from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec
 from autoencoder_pipelines.nn.finetuning import fine_tune
-from autoencoder_pipelines.nn.inference import predict_in_batches, reconstruction_errors
+from autoencoder_pipelines.nn.inference import predict_in_batches
+from autoencoder_pipelines.nn.networks import DenseAutoencoder
+from autoencoder_pipelines.nn.seeding import seeded
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, History, Trainer, TrainSettings
 
 ThresholdRule = Literal["contamination", "false_alarm_rate"]
 
 
+def default_hidden_sizes(n_features: int) -> list[int]:
+    """[min(2d, 512), code], code = clamp(round(d/4), 1, 64): wider than the input, then a code a
+    quarter of it (benchmarks/anomaly_baselines.py compares the choices)."""
+    return [min(2 * n_features, 512), min(max(1, round(n_features / 4)), 64)]
+
+
 @dataclass(frozen=True)
 class DetectorSettings:
-    """How the detector is trained and where its threshold goes.
+    """How the detector is built and trained, and where its threshold goes.
 
     threshold_rule `contamination` (as in PyOD and scikit-learn): the expected share of
     anomalies among the training rows; the threshold is that upper quantile of the training
@@ -37,32 +46,41 @@ class DetectorSettings:
     threshold is that upper quantile of the validation scores.
     """
 
-    contamination: float = 0.1
+    contamination: float = 0.05
     threshold_rule: ThresholdRule = "contamination"
+    false_alarm_rate: float = 0.05
+    hidden_sizes: Optional[tuple[int, ...]] = None  # None: default_hidden_sizes(d)
+    activation: str = "relu"
+    batch_norm: bool = True
+    standardize: bool = True
     loss: str = "mse"
-    epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 0.03
     weight_decay: float = 0.0
-    patience: int | None = 10
-    min_delta: float = 0.0
+    patience: Optional[int] = 5
+    min_delta: float = 0.001
     seed: int = 0
 
 
 class AutoencoderDetector:
-    """Fit on (mostly) normal rows scaled like the network's input; score any rows."""
+    """Fit on (mostly) normal rows; score any rows with the same columns."""
 
     def __init__(
         self,
-        network: nn.Module,
         settings: DetectorSettings = DetectorSettings(),
+        network: nn.Module | None = None,
         corruption: CorruptionSpec = IDENTITY,
     ) -> None:
-        """`network`: any autoencoder of the project (e.g. a kind's `build`, or a pretrained
-        stack, which `fit` fine-tunes a copy of). `corruption` makes training denoising."""
-        self.network = network
+        """`network`: any autoencoder of the project to start from (e.g. a pretrained stack, of
+        which `fit` trains a copy: set `standardize=False` for a network trained on the
+        pipeline's [0, 1]-scaled inputs); None builds a DenseAutoencoder from the settings at
+        `fit`. `corruption` makes training denoising."""
         self.settings = settings
+        self.network = network
         self.corruption = corruption
+        self.center_: torch.Tensor | None = None
+        self.scale_: torch.Tensor | None = None
         self.threshold_: float | None = None
         self.history_: History | None = None
 
@@ -77,31 +95,37 @@ class AutoencoderDetector:
     ) -> "AutoencoderDetector":
         """Train on `x` (validation and early stopping on `x_val`, or on `x` itself), then set
         `threshold_` by the settings' rule."""
-        x = self._tensor(x)
-        x_val = x if x_val is None else self._tensor(x_val)
-        self.network, self.history_ = fine_tune(
-            self.network, x, x_val, trainer or self._trainer(), name, self.settings.loss, self.corruption
-        )
+        s = self.settings
+        x = self._as_tensor(x)
+        if s.standardize:
+            self.center_, self.scale_ = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+        if self.network is None:
+            with seeded(s.seed, "detector.init"):
+                sizes = list(s.hidden_sizes or default_hidden_sizes(x.shape[1]))
+                self.network = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm).to(x.device)
+        inputs = self._standardized(x)
+        val = inputs if x_val is None else self._standardized(self._as_tensor(x_val))
+        self.network, self.history_ = fine_tune(self.network, inputs, val, trainer or self._trainer(), name, s.loss, self.corruption)
         self.network.eval()
-        reference = x if self.settings.threshold_rule == "contamination" else x_val
-        self.set_threshold(self.decision_function(reference))
+        reference = inputs if s.threshold_rule == "contamination" else val
+        self.set_threshold(self._scores(reference))
         return self
 
     def set_threshold(self, reference_scores: np.ndarray) -> None:
-        quantile = 1.0 - self.settings.contamination
-        self.threshold_ = float(np.quantile(reference_scores, quantile))
+        """Flag the rule's share of `reference_scores`: its upper quantile."""
+        share = self.settings.contamination if self.settings.threshold_rule == "contamination" else self.settings.false_alarm_rate
+        self.threshold_ = float(np.quantile(reference_scores, 1.0 - share))
 
     def _trainer(self) -> Trainer:
         s = self.settings
         callbacks: list[Callback] = [] if s.patience is None else [EarlyStopping(s.patience, s.min_delta)]
-        settings = TrainSettings(s.epochs, s.batch_size, s.learning_rate, s.weight_decay, seed=s.seed)
-        return Trainer(settings, callbacks)
+        return Trainer(TrainSettings(s.epochs, s.batch_size, s.learning_rate, s.weight_decay, seed=s.seed), callbacks)
 
     # -- scoring ---------------------------------------------------------------------------
 
     def decision_function(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Anomaly score per row: mean squared reconstruction error (higher = more anomalous)."""
-        return reconstruction_errors(self.network, self._tensor(x)).numpy()
+        """Anomaly score per row: mean squared reconstruction error of the standardised row."""
+        return self._scores(self._standardized(self._as_tensor(x)))
 
     def predict(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """1 for rows scored above `threshold_`, else 0."""
@@ -112,25 +136,51 @@ class AutoencoderDetector:
     def transform(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """The code of each row."""
         self.network.eval()
-        return predict_in_batches(self.network.encode, self._tensor(x)).numpy()
+        return predict_in_batches(self.network.encode, self._standardized(self._as_tensor(x))).numpy()
 
     def reconstruct(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Each row as the network rebuilds it, in the input's own units."""
         self.network.eval()
-        return predict_in_batches(self.network, self._tensor(x)).numpy()
+        rebuilt = predict_in_batches(self.network, self._standardized(self._as_tensor(x)))
+        if self.center_ is not None:
+            rebuilt = rebuilt * self.scale_.to(rebuilt.device) + self.center_.to(rebuilt.device)
+        return rebuilt.numpy()
 
-    def _tensor(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        device = next(self.network.parameters()).device
-        return torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x, device=device)
+    @torch.no_grad()
+    def _scores(self, inputs: torch.Tensor) -> np.ndarray:
+        self.network.eval()
+        return predict_in_batches(lambda batch: ((self.network(batch) - batch) ** 2).mean(dim=1), inputs).cpu().numpy()
+
+    def _standardized(self, x: torch.Tensor) -> torch.Tensor:
+        if self.center_ is None:
+            return x
+        return (x - self.center_.to(x.device)) / self.scale_.to(x.device)
+
+    def _as_tensor(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Rows as float32 on the network's device (they stay where they are before fit)."""
+        tensor = x.float() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+        return tensor if self.network is None else tensor.to(next(self.network.parameters()).device)
 
     # -- persistence: nn.serialization (tensors plus JSON) -----------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {"settings": asdict(self.settings), "corruption": asdict(IDENTITY), "threshold": self.threshold_}
+        return {
+            "settings": asdict(self.settings),
+            "corruption": asdict(self.corruption),
+            "threshold": self.threshold_,
+            "center": None if self.center_ is None else self.center_.cpu().tolist(),
+            "scale": None if self.scale_ is None else self.scale_.cpu().tolist(),
+        }
 
     @classmethod
     def from_json(cls, saved: dict[str, Any], network: nn.Module) -> "AutoencoderDetector":
-        detector = cls(network.eval(), DetectorSettings(**saved["settings"]), CorruptionSpec(**saved["corruption"]))
+        settings = dict(saved["settings"])
+        if settings.get("hidden_sizes") is not None:
+            settings["hidden_sizes"] = tuple(settings["hidden_sizes"])
+        detector = cls(DetectorSettings(**settings), network.eval(), CorruptionSpec(**saved["corruption"]))
         detector.threshold_ = saved["threshold"]
+        if saved.get("center") is not None:
+            detector.center_, detector.scale_ = torch.tensor(saved["center"]), torch.tensor(saved["scale"])
         return detector
 
     def save(self, path: str | Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch import nn
 
 
 @torch.no_grad()
@@ -28,10 +27,3 @@ def predict_in_batches(
         function(x[start : start + batch_size].to(device, non_blocking=True)).to(x.device)
         for start in range(0, x.shape[0], batch_size)
     ])
-
-
-@torch.no_grad()
-def reconstruction_errors(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Mean squared reconstruction error per row, in batches, eval mode."""
-    model.eval()
-    return predict_in_batches(lambda batch: ((model(batch) - batch) ** 2).mean(dim=1), x, batch_size)

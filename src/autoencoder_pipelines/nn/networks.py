@@ -171,3 +171,56 @@ class EncoderClassifier(nn.Module):
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.forward(x), dim=-1)
+
+
+class DenseAutoencoder(nn.Module):
+    """An MLP autoencoder trained end to end, the detector's network: (Linear, BatchNorm when
+    asked, activation) per hidden layer, a linear code, the mirrored decoder and a linear
+    output (for standardised inputs, which are not bounded)."""
+
+    def __init__(
+        self, n_features: int, hidden_sizes: Sequence[int], activation: str = "relu", batch_norm: bool = True,
+        output_activation: str = "linear",
+    ) -> None:
+        super().__init__()
+        self.config = {"n_features": n_features, "hidden_sizes": list(hidden_sizes), "activation": activation,
+                       "batch_norm": batch_norm, "output_activation": output_activation}
+        self.output_activation = output_activation
+        *hidden, code = hidden_sizes
+        self.encoder_net = self._mlp([n_features, *hidden], activation, batch_norm)
+        self.encoder_net.append(nn.Linear(hidden[-1] if hidden else n_features, code))
+        self.decoder_net = self._mlp([code, *reversed(hidden)], activation, batch_norm)
+        self.decoder_net.append(nn.Linear(hidden[0] if hidden else code, n_features))
+
+    @staticmethod
+    def _mlp(sizes: Sequence[int], activation: str, batch_norm: bool) -> nn.Sequential:
+        modules: list[nn.Module] = []
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            modules += [nn.Linear(n_in, n_out), *([nn.BatchNorm1d(n_out)] if batch_norm else []), make_activation(activation)]
+        return nn.Sequential(*modules)
+
+    @property
+    def n_features(self) -> int:
+        return self.config["n_features"]
+
+    @property
+    def code_size(self) -> int:
+        return self.config["hidden_sizes"][-1]
+
+    def encoder(self) -> nn.Sequential:
+        return self.encoder_net
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_net(x)
+
+    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder_net(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return apply_activation(self.output_activation, self.decoder_net(z))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder_net(self.encoder_net(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

@@ -17,7 +17,7 @@ from torch import nn
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.kinds.base import Architecture
-from autoencoder_pipelines.nn.networks import EncoderClassifier
+from autoencoder_pipelines.nn.networks import DenseAutoencoder, EncoderClassifier
 
 FORMAT = 1
 Saveable = nn.Module | AutoencoderDetector
@@ -31,6 +31,8 @@ def describe(obj: Saveable) -> dict[str, Any]:
     """How to build `obj` again (weights aside)."""
     if isinstance(obj, AutoencoderDetector):
         return {"type": "detector", "network": describe(obj.network), **obj.to_json()}
+    if isinstance(obj, DenseAutoencoder):
+        return {"type": "dense", "config": obj.config}
     if isinstance(obj, EncoderClassifier):
         return {"type": "classifier", "architecture": _architecture(obj).to_json(),
                 "n_classes": obj.n_classes, "dropout": obj.head[0].p}
@@ -42,6 +44,8 @@ def build(description: dict[str, Any]) -> Saveable:
     kind_of = description["type"]
     if kind_of == "detector":
         return AutoencoderDetector.from_json(description, build(description["network"]))
+    if kind_of == "dense":
+        return DenseAutoencoder(**description["config"])
     arch = Architecture.from_json(description["architecture"])
     autoencoder = get_kind(arch.kind).build(arch)
     if kind_of == "classifier":
@@ -70,6 +74,8 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
     """(meta, models by name) of a file written by `save_bundle`."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or "json" not in payload:
+            raise TypeError(f"holds a {type(payload).__name__}, not a model bundle")
         description = json.loads(payload["json"])
         parts = {}
         for name, part in description["parts"].items():
@@ -89,6 +95,8 @@ def save(obj: Saveable, path: str | Path) -> None:
 
 def load(path: str | Path, expected: type | None = None) -> Saveable:
     obj = load_bundle(path)[1].get("model")
+    if obj is None:
+        raise ModelFileError(f"{path}: a bundle of several models, not one model (load it with load_bundle)")
     if expected is not None and not isinstance(obj, expected):
         raise ModelFileError(f"{path}: holds a {type(obj).__name__}, expected a {expected.__name__}")
     return obj

@@ -257,7 +257,7 @@ class Checkpoint(Callback):
         digest.update("|".join(c.describe() for c in state.callbacks).encode())
         digest.update(repr(state.model).encode())
         for tensor in [*state.model.state_dict().values(), *state.train_data]:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
         self.fingerprint = digest.hexdigest()
         if not self.path.exists():
             return
@@ -390,6 +390,8 @@ class Trainer:
         for callback in callbacks:
             callback.on_fit_start(state)
         n_rows = train_data[0].shape[0]
+        # Batch norm cannot train on one row: a last batch of one is left out of that epoch.
+        skip_single = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) for m in model.modules())
         while state.epoch < settings.epochs and not (state.stop or state.finished):
             for callback in callbacks:
                 callback.on_epoch_start(state)
@@ -397,9 +399,12 @@ class Trainer:
             order = torch.randperm(n_rows, generator=order_generator, device=order_device).to(data_device)
             if world_size > 1:
                 order = shard(order, rank, world_size)
-            loss_sum = torch.zeros((), device=device)
+            loss_sum, rows = torch.zeros((), device=device), 0
             for start in range(0, order.numel(), settings.batch_size):
                 index = order[start : start + settings.batch_size]
+                if skip_single and index.numel() == 1:
+                    continue
+                rows += index.numel()
                 batch = tuple(t[index].to(device, non_blocking=True) if streaming else t[index] for t in train_data)
                 with autocast(device, settings.precision):
                     loss = step_loss(batch, noise_generator)
@@ -413,7 +418,7 @@ class Trainer:
                 loss_sum.add_(loss.detach(), alpha=index.numel())
             if world_size > 1:
                 dist.all_reduce(loss_sum)
-            state.record = {"train_loss": (loss_sum / (order.numel() * world_size)).item()}  # the one host sync
+            state.record = {"train_loss": (loss_sum / (rows * world_size)).item()}  # the one host sync
             if evaluate is not None:
                 model.eval()
                 with torch.no_grad():

@@ -1,101 +1,204 @@
-"""Anomaly detection: the detector (an autoencoder of the normal rows), per-row scores, flags."""
+"""Anomaly detection nodes: the detector, its scores and flags, the baselines beside it."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import AnomalyParams, ModelParams
-from autoencoder_pipelines.data import ID, LABEL, features_tensor, has_labels
-from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
+from autoencoder_pipelines.checks import normal_classes
+from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
+from autoencoder_pipelines.data import ID, LABEL, features_tensor
+from autoencoder_pipelines.nn.seeding import derive_seed
+from autoencoder_pipelines.pipelines.reporting.nodes import Figure, placeholder, pyplot
+from autoencoder_pipelines.runtime import History, Runtime, history_series
 
 logger = logging.getLogger(__name__)
 Detector = Any  # nn.detector.AutoencoderDetector (torch is imported where it is used)
+TRUTH = "anomalous"  # the label's verdict per row: True, False, or missing without labels
 
 
-def normal_rows(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
-    """Rows of the normal classes (all rows when `anomaly.normal_classes` is unset)."""
-    if params.normal_classes is None:
-        return frame
-    if not has_labels(schema):
-        raise ConfigError(
-            f"anomaly.normal_classes is set (got {params.normal_classes}) but the data has no label column; "
-            "set data.label_column or anomaly.normal_classes: null"
-        )
-    unknown = [c for c in params.normal_classes if c not in schema["classes"]]
-    if unknown:
-        raise ConfigError(
-            f"anomaly.normal_classes: {unknown} are not classes of the data (classes: {schema['classes']})"
-        )
-    return frame[frame[LABEL].isin(params.normal_classes)]
+def normal_part(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
+    """The rows of the normal classes (every row when there are no labels)."""
+    normal = normal_classes(params, schema)
+    return frame if normal is None else frame[frame[LABEL].isin(normal)]
 
 
-def train_anomaly_model(
-    stack: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    anomaly: AnomalyParams,
-    runtime: Runtime,
+def train_detector(
+    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], anomaly: AnomalyParams, runtime: Runtime
 ) -> tuple[Detector, History]:
-    """The detector: a copy of the pretrained network fine-tuned to reconstruct normal rows;
-    its threshold flags `contamination` of the normal validation rows."""
+    """Fit the detector on the normal training rows (early stopping on the normal validation
+    rows); the threshold follows anomaly.threshold_rule: `contamination` of all training rows
+    flagged, or `false_alarm_rate` of the normal validation rows."""
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
 
     settings = DetectorSettings(
-        contamination=anomaly.contamination, threshold_rule="false_alarm_rate", loss=model.loss,
+        contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
+        false_alarm_rate=anomaly.false_alarm_rate,
+        hidden_sizes=None if anomaly.hidden_sizes is None else tuple(anomaly.hidden_sizes),
+        activation=anomaly.activation, batch_norm=anomaly.batch_norm, standardize=anomaly.standardize,
         epochs=anomaly.epochs, batch_size=anomaly.batch_size or runtime.params.batch_size,
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
-        min_delta=anomaly.min_delta, seed=runtime.seed_for("train.anomaly"),
+        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),
     )
-    detector = AutoencoderDetector(stack.to(runtime.device), settings, CorruptionSpec.of(anomaly.corruption))
-    (x_train,) = runtime.place(features_tensor(normal_rows(train, schema, anomaly), schema))
-    detector.fit(x_train, runtime.features(normal_rows(val, schema, anomaly), schema),
-                 trainer=runtime.trainer(anomaly, "anomaly"), name="anomaly")
-    stack.cpu()
+    detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
+    (x_normal,) = runtime.place(features_tensor(normal_part(train, schema, anomaly), schema))
+    x_val = runtime.features(normal_part(val, schema, anomaly), schema)
+    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly"), name="anomaly")
+    if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
+        detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
     detector.network.cpu()
     return detector, history_series(detector.history_)
 
 
+def _truth(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.Series:
+    normal = normal_classes(params, schema)
+    if normal is None:
+        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    return (~frame[LABEL].isin(normal)).astype("boolean")
+
+
 def score_anomalies(
-    detector: Detector,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
+    detector: Detector, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any],
     params: AnomalyParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score and flag every row; ROC-AUC and average precision on the test rows when labels
-    say which rows are anomalous."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
+    """Score and flag every row. With labels, the test rows' ranking (ROC-AUC, average
+    precision) and the flags at the threshold (precision, recall, F1, confusion counts)."""
     frames = []
     for split, part in (("train", train), ("val", val), ("test", test)):
-        keep = [c for c in (ID, LABEL) if c in part.columns]
-        frame = part[keep].copy()
+        frame = part[[c for c in (ID, LABEL) if c in part.columns]].copy()
         frame.insert(1, "split", split)
         frame["reconstruction_error"] = detector.decision_function(features_tensor(part, schema))
         frame["is_anomaly"] = frame["reconstruction_error"] > detector.threshold_
+        frame[TRUTH] = _truth(part, schema, params).to_numpy()
         frames.append(frame)
     scores = pd.concat(frames, ignore_index=True)
     test_scores = scores[scores["split"] == "test"]
     metrics: dict[str, Any] = {
         "anomaly.threshold": detector.threshold_,
         "anomaly.contamination": params.contamination,
+        "anomaly.train_flag_rate": float(scores.loc[scores["split"] == "train", "is_anomaly"].mean()),
         "anomaly.test_flag_rate": float(test_scores["is_anomaly"].mean()),
     }
-    if params.normal_classes is not None:
-        truth = ~test_scores[LABEL].isin(params.normal_classes)
-        if truth.nunique() == 2:
-            metrics["anomaly.roc_auc"] = float(roc_auc_score(truth, test_scores["reconstruction_error"]))
-            metrics["anomaly.average_precision"] = float(
-                average_precision_score(truth, test_scores["reconstruction_error"])
-            )
-            metrics["anomaly.test_anomaly_rate"] = float(truth.mean())
-            logger.info("anomaly ROC-AUC %.4f, average precision %.4f", metrics["anomaly.roc_auc"], metrics["anomaly.average_precision"])
+    metrics.update(ranking_metrics("anomaly", test_scores[TRUTH], test_scores["reconstruction_error"]))
+    metrics.update(threshold_metrics(test_scores[TRUTH], test_scores["is_anomaly"]))
+    if "anomaly.roc_auc" in metrics:
+        logger.info("anomaly ROC-AUC %.4f, average precision %.4f, F1 at the threshold %.4f",
+                    metrics["anomaly.roc_auc"], metrics["anomaly.average_precision"], metrics["anomaly.f1"])
+    else:
+        logger.info("no ROC-AUC: %s", "the data has no labels" if test_scores[TRUTH].isna().all()
+                    else "the test rows hold only one of normal / anomalous")
     return scores, metrics
+
+
+def ranking_metrics(prefix: str, truth: pd.Series, scores: pd.Series) -> dict[str, float]:
+    """ROC-AUC and average precision of `scores`, when the labels have both outcomes."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    known = truth.notna()
+    if known.sum() == 0 or truth[known].nunique() < 2:
+        return {}
+    y = truth[known].astype(bool)
+    return {f"{prefix}.roc_auc": float(roc_auc_score(y, scores[known])),
+            f"{prefix}.average_precision": float(average_precision_score(y, scores[known])),
+            **({"anomaly.test_anomaly_rate": float(y.mean())} if prefix == "anomaly" else {})}
+
+
+def threshold_metrics(truth: pd.Series, flagged: pd.Series) -> dict[str, float]:
+    """Precision, recall, F1 and the confusion counts of the flags on labelled rows."""
+    known = truth.notna()
+    if known.sum() == 0 or truth[known].nunique() < 2:
+        return {}
+    y, f = truth[known].astype(bool).to_numpy(), flagged[known].astype(bool).to_numpy()
+    tp, fp = int((y & f).sum()), int((~y & f).sum())
+    fn, tn = int((y & ~f).sum()), int((~y & ~f).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"anomaly.precision": precision, "anomaly.recall": recall, "anomaly.f1": f1,
+            "anomaly.true_positives": tp, "anomaly.false_positives": fp,
+            "anomaly.false_negatives": fn, "anomaly.true_negatives": tn}
+
+
+def score_baselines(
+    train: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams, runtime: RuntimeParams,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """scikit-learn's IsolationForest (defaults) and PCA reconstruction error (standardised
+    features, components for 90% of the variance), fitted on the same normal training rows
+    and scored on the same test rows as the detector."""
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import IsolationForest
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = schema["features"]
+    x_normal = normal_part(train, schema, params)[features].to_numpy(dtype="float64")
+    x_test = test[features].to_numpy(dtype="float64")
+    forest = IsolationForest(random_state=derive_seed(runtime.seed, "isolation_forest")).fit(x_normal)
+    pca = make_pipeline(StandardScaler(), PCA(n_components=0.9, svd_solver="full")).fit(x_normal)
+    standardized = pca[0].transform(x_test)
+    rebuilt = pca[1].inverse_transform(pca[1].transform(standardized))
+    scores = pd.DataFrame({
+        ID: test[ID].to_numpy(),
+        "isolation_forest": -forest.score_samples(x_test),  # higher = more anomalous
+        "pca": ((standardized - rebuilt) ** 2).mean(axis=1),
+        TRUTH: _truth(test, schema, params).to_numpy(),
+    })
+    metrics: dict[str, Any] = {"anomaly.pca.components": int(pca[1].n_components_)}
+    for name in ("isolation_forest", "pca"):
+        metrics.update(ranking_metrics(f"anomaly.{name}", scores[TRUTH], scores[name]))
+    metrics.pop("anomaly.test_anomaly_rate", None)
+    return scores, metrics
+
+
+def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure:
+    """Histogram of the test rows' scores with the threshold, split normal/anomalous when known."""
+    plt = pyplot()
+    test = scores[scores["split"] == "test"]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
+    if test[TRUTH].notna().any():
+        anomalous = test[TRUTH].fillna(False).astype(bool)
+        ax.hist(test.loc[~anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="normal rows")
+        ax.hist(test.loc[anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="anomalous rows")
+    else:
+        ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
+    ax.axvline(metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
+    ax.set_title("Anomaly score (reconstruction error), test set")
+    ax.set_xlabel("mean squared reconstruction error (standardised features)")
+    ax.set_ylabel("rows")
+    ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_anomaly_curves(scores: pd.DataFrame, baselines: pd.DataFrame) -> tuple[Figure, Figure]:
+    """ROC and precision-recall curves of the detector and both baselines on the test rows."""
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+    test = scores[scores["split"] == "test"]
+    if test[TRUTH].isna().all() or test[TRUTH].nunique() < 2:
+        reason = "needs labels with normal and anomalous test rows"
+        return placeholder("Anomaly ROC curve", reason), placeholder("Anomaly precision-recall curve", reason)
+    plt = pyplot()
+    truth = test[TRUTH].astype(bool).to_numpy()
+    curves = [("autoencoder", test["reconstruction_error"].to_numpy()),
+              ("IsolationForest", baselines["isolation_forest"].to_numpy()),
+              ("PCA reconstruction", baselines["pca"].to_numpy())]
+    figures = []
+    for display, title, xlabel, ylabel in (
+        (RocCurveDisplay, "Anomaly detection ROC, test set", "false positive rate", "true positive rate"),
+        (PrecisionRecallDisplay, "Anomaly detection precision-recall, test set", "recall", "precision"),
+    ):
+        figure, ax = plt.subplots(figsize=(5.5, 5))
+        for name, values in curves:
+            display.from_predictions(truth, values, ax=ax, name=name)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        figure.tight_layout()
+        figures.append(figure)
+    return figures[0], figures[1]

@@ -15,7 +15,6 @@ from autoencoder_pipelines.data import (
     fit_scaler,
     has_labels,
     load_digits_frame,
-    native,
     read_table,
     validate_table,
 )
@@ -42,6 +41,8 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
         image_shape=image_shape,
         min_rows=params.min_rows,
     )
+    if params.source == "digits":
+        schema["default_normal_classes"] = list(range(9))  # the demo holds out digit 9 as the anomaly
     logger.info(
         "ingested %d rows x %d features from %s (%s)",
         len(frame), len(schema["features"]), source,
@@ -56,28 +57,12 @@ def split_and_scale(
     """Seeded train/validation/test split (stratified when labelled) and a [0, 1] scaler fitted on train."""
     from sklearn.model_selection import train_test_split
 
+    from autoencoder_pipelines.checks import check_split, label_counts, split_sizes
+
     seed = derive_seed(runtime.seed, "split")
-    n_rows = len(frame)
-    n_test = int(round(params.test_fraction * n_rows))
-    n_val = int(round(params.val_fraction * n_rows))
-    if min(n_test, n_val, n_rows - n_test - n_val) < 1:
-        raise DataValidationError(
-            f"{schema['source']}: {n_rows} rows are too few for the split "
-            f"(test {params.test_fraction}, validation {params.val_fraction}): every part needs a row"
-        )
+    check_split(schema, params, label_counts(frame, schema))
+    _, n_val, n_test = split_sizes(len(frame), params)
     stratify = frame[LABEL] if has_labels(schema) else None
-    if stratify is not None:
-        counts = stratify.value_counts()
-        if counts.min() < 3:
-            raise DataValidationError(
-                f"{schema['source']}: column '{schema['label_column']}' (label): class {native(counts.idxmin())!r} has "
-                f"{int(counts.min())} row(s); a stratified train/validation/test split needs at least 3 per class"
-            )
-        if min(n_test, n_val) < len(counts):
-            raise DataValidationError(
-                f"{schema['source']}: {n_rows} rows give a test set of {n_test} and a validation set of {n_val}, "
-                f"fewer than the {len(counts)} classes a stratified split needs; raise the fractions or add rows"
-            )
     try:
         rest, test = train_test_split(frame, test_size=n_test, stratify=stratify, random_state=seed)
         train, val = train_test_split(
@@ -85,9 +70,9 @@ def split_and_scale(
         )
     except ValueError as error:
         raise DataValidationError(f"{schema['source']}: cannot split: {error}") from None
-    scaler = fit_scaler(train, schema["features"], params.scaling)
+    scaler = fit_scaler(train, schema["features"], params.scaling_for(schema))
     parts = [apply_scaler(part, scaler).reset_index(drop=True) for part in (train, val, test)]
-    logger.info("split %d rows into train %d / validation %d / test %d", n_rows, *map(len, parts))
+    logger.info("split %d rows into train %d / validation %d / test %d", len(frame), *map(len, parts))
     return parts[0], parts[1], parts[2], scaler
 
 

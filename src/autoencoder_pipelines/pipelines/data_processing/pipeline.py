@@ -3,21 +3,25 @@ from kedro.pipeline import Pipeline, node, pipeline
 from .nodes import corrupt_eval_sets, ingest, split_and_scale
 
 
+def ingestion() -> Pipeline:
+    """Read and validate the table, split it and fit the scaler: the start of every training."""
+    return pipeline([
+        node(ingest, "params:data", ["validated_data", "data_schema"], name="ingest"),
+        node(
+            split_and_scale,
+            ["validated_data", "data_schema", "params:split", "params:runtime"],
+            ["train_set", "val_set", "test_set", "scaler"],
+            name="split_and_scale",
+        ),
+    ])
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
-        [
-            node(ingest, "params:data", ["validated_data", "data_schema"], name="ingest"),
-            node(
-                split_and_scale,
-                ["validated_data", "data_schema", "params:split", "params:runtime"],
-                ["train_set", "val_set", "test_set", "scaler"],
-                name="split_and_scale",
-            ),
-            node(
-                corrupt_eval_sets,
-                ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
-                ["noisy_val_set", "noisy_test_set"],
-                name="corrupt_eval_sets",
-            ),
-        ]
-    )
+    return ingestion() + pipeline([
+        node(
+            corrupt_eval_sets,
+            ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
+            ["noisy_val_set", "noisy_test_set"],
+            name="corrupt_eval_sets",
+        ),
+    ])

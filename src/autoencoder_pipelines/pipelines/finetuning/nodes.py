@@ -75,6 +75,8 @@ def evaluate_classifiers(
     schema: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions."""
+    import torch
+
     from autoencoder_pipelines.data import features_tensor, labels_tensor
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
@@ -86,16 +88,23 @@ def evaluate_classifiers(
         model.eval()
         for inputs, tensor in (("clean", x), ("noisy", x_noisy)):
             predicted[label, inputs] = predict_in_batches(lambda batch: model(batch).argmax(dim=1), tensor)
+    from sklearn.metrics import balanced_accuracy_score
+
     accuracy = {key: float((value == y).float().mean()) for key, value in predicted.items()}
     metrics = {
         "finetune.test_accuracy": accuracy["pretrained", "clean"],
         "finetune.noisy_test_accuracy": accuracy["pretrained", "noisy"],
         "finetune.random_init_test_accuracy": accuracy["random_init", "clean"],
         "finetune.random_init_noisy_test_accuracy": accuracy["random_init", "noisy"],
+        # what always guessing the commonest class scores, and accuracy that weighs classes alike
+        "finetune.test_majority_rate": float(torch.bincount(y).max() / len(y)),
+        "finetune.test_balanced_accuracy": float(balanced_accuracy_score(y, predicted["pretrained", "clean"])),
+        "finetune.random_init_test_balanced_accuracy": float(balanced_accuracy_score(y, predicted["random_init", "clean"])),
     }
     logger.info(
-        "test accuracy: pretrained %.4f, random init %.4f",
+        "test accuracy: pretrained %.4f, random init %.4f, majority class %.4f",
         metrics["finetune.test_accuracy"], metrics["finetune.random_init_test_accuracy"],
+        metrics["finetune.test_majority_rate"],
     )
     classes = schema["classes"]
     predictions = pd.DataFrame({

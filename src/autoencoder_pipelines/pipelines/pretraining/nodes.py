@@ -33,8 +33,8 @@ def pretrain_stack(
     histories = pretrain_network(
         network, kind, network.architecture, x_train, runtime.features(val, schema),
         trainer_for=lambda name: runtime.trainer(pretrain, name),
-        losses=jobs.layer_losses(model),
-        corruptions=layer_corruptions(kind, len(model.hidden_sizes), CorruptionSpec.of(corruption), per_layer),
+        losses=jobs.layer_losses(model, schema),
+        corruptions=layer_corruptions(kind, len(network.architecture.hidden_sizes), CorruptionSpec.of(corruption), per_layer),
         l1_weight=model.l1_weight,
     )
     return network.cpu(), history_series(*histories)

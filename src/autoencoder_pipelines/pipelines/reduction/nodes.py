@@ -141,7 +141,7 @@ def sweep_code_sizes(
     for size in sorted(set(params.sweep_code_sizes) - {autoencoder.code_size}):
         if size >= len(features):
             continue
-        sizes = [*model.hidden_sizes[:-1], size]
+        sizes = [*model.hidden_sizes_for(len(features))[:-1], size]
         candidate = jobs.build_autoencoder(model.model_copy(update={"hidden_sizes": sizes}), schema, runtime.seed, f"init.sweep.k{size}")
         for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1]):
             lower.load_state_dict(pretrained.state_dict())

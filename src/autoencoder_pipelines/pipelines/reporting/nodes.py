@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import AnomalyParams, ReportParams
+from autoencoder_pipelines.config import ReportParams
 from autoencoder_pipelines.data import LABEL
 from autoencoder_pipelines.runtime import History, Network
 
@@ -17,7 +17,7 @@ MlflowHistory = dict[str, list[dict[str, float]]]
 Figure = Any  # matplotlib.figure.Figure (matplotlib is imported when a figure is drawn)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # headless: CI, cron, servers
@@ -26,15 +26,9 @@ def _pyplot():
     return plt
 
 
-def build_metrics(
-    classification: dict[str, Any],
-    denoising: dict[str, Any],
-    reduction: dict[str, Any],
-    anomaly: dict[str, Any],
-    run_started_at: float,
-) -> tuple[dict[str, Any], MlflowHistory]:
+def build_metrics(run_started_at: float, *parts: dict[str, Any]) -> tuple[dict[str, Any], MlflowHistory]:
     """One flat dict of final metrics (metrics.json) and the same for MLflow."""
-    metrics = {**classification, **denoising, **reduction, **anomaly}
+    metrics = {key: value for part in parts for key, value in part.items()}
     metrics["run.seconds"] = time.time() - run_started_at
     metrics = dict(sorted(metrics.items()))
     for_mlflow = {
@@ -56,7 +50,7 @@ def collect_histories(*histories: History) -> MlflowHistory:
 
 def plot_learning_curves(*histories: History) -> Figure:
     """One panel per training phase: train and validation loss per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     merged: History = {k: v for h in histories for k, v in h.items()}
     phases = sorted({key.rsplit(".", 1)[0] for key in merged}, key=list(dict.fromkeys(k.rsplit(".", 1)[0] for k in merged)).index)
     columns = min(3, max(len(phases), 1))
@@ -91,7 +85,7 @@ def plot_denoising_grid(
 
 def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, title: str) -> Figure:
     """One figure row per (label, rows): images when the shape is known, else line plots."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(grid[0][1])
     figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
     for r, (label, values) in enumerate(grid):
@@ -114,7 +108,7 @@ def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, titl
 
 def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     """The test codes projected to 2-D with PCA, coloured by label when there is one."""
-    plt = _pyplot()
+    plt = pyplot()
     from sklearn.decomposition import PCA
 
     limit = report.max_points_2d
@@ -137,30 +131,9 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     return figure
 
 
-def plot_anomaly_scores(scores: pd.DataFrame, anomaly_metrics: dict[str, Any], params: AnomalyParams) -> Figure:
-    """Histogram of test reconstruction errors with the threshold, split normal/anomalous when known."""
-    plt = _pyplot()
-    test = scores[scores["split"] == "test"]
-    figure, ax = plt.subplots(figsize=(6, 4))
-    bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
-    if params.normal_classes is not None and LABEL in test.columns:
-        normal = test[LABEL].isin(params.normal_classes)
-        ax.hist(test.loc[normal, "reconstruction_error"], bins=bins, alpha=0.7, label="normal classes")
-        ax.hist(test.loc[~normal, "reconstruction_error"], bins=bins, alpha=0.7, label="other classes")
-    else:
-        ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
-    ax.axvline(anomaly_metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
-    ax.set_title("Anomaly score (reconstruction error), test set")
-    ax.set_xlabel("mean squared reconstruction error")
-    ax.set_ylabel("rows")
-    ax.legend()
-    figure.tight_layout()
-    return figure
-
-
-def _placeholder(title: str, reason: str) -> Figure:
+def placeholder(title: str, reason: str) -> Figure:
     """Kedro cannot save None: a figure that says why there is nothing to show."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, ax = plt.subplots(figsize=(5, 2))
     ax.axis("off")
     ax.set_title(title)
@@ -170,9 +143,9 @@ def _placeholder(title: str, reason: str) -> Figure:
 
 def plot_confusion_matrix(predictions: pd.DataFrame) -> Figure:
     """Test-set confusion matrix of the pretrained classifier."""
-    plt = _pyplot()
+    plt = pyplot()
     if "predicted" not in predictions.columns:
-        return _placeholder("Confusion matrix", "no labels in the data: no classifier")
+        return placeholder("Confusion matrix", "no labels in the data: no classifier")
     figure, ax = plt.subplots(figsize=(6.5, 5.5))
     from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -188,9 +161,9 @@ def plot_confusion_matrix(predictions: pd.DataFrame) -> Figure:
 
 def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     """Pretrained vs random-init test accuracy, on clean and on corrupted inputs."""
-    plt = _pyplot()
+    plt = pyplot()
     if "finetune.test_accuracy" not in classification:
-        return _placeholder("Pretrained vs random init", "no labels in the data: no classifier")
+        return placeholder("Pretrained vs random init", "no labels in the data: no classifier")
     groups = ["clean test inputs", "corrupted test inputs"]
     pretrained = [classification["finetune.test_accuracy"], classification["finetune.noisy_test_accuracy"]]
     random_init = [classification["finetune.random_init_test_accuracy"], classification["finetune.random_init_noisy_test_accuracy"]]
@@ -199,8 +172,10 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     for offset, values, label in ((-0.2, pretrained, "pretrained encoder"), (0.2, random_init, "random init")):
         bars = ax.bar(positions + offset, values, width=0.4, label=label)
         ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    majority = classification["finetune.test_majority_rate"]
+    ax.axhline(majority, color="grey", linestyle=":", label=f"majority class ({majority:.3f})")
     ax.set_xticks(positions, groups)
-    ax.set_ylim(min(pretrained + random_init) - 0.1, 1.02)
+    ax.set_ylim(max(0.0, min(pretrained + random_init + [majority]) - 0.1), 1.02)
     ax.set_ylabel("test accuracy")
     ax.set_title("What greedy pretraining bought (same network and budget)")
     ax.legend(loc="lower left")
@@ -208,31 +183,9 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     return figure
 
 
-def plot_anomaly_roc(scores: pd.DataFrame, params: AnomalyParams) -> Figure:
-    """ROC curve of the anomaly score on the test set, when labels say what is anomalous."""
-    plt = _pyplot()
-    test = scores[scores["split"] == "test"]
-    if params.normal_classes is None or LABEL not in test.columns:
-        return _placeholder("Anomaly ROC curve", "needs labels and anomaly.normal_classes")
-    truth = ~test[LABEL].isin(params.normal_classes)
-    if truth.nunique() < 2:
-        return _placeholder("Anomaly ROC curve", "the test set has only one of normal / anomalous")
-    figure, ax = plt.subplots(figsize=(5, 5))
-    from sklearn.metrics import RocCurveDisplay
-
-    RocCurveDisplay.from_predictions(truth, test["reconstruction_error"], ax=ax, name="reconstruction error")
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
-    ax.set_title("Anomaly detection ROC, test set")
-    ax.set_xlabel("false positive rate (normal rows flagged)")
-    ax.set_ylabel("true positive rate (anomalies caught)")
-    ax.legend(loc="lower right")
-    figure.tight_layout()
-    return figure
-
-
 def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     """Autoencoder vs PCA test reconstruction error over code sizes."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, ax = plt.subplots(figsize=(6, 4))
     ax.plot(table["code_size"], table["autoencoder_test_mse"], marker="o", label="autoencoder")
     ax.plot(table["code_size"], table["pca_test_mse"], marker="s", label="PCA")
@@ -249,7 +202,7 @@ def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str,
     """Generative kinds (those whose network can `sample`): rows decoded from the prior, and a
     walk between two test rows' codes."""
     if not hasattr(model, "sample"):
-        return _placeholder("Generated samples", "this model.kind does not generate")
+        return placeholder("Generated samples", "this model.kind does not generate")
     import torch
 
     model.eval()

@@ -4,8 +4,6 @@ from .nodes import (
     build_metrics,
     collect_histories,
     plot_accuracy_comparison,
-    plot_anomaly_roc,
-    plot_anomaly_scores,
     plot_confusion_matrix,
     plot_reduction_by_code_size,
     plot_generated_samples,
@@ -29,7 +27,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_metrics,
-                ["classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "run_started_at"],
+                ["run_started_at", "classification_metrics", "denoising_metrics", "reduction_metrics",
+                 "anomaly_metrics", "anomaly_baseline_metrics"],
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
             ),
@@ -42,13 +41,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_denoising_grid",
             ),
             node(plot_codes_2d, ["embeddings", "params:report"], "codes_2d_plot", name="plot_codes_2d"),
-            node(
-                plot_anomaly_scores,
-                ["anomaly_scores", "anomaly_metrics", "params:anomaly"],
-                "anomaly_scores_plot",
-                name="plot_anomaly_scores",
-            ),
-            node(plot_anomaly_roc, ["anomaly_scores", "params:anomaly"], "anomaly_roc_plot", name="plot_anomaly_roc"),
             node(plot_confusion_matrix, "test_predictions", "confusion_matrix_plot", name="plot_confusion_matrix"),
             node(
                 plot_accuracy_comparison,

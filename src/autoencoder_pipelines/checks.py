@@ -1,0 +1,142 @@
+"""Every rule that compares the settings with the data, in one place. The project hook runs the
+ones a pipeline needs right after ingestion (before any training node), so a run that would
+fail fails in seconds, with one short message; the nodes call the same functions."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.data import LABEL, has_labels, native
+from autoencoder_pipelines.errors import ConfigError, DataValidationError
+
+
+def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
+    """(train, validation, test) row counts."""
+    n_test, n_val = int(round(split.test_fraction * n_rows)), int(round(split.val_fraction * n_rows))
+    return n_rows - n_test - n_val, n_val, n_test
+
+
+def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[Any, int] | None) -> None:
+    """Rows enough for every part of the split and, with labels, for a stratified split."""
+    n_rows = schema["n_rows"]
+    n_train, n_val, n_test = split_sizes(n_rows, split)
+    if min(n_train, n_val, n_test) < 1:
+        raise DataValidationError(
+            f"{schema['source']}: {n_rows} rows are too few for the split "
+            f"(test {split.test_fraction}, validation {split.val_fraction}): every part needs a row"
+        )
+    if not label_counts:
+        return
+    smallest = min(label_counts, key=label_counts.get)
+    if label_counts[smallest] < 3:
+        raise DataValidationError(
+            f"{schema['source']}: column '{schema['label_column']}' (label): class {native(smallest)!r} has "
+            f"{label_counts[smallest]} row(s); a stratified train/validation/test split needs at least 3 per class"
+        )
+    if min(n_test, n_val) < len(label_counts):
+        raise DataValidationError(
+            f"{schema['source']}: {n_rows} rows give a test set of {n_test} and a validation set of {n_val}, "
+            f"fewer than the {len(label_counts)} classes a stratified split needs; raise the fractions or add rows"
+        )
+
+
+def check_label_type(schema: dict[str, Any], labels: pd.Series) -> None:
+    """A label names classes: text, booleans or whole numbers, not measurements."""
+    if pd.api.types.is_float_dtype(labels) and not all(float(v).is_integer() for v in labels.unique()):
+        example = next(v for v in labels.unique() if not float(v).is_integer())
+        raise DataValidationError(
+            f"{schema['source']}: column '{schema['label_column']}' (label) holds non-integer numbers "
+            f"(e.g. {example!r}): a label names classes; point data.label_column at a class column"
+        )
+
+
+def normal_classes(anomaly: AnomalyParams, schema: dict[str, Any]) -> list[Any] | None:
+    """The label values the detector learns as normal; None: every row is normal (no labels).
+
+    Set: they must be classes of the data. Unset: a 0/1 (or False/True) label means 0 (False)
+    is normal; the bundled digits hold out 9; any other labelled table must name them.
+    """
+    if anomaly.normal_classes is not None:
+        if not has_labels(schema):
+            raise ConfigError(
+                f"anomaly.normal_classes is set (got {anomaly.normal_classes}) but the data has no label column; "
+                "set data.label_column or anomaly.normal_classes: null"
+            )
+        unknown = [c for c in anomaly.normal_classes if c not in schema["classes"]]
+        if unknown:
+            raise ConfigError(
+                f"anomaly.normal_classes: {unknown} are not classes of the data (classes: {schema['classes']})"
+            )
+        return list(anomaly.normal_classes)
+    if not has_labels(schema):
+        return None
+    classes = schema["classes"]
+    if schema.get("default_normal_classes") is not None:
+        return list(schema["default_normal_classes"])
+    if len(classes) == 2 and set(classes) in ({0, 1}, {False, True}):
+        return [classes[0]]
+    shown = ",".join(str(c) for c in classes[:-1][:3])
+    raise ConfigError(
+        f"anomaly.normal_classes: the label column '{schema['label_column']}' has {len(classes)} classes "
+        f"{classes[:10]}; name the normal ones, e.g. --params=\"anomaly.normal_classes=[{shown}]\""
+    )
+
+
+def check_normal_rows(anomaly: AnomalyParams, schema: dict[str, Any], label_counts: dict[Any, int] | None) -> None:
+    normal = normal_classes(anomaly, schema)
+    if normal is None or not label_counts:
+        return
+    n_normal = sum(label_counts.get(c, 0) for c in normal)
+    if n_normal == schema["n_rows"]:
+        raise ConfigError(
+            f"anomaly.normal_classes {normal} covers every class of the data: no row is an anomaly to measure"
+        )
+
+
+def check_model(model: ModelParams, schema: dict[str, Any]) -> None:
+    """The network of model.kind fits the data (code smaller than the features, images for conv)."""
+    from autoencoder_pipelines.jobs import check_model_on_data
+
+    check_model_on_data(model, schema)
+
+
+def check_writable(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise DataValidationError(f"{folder}: outputs cannot be written there ({error.strerror or error})") from None
+
+
+def label_counts(frame: pd.DataFrame, schema: dict[str, Any]) -> dict[Any, int] | None:
+    return frame[LABEL].value_counts().to_dict() if has_labels(schema) else None
+
+
+def derived_settings(
+    schema: dict[str, Any], model: ModelParams | None, split: SplitParams | None, anomaly: AnomalyParams | None
+) -> dict[str, Any]:
+    """What the defaults became on this data, for the log and the MLflow run."""
+    n_features = len(schema["features"])
+    derived: dict[str, Any] = {"data.n_features": n_features, "data.n_rows": schema["n_rows"]}
+    if model is not None:
+        derived["model.hidden_sizes"] = model.hidden_sizes_for(n_features)
+        derived["model.loss"] = model.loss_for(schema)
+    if split is not None:
+        derived["split.scaling"] = split.scaling_for(schema)
+    if anomaly is not None:
+        derived["anomaly.normal_classes"] = normal_classes(anomaly, schema)
+    return derived
+
+
+def writable_output_folders(data_dir: str | os.PathLike) -> list[Path]:
+    root = Path(data_dir)
+    return [root / name for name in ("02_intermediate", "05_model_input", "06_models", "07_model_output", "08_reporting")]
+

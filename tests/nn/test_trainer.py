@@ -1,0 +1,214 @@
+"""The Trainer's loop and its callbacks (early stopping, NaN guard, LR schedule, mixed
+precision, gradient clipping, progress)."""
+
+import logging
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from autoencoder_pipelines.nn import trainer as trainer_module
+from autoencoder_pipelines.nn.trainer import (
+    Callback,
+    EarlyStopping,
+    LRSchedule,
+    Progress,
+    Trainer,
+    TrainingDivergedError,
+    TrainSettings,
+)
+
+
+def test_fit_reduces_the_loss_and_records_every_epoch(fit_regression):
+    model, history = fit_regression()
+    series = history.series()
+    assert history.name == "regression" and len(history.epochs) == 30
+    assert set(series) == {"train_loss", "val_loss"}
+    assert series["val_loss"][-1] < 0.01 * series["val_loss"][0]
+    assert series["train_loss"][-1] < 0.01 * series["train_loss"][0]
+    assert not model.training  # left in eval mode
+    assert history.best_epoch == -1 and not history.stopped_early  # no early stopping asked for
+
+
+def test_the_same_seed_gives_the_same_weights_and_another_seed_other_weights(fit_regression, same_weights):
+    first, _ = fit_regression(epochs=3, seed=7)
+    again, _ = fit_regression(epochs=3, seed=7)
+    other, _ = fit_regression(epochs=3, seed=8)  # same initial weights, another batch order
+    assert same_weights(first, again)
+    assert not same_weights(first, other)
+
+
+def test_a_phase_draws_from_its_own_seed_and_leaves_the_global_generator_as_it_was(fit_regression, same_weights):
+    def run(global_seed):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))  # dropout: global draws
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        fit_regression(model, epochs=2)
+        assert torch.equal(torch.get_rng_state(), before)
+        return model
+
+    assert same_weights(run(1), run(2))
+
+
+def test_early_stopping_restores_the_best_weights(fit_regression, recorder, same_weights):
+    # a learning rate this high diverges after a good start, so the best epoch is early
+    model, history = fit_regression(callbacks=[EarlyStopping(patience=3), recorder], epochs=40, learning_rate=2.0)
+    losses = history.series()["val_loss"]
+    best = min(range(len(losses)), key=losses.__getitem__) + 1
+    assert history.stopped_early and history.best_epoch == best
+    assert len(losses) == best + 3  # stopped after `patience` epochs without improvement
+    assert same_weights(model, recorder.weights[best])
+
+
+class Scripted(Callback):
+    """Replaces the validation loss by a scripted sequence (before EarlyStopping sees it)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def on_epoch_end(self, state):
+        state.record["val_loss"] = self.values[state.epoch - 1]
+
+
+@pytest.mark.parametrize(
+    "min_delta, best_epoch, epochs_run",
+    [
+        (0.0, 5, 6),  # every step down counts: the last improvement is epoch 5
+        (0.05, 1, 3),  # steps of 0.02 are no improvement: best stays epoch 1, stop at 1 + patience
+        (0.015, 5, 6),  # steps of 0.02 do count
+    ],
+)
+def test_early_stopping_counts_only_improvements_larger_than_min_delta(
+    fit_regression, recorder, same_weights, min_delta, best_epoch, epochs_run
+):
+    values = [1.0, 0.98, 0.96, 0.94, 0.92, 0.92]
+    model, history = fit_regression(
+        callbacks=[Scripted(values), EarlyStopping(patience=2, min_delta=min_delta), recorder], epochs=6
+    )
+    assert history.best_epoch == best_epoch and len(history.epochs) == epochs_run
+    assert history.stopped_early == (epochs_run < 6)
+    assert same_weights(model, recorder.weights[best_epoch])
+
+
+def test_a_non_finite_loss_names_phase_and_epoch_and_keeps_the_last_good_weights(regression, recorder, same_weights):
+    x, y = regression
+    model = nn.Linear(4, 1)
+    calls = {"n": 0}
+
+    def loss(batch, generator):
+        calls["n"] += 1
+        value = nn.functional.mse_loss(model(batch[0]), batch[1])
+        return value * math.nan if calls["n"] > 16 else value  # epoch 3 of 8 batches each
+
+    trainer = Trainer(TrainSettings(epochs=5, batch_size=32, learning_rate=0.01), [recorder])
+    with pytest.raises(TrainingDivergedError, match="layer_2: loss became non-finite at epoch 3 .*restored to epoch 2"):
+        trainer.fit(model, loss, (x, y), name="layer_2")
+    assert len(recorder.weights) == 3  # before training, after epochs 1 and 2
+    assert same_weights(model, recorder.weights[2])
+
+
+def test_gradients_are_clipped_to_the_configured_norm(fit_regression, recorder):
+    fit_regression(callbacks=[recorder], epochs=2, grad_clip=0.5)
+    assert len(recorder.grad_norms) == 2 * 8
+    assert max(recorder.grad_norms) <= 0.5 * (1 + 1e-5)
+    unclipped = type(recorder)()
+    fit_regression(callbacks=[unclipped], epochs=2)
+    assert max(unclipped.grad_norms) > 0.5  # so the bound above is the clip's doing
+
+
+def test_the_cosine_schedule_anneals_the_learning_rate_to_zero(fit_regression, recorder):
+    schedule = LRSchedule(4)
+    fit_regression(callbacks=[schedule, recorder], epochs=4, batch_size=256, learning_rate=0.1)
+    cosine = [0.1 * (1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in range(4)]
+    assert recorder.rates == pytest.approx(cosine)  # one step an epoch, each at its epoch's rate
+    assert schedule.scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("precision", [torch.bfloat16, torch.float16])
+def test_mixed_precision_trains_on_cpu_and_scales_gradients_only_for_fp16(fit_regression, monkeypatch, precision):
+    scalers = []
+
+    class RecordingScaler(torch.amp.GradScaler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            scalers.append(self)
+
+    monkeypatch.setattr(trainer_module.torch.amp, "GradScaler", RecordingScaler)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    seen = []
+    model.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype) if module.training else None)
+    _, history = fit_regression(model, epochs=15, learning_rate=0.01, precision=precision)
+    assert set(seen) == {precision}  # the training forward really ran in reduced precision
+    assert history.series()["val_loss"][-1] < 0.2 * history.series()["val_loss"][0]
+    assert len(scalers) == 1 and scalers[0].is_enabled() == (precision == torch.float16)
+
+
+def test_full_precision_does_not_autocast_or_scale(fit_regression, monkeypatch):
+    enabled = []
+    real = torch.amp.GradScaler
+    monkeypatch.setattr(
+        trainer_module.torch.amp, "GradScaler", lambda *a, **k: enabled.append(k["enabled"]) or real(*a, **k)
+    )
+    model = nn.Linear(4, 1)
+    seen = []
+    model.register_forward_hook(lambda module, inputs, output: seen.append(torch.is_autocast_enabled("cpu")))
+    fit_regression(model, epochs=1)
+    assert enabled == [False] and not any(seen)
+
+
+def test_progress_logs_every_few_epochs_and_a_summary_off_a_terminal(fit_regression, caplog, monkeypatch):
+    monkeypatch.setattr(trainer_module.sys.stderr, "isatty", lambda: False)
+    with caplog.at_level(logging.INFO, logger=trainer_module.__name__):
+        fit_regression(callbacks=[Progress(log_every=2)], epochs=5)
+    lines = [record.getMessage() for record in caplog.records]
+    epochs = [line.split()[2] for line in lines if line.startswith("regression epoch ")]
+    assert epochs == ["2/5", "4/5", "5/5"]  # every 2nd and the last
+    assert all("train_loss=" in line and "val_loss=" in line for line in lines if line.startswith("regression epoch"))
+    assert any(line.startswith("regression: 5 epochs in") for line in lines)
+
+
+def test_progress_is_a_bar_on_a_terminal(fit_regression, caplog, monkeypatch):
+    import tqdm.auto
+
+    bars, real_tqdm = [], tqdm.auto.tqdm
+    monkeypatch.setattr(trainer_module.sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda **kwargs: bars.append(kwargs) or real_tqdm(**kwargs))
+    with caplog.at_level(logging.INFO, logger=trainer_module.__name__):
+        fit_regression(callbacks=[Progress(log_every=2)], epochs=4)
+    assert [(bar["total"], bar["desc"]) for bar in bars] == [(4, "regression")]
+    assert not any(" epoch " in record.getMessage() for record in caplog.records)  # the bar, not log lines
+
+
+@pytest.mark.parametrize("compile", [True, False])
+def test_compile_wraps_the_batch_loss(fit_regression, monkeypatch, compile):
+    compiled_calls = []
+
+    def fake_compile(function):  # torch.compile's contract (same results), without the compiler
+        return lambda *args: compiled_calls.append(1) or function(*args)
+
+    monkeypatch.setattr(trainer_module.torch, "compile", fake_compile)
+    fit_regression(epochs=2, compile=compile)
+    assert len(compiled_calls) == (2 * 8 if compile else 0)
+
+
+def test_the_loss_gets_every_row_once_an_epoch_in_shuffled_aligned_slices():
+    x = torch.arange(250, dtype=torch.float32).unsqueeze(1)
+    y = 2 * x
+    model = nn.Linear(1, 1)
+    seen = []
+
+    def loss(batch, generator):
+        seen.append(batch)
+        return nn.functional.mse_loss(model(batch[0]), batch[1])
+
+    Trainer(TrainSettings(epochs=2, batch_size=100)).fit(model, loss, (x, y))
+    assert [b[0].shape[0] for b in seen] == [100, 100, 50] * 2  # the last batch is what is left
+    orders = [torch.cat([b[0] for b in seen[e : e + 3]]).squeeze(1) for e in (0, 3)]
+    for order in orders:
+        assert torch.equal(order.sort().values, x.squeeze(1))  # every row once
+        assert not torch.equal(order, x.squeeze(1))  # shuffled
+    assert not torch.equal(orders[0], orders[1])  # afresh every epoch
+    assert all(torch.equal(2 * xb, yb) for xb, yb in seen)  # rows of x and y stay paired

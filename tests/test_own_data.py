@@ -1,0 +1,124 @@
+"""A user's own table with the defaults: settings derived from the data, every mismatch refused
+right after ingestion (before any training), the anomaly pipeline alone with its baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from autoencoder_pipelines.checks import normal_classes
+from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.errors import ConfigError
+
+BASELINE_KEYS = ["anomaly.roc_auc", "anomaly.average_precision", "anomaly.isolation_forest.roc_auc",
+                 "anomaly.isolation_forest.average_precision", "anomaly.pca.roc_auc", "anomaly.pca.average_precision"]
+THRESHOLD_KEYS = ["anomaly.precision", "anomaly.recall", "anomaly.f1", "anomaly.true_positives",
+                  "anomaly.false_positives", "anomaly.true_negatives", "anomaly.false_negatives"]
+ANOMALY_ONLY = {"runtime": {"device": "cpu", "log_every": 0, "threads": 1}, "anomaly": {"epochs": 5}}
+
+
+@pytest.mark.parametrize("n_features, sizes", [(4, [16, 8, 2]), (13, [52, 26, 5]), (30, [120, 60, 11]),
+                                               (64, [256, 128, 24]), (784, [512, 256, 64])])
+def test_hidden_sizes_follow_the_number_of_features(n_features, sizes):
+    assert ModelParams().hidden_sizes_for(n_features) == sizes
+    assert ModelParams(hidden_sizes=[7, 3]).hidden_sizes_for(n_features) == [7, 3]
+
+
+def test_scaling_and_loss_follow_the_kind_of_data():
+    image, table = {"image_shape": [8, 8]}, {"image_shape": None}
+    assert (SplitParams().scaling_for(image), SplitParams().scaling_for(table)) == ("global", "robust")
+    assert (ModelParams().loss_for(image), ModelParams().loss_for(table)) == ("bce", "mse")
+    assert SplitParams(scaling="per_feature").scaling_for(image) == "per_feature"
+
+
+@pytest.mark.parametrize("classes, expected", [([0, 1], [0]), ([False, True], [False]), (None, None)])
+def test_normal_classes_default_from_the_label(classes, expected):
+    schema = {"classes": classes, "label_column": "y"}
+    assert normal_classes(AnomalyParams(), schema) == expected
+
+
+def _write(project, frame, name="table.csv"):
+    frame.to_csv(project.path(f"data/01_raw/{name}"), index=False)
+    return f"data/01_raw/{name}"
+
+
+def _table(rows=200, features=6, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, features)), columns=[f"x{i}" for i in range(features)])
+    frame["kind"] = rng.integers(0, 3, rows)
+    frame["flag"] = (rng.random(rows) < 0.1).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize(
+    "pipeline, data, extra, message",
+    [
+        ("denoise", {"label_column": "kind"}, {"model": {"hidden_sizes": [8, 7]}},
+         "model.hidden_sizes: the code size 7 must be smaller than the 7 input features"),
+        ("anomaly", {"label_column": "kind"}, {},
+         "anomaly.normal_classes: the label column 'kind' has 3 classes [0, 1, 2]; name the normal ones"),
+        ("anomaly", {"label_column": "kind"}, {"anomaly": {"normal_classes": [0, 7]}},
+         r"anomaly.normal_classes: [7] are not classes of the data"),
+        ("anomaly", {"label_column": "kind"}, {"anomaly": {"normal_classes": [0, 1, 2]}},
+         "covers every class of the data"),
+        ("anomaly", {"label_column": "x0"}, {}, "column 'x0' (label) holds non-integer numbers"),
+        ("anomaly", {"label_column": "flag", "min_rows": 2}, {"split": {"test_fraction": 0.01}}, "too few for the split"),
+        ("denoise", {"label_column": "kind", "min_rows": 2}, {"split": {"test_fraction": 0.05, "val_fraction": 0.05}},
+         "a test set of 1 and a validation set of 1, fewer than the 3 classes"),
+    ],
+)
+def test_a_mismatch_fails_right_after_ingestion(make_project, pipeline, data, extra, message):
+    project = make_project({**ANOMALY_ONLY, **extra})
+    frame = _table(rows=24 if "min_rows" in data else 200)
+    path = _write(project, frame)
+    with pytest.raises(Exception) as error:
+        project.run(pipeline, data={"source": "csv", "path": path, **data})
+    assert message in str(error.value), str(error.value)
+    assert not project.path("data/05_model_input").exists(), "nothing after ingestion ran"
+
+
+def test_the_anomaly_pipeline_alone_reports_the_baselines(make_project):
+    bunch = load_breast_cancer(as_frame=True).frame
+    frame = pd.concat([bunch[bunch.target == 1], bunch[bunch.target == 0].head(25)]).sample(frac=1, random_state=0)
+    frame["malignant"] = 1 - frame.pop("target")
+    project = make_project(ANOMALY_ONLY)
+    project.run("anomaly", data={"source": "csv", "path": _write(project, frame), "label_column": "malignant"})
+    metrics = project.metrics()
+    for key in BASELINE_KEYS + THRESHOLD_KEYS:
+        assert key in metrics, key
+    assert metrics["anomaly.roc_auc"] > 0.8
+    for figure in ("anomaly_roc.png", "anomaly_pr.png", "anomaly_scores.png", "learning_curves.png"):
+        assert project.path(f"data/08_reporting/{figure}").stat().st_size > 1000, figure
+    trained = {p.name for p in project.path("data/06_models").iterdir()}
+    assert trained == {"anomaly_model.pt", "scaler.json"}  # no classifier, denoiser or reduction model
+    (run,) = project.runs()
+    assert run.data.params["derived.split.scaling"] == "robust"
+    assert run.data.params["derived.anomaly.normal_classes"] == "[0]"
+
+
+def test_contamination_is_the_share_of_anomalies_in_the_data(make_project):
+    """An unlabelled table with 8% planted anomalies and contamination 0.08: about that share
+    of the rows is flagged, and the flags are mostly the planted rows."""
+    rng = np.random.default_rng(1)
+    rows, planted = 500, 40
+    latent = rng.normal(size=(rows, 2))
+    values = latent @ rng.normal(size=(2, 8)) + 0.05 * rng.normal(size=(rows, 8))
+    values[:planted] += rng.choice([-1, 1], size=(planted, 8)) * 3.0  # off the 2-D structure
+    frame = pd.DataFrame(values, columns=[f"s{i}" for i in range(8)])
+    frame.insert(0, "row", [f"{'planted' if i < planted else 'ok'}-{i}" for i in range(rows)])
+    project = make_project({**ANOMALY_ONLY, "anomaly": {"epochs": 30, "contamination": 0.08}})
+    project.run("anomaly", data={"source": "csv", "path": _write(project, frame), "id_column": "row"})
+    metrics = project.metrics()
+    assert "anomaly.roc_auc" not in metrics and "anomaly.precision" not in metrics  # no labels
+    scores = pd.read_parquet(project.path("data/07_model_output/anomaly_scores.parquet"))
+    assert abs(scores["is_anomaly"].mean() - 0.08) < 0.02
+    flagged = scores[scores["is_anomaly"]]
+    assert flagged["id"].str.startswith("planted").mean() > 0.8
+
+
+def test_classifier_accuracy_comes_with_the_majority_rate_and_balanced_accuracy(trained_project):
+    metrics = trained_project.metrics()
+    assert 0 < metrics["finetune.test_majority_rate"] < metrics["finetune.test_accuracy"]
+    assert 0 < metrics["finetune.test_balanced_accuracy"] <= 1
