@@ -234,7 +234,7 @@ class AnomalyParams(PhaseParams):
     threshold_rule: Literal["contamination", "false_alarm_rate"] = "contamination"
     contamination: float = Field(0.05, gt=0, lt=0.5)
     false_alarm_rate: float = Field(0.05, gt=0, lt=0.5)
-    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)  # None: [2d, d/4] (capped)
+    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)  # None: nn.detector.default_hidden_sizes
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     batch_norm: bool = True
     standardize: bool = True  # each feature by the normal training rows' mean and deviation
