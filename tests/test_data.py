@@ -180,12 +180,19 @@ def test_split_is_stratified_seeded_and_scaled_on_train_only(tmp_path):
     assert again[2]["id"].tolist() == test["id"].tolist()
 
 
-def test_scaler_clips_unseen_values_and_handles_constant_features():
+def test_scaler_keeps_unseen_values_beyond_the_range_and_handles_constant_features():
     frame = pd.DataFrame({"a": [0.0, 10.0], "b": [5.0, 5.0]})
     scaler = fit_scaler(frame, ["a", "b"], "per_feature")
     scaled = apply_scaler(pd.DataFrame({"a": [20.0, -5.0], "b": [5.0, 6.0]}), scaler)
-    assert scaled["a"].tolist() == [1.0, 0.0]
+    assert scaled["a"].tolist() == [2.0, -0.5]  # an anomaly keeps its distance
     assert scaled["b"].tolist() == [0.0, 1.0]
+
+
+def test_robust_scaling_ignores_a_few_extreme_training_rows():
+    values = np.r_[np.linspace(0, 1, 200), [1000.0]]
+    scaler = fit_scaler(pd.DataFrame({"a": values}), ["a"], "robust")
+    assert scaler["maximum"][0] < 2  # the 99th percentile, not the outlier
+    assert fit_scaler(pd.DataFrame({"a": values}), ["a"], "per_feature")["maximum"][0] == 1000.0
 
 
 def test_validate_table_without_labels():

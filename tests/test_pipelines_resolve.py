@@ -11,10 +11,10 @@ from kedro.framework.startup import bootstrap_project
 
 REPO = Path(__file__).resolve().parents[1]
 IN_MEMORY = {
-    "run_started_at", "runtime",  # set by the project hook at the start of a run
+    "run_started_at", "runtime", "derived_settings",  # set by the project hook during a run
     "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
     "reduction_history", "anomaly_history",
-    "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics",
+    "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "anomaly_baseline_metrics",
     "scoring_report",
 }
 

@@ -1,17 +1,15 @@
 """Training data goes to the GPU when it fits, else stays in host memory and is streamed."""
 
-import dataclasses
 from unittest.mock import patch
 
 import torch
 
 from autoencoder_pipelines.config import RuntimeParams
-from autoencoder_pipelines.runtime import resolve_runtime
+from autoencoder_pipelines.runtime import Runtime, resolve_runtime
 
 
 def _cuda_runtime(fraction=0.5, pin=False):
-    cpu = resolve_runtime(RuntimeParams(device="cpu", device_memory_fraction=fraction, pin_memory=pin))
-    return dataclasses.replace(cpu, device=torch.device("cuda:0"))
+    return Runtime(RuntimeParams(device="cpu", device_memory_fraction=fraction, pin_memory=pin), device=torch.device("cuda:0"))
 
 
 def test_cpu_keeps_everything_in_memory():

@@ -46,7 +46,7 @@ def test_a_failed_run_ends_failed_with_the_error(make_project, tiny):
     project = make_project(tiny)
     project.path("data/01_raw/rows.csv").write_text("a,b\n1,x\n2,y\n")
     with pytest.raises(Exception, match="2 rows; at least 20 are needed"):
-        project.run("data_processing")
+        project.run("anomaly")
     (run,) = project.runs()
     assert run.info.status == "FAILED"
     assert "2 rows; at least 20 are needed" in run.data.tags["error"]
@@ -56,7 +56,7 @@ def test_refused_parameters_open_no_run(make_project, tiny):
     tiny["corruption"] = {"kind": "masking", "level": 2.0}
     project = make_project(tiny)
     with pytest.raises(Exception, match="corruption.level"):
-        project.run("data_processing")
+        project.run("anomaly")
     assert project.runs() == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.launch import is_rank_zero, launched_by_torchrun, torchrun_world_size
 
 logger = logging.getLogger(__name__)
+DERIVED_SETTINGS = "derived_settings"  # what the defaults became on this data (MLflow logs it)
 
 
 class ProjectHooks:
@@ -38,13 +40,14 @@ class ProjectHooks:
         self.data_dir = str(Path(context.project_path) / parameters.get("data_dir", "data"))
 
     @hook_impl
-    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+    def after_node_run(self, node: Any, catalog: Any, outputs: dict[str, Any]) -> None:
         if node.name == "ingest":
-            self.check_settings(outputs["validated_data"], outputs["data_schema"])
+            self.check_settings(catalog, outputs["validated_data"], outputs["data_schema"])
 
-    def check_settings(self, frame: Any, schema: dict[str, Any]) -> None:
+    def check_settings(self, catalog: Any, frame: Any, schema: dict[str, Any]) -> None:
         """The rules that compare this run's settings with the data (checks.py), before any
-        training node; what the defaults became goes to the log and the MLflow run."""
+        training node; what the defaults became goes to the log and, as `derived_settings` in
+        the catalog, to the MLflow run."""
         from autoencoder_pipelines import checks
         from autoencoder_pipelines.data import LABEL, has_labels
 
@@ -63,28 +66,22 @@ class ProjectHooks:
             schema, *(self.sections[s] if uses(s) else None for s in ("model", "split", "anomaly"))
         )
         logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
-        import mlflow
-
-        if mlflow.active_run() is not None:
-            from autoencoder_pipelines.tracking.hook import log_parameters
-
-            log_parameters({"derived": derived})
+        catalog[DERIVED_SETTINGS] = MemoryDataset(derived, copy_mode="assign")
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         from autoencoder_pipelines.runtime import resolve_runtime
 
-        if "params:model" in pipeline.all_inputs():
+        self.consumed = set(pipeline.all_inputs())
+        if "params:model" in self.consumed:
             from autoencoder_pipelines.jobs import check_kind_settings
 
             check_kind_settings(self.sections["model"])
-        runtime = resolve_runtime(self.sections["runtime"])
-        self.consumed = set(pipeline.all_inputs())
-        if "data_schema" in pipeline.inputs() and catalog.exists("validated_data"):  # no ingestion in this run
-            self.check_settings(catalog.load("validated_data"), catalog.load("data_schema"))
-        self.checkpoint_dir = Path(runtime.params.checkpoint_dir)
-        catalog["runtime"] = MemoryDataset(runtime, copy_mode="assign")
+        catalog["runtime"] = MemoryDataset(resolve_runtime(self.sections["runtime"]), copy_mode="assign")
         catalog["run_started_at"] = time.time()
+        self.checkpoint_dir = Path(self.sections["runtime"].checkpoint_dir)
+        if "data_schema" in pipeline.inputs() and catalog.exists("validated_data"):  # no ingestion in this run
+            self.check_settings(catalog, catalog.load("validated_data"), catalog.load("data_schema"))
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
@@ -112,6 +109,11 @@ class NodeTimingHook:
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
+        if not self.node_seconds and not self._started:
+            age = process_age()
+            if age is not None:  # what start-up costs: imports, the session, the catalog, the hooks
+                self.node_seconds["(start-up to the first node)"] = age
+                logger.info("first node %.1f s after the process started", age)
         self._started[f"node:{node.name}"] = time.perf_counter()
 
     @hook_impl
@@ -132,11 +134,11 @@ class NodeTimingHook:
             return
         slowest = sorted(self.node_seconds.items(), key=lambda item: -item[1])
         logger.info("node seconds: %s", ", ".join(f"{name} {sec:.1f}" for name, sec in slowest))
-        import mlflow
-
-        if mlflow.active_run() is not None:
+        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
+        if mlflow is not None and mlflow.active_run() is not None:
             mlflow.log_metrics(
-                {f"time/node.{name}": sec for name, sec in self.node_seconds.items()}
+                {f"time/node.{name}" if not name.startswith("(") else "time/startup": sec
+                 for name, sec in self.node_seconds.items()}
                 | {f"time/save.{name}": sec for name, sec in self.save_seconds.items()}
             )
 
@@ -209,3 +211,13 @@ class DistributedRunHook:
 
             destroy_process_group()
             self.active = False
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux /proc), or None elsewhere."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return float(uptime.read().split()[0]) - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None

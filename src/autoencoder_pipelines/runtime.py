@@ -3,8 +3,8 @@ Trainer each phase gets from them (its seed, early stopping, schedule, progress,
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,36 @@ Network = Any  # an autoencoder of a registered kind (nn/kinds), or a classifier
 History = dict[str, list[float]]  # per-epoch series, keyed "<phase>.<metric>"
 
 
-@dataclass(frozen=True)
 class Runtime:
-    params: RuntimeParams
-    device: "torch.device"
-    dtype: "torch.dtype"
+    """The runtime of one run. The device and precision are resolved (and torch imported, CPU
+    threads set) on first use, so a run reaches its first node without torch; a device named
+    explicitly (cuda, cuda:N, mps) is resolved at once by `resolve_runtime`, so an absent one
+    fails before any work."""
+
+    def __init__(self, params: RuntimeParams, device: "torch.device | None" = None) -> None:
+        self.params = params
+        if device is not None:
+            self.__dict__["device"] = device
+
+    @functools.cached_property
+    def device(self) -> "torch.device":
+        import torch
+
+        from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
+        from autoencoder_pipelines.nn.distributed import local_device
+
+        if self.params.threads:
+            torch.set_num_threads(self.params.threads)
+        try:
+            return local_device(resolve_device(self.params.device))
+        except DeviceUnavailableError as error:
+            raise ConfigError(str(error)) from None
+
+    @functools.cached_property
+    def dtype(self) -> "torch.dtype":
+        from autoencoder_pipelines.nn.device import resolve_precision
+
+        return resolve_precision(self.params.precision)
 
     @property
     def seed(self) -> int:
@@ -97,17 +122,9 @@ def history_series(*histories: Any) -> History:
 
 
 def resolve_runtime(params: RuntimeParams) -> Runtime:
-    """Check the device and the launch against this machine, set CPU threads: once per run."""
-    import torch
-
-    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device, resolve_precision
-    from autoencoder_pipelines.nn.distributed import local_device
+    """Check the launch (and a device named explicitly) against this machine: once per run."""
     from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
 
-    try:
-        device = local_device(resolve_device(params.device))
-    except DeviceUnavailableError as error:
-        raise ConfigError(str(error)) from None
     if torchrun_world_size() > 1 and params.strategy != "ddp":
         raise ConfigError(
             f"runtime.strategy is '{params.strategy}' but torchrun started {torchrun_world_size()} processes; "
@@ -118,6 +135,7 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
             "runtime.strategy 'ddp' trains one process per GPU (or CPU worker) under torchrun, e.g. "
             "`torchrun --standalone --nproc-per-node=2 --no-python kedro run ...` (README: data-parallel training)"
         )
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    return Runtime(params=params, device=device, dtype=resolve_precision(params.precision))
+    runtime = Runtime(params)
+    if params.device not in ("auto", "cpu") or launched_by_torchrun():
+        runtime.device  # noqa: B018 - resolve now: an absent GPU fails before any work
+    return runtime

@@ -13,7 +13,7 @@ from autoencoder_pipelines.data import Skipped
 from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.jobs import layer_losses
 from autoencoder_pipelines.nn import stacking
-from autoencoder_pipelines.pipelines.anomaly.nodes import score_anomalies, train_anomaly_model
+from autoencoder_pipelines.pipelines.anomaly.nodes import score_anomalies, train_detector
 from autoencoder_pipelines.pipelines.finetuning.nodes import (
     evaluate_classifiers, finetune_classifier, finetune_denoiser, train_random_init_classifier,
 )
@@ -67,8 +67,11 @@ def test_l1_weight_reaches_every_kind(frame, schema, runtime, kind):
     assert penalty.call_count > 0 and penalty.call_args.args[1] == 0.01
 
 
-def test_the_first_layer_reconstructs_the_data_and_the_others_hidden_codes():
-    assert layer_losses(ModelParams(hidden_sizes=[8, 4, 2], loss="bce", hidden_loss="l1")) == ["bce", "l1", "l1"]
+def test_the_first_layer_reconstructs_the_data_and_the_others_hidden_codes(schema):
+    assert layer_losses(ModelParams(hidden_sizes=[8, 4, 2], loss="bce", hidden_loss="l1"), schema) == ["bce", "l1", "l1"]
+    # auto: bce for images, mse for tables; the sizes follow the data when unset
+    assert layer_losses(ModelParams(), schema) == ["bce", "mse", "mse"]
+    assert layer_losses(ModelParams(), {**schema, "image_shape": None}) == ["mse", "mse", "mse"]
 
 
 def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
@@ -82,7 +85,10 @@ def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
     twin, _ = train_random_init_classifier(frame, frame, schema, model, params, runtime)
     metrics, predictions = evaluate_classifiers(classifier, twin, frame, frame, schema)
     assert set(metrics) == {"finetune.test_accuracy", "finetune.noisy_test_accuracy",
-                            "finetune.random_init_test_accuracy", "finetune.random_init_noisy_test_accuracy"}
+                            "finetune.random_init_test_accuracy", "finetune.random_init_noisy_test_accuracy",
+                            "finetune.test_majority_rate", "finetune.test_balanced_accuracy",
+                            "finetune.random_init_test_balanced_accuracy"}
+    assert metrics["finetune.test_majority_rate"] == 0.5
     assert list(predictions.columns) == ["id", "label", "predicted", "random_init_predicted"]
     unlabelled = {**schema, "classes": None}
     skipped, history = finetune_classifier(stack, frame, frame, unlabelled, params, runtime)
@@ -111,30 +117,25 @@ def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, r
 
 
 def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame, schema, runtime):
-    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    params = AnomalyParams(epochs=30, batch_size=16, normal_classes=[0], learning_rate=0.01, patience=None)
-    detector, history = train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+    params = AnomalyParams(epochs=30, batch_size=16, normal_classes=[0], patience=None)
+    detector, history = train_detector(frame, frame, schema, params, runtime)
     assert len(history["anomaly.train_loss"]) == 30
     scores, metrics = score_anomalies(detector, frame, frame, frame, schema, params)
     assert len(scores) == 3 * len(frame)
     assert (scores["is_anomaly"] == (scores["reconstruction_error"] > metrics["anomaly.threshold"])).all()
     assert metrics["anomaly.roc_auc"] > 0.9  # class 1 was never seen by the detector
+    # contamination: that share of the training rows, anomalies included, is flagged
+    assert metrics["anomaly.train_flag_rate"] == pytest.approx(params.contamination, abs=1 / len(frame))
 
 
-@pytest.mark.parametrize("normal, message", [
-    (["cat"], r"anomaly.normal_classes: \['cat'\] are not classes of the data"),
-])
-def test_normal_classes_must_exist(frame, schema, runtime, normal, message):
-    stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    with pytest.raises(ConfigError, match=message):
-        train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]),
-                            AnomalyParams(epochs=1, normal_classes=normal), runtime)
+def test_normal_classes_must_exist(frame, schema, runtime):
+    with pytest.raises(ConfigError, match=r"anomaly.normal_classes: \['cat'\] are not classes of the data"):
+        train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=["cat"]), runtime)
 
 
 def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    detector, _ = train_anomaly_model(stack, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]),
-                                      AnomalyParams(epochs=1, normal_classes=None), runtime)
+    detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
     scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
     scorer = build_scorer(frame, {**schema, "id_column": "row"}, scaler, stack, detector, Skipped("no labels"))
     example = scorer.input_example()

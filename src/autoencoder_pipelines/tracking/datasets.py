@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -21,12 +22,12 @@ class MlflowMetricsDataset(AbstractDataset):
         self._prefix = prefix
 
     def save(self, data: dict[str, list[dict[str, float]]]) -> None:
-        import mlflow
-        from mlflow.entities import Metric
-
-        run = mlflow.active_run()
+        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
+        run = None if mlflow is None else mlflow.active_run()
         if run is None:
             return
+        from mlflow.entities import Metric
+
         timestamp = int(time.time() * 1000)
         metrics = [
             Metric(f"{self._prefix}{name}", float(item["value"]), timestamp, int(item.get("step", 0)))
@@ -72,9 +73,8 @@ class ArtifactDataset(AbstractDataset):
 
     def save(self, data: Any) -> None:
         self._inner.save(data)
-        import mlflow
-
-        run = mlflow.active_run()
+        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
+        run = None if mlflow is None else mlflow.active_run()
         if run is not None:
             path = getattr(self._inner, "saved_path", None) or self._filepath
             mlflow.MlflowClient().log_artifact(run.info.run_id, str(path), self._artifact_path)

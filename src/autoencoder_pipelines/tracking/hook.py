@@ -22,6 +22,7 @@ from typing import Any, Optional
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict
 
+from autoencoder_pipelines.hooks import DERIVED_SETTINGS
 from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class TrackingConfig(BaseModel):
 
     tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
     experiment: str = "autoencoder_pipelines"
-    disable_for_pipelines: list[str] = []
+    disable_for_pipelines: list[str] = ["data_processing"]
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -63,6 +64,8 @@ class MlflowTrackingHook:
         self.run_id: str | None = None
         self.started_here = False
         self.catalog: Any = None
+        self.pending: dict[str, Any] | None = None
+        self.nodes_started = 0
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -79,13 +82,27 @@ class MlflowTrackingHook:
 
     @hook_impl(trylast=True)  # after the parameters are validated and the runtime resolved
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        """The run opens at the second node (or when the run ends first), not here: the first
+        node starts without MLflow's import and store (about 2 s), and nothing is logged before."""
         if self.started_here:  # the previous run in this process was interrupted (KeyboardInterrupt)
             import mlflow
 
             mlflow.end_run("KILLED")
         self.run_id, self.started_here, self.catalog = None, False, catalog
-        if not self.enabled_for(run_params):
+        self.pending = run_params if self.enabled_for(run_params) else None
+        self.nodes_started = 0
+
+    @hook_impl(trylast=True)
+    def before_node_run(self) -> None:
+        self.nodes_started += 1
+        if self.nodes_started >= 2:
+            self.open_run()
+
+    def open_run(self) -> None:
+        """Start (or join) the MLflow run and log every parameter, once per kedro run."""
+        if self.pending is None:
             return
+        run_params, self.pending = self.pending, None
         import mlflow
 
         check_tracking_store(self.uri, self.project_path)
@@ -104,7 +121,8 @@ class MlflowTrackingHook:
             )
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
-        log_parameters(self.parameters)
+        derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
+        log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
         from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
 
         if launched_by_torchrun():
@@ -121,8 +139,12 @@ class MlflowTrackingHook:
             info = log_scoring_model(data, self.catalog.get(dataset_name).saved_path)
             logger.info("logged the scoring model to MLflow: %s", info.model_uri)
 
-    @hook_impl(trylast=True)
+    @hook_impl(tryfirst=True)  # before the other hooks log their figures into the run
     def after_pipeline_run(self) -> None:
+        self.open_run()
+
+    @hook_impl(trylast=True, specname="after_pipeline_run")
+    def end_run(self) -> None:
         if self.started_here:
             import mlflow
 
@@ -131,6 +153,7 @@ class MlflowTrackingHook:
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: BaseException) -> None:
+        self.open_run()  # a run that failed at its first node is recorded too
         if self.started_here:
             import mlflow
 

@@ -1,4 +1,4 @@
-"""Ingest, validate, split, scale, and corrupt the evaluation sets."""
+"""Ingest, validate, split and scale: the start of every training (no torch needed)."""
 
 from .pipeline import create_pipeline
 

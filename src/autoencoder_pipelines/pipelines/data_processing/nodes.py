@@ -1,4 +1,4 @@
-"""Ingestion, split/scale and evaluation-set corruption nodes."""
+"""Ingestion and split/scale nodes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.config import CorruptionParams, DataParams, RuntimeParams, SplitParams
+from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
 from autoencoder_pipelines.data import (
     LABEL,
     DataValidationError,
@@ -74,26 +74,3 @@ def split_and_scale(
     parts = [apply_scaler(part, scaler).reset_index(drop=True) for part in (train, val, test)]
     logger.info("split %d rows into train %d / validation %d / test %d", len(frame), *map(len, parts))
     return parts[0], parts[1], parts[2], scaler
-
-
-def corrupt_eval_sets(
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
-    corruption: CorruptionParams,
-    runtime: RuntimeParams,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
-    import torch
-
-    from autoencoder_pipelines.data import features_tensor
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-
-    spec = CorruptionSpec.of(corruption)
-    generator = torch.Generator().manual_seed(derive_seed(runtime.seed, "corrupt_eval_sets"))
-    noisy = []
-    for part in (val, test):
-        out = part.copy()
-        out[schema["features"]] = corrupt(features_tensor(part, schema), spec, generator).numpy()
-        noisy.append(out)
-    return noisy[0], noisy[1]

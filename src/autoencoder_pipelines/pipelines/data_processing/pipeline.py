@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import corrupt_eval_sets, ingest, split_and_scale
+from .nodes import ingest, split_and_scale
 
 
 def ingestion() -> Pipeline:
@@ -17,11 +17,4 @@ def ingestion() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return ingestion() + pipeline([
-        node(
-            corrupt_eval_sets,
-            ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
-            ["noisy_val_set", "noisy_test_set"],
-            name="corrupt_eval_sets",
-        ),
-    ])
+    return ingestion()

@@ -7,11 +7,35 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams
+from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams, RuntimeParams
 from autoencoder_pipelines.data import Skipped, has_labels
 from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
+
+
+def corrupt_eval_sets(
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: dict[str, Any],
+    corruption: CorruptionParams,
+    runtime: RuntimeParams,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
+    import torch
+
+    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
+    from autoencoder_pipelines.nn.seeding import derive_seed
+
+    spec = CorruptionSpec.of(corruption)
+    generator = torch.Generator().manual_seed(derive_seed(runtime.seed, "corrupt_eval_sets"))
+    noisy = []
+    for part in (val, test):
+        out = part.copy()
+        out[schema["features"]] = corrupt(features_tensor(part, schema), spec, generator).numpy()
+        noisy.append(out)
+    return noisy[0], noisy[1]
 
 
 def _fit_classifier(

@@ -3,6 +3,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 from autoencoder_pipelines.pipelines import training_node
 
 from .nodes import (
+    corrupt_eval_sets,
     evaluate_classifiers,
     evaluate_denoiser,
     finetune_classifier,
@@ -13,6 +14,12 @@ from .nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
+        node(
+            corrupt_eval_sets,
+            ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
+            ["noisy_val_set", "noisy_test_set"],
+            name="corrupt_eval_sets",
+        ),
         training_node(finetune_classifier, ["classifier", "finetune_history"], "finetune_classifier",
                       params={"finetune": "finetune"}, stack="pretrained_stack"),
         training_node(train_random_init_classifier, ["random_init_classifier", "random_init_history"],

@@ -1,0 +1,247 @@
+"""Wall time and quality of the jobs people run, each beside the same job done by a bare torch
+script or scikit-learn in the same run:
+
+  (a) `kedro run --pipelines=denoise` on the bundled digits   vs a bare torch classifier + denoiser
+  (b) `kedro run --pipelines=anomaly` on breast_cancer and on a 50,000-row, 9-column table
+                                                               vs scikit-learn's IsolationForest
+  (c) the full chain on a 10,000-row, 784-column image table (digits upsampled to 28x28, with noise)
+                                                               vs the bare torch script
+  (d) the detector alone (fit + score)                         vs PyOD's AutoEncoder (if installed)
+
+    .venv/bin/python benchmarks/time_to_answer.py [--jobs a b c d] [--repo PATH] [--kedro PATH]
+
+Each kedro run happens in a temporary copy of the project's conf (with conf/local holding the
+job's data settings) and a temporary MLflow store. `--repo`/`--kedro` point at another checkout
+and its kedro executable, to measure an earlier version the same way. Torch runs on the
+threads `runtime.threads` sets (1 by default); the load average is printed, since timings on a
+busy machine mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def kedro_run(repo: Path, kedro: str, pipeline: str, local: dict, data_file: Path | None = None) -> tuple[float, dict]:
+    """Wall seconds of one `kedro run` in a fresh copy of `repo`'s conf, and its metrics.json."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name in ("pyproject.toml", ".telemetry"):
+            shutil.copy(repo / name, root / name)
+        (root / "src").mkdir()
+        shutil.copytree(repo / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+        (root / "conf" / "local").mkdir(exist_ok=True)
+        (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(local))
+        (root / "data" / "01_raw").mkdir(parents=True)
+        if data_file is not None:
+            shutil.copy(data_file, root / "data" / "01_raw" / data_file.name)
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "KEDRO_DISABLE_TELEMETRY": "1"}
+        env.pop("PYTHONPATH", None)
+        started = time.perf_counter()
+        result = subprocess.run([kedro, "run", f"--pipelines={pipeline}"], cwd=root, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            sys.exit(f"kedro run --pipelines={pipeline} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+        return wall, json.loads((root / "data" / "08_reporting" / "metrics.json").read_text())
+
+
+# ---- tables ------------------------------------------------------------------------------
+
+
+def breast_cancer_table(path: Path) -> Path:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    rng = np.random.default_rng(0)
+    malignant = frame[frame.target == 0]
+    frame = pd.concat([frame[frame.target == 1], malignant.iloc[rng.choice(len(malignant), 27, replace=False)]])
+    frame["malignant"] = 1 - frame.pop("target")  # 357 benign, 27 malignant (7%)
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+    return path
+
+
+def sensor_table(path: Path, rows: int = 50_000) -> Path:
+    """9 correlated sensor columns from 3 latent signals; 2% rows break the correlations."""
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(rows, 3))
+    values = latent @ rng.normal(size=(3, 9)) + 0.1 * rng.normal(size=(rows, 9))
+    bad = rng.random(rows) < 0.02
+    values[bad] += rng.normal(size=(int(bad.sum()), 9)) * 1.5
+    frame = pd.DataFrame(values, columns=[f"sensor_{i}" for i in range(9)])
+    frame["fault"] = bad.astype(int)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def image_table(path: Path, rows: int = 10_000) -> Path:
+    """The bundled digits upsampled to 28x28 (bilinear), values 0-255, with Gaussian noise."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(digits.images), rows, replace=True)
+    images = torch.tensor(digits.images[pick], dtype=torch.float32).unsqueeze(1) * 16
+    large = torch.nn.functional.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False).squeeze(1)
+    noisy = (large.numpy() + rng.normal(0, 12, size=large.shape)).clip(0, 255).reshape(rows, 784)
+    frame = pd.DataFrame(noisy.round(1), columns=[f"p{i}" for i in range(784)])
+    frame["digit"] = digits.target[pick]
+    frame.to_csv(path, index=False)
+    return path
+
+
+# ---- bare baselines -------------------------------------------------------------------------
+
+
+def bare_torch(x: np.ndarray, y: np.ndarray, hidden: list[int], epochs: int = 30, seed: int = 0) -> dict:
+    """What a careful person writes by hand: min-max scaling, an MLP classifier, and a
+    denoising autoencoder (masking 25%), Adam, 80/20 split."""
+    import torch
+    import torch.nn.functional as F
+    from sklearn.model_selection import train_test_split
+
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+    low, high = x_train.min(), x_train.max()
+    xt, xv = (torch.tensor((v - low) / (high - low), dtype=torch.float32) for v in (x_train, x_test))
+    yt, yv = torch.tensor(y_train), torch.tensor(y_test)
+    sizes = [x.shape[1], *hidden]
+
+    def mlp(widths):
+        layers = []
+        for a, b in zip(widths, widths[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers[:-1])
+
+    classifier = torch.nn.Sequential(mlp(sizes), torch.nn.ReLU(), torch.nn.Linear(hidden[-1], int(y.max()) + 1))
+    autoencoder = torch.nn.Sequential(mlp(sizes), torch.nn.ReLU(), mlp(sizes[::-1]))
+    for model, loss_of in ((classifier, lambda b, i: F.cross_entropy(classifier(b), yt[i])),
+                           (autoencoder, lambda b, i: F.binary_cross_entropy_with_logits(
+                               autoencoder(b * (torch.rand_like(b) > 0.25)), b.clamp(0, 1)))):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(epochs):
+            for i in torch.randperm(len(xt)).split(64):
+                optimizer.zero_grad()
+                loss_of(xt[i], i).backward()
+                optimizer.step()
+    with torch.no_grad():
+        noisy = xv * (torch.rand_like(xv) > 0.25)
+        return {"seconds": time.perf_counter() - started,
+                "accuracy": float((classifier(xv).argmax(1) == yv).float().mean()),
+                "mse_noisy": float(((noisy - xv) ** 2).mean()),
+                "mse_denoised": float(((torch.sigmoid(autoencoder(noisy)) - xv) ** 2).mean())}
+
+
+def isolation_forest(frame: pd.DataFrame, label: str) -> dict:
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    started = time.perf_counter()
+    train, test = train_test_split(frame, test_size=0.2, stratify=frame[label], random_state=0)
+    features = [c for c in frame.columns if c != label]
+    forest = IsolationForest(random_state=0).fit(train.loc[train[label] == 0, features])
+    auc = roc_auc_score(test[label], -forest.score_samples(test[features]))
+    return {"seconds": time.perf_counter() - started, "roc_auc": auc}
+
+
+def detector_vs_pyod(frame: pd.DataFrame, label: str) -> dict:
+    """The project's AutoencoderDetector and PyOD's AutoEncoder (defaults) on one split."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+
+    torch.set_num_threads(1)
+    rest, test = train_test_split(frame, test_size=0.2, stratify=frame[label], random_state=0)
+    train, val = train_test_split(rest, test_size=0.125, stratify=rest[label], random_state=0)
+    features = [c for c in frame.columns if c != label]
+    normal = lambda part: part.loc[part[label] == 0, features].to_numpy("float32")  # noqa: E731
+    out = {}
+    started = time.perf_counter()
+    detector = AutoencoderDetector(DetectorSettings()).fit(normal(train), normal(val))
+    out["detector"] = (time.perf_counter() - started, roc_auc_score(test[label], detector.decision_function(test[features].to_numpy("float32"))))
+    try:
+        from pyod.models.auto_encoder import AutoEncoder
+    except ImportError:
+        return out
+    started = time.perf_counter()
+    model = AutoEncoder(verbose=0, random_state=0).fit(normal(train))
+    out["pyod"] = (time.perf_counter() - started, roc_auc_score(test[label], model.decision_function(test[features].to_numpy("float32"))))
+    return out
+
+
+# ---- jobs ---------------------------------------------------------------------------------
+
+RUNTIME = {"runtime": {"device": "cpu", "log_every": 0}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"])
+    parser.add_argument("--repo", type=Path, default=REPO)
+    parser.add_argument("--kedro", default=str(Path(sys.executable).with_name("kedro")))
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; repo {args.repo}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        tables = Path(folder)
+        if "a" in args.jobs:
+            wall, m = kedro_run(args.repo, args.kedro, "denoise", RUNTIME)
+            from sklearn.datasets import load_digits
+
+            digits = load_digits()
+            bare = bare_torch(digits.data, digits.target, [256, 128, 24])
+            print(f"(a) denoise on digits: {wall:.1f} s wall, accuracy {m['finetune.test_accuracy']:.4f}, "
+                  f"denoised MSE {m['denoise.test_mse_denoised']:.4f} (noisy {m['denoise.test_mse_noisy']:.4f})")
+            print(f"    bare torch: {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
+                  f"denoised MSE {bare['mse_denoised']:.4f} (noisy {bare['mse_noisy']:.4f})", flush=True)
+        if "b" in args.jobs or "d" in args.jobs:
+            cancer = breast_cancer_table(tables / "breast_cancer.csv")
+            sensors = sensor_table(tables / "sensors.csv")
+        if "b" in args.jobs:
+            for path, label, target in ((cancer, "malignant", 10), (sensors, "fault", 30)):
+                local = {**RUNTIME, "data": {"source": "csv", "path": f"data/01_raw/{path.name}", "label_column": label}}
+                wall, m = kedro_run(args.repo, args.kedro, "anomaly", local, path)
+                forest = isolation_forest(pd.read_csv(path), label)
+                print(f"(b) anomaly on {path.stem} ({len(pd.read_csv(path))} rows): {wall:.1f} s wall (target <= {target}), "
+                      f"ROC-AUC {m['anomaly.roc_auc']:.4f}; IsolationForest {forest['seconds']:.1f} s, ROC-AUC {forest['roc_auc']:.4f}",
+                      flush=True)
+        if "c" in args.jobs:
+            images = image_table(tables / "images.csv")
+            local = {**RUNTIME, "data": {"source": "csv", "path": "data/01_raw/images.csv", "label_column": "digit",
+                                         "image_shape": [28, 28]}, "anomaly": {"normal_classes": list(range(9))}}
+            wall, m = kedro_run(args.repo, args.kedro, "denoise", local, images)
+            frame = pd.read_csv(images)
+            bare = bare_torch(frame.drop(columns="digit").to_numpy(), frame["digit"].to_numpy(), [256, 128, 24], epochs=10)
+            print(f"(c) full chain, 10,000 x 784 images: {wall:.1f} s wall (target <= 120), accuracy "
+                  f"{m['finetune.test_accuracy']:.4f}, denoised MSE {m['denoise.test_mse_denoised']:.4f}, "
+                  f"reduction MSE {m['reduction.ae_test_mse']:.4f} (PCA {m['reduction.pca_test_mse']:.4f}), "
+                  f"anomaly ROC-AUC {m.get('anomaly.roc_auc', float('nan')):.4f}")
+            print(f"    bare torch (10 epochs): {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
+                  f"denoised MSE {bare['mse_denoised']:.4f}", flush=True)
+        if "d" in args.jobs:
+            for path, label in ((cancer, "malignant"), (sensors, "fault")):
+                result = detector_vs_pyod(pd.read_csv(path), label)
+                line = ", ".join(f"{name} {sec:.2f} s, ROC-AUC {auc:.4f}" for name, (sec, auc) in result.items())
+                print(f"(d) fit + score on {path.stem}: {line}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
