@@ -56,7 +56,24 @@ def kedro_run(repo: Path, kedro: str, pipeline: str, local: dict, data_file: Pat
         wall = time.perf_counter() - started
         if result.returncode != 0:
             sys.exit(f"kedro run --pipelines={pipeline} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+        if PROFILE:
+            print_node_times(root)
         return wall, json.loads((root / "data" / "08_reporting" / "metrics.json").read_text())
+
+
+PROFILE = False
+
+
+def print_node_times(root: Path) -> None:
+    """The slowest nodes of the run (its MLflow metrics time/node.*), with --profile."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    if not runs:
+        return
+    times = {k.removeprefix("time/"): v for k, v in runs[0].data.metrics.items() if k.startswith("time/")}
+    print("    " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(times.items(), key=lambda kv: -kv[1])[:12]), flush=True)
 
 
 # ---- tables ------------------------------------------------------------------------------
@@ -197,7 +214,10 @@ def main() -> None:
     parser.add_argument("--jobs", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"])
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--kedro", default=str(Path(sys.executable).with_name("kedro")))
+    parser.add_argument("--profile", action="store_true", help="print each kedro run's slowest nodes")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; repo {args.repo}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         tables = Path(folder)

@@ -20,7 +20,7 @@ ANOMALY_ONLY = {"runtime": {"device": "cpu", "log_every": 0, "threads": 1}, "ano
 
 
 @pytest.mark.parametrize("n_features, sizes", [(4, [16, 8, 2]), (13, [52, 26, 5]), (30, [120, 60, 11]),
-                                               (64, [256, 128, 24]), (784, [512, 256, 64])])
+                                               (64, [256, 128, 24]), (784, [256, 128, 32])])
 def test_hidden_sizes_follow_the_number_of_features(n_features, sizes):
     assert ModelParams().hidden_sizes_for(n_features) == sizes
     assert ModelParams(hidden_sizes=[7, 3]).hidden_sizes_for(n_features) == [7, 3]

@@ -133,6 +133,7 @@ def derived_settings(
         derived["split.scaling"] = split.scaling_for(schema)
     if anomaly is not None:
         derived["anomaly.normal_classes"] = normal_classes(anomaly, schema)
+        derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items()})
     return derived
 
 

@@ -81,7 +81,7 @@ class SplitParams(_Strict):
     def scaling_for(self, schema: dict[str, Any]) -> str:
         if self.scaling != "auto":
             return self.scaling
-        return "global" if schema.get("image_shape") else "robust"
+        return "global" if is_images(schema) else "robust"
 
     @model_validator(mode="after")
     def _room_for_training(self) -> "SplitParams":
@@ -104,6 +104,18 @@ class CorruptionParams(_Strict):
 
 
 LOSS = Literal["mse", "l1", "bce"]
+
+
+def stack_sizes(n_features: int) -> list[int]:
+    """Hidden sizes from d features: [clamp(4d, 16, 256), clamp(2d, 8, 128), code], code =
+    clamp(round(3d/8), 2, 32) and below d (digits, d = 64: [256, 128, 24])."""
+    code = max(1, min(max(2, min(32, round(3 * n_features / 8))), n_features - 1))
+    return [min(max(4 * n_features, 16), 256), max(min(max(2 * n_features, 8), 128), code + 1), code]
+
+
+def is_images(schema: dict[str, Any]) -> bool:
+    """Rows are images when the data says its shape (data.image_shape; the bundled digits)."""
+    return bool(schema.get("image_shape"))
 
 
 class ModelParams(_Strict):
@@ -138,17 +150,13 @@ class ModelParams(_Strict):
         return sizes
 
     def hidden_sizes_for(self, n_features: int) -> list[int]:
-        """The configured sizes, or from d features: [clamp(4d, 16, 512), clamp(2d, 8, 256),
-        code], code = clamp(round(3d/8), 2, 64) and below d (digits, d = 64: [256, 128, 24])."""
-        if self.hidden_sizes is not None:
-            return list(self.hidden_sizes)
-        code = max(1, min(max(2, min(64, round(3 * n_features / 8))), n_features - 1))
-        return [min(max(4 * n_features, 16), 512), max(min(max(2 * n_features, 8), 256), code + 1), code]
+        """The configured sizes, or `stack_sizes(n_features)`."""
+        return list(self.hidden_sizes) if self.hidden_sizes is not None else stack_sizes(n_features)
 
     def loss_for(self, schema: dict[str, Any]) -> str:
         if self.loss != "auto":
             return self.loss
-        return "bce" if schema.get("image_shape") else "mse"
+        return "bce" if is_images(schema) else "mse"
 
     @model_validator(mode="after")
     def _known_blocks(self) -> "ModelParams":
@@ -225,6 +233,16 @@ class ReductionParams(PhaseParams):
 class AnomalyParams(PhaseParams):
     """The detector (nn/detector.py): its network, training and threshold."""
 
+    def detector_choices(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """hidden_sizes, standardize and loss as set, or from the kind of data."""
+        d, images = len(schema["features"]), is_images(schema)
+        table_sizes = [min(2 * d, 256), max(1, min(max(d // 4, 2), 64, d - 1))]
+        return {
+            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else table_sizes)),
+            "standardize": (not images) if self.standardize is None else self.standardize,
+            "loss": self.loss if self.loss != "auto" else ("bce" if images else "mse"),
+        }
+
     # None: from the label column (checks.normal_classes): 0/False of a 0/1 label; every row
     # without labels; a multi-class label must be named
     normal_classes: Optional[list[Any]] = None
@@ -234,10 +252,14 @@ class AnomalyParams(PhaseParams):
     threshold_rule: Literal["contamination", "false_alarm_rate"] = "contamination"
     contamination: float = Field(0.05, gt=0, lt=0.5)
     false_alarm_rate: float = Field(0.05, gt=0, lt=0.5)
-    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)  # None: nn.detector.default_hidden_sizes
+    # The network and its inputs follow the kind of data unless set (null). Tables: each
+    # feature standardised by the normal training rows, [min(2d, 256), d // 4], a linear output
+    # and mse. Images: pixels as scaled ([0, 1]), stack_sizes(d), a sigmoid output and bce.
+    hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
+    standardize: Optional[bool] = None
+    loss: Literal["auto", "mse", "l1", "bce"] = "auto"
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     batch_norm: bool = True
-    standardize: bool = True  # each feature by the normal training rows' mean and deviation
     epochs: int = Field(50, ge=1)
     learning_rate: float = Field(0.03, gt=0)
     patience: Optional[int] = Field(5, ge=1)

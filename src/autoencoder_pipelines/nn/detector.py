@@ -31,10 +31,10 @@ ThresholdRule = Literal["contamination", "false_alarm_rate"]
 
 
 def default_hidden_sizes(n_features: int) -> list[int]:
-    """[min(2d, 512), code], code = max(d // 4, 2), at most 64 and below d: a layer wider than
+    """[min(2d, 256), code], code = max(d // 4, 2), at most 64 and below d: a layer wider than
     the input, then a code a quarter of it. Chosen on 12 tables against other widths, codes,
     activations, dropout and batch norm (benchmarks/RESULTS.md, anomaly detector)."""
-    return [min(2 * n_features, 512), max(1, min(max(n_features // 4, 2), 64, n_features - 1))]
+    return [min(2 * n_features, 256), max(1, min(max(n_features // 4, 2), 64, n_features - 1))]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class DetectorSettings:
     activation: str = "relu"
     batch_norm: bool = True
     standardize: bool = True
-    loss: str = "mse"
+    loss: str = "mse"  # bce: a sigmoid output, for inputs in [0, 1] (images); else a linear output
     epochs: int = 50
     batch_size: int = 256
     learning_rate: float = 0.03
@@ -103,7 +103,8 @@ class AutoencoderDetector:
         if self.network is None:
             with seeded(s.seed, "detector.init"):
                 sizes = list(s.hidden_sizes or default_hidden_sizes(x.shape[1]))
-                self.network = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm).to(x.device)
+                output = "sigmoid" if s.loss == "bce" else "linear"
+                self.network = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm, output).to(x.device)
         inputs = self._standardized(x)
         val = inputs if x_val is None else self._standardized(self._as_tensor(x_val))
         self.network, self.history_ = fine_tune(self.network, inputs, val, trainer or self._trainer(), name, s.loss, self.corruption)

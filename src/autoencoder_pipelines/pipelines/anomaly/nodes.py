@@ -35,11 +35,11 @@ def train_detector(
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
 
+    choices = anomaly.detector_choices(schema)
     settings = DetectorSettings(
         contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
-        false_alarm_rate=anomaly.false_alarm_rate,
-        hidden_sizes=None if anomaly.hidden_sizes is None else tuple(anomaly.hidden_sizes),
-        activation=anomaly.activation, batch_norm=anomaly.batch_norm, standardize=anomaly.standardize,
+        false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
+        standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
         epochs=anomaly.epochs, batch_size=anomaly.batch_size or runtime.params.batch_size,
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),

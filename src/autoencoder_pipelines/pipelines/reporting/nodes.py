@@ -40,12 +40,19 @@ def build_metrics(run_started_at: float, *parts: dict[str, Any]) -> tuple[dict[s
 
 
 def collect_histories(*histories: History) -> MlflowHistory:
-    """Per-epoch series of every training phase as MLflow metric histories (step = epoch)."""
-    return {
+    """Per-epoch series of every training phase as MLflow metric histories (step = epoch), and
+    the epochs each phase used (<phase>.epochs_used: fewer than its cap when it stopped early)."""
+    series = {
         key: [{"value": float(value), "step": step} for step, value in enumerate(values, start=1)]
         for history in histories
         for key, values in history.items()
     }
+    used = {
+        f"{key.removesuffix('.train_loss')}.epochs_used": [{"value": float(len(values)), "step": 0}]
+        for key, values in series.items()
+        if key.endswith(".train_loss")
+    }
+    return series | used
 
 
 def plot_learning_curves(*histories: History) -> Figure:
