@@ -3,8 +3,6 @@ gives the same metrics, and a second training keeps the first one's model versio
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 
@@ -29,9 +27,7 @@ def test_user_errors_are_one_line_without_a_traceback(make_project, args, messag
 
 
 def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project, tmp_path):
-    shutil.copytree(trained_project.root, tmp_path / "again")
-    again = type(trained_project)(tmp_path / "again", {})
-    shutil.copy(trained_project.path("conf/local/parameters.yml"), again.path("conf/local/parameters.yml"))
+    again = trained_project.copy(tmp_path / "again")
     again.run()
     first, second = trained_project.metrics(), again.metrics()
     first.pop("run.seconds"), second.pop("run.seconds")
