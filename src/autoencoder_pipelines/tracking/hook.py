@@ -180,7 +180,11 @@ class MlflowTrackingHook:
         if self.registered_version is not None and self.registry.promote:
             from autoencoder_pipelines.tracking.models import promote
 
-            promote(self.registry.model_name, self.registry.alias, self.registered_version)
+            try:  # only a run that succeeded promotes its model
+                promote(self.registry.model_name, self.registry.alias, self.registered_version)
+            except Exception as error:
+                self.on_pipeline_error(error)
+                raise
             self.promoted = True
         if self.started_here:
             import mlflow

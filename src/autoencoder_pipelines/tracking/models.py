@@ -23,6 +23,8 @@ PIP_REQUIREMENTS = [
     "click==8.5.1",
 ]
 PACKAGE = Path(__file__).resolve().parents[1]
+# MLflow's error codes for a registered model, version or alias that does not exist
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 ARTIFACT_PATH = "scoring_model"
 
 
@@ -115,7 +117,9 @@ def _model_version(name: str, version: int) -> Any:
 
     try:
         return MlflowClient().get_model_version(name, str(version))
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code not in NOT_FOUND:
+            raise
         raise ModelNotFoundError(f"model '{name}' has no version {version} in {_store()}; {_versions_text(name)}") from None
 
 
@@ -154,7 +158,9 @@ def resolve_scoring_model(registry: Any) -> ScoringModelRef:
     else:
         try:
             model_version = MlflowClient().get_model_version_by_alias(name, registry.alias)
-        except MlflowException:
+        except MlflowException as error:
+            if error.error_code not in NOT_FOUND:  # the store itself failed: say so, not "no model"
+                raise
             raise ModelNotFoundError(
                 f"no model is registered as '{name}@{registry.alias}' in {_store()} ({_versions_text(name)}); "
                 + _how_to_promote()
@@ -179,6 +185,8 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
             else:
                 model_version = None
         except MlflowException as error:
+            if error.error_code not in NOT_FOUND:
+                raise
             raise ModelNotFoundError(f"{uri}: not found in {_store()} ({_first_line(error)})") from None
         if model_version is not None:
             version = int(model_version.version)
