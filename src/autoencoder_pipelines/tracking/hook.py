@@ -9,8 +9,8 @@ run left RUNNING by a process that died is marked KILLED at the next start). An 
 carry the status its run earned (`run_status`): a scoring run that wrote some outputs before
 refusing a bad partition is FINISHED, with the error as a tag, and the command still fails.
 
-Training runs also register their scoring model (tracking/models.py) and, when asked
-(`registry.promote`), point the alias at it once the run has succeeded. Scoring runs go to the
+Training runs log their scoring model (tracking/models.py) and, once the run has succeeded,
+register it as a new version and, when asked (`registry.promote`), point the alias at it. Scoring runs go to the
 registry's scoring experiment; `promote` opens no run (the registry records the alias).
 """
 
@@ -80,6 +80,7 @@ class MlflowTrackingHook:
         self.started_here = False
         self.catalog: Any = None
         self.names: list[str] = []
+        self.logged_model_uri: str | None = None
         self.registered_version: int | None = None
         self.promoted = False
         self.outputs: list[str] = []
@@ -110,7 +111,7 @@ class MlflowTrackingHook:
             mlflow.end_run("KILLED")
         self.run_id, self.started_here, self.catalog = None, False, catalog
         self.names = run_params.get("pipeline_names") or ["__default__"]
-        self.registered_version, self.promoted, self.outputs = None, False, []
+        self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
         enabled = self.enabled_for(run_params)
         self._check_promotion(pipeline)
         if enabled or self.scoring or set(self.names) & NO_RUN_PIPELINES:
@@ -167,25 +168,18 @@ class MlflowTrackingHook:
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
-            name = self.registry.model_name if self.registry.register_model else None
-            info = log_scoring_model(data, dataset.saved_path, registered_name=name)
-            if name is not None:
-                self.registered_version = int(info.registered_model_version)
-                logger.info("registered the scoring model as %s version %s", name, self.registered_version)
-            else:
-                logger.info("logged the scoring model to MLflow (not registered): %s", info.model_uri)
+            self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
+            logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
-        if self.registered_version is not None and self.registry.promote:
-            from autoencoder_pipelines.tracking.models import promote
-
-            try:  # only a run that succeeded promotes its model
-                promote(self.registry.model_name, self.registry.alias, self.registered_version)
+        # Only a run that succeeded registers its model (and promotes it when asked).
+        if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
+            try:
+                self._register()
             except Exception as error:
                 self.on_pipeline_error(error)
                 raise
-            self.promoted = True
         if self.started_here:
             import mlflow
 
@@ -194,6 +188,18 @@ class MlflowTrackingHook:
             self._print_summary("FINISHED")
         elif set(self.names) & NO_RUN_PIPELINES:
             self._print_alias()
+
+    def _register(self) -> None:
+        import mlflow
+
+        from autoencoder_pipelines.tracking.models import promote
+
+        name = self.registry.model_name
+        self.registered_version = int(mlflow.register_model(self.logged_model_uri, name).version)
+        logger.info("registered the scoring model as %s version %s", name, self.registered_version)
+        if self.registry.promote:
+            promote(name, self.registry.alias, self.registered_version)
+            self.promoted = True
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: BaseException) -> None:
