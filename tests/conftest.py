@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,25 @@ class Project:
         (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(local))
         (root / "data" / "01_raw").mkdir(parents=True, exist_ok=True)
 
+    def copy(self, root: Path) -> "Project":
+        """A copy of this project, outputs and MLflow store, that shares nothing with it: the
+        store's absolute artifact locations are moved into the copy."""
+        shutil.copytree(self.root, root)
+        copy = object.__new__(Project)
+        copy.root, copy.uri = root, f"sqlite:///{root / 'mlflow.db'}"
+        if (root / "mlflow.db").exists():
+            with sqlite3.connect(root / "mlflow.db") as connection:
+                tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                for table in tables:
+                    for column in [row[1] for row in connection.execute(f"PRAGMA table_info('{table}')")]:
+                        connection.execute(
+                            f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                            f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                            (str(self.root), str(root), str(self.root)),
+                        )
+            connection.close()
+        return copy
+
     def run(self, pipeline: str = "denoise", **runtime_params: Any) -> None:
         """`kedro run --pipelines=<pipeline>` in-process, from inside the project."""
         from kedro.framework.session import KedroSession
@@ -84,6 +104,15 @@ class Project:
 
     def metrics(self) -> dict[str, Any]:
         return json.loads(self.path("data/08_reporting/metrics.json").read_text())
+
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(self.uri)
+
+    def promote(self, version: int, name: str = "autoencoder-pipelines", alias: str = "champion") -> None:
+        """Point the alias at a registered version (what `kedro run --pipelines=promote` does)."""
+        self.client().set_registered_model_alias(name, alias, str(version))
 
     def runs(self, experiment: str = "autoencoder_pipelines") -> list:
         from mlflow.tracking import MlflowClient

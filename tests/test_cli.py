@@ -3,21 +3,23 @@ gives the same metrics, and a second training keeps the first one's model versio
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--params=corruption.level=1.5"],
+        (["--pipelines=data_processing", "--params=corruption.level=1.5"],
          "Error: Invalid parameters: corruption.level: a masking level is a fraction: expected a value in [0, 1] (got 1.5)"),
-        (["--params=data.source=csv,data.path=data/01_raw/none.csv"], "Error: data/01_raw/none.csv: file not found"),
+        (["--pipelines=data_processing", "--params=data.source=csv,data.path=data/01_raw/none.csv"],
+         "Error: data/01_raw/none.csv: file not found"),
+        (["--pipelines=promote"], "Error: promoting needs the version to promote: `kedro run --pipelines=promote "
+                                  "--params=registry.version=N` (no version of 'autoencoder-pipelines' is registered yet)"),
+        (["--pipelines=score"], "Error: no model is registered as 'autoencoder-pipelines@champion'"),
     ],
 )
 def test_user_errors_are_one_line_without_a_traceback(make_project, args, message):
-    result = make_project().kedro("run", "--pipelines=data_processing", *args)
+    result = make_project().kedro("run", *args)
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert output.strip().splitlines()[-1].startswith(message), output[-2000:]
@@ -25,9 +27,7 @@ def test_user_errors_are_one_line_without_a_traceback(make_project, args, messag
 
 
 def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project, tmp_path):
-    shutil.copytree(trained_project.root, tmp_path / "again")
-    again = type(trained_project)(tmp_path / "again", {})
-    shutil.copy(trained_project.path("conf/local/parameters.yml"), again.path("conf/local/parameters.yml"))
+    again = trained_project.copy(tmp_path / "again")
     again.run()
     first, second = trained_project.metrics(), again.metrics()
     first.pop("run.seconds"), second.pop("run.seconds")

@@ -2,6 +2,7 @@
 naming key path, value and rule."""
 
 import glob
+import re
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,11 @@ def _base_parameters() -> dict:
 
 
 def _runtime_params_resolved(value):
-    """The YAML's `${runtime_params:data_dir, data}/...` as the default run sees it."""
-    return value.replace("${runtime_params:data_dir, data}", "data") if isinstance(value, str) else value
+    """The YAML's `${runtime_params:<option>, <default>}` as a run without that option sees it."""
+    if not isinstance(value, str):
+        return value
+    value = re.sub(r"\$\{runtime_params:\w+, (\w+)\}", r"\1", value)
+    return None if value == "null" else value
 
 
 def test_the_yaml_shows_exactly_the_pydantic_defaults():
@@ -62,6 +66,9 @@ def _check(parameters, *fragments):
          ["pretrain.layer_corruption", "1 entries for 2 layers"]),
         ({"model": {"hidden_loss": "bce"}}, ["hidden_loss 'bce' needs codes in [0, 1]"]),
         ({"corruptoin": {"level": 0.1}}, ["unknown section(s) ['corruptoin']", "corruption"]),
+        ({"registry": {"promote": True, "register_model": False}}, ["registry: promote needs register_model: true"]),
+        ({"registry": {"version": 2, "model_uri": "runs:/x/scoring_model"}}, ["give registry.version or registry.model_uri"]),
+        ({"registry": {"version": 0}}, ["registry.version", "greater than or equal to 1"]),
     ],
 )
 def test_bad_parameters_are_refused_in_one_line(parameters, fragments):
@@ -84,3 +91,11 @@ def test_config_imports_no_torch():
 
     code = "import sys, autoencoder_pipelines.config as c; c.validate_parameters({}); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_scoring_experiment_is_named_after_the_model_unless_set():
+    from autoencoder_pipelines.config import RegistryParams
+
+    assert RegistryParams().experiment == "autoencoder-pipelines-scoring"
+    assert RegistryParams(model_name="fraud").experiment == "fraud-scoring"
+    assert RegistryParams(scoring_experiment="nightly").experiment == "nightly"

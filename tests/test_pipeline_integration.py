@@ -87,7 +87,9 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(trained
     assert {f"figures/{f}" for f in FIGURES} <= artifacts
     assert "metrics.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "models")}
-    assert {f"models/{name}.pt" for name in MODELS} <= logged
+    # the scoring model is the run's MLflow model (registered), not a second copy under models/
+    assert {f"models/{name}.pt" for name in MODELS if name != "scoring_model"} <= logged
+    assert client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
     # the logged classifier is the local one
     local_path = next(trained_project.path("data/06_models/classifier.pt").glob("*/classifier.pt"))
     downloaded = client.download_artifacts(run.info.run_id, "models/classifier.pt", str(trained_project.path("dl")))

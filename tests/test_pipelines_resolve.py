@@ -15,7 +15,7 @@ IN_MEMORY = {
     "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
     "reduction_history", "anomaly_history",
     "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "anomaly_baseline_metrics",
-    "scoring_report",
+    "scoring_report", "scoring_report_logged", "scoring_model_ref",
 }
 
 
@@ -32,7 +32,7 @@ def catalog(tmp_path_factory):
 def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
     names = set(pipelines.keys())
     assert {"denoise", "score", "__default__", "data_processing", "pretraining", "finetuning", "reduction",
-            "anomaly", "scorer", "reporting"} <= names
+            "anomaly", "scorer", "reporting", "promote"} <= names
     declared = set(catalog.keys())
     for name in names:
         pipeline = pipelines[name]

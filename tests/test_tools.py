@@ -16,6 +16,7 @@ def _tools_project(make_project, tiny):
 
 
 def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
+    tiny["registry"] = {"promote": True}  # a user's standing setting: tools still never promote
     project = _tools_project(make_project, tiny)
     kinds = ["sparse", "vae"]
     table, folder = project.call(run_comparison, project.root, kinds)
@@ -34,6 +35,10 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
         assert by_name[kind].data.params["model.kind"] == kind
         assert "finetune.test_accuracy" in by_name[kind].data.metrics
     assert "pretrain.vae.val_loss" in client.get_run(by_name["vae"].info.run_id).data.metrics
+    # each kind's model is logged with its run, and nothing is registered or promoted
+    assert all(client.search_logged_models([by_name[kind].info.experiment_id], filter_string=
+               f"source_run_id = '{by_name[kind].info.run_id}'") for kind in kinds)
+    assert client.search_registered_models() == []
 
 
 def test_noise_sweep_runs_each_point_as_a_nested_run(make_project, tiny):

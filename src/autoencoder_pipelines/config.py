@@ -273,6 +273,32 @@ class ReportParams(_Strict):
     max_points_2d: int = Field(2000, ge=10)
 
 
+class RegistryParams(_Strict):
+    """The MLflow Model Registry: the name training registers its scoring model under, the
+    alias scoring loads, and promotion, which only happens when asked for."""
+
+    model_name: str = Field("autoencoder-pipelines", min_length=1)
+    alias: str = Field("champion", min_length=1)
+    register_model: bool = True  # a training run registers its scoring model as a new version
+    promote: bool = False  # a training run also points the alias at the version it registered
+    version: Optional[int] = Field(None, ge=1)  # promote: the version to promote; score: load it, not the alias
+    model_uri: Optional[str] = None  # score: this MLflow model (runs:/..., models:/..., a model folder) instead
+    scoring_experiment: Optional[str] = None  # None: "<model_name>-scoring"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RegistryParams":
+        if self.promote and not self.register_model:
+            raise ValueError("promote needs register_model: true (only a registered version can be promoted)")
+        if self.version is not None and self.model_uri:
+            raise ValueError("give registry.version or registry.model_uri, not both")
+        return self
+
+    @property
+    def experiment(self) -> str:
+        """The experiment of scoring runs."""
+        return self.scoring_experiment or f"{self.model_name}-scoring"
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "runtime": RuntimeParams,
     "data": DataParams,
@@ -285,6 +311,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "reduction": ReductionParams,
     "anomaly": AnomalyParams,
     "report": ReportParams,
+    "registry": RegistryParams,
 }
 
 Section = TypeVar("Section", bound=BaseModel)
@@ -306,7 +333,8 @@ def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Sect
 
 
 # Top-level keys that are not sections: run-time options given with --params.
-RUN_OPTIONS = {"model_uri", "data_dir"}  # data_dir: where training writes (tools' own folders)
+# data_dir: where training writes (tools' own folders); model_uri: short for registry.model_uri.
+RUN_OPTIONS = {"model_uri", "data_dir"}
 
 
 def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:

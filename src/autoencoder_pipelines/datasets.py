@@ -127,30 +127,3 @@ class AtomicParquetDataset(AbstractDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
-
-
-class ScorerDataset(AbstractDataset):
-    """The trained scorer for scoring runs: the newest version saved in `filepath`, or the
-    MLflow model at `model_uri` when one is given."""
-
-    def __init__(self, filepath: str, model_uri: str | None = None) -> None:
-        self._filepath = filepath
-        self._model_uri = model_uri or None
-
-    def load(self) -> Any:
-        if self._model_uri:
-            from autoencoder_pipelines.tracking.models import load_scorer
-
-            return load_scorer(self._model_uri)
-        if not Path(self._filepath).is_dir():
-            raise DataValidationError(
-                f"{self._filepath}: no trained scorer; run `kedro run --pipelines=denoise` first, "
-                "or set model_uri to an MLflow model"
-            )
-        return TorchModelDataset(filepath=self._filepath, version=Version(None, None)).load()
-
-    def save(self, data: Any) -> None:
-        raise DatasetError("the scorer is saved by training (scoring_model), not by scoring")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "model_uri": self._model_uri}

@@ -130,6 +130,13 @@ class NodeTimingHook:
 
     @hook_impl(tryfirst=True)  # while the MLflow run is still open
     def after_pipeline_run(self) -> None:
+        self._log()
+
+    @hook_impl(tryfirst=True)  # a failed run's nodes took time too (a scoring run that refused a file)
+    def on_pipeline_error(self) -> None:
+        self._log()
+
+    def _log(self) -> None:
         if not self.node_seconds:
             return
         slowest = sorted(self.node_seconds.items(), key=lambda item: -item[1])

@@ -24,6 +24,23 @@ from autoencoder_pipelines.nn.networks import EncoderClassifier
 from autoencoder_pipelines.nn.serialization import load_bundle, save_bundle
 
 
+IDS_SHOWN = 5  # duplicate ids named in a refusal
+
+
+def check_ids(ids: pd.Series, column: str, source: str) -> None:
+    """Ids must be present and unique within a file: every scored row is traced back by its id."""
+    missing = int(ids.isna().sum())
+    if missing:
+        raise DataValidationError(f"{source}: column '{column}' (id): {missing} missing id(s)")
+    duplicated = ids[ids.duplicated(keep=False)]
+    if len(duplicated):
+        shown = [str(value) for value in pd.unique(duplicated)[:IDS_SHOWN]]
+        raise DataValidationError(
+            f"{source}: column '{column}' (id): {len(duplicated)} rows share {duplicated.nunique()} id(s), "
+            f"e.g. {shown}; ids must be unique within a file"
+        )
+
+
 class Scorer:
     def __init__(
         self,
@@ -69,14 +86,26 @@ class Scorer:
         if len(frame) == 0:
             raise DataValidationError(f"{source}: no rows")
         check_features(frame.rename(columns=str), self.features, source)
+        id_column = self.schema.get("id_column")
+        if id_column in columns:
+            check_ids(frame[id_column], id_column, source)
 
     @torch.no_grad()
-    def score(self, frame: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
-        """One output row per input row: id, z_*, reconstruction_error, is_anomaly, predicted_class, probability."""
+    def score(self, frame: pd.DataFrame, source: str = "rows", require_id: bool = False) -> pd.DataFrame:
+        """One output row per input row: id, z_*, reconstruction_error, is_anomaly, predicted_class, probability.
+
+        The id is the row's value in the id column the model was trained with (`data.id_column`),
+        else `<source>:<row>` (the row's position in `source`, from 0), so ids from different
+        files never collide. `require_id`: a model trained with an id column refuses rows without it."""
         frame = frame.rename(columns=str)
-        self.validate(frame, source)
         id_column = self.schema.get("id_column")
-        ids = frame[id_column].astype(str).to_numpy() if id_column in frame.columns else np.arange(len(frame)).astype(str)
+        if require_id and id_column and id_column not in frame.columns:
+            raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
+        self.validate(frame, source)
+        if id_column in frame.columns:
+            ids = frame[id_column].astype(str).to_numpy()
+        else:
+            ids = np.array([f"{source}:{row}" for row in range(len(frame))], dtype=object)
         scaled = apply_scaler(frame[self.features], self.scaler)
         x = torch.tensor(scaled[self.features].to_numpy(dtype="float32"))
         codes = predict_in_batches(self.autoencoder.encode, x).numpy()

@@ -128,7 +128,7 @@ def test_the_corruption_and_hidden_sizes_are_saved_with_the_detector(data, tmp_p
 def test_a_planted_pickle_is_refused_without_running_it(tmp_path, plant_pickle):
     path = tmp_path / "detector.pt"
     marker = plant_pickle(path)
-    with pytest.raises(ModelFileError, match="not a model file of this project"):
+    with pytest.raises(ModelFileError, match="refused: it holds Python objects, not only tensors, and is never unpickled"):
         AutoencoderDetector.load(path)
     assert not marker.exists()
     torch.load(path, weights_only=False)  # the file is live: an unsafe load runs it

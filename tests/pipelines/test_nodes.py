@@ -133,14 +133,40 @@ def test_normal_classes_must_exist(frame, schema, runtime):
         train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=["cat"]), runtime)
 
 
-def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
+def _scorer(frame, schema, runtime, id_column):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
     scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
-    scorer = build_scorer(frame, {**schema, "id_column": "row"}, scaler, stack, detector, Skipped("no labels"))
+    return build_scorer(frame, {**schema, "id_column": id_column}, scaler, stack, detector, Skipped("no labels"))
+
+
+def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
+    scorer = _scorer(frame, schema, runtime, "row")
     example = scorer.input_example()
     assert list(example.columns) == [*schema["features"], "row"] and len(example) == 5
     assert list(scorer.score(example)["id"]) == list(frame["id"].head(5))
+
+
+def test_scored_ids_are_the_id_column_or_source_and_row_and_never_repeat(frame, schema, runtime):
+    from autoencoder_pipelines.errors import DataValidationError
+
+    rows = frame[schema["features"]].head(8)
+    without_ids = _scorer(frame, schema, runtime, None)
+    assert list(without_ids.score(rows, source="day1.csv")["id"]) == [f"day1.csv:{i}" for i in range(8)]
+    assert list(without_ids.score(rows, source="day2.csv")["id"])[:2] == ["day2.csv:0", "day2.csv:1"]
+
+    with_ids = _scorer(frame, schema, runtime, "row")
+    with pytest.raises(DataValidationError, match=r"day1.csv: the id column 'row' \(data.id_column of the model\) is missing"):
+        with_ids.score(rows, source="day1.csv", require_id=True)
+    duplicated = rows.assign(row=["a", "b", "a", "c", "b", "d", "e", "a"])
+    with pytest.raises(DataValidationError) as error:
+        with_ids.score(duplicated, source="day1.csv")
+    assert str(error.value) == ("day1.csv: column 'row' (id): 5 rows share 2 id(s), e.g. ['a', 'b']; "
+                                "ids must be unique within a file")
+    with pytest.raises(DataValidationError, match="day1.csv: column 'row' \\(id\\): 1 missing id"):
+        with_ids.score(rows.assign(row=["a", None, "c", "d", "e", "f", "g", "h"]), source="day1.csv")
+    assert list(with_ids.score(rows.assign(row=[f"r{i}" for i in range(8)]), source="day1.csv",
+                               require_id=True)["id"]) == [f"r{i}" for i in range(8)]
 
 
 def test_only_generative_kinds_draw_samples(frame, schema, runtime):

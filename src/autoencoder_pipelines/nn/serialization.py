@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,25 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
             parts[name] = build(part)
             _module(parts[name]).load_state_dict(payload["state_dicts"][name])
             _module(parts[name]).eval()
-    except Exception as error:
+    except pickle.UnpicklingError as error:
+        # torch's message is several paragraphs and suggests weights_only=False: keep its reason only
         raise ModelFileError(
-            f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {error})"
+            f"{path}: refused: it holds Python objects, not only tensors, and is never unpickled "
+            f"({_unpickling_reason(error)})"
         ) from None
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ModelFileError(f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {reason})") from None
     return description["meta"], parts
+
+
+def _unpickling_reason(error: Exception) -> str:
+    """The line of torch's weights-only refusal that says what was found."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if "GLOBAL" in line or line.startswith("Unsupported"):
+            return line
+    return lines[0] if lines else type(error).__name__
 
 
 def save(obj: Saveable, path: str | Path) -> None:

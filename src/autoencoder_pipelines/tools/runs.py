@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+NOT_REGISTERED = {"register_model": False, "promote": False}
+
 
 def tool_folder(project_path: Path, tool: str) -> Path:
     """data/tools/<tool>/<UTC timestamp>/: a new folder per invocation, so nothing is overwritten."""
@@ -44,9 +46,10 @@ def run_nested(
             started = time.perf_counter()
             data_dir = folder / run_name
             with mlflow.start_run(run_name=run_name, nested=True):
-                with KedroSession.create(
-                    project_path=project_path, env=env, runtime_params={**params, "data_dir": str(data_dir)}
-                ) as session:
+                # A tool's runs are experiments: their models are logged with the run, never
+                # registered or promoted (register one by hand: README, model registry).
+                runtime_params = {**params, "data_dir": str(data_dir), "registry": NOT_REGISTERED}
+                with KedroSession.create(project_path=project_path, env=env, runtime_params=runtime_params) as session:
                     session.run(pipeline_names=["denoise"])
             metrics = json.loads((data_dir / "08_reporting" / "metrics.json").read_text())
             results.append({**metrics, "seconds": time.perf_counter() - started})

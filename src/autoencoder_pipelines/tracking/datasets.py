@@ -45,6 +45,23 @@ class MlflowMetricsDataset(AbstractDataset):
         return {"prefix": self._prefix}
 
 
+class MlflowParamsDataset(AbstractDataset):
+    """Saves a flat `{name: value}` as parameters of the active MLflow run (nothing without one).
+    Write-only."""
+
+    def save(self, data: dict[str, Any]) -> None:
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_params({name: str(value) for name, value in data.items()})
+
+    def load(self) -> Any:
+        raise DatasetError("parameters are written to MLflow, not read back: query the run with mlflow.search_runs")
+
+    def _describe(self) -> dict[str, Any]:
+        return {}
+
+
 class ArtifactDataset(AbstractDataset):
     """Any file dataset whose saved file is also logged to the active MLflow run, under
     `artifact_path` (figures/, models/, ...). The file is written first, so nothing is lost

@@ -1,11 +1,18 @@
-"""One MLflow run per `kedro run`, on MLflow's public API.
+"""One MLflow run per `kedro run`, on MLflow's public API, ended with a short summary.
 
 In place of kedro-mlflow (whose CLI plugin imports MLflow, 2 s, at every `kedro` command, and
 whose hook re-opens its run at every node, each re-open stacking a copy of the run under
-MLflow 3, and logs each parameter in its own call). This one starts the run before the first node, logs every
-parameter (flattened, `model.hidden_sizes`) in a few batched calls, and ends the run with the
-status it earned: FINISHED, FAILED (with the error as a tag) or KILLED (Ctrl-C, SIGTERM; a
-run left RUNNING by a process that died is marked KILLED at the next start).
+MLflow 3, and logs each parameter in its own call). This one opens the run at the second node
+(the first starts without MLflow's import and store, about 2 s), logs every parameter
+(flattened, `model.hidden_sizes`) in a few batched calls, and ends the run with the status it
+earned: FINISHED, FAILED (with the error as a tag) or KILLED (Ctrl-C, SIGTERM; a
+run left RUNNING by a process that died is marked KILLED at the next start). An error may
+carry the status its run earned (`run_status`): a scoring run that wrote some outputs before
+refusing a bad partition is FINISHED, with the error as a tag, and the command still fails.
+
+Training runs log their scoring model (tracking/models.py) and, once the run has succeeded,
+register it as a new version and, when asked (`registry.promote`), point the alias at it. Scoring runs go to the
+registry's scoring experiment; `promote` opens no run (the registry records the alias).
 """
 
 from __future__ import annotations
@@ -22,12 +29,21 @@ from typing import Any, Optional
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict
 
+from autoencoder_pipelines.config import RegistryParams, parse
+from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.hooks import DERIVED_SETTINGS
 from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri
 
 logger = logging.getLogger(__name__)
 
-SCORING_MODEL = "scoring_model"  # the catalog entry logged as the MLflow scoring model
+SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
+SCORING_PIPELINES = {"score"}  # their runs go to the registry's scoring experiment
+NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
+# Metrics shown in the summary printed at the end of a run, when the run has them.
+HEADLINE = (
+    "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
+    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "run.seconds",
+)
 
 # MLflow's limits (mlflow.utils.validation): params per call and characters per value.
 PARAMS_PER_CALL, PARAM_VALUE_LIMIT = 100, 6000
@@ -58,13 +74,19 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 class MlflowTrackingHook:
     def __init__(self) -> None:
         self.config = TrackingConfig()
+        self.registry = RegistryParams()
         self.uri: str | None = None
         self.project_path: Path | None = None
         self.parameters: dict[str, Any] = {}
         self.run_id: str | None = None
         self.started_here = False
         self.catalog: Any = None
-        self.pending: dict[str, Any] | None = None
+        self.names: list[str] = []
+        self.logged_model_uri: str | None = None
+        self.registered_version: int | None = None
+        self.promoted = False
+        self.outputs: list[str] = []
+        self.pending = False  # a run to open at the second node
         self.nodes_started = 0
 
     @hook_impl
@@ -73,24 +95,35 @@ class MlflowTrackingHook:
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
         self.parameters = dict(context.config_loader["parameters"])
+        self.registry = parse(RegistryParams, self.parameters.get("registry"), "registry")
 
     def enabled_for(self, run_params: dict[str, Any]) -> bool:
         from autoencoder_pipelines.nn.launch import is_rank_zero
 
         names = run_params.get("pipeline_names") or ["__default__"]
-        return is_rank_zero() and not set(names) & set(self.config.disable_for_pipelines)
+        return is_rank_zero() and not set(names) & (set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES)
+
+    @property
+    def scoring(self) -> bool:
+        return bool(set(self.names) & SCORING_PIPELINES)
 
     @hook_impl(trylast=True)  # after the parameters are validated and the runtime resolved
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        """The run opens at the second node (or when the run ends first), not here: the first
-        node starts without MLflow's import and store (about 2 s), and nothing is logged before."""
         if self.started_here:  # the previous run in this process was interrupted (KeyboardInterrupt)
             import mlflow
 
             mlflow.end_run("KILLED")
         self.run_id, self.started_here, self.catalog = None, False, catalog
-        self.pending = run_params if self.enabled_for(run_params) else None
-        self.nodes_started = 0
+        self.names = run_params.get("pipeline_names") or ["__default__"]
+        self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
+        self._check_promotion(pipeline)
+        if self.scoring or set(self.names) & NO_RUN_PIPELINES:
+            import mlflow  # their first node reads the registry
+
+            mlflow.set_tracking_uri(self.uri)
+        self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
+            self.open_run()
 
     @hook_impl(trylast=True)
     def before_node_run(self) -> None:
@@ -99,10 +132,11 @@ class MlflowTrackingHook:
             self.open_run()
 
     def open_run(self) -> None:
-        """Start (or join) the MLflow run and log every parameter, once per kedro run."""
-        if self.pending is None:
+        """Start (or join) the MLflow run and log every parameter: once per kedro run, at the
+        second node, or at the end of a run that had fewer, or at its failure."""
+        if not self.pending:
             return
-        run_params, self.pending = self.pending, None
+        self.pending = False
         import mlflow
 
         check_tracking_store(self.uri, self.project_path)
@@ -111,18 +145,22 @@ class MlflowTrackingHook:
         if active is not None:  # a caller's run (compare, sweep, a notebook): log into it, leave it open
             self.run_id = active.info.run_id
         else:
-            experiment = mlflow.set_experiment(self.config.experiment)
+            experiment = mlflow.set_experiment(self.registry.experiment if self.scoring else self.config.experiment)
             mark_dead_runs_killed(experiment.experiment_id)
-            names = run_params.get("pipeline_names") or ["__default__"]
             run = mlflow.start_run(
-                run_name="+".join(names),
+                run_name="+".join(self.names),
                 tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),
                       "kedro.command": " ".join(sys.argv[1:]) or "session.run"},
             )
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
-        derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
-        log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
+        # A scoring run's parameters are the model it used (logged by the pipeline) and the
+        # registry settings; the training sections would describe the configuration, not the model.
+        if self.scoring:
+            log_parameters({"registry": self.parameters.get("registry") or {}})
+        else:
+            derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
+            log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
         from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
 
         if launched_by_torchrun():
@@ -131,25 +169,75 @@ class MlflowTrackingHook:
             backend = dist.get_backend() if dist.is_initialized() else "none"
             mlflow.log_params({"distributed.world_size": torchrun_world_size(), "distributed.backend": backend})
 
+    def _check_promotion(self, pipeline: Any) -> None:
+        """`registry.promote` promotes the version this run registers: refuse, before a run is
+        opened, a training run that could register none."""
+        if not self.registry.promote or self.scoring or set(self.names) & NO_RUN_PIPELINES:
+            return
+        if SCORING_MODEL not in pipeline.all_outputs():
+            logger.warning("registry.promote is ignored: pipeline %s trains no scoring model", "+".join(self.names))
+        elif set(self.names) & set(self.config.disable_for_pipelines):
+            raise ConfigError(
+                f"registry.promote=true needs an MLflow run to register the model in, but tracking is off for "
+                f"{'+'.join(self.names)} (mlflow.yml: disable_for_pipelines)"
+            )
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str) -> None:
+        """A save that logs to MLflow opens the run first, even at the first node."""
+        from autoencoder_pipelines.tracking import datasets
+
+        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        logged = (datasets.ArtifactDataset, datasets.MlflowMetricsDataset, datasets.MlflowParamsDataset)
+        if dataset_name == SCORING_MODEL or isinstance(dataset, logged):
+            self.open_run()
+
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        path = getattr(dataset, "_path", None) or getattr(dataset, "_filepath", None)
+        if path is not None:
+            folder = Path(str(path)) if hasattr(dataset, "_path") else Path(str(path)).parent
+            self.outputs.append(_relative(folder))
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
-            info = log_scoring_model(data, self.catalog.get(dataset_name).saved_path)
-            logger.info("logged the scoring model to MLflow: %s", info.model_uri)
+            self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
+            logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
 
-    @hook_impl(tryfirst=True)  # before the other hooks log their figures into the run
-    def after_pipeline_run(self) -> None:
+    @hook_impl(tryfirst=True, specname="after_pipeline_run")  # before the other hooks log into the run
+    def open_run_before_the_end(self) -> None:
         self.open_run()
 
-    @hook_impl(trylast=True, specname="after_pipeline_run")
-    def end_run(self) -> None:
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        # Only a run that succeeded registers its model (and promotes it when asked).
+        if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
+            try:
+                self._register()
+            except Exception as error:
+                self.on_pipeline_error(error)
+                raise
         if self.started_here:
             import mlflow
 
             mlflow.end_run("FINISHED")
             self.started_here = False
+            self._print_summary("FINISHED")
+        elif set(self.names) & NO_RUN_PIPELINES:
+            self._print_alias()
+
+    def _register(self) -> None:
+        import mlflow
+
+        from autoencoder_pipelines.tracking.models import promote
+
+        name = self.registry.model_name
+        self.registered_version = int(mlflow.register_model(self.logged_model_uri, name).version)
+        logger.info("registered the scoring model as %s version %s", name, self.registered_version)
+        if self.registry.promote:
+            promote(name, self.registry.alias, self.registered_version)
+            self.promoted = True
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: BaseException) -> None:
@@ -157,9 +245,75 @@ class MlflowTrackingHook:
         if self.started_here:
             import mlflow
 
+            status = getattr(error, "run_status", "FAILED")
             mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
-            mlflow.end_run("FAILED")
+            mlflow.end_run(status)
             self.started_here = False
+            self._print_summary(status)
+
+    def _print_summary(self, status: str) -> None:
+        """A few lines, printed last (stdout, not only the log): the run, how to see it, its
+        headline metrics, the model, where the outputs are."""
+        try:
+            print("\n".join(self.summary(status)), flush=True)
+        except Exception as error:  # a summary must never turn a finished run into a failure
+            logger.warning("no run summary: %s", error)
+
+    def _print_alias(self) -> None:
+        """After `promote`: where the alias points now, printed last."""
+        from mlflow import MlflowClient
+
+        name, alias = self.registry.model_name, self.registry.alias
+        version = MlflowClient(self.uri).get_model_version_by_alias(name, alias)
+        print(f"{name}@{alias} -> version {version.version} (training run {version.run_id}): "
+              f"the next score runs use it", flush=True)
+
+    def summary(self, status: str) -> list[str]:
+        from mlflow import MlflowClient
+
+        run = MlflowClient(self.uri).get_run(self.run_id)
+        experiment = self.registry.experiment if self.scoring else self.config.experiment
+        lines = [f"MLflow run {self.run_id} ({'+'.join(self.names)}) {status}, experiment '{experiment}'"]
+        metrics = run.data.metrics
+        shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
+        if shown:
+            lines.append("  metrics: " + ", ".join(shown))
+        model = self._model_line(run)
+        if model:
+            lines.append("  model: " + model)
+        if self.outputs:
+            lines.append("  outputs: " + ", ".join(sorted(set(self.outputs))))
+        if self.uri and self.uri.startswith(("http://", "https://")):
+            lines.append(f"  UI: {self.uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+        else:
+            lines.append(f"  UI: mlflow ui --backend-store-uri {self.uri}   "
+                         f"then http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+        return lines
+
+    def _model_line(self, run: Any) -> str:
+        name, alias = self.registry.model_name, self.registry.alias
+        if self.registered_version is not None:
+            if self.promoted:
+                return f"registered '{name}' version {self.registered_version}, promoted to @{alias}"
+            return (f"registered '{name}' version {self.registered_version}, not promoted: kedro run "
+                    f"--pipelines=promote --params=registry.version={self.registered_version}")
+        params = run.data.params
+        if self.scoring and params.get("model.uri"):
+            if params.get("model.name"):
+                return f"scored with '{params['model.name']}' version {params['model.version']}"
+            return f"scored with {params['model.uri']}"
+        return ""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def log_parameters(parameters: dict[str, Any]) -> None:

@@ -14,8 +14,9 @@ class ScoringModel(PythonModel):
         self.scorer = Scorer.load(context.artifacts["scorer"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        """Raw rows in (the training feature columns), scored rows out."""
-        return self.scorer.score(pd.DataFrame(model_input), source="model input")
+        """Raw rows in (the training feature columns, and the id column if the model has one),
+        scored rows out; without an id column the ids are `request:<row>`."""
+        return self.scorer.score(pd.DataFrame(model_input), source="request")
 
 
 mlflow.models.set_model(ScoringModel())

@@ -1,4 +1,5 @@
-"""Batch scoring of new files in the inbox with the last trained scorer (for scheduled jobs)."""
+"""Batch scoring of new files in the inbox with the registered model the alias points to (for
+scheduled jobs)."""
 
 from .pipeline import create_pipeline
 

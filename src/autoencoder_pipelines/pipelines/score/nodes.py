@@ -1,44 +1,72 @@
-"""Score new inbox partitions; report bad ones after the good ones are written."""
+"""Score new inbox partitions with the pinned registered model; report bad ones after the good
+ones are written."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Callable
 
 import pandas as pd
 
+from autoencoder_pipelines.config import RegistryParams
 from autoencoder_pipelines.errors import DataValidationError, UserError
-from autoencoder_pipelines.scoring import Scorer
 
 logger = logging.getLogger(__name__)
 
 
 class ScoringFailedError(UserError):
-    """Some partitions could not be scored (the others were)."""
+    """Some partitions could not be scored. `run_status` is the MLflow status the scoring run
+    earned: FINISHED when rows were scored (the good partitions' outputs are written), FAILED
+    when none could be."""
+
+    def __init__(self, message: str, run_status: str) -> None:
+        super().__init__(message)
+        self.run_status = run_status
+
+
+def load_scoring_model(registry: RegistryParams) -> tuple[Any, Any, dict[str, str]]:
+    """The scorer of the model the registry pins (the alias resolved once to a version, or
+    registry.version, or registry.model_uri), the reference stamped on every row, and the
+    reference as the run's parameters. Nothing is unpickled: the scorer is tensors plus JSON,
+    and MLflow is told to refuse pickled models in this process."""
+    from autoencoder_pipelines.tracking.models import load_scorer, resolve_scoring_model
+
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    model = resolve_scoring_model(registry)
+    scorer = load_scorer(model)
+    logger.info("scoring with %s (%s, training run %s)", model, model.uri, model.run_id)
+    return scorer, model, model.params()
 
 
 def score_partitions(
-    scorer: Scorer,
+    scorer: Any,
+    model: Any,
     incoming: dict[str, Callable[[], pd.DataFrame]],
     already_scored: dict[str, Callable[[], pd.DataFrame]],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Score every inbox partition that has no output yet; bad partitions are recorded, not fatal."""
+    """Score every inbox partition that has no output yet, stamping each row with the model's
+    name, version and training run; bad partitions are recorded, not fatal."""
     started = time.perf_counter()
     new = sorted(partition for partition in incoming if partition not in already_scored)
     outputs: dict[str, pd.DataFrame] = {}
     errors: dict[str, str] = {}
+    rows_refused = 0
     if not new:
         logger.info("nothing new to score: %d partition(s) in the inbox, all scored already", len(incoming))
     for partition in new:
+        frame = None
         try:
-            outputs[partition] = scorer.score(incoming[partition](), source=partition)
+            frame = incoming[partition]()
+            outputs[partition] = stamp(scorer.score(frame, source=partition, require_id=True), model)
             logger.info("scored %s: %d rows", partition, len(outputs[partition]))
         except DataValidationError as error:
             errors[partition] = str(error)
         except Exception as error:  # a bad file must not stop the good ones
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
         if partition in errors:
+            rows_refused += 0 if frame is None else len(frame)
             logger.error("could not score %s", errors[partition])
     rows = sum(len(frame) for frame in outputs.values())
     anomalies = sum(int(frame["is_anomaly"].sum()) for frame in outputs.values())
@@ -47,7 +75,8 @@ def score_partitions(
         "partitions_new": len(new),
         "partitions_scored": len(outputs),
         "partitions_failed": len(errors),
-        "rows": rows,
+        "rows_scored": rows,
+        "rows_refused": rows_refused,
         "anomalies": anomalies,
         "anomaly_rate": anomalies / rows if rows else 0.0,
         "seconds": time.perf_counter() - started,
@@ -56,16 +85,30 @@ def score_partitions(
     return outputs, report
 
 
-def scoring_metrics(report: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
-    """The scoring run's figures for MLflow."""
-    return {f"score.{key}": [{"value": float(value), "step": 0}] for key, value in report.items() if key != "errors"}
+def stamp(scored: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """The model's name, version and training run on every row (version empty for a plain URI)."""
+    columns = model.columns()
+    scored["model_name"] = columns["model_name"]
+    scored["model_version"] = pd.array([columns["model_version"]] * len(scored), dtype="Int64")
+    scored["model_run_id"] = columns["model_run_id"]
+    return scored
+
+
+def scoring_metrics(report: dict[str, Any]) -> tuple[dict[str, list[dict[str, float]]], dict[str, Any]]:
+    """The scoring run's figures for MLflow (its time is time/node.score_partitions), and the
+    report again: fail_on_bad_partitions takes it from here, so it runs after they are logged."""
+    metrics = {f"score.{key}": [{"value": float(value), "step": 0}]
+               for key, value in report.items() if key not in ("errors", "seconds")}
+    return metrics, report
 
 
 def fail_on_bad_partitions(report: dict[str, Any]) -> None:
-    """Exit non-zero when a partition failed; runs after the good outputs are saved."""
+    """Exit non-zero when a partition failed; runs after the good outputs are saved and the
+    figures logged."""
     if report["errors"]:
         details = "; ".join(report["errors"].values())
         raise ScoringFailedError(
             f"{len(report['errors'])} of {report['partitions_new']} new partition(s) could not be scored "
-            f"({report['partitions_scored']} were): {details}"
+            f"({report['partitions_scored']} were, {report['rows_scored']} rows): {details}",
+            run_status="FINISHED" if report["rows_scored"] else "FAILED",
         )

@@ -1,18 +1,25 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import fail_on_bad_partitions, score_partitions, scoring_metrics
+from .nodes import fail_on_bad_partitions, load_scoring_model, score_partitions, scoring_metrics
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
+                load_scoring_model,
+                "params:registry",
+                ["scorer", "scoring_model_ref", "scoring_model_params_mlflow"],
+                name="load_scoring_model",
+            ),
+            node(
                 score_partitions,
-                ["scorer", "incoming_partitions", "scored_index"],
+                ["scorer", "scoring_model_ref", "incoming_partitions", "scored_index"],
                 ["scored_partitions", "scoring_report"],
                 name="score_partitions",
             ),
-            node(scoring_metrics, "scoring_report", "scoring_metrics_mlflow", name="scoring_metrics"),
-            node(fail_on_bad_partitions, "scoring_report", None, name="fail_on_bad_partitions"),
+            node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
+                 name="scoring_metrics"),
+            node(fail_on_bad_partitions, "scoring_report_logged", None, name="fail_on_bad_partitions"),
         ]
     )
