@@ -58,9 +58,13 @@ def publish(folder: Path, stem: str, table: pd.DataFrame, figure: Any, parent_ru
     """folder/<stem>.csv and .png, also logged to the parent run."""
     import mlflow
 
+    from autoencoder_pipelines.atomic import atomic_path
+
     paths = [folder / f"{stem}.csv", folder / f"{stem}.png"]
-    table.to_csv(paths[0], index=False)
-    figure.savefig(paths[1], dpi=100)
+    with atomic_path(paths[0]) as temporary:
+        table.to_csv(temporary, index=False)
+    with atomic_path(paths[1]) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     client = mlflow.MlflowClient()
     for path in paths:
         client.log_artifact(parent_run_id, str(path))
