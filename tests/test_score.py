@@ -38,7 +38,7 @@ def test_scoring_is_incremental_and_isolates_bad_partitions(scoring_project):
     message = str(error.value)
     assert "2 of 4 new partition(s) could not be scored (2 were)" in message
     assert "day3_bad.csv: 1 training feature column(s) missing, e.g. ['pixel_3_3']" in message
-    assert "day4_nan.csv: column 'pixel_0_0' has 1 NaN" in message
+    assert "day4_nan.csv: 1 bad cell in 1 of 3 rows:\n  line 2, column 'pixel_0_0': missing (empty or NaN)" in message
     assert sorted(p.name for p in scored.iterdir()) == ["day1.csv.parquet", "day2.parquet.parquet"]
     day1 = pd.read_parquet(scored / "day1.csv.parquet")
     assert len(day1) == 40

@@ -102,20 +102,21 @@ class OptionalPartitionedDataset(PartitionedDataset):
 class TabularFileDataset(AbstractDataset):
     """One CSV or Parquet file, the format taken from the file name (for mixed inboxes)."""
 
-    def __init__(self, filepath: str) -> None:
+    def __init__(self, filepath: str, read_args: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
+        self._read_args = dict(read_args or {})  # to pandas.read_csv, e.g. {sep: ";"}
 
     def load(self) -> pd.DataFrame:
         kind = "parquet" if self._filepath.suffix.lower() == ".parquet" else "csv"
         if self._filepath.suffix.lower() not in (".csv", ".parquet"):
             raise DataValidationError(f"{self._filepath}: not a .csv or .parquet file")
-        return read_table(self._filepath, kind)
+        return read_table(self._filepath, kind, self._read_args if kind == "csv" else None)
 
     def save(self, data: pd.DataFrame) -> None:
         raise DatasetError(f"{self._filepath}: incoming files are read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "read_args": self._read_args}
 
 
 class AtomicParquetDataset(AbstractDataset):
