@@ -84,3 +84,21 @@ def test_the_mlflow_model_scores_raw_rows_like_the_pipeline(scoring_project):
 def test_scoring_without_a_trained_model_says_what_to_do(make_project):
     with pytest.raises(Exception, match="no trained scorer; run `kedro run --pipelines=denoise` first"):
         make_project().run("score")
+
+
+def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_project):
+    from autoencoder_pipelines.locks import TrainingLock
+
+    project = scoring_project
+    checkpoint = project.path("data/06_models/checkpoints/denoise-0123456789ab/finetune.pt")
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"an interrupted training's checkpoint")
+    DIGITS.iloc[:20].to_csv(project.path("data/01_raw/incoming/rows.csv"), index=False)
+    training = TrainingLock(project.path("data"))
+    training.acquire("refuse")  # a training holds the project's data folder
+    try:
+        project.run("score", runtime={"on_busy": "refuse"})  # would refuse if scoring took the lock
+    finally:
+        training.release()
+    assert project.path("data/07_model_output/scored/rows.csv.parquet").exists()
+    assert checkpoint.read_bytes() == b"an interrupted training's checkpoint"

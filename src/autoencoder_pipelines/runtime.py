@@ -32,6 +32,8 @@ class Runtime:
     params: RuntimeParams
     device: "torch.device"
     dtype: "torch.dtype"
+    # This run's own checkpoint folder (checkpoint_folder); None: runtime.checkpoint_dir itself
+    checkpoints: Path | None = None
 
     @property
     def seed(self) -> int:
@@ -65,7 +67,8 @@ class Runtime:
         callbacks.append(Progress(self.params.log_every))
         # Off under ddp: every rank would write the same file.
         if self.params.checkpoint_every > 0 and not data_parallel:
-            callbacks.append(Checkpoint(Path(self.params.checkpoint_dir) / f"{name}.pt", self.params.checkpoint_every))
+            folder = self.checkpoints or Path(self.params.checkpoint_dir)
+            callbacks.append(Checkpoint(folder / f"{name}.pt", self.params.checkpoint_every))
         return Trainer(settings, callbacks)
 
     def features(self, frame: pd.DataFrame, schema: dict[str, Any]) -> "torch.Tensor":
@@ -96,7 +99,40 @@ def history_series(*histories: Any) -> History:
     return {f"{h.name}.{key}": values for h in histories for key, values in h.series().items()}
 
 
-def resolve_runtime(params: RuntimeParams) -> Runtime:
+# Runtime settings that do not change what a run computes: a restart with other values still
+# finds (and resumes from) the same checkpoint folder.
+_NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_dir", "on_busy", "threads", "pin_memory",
+                   "device_memory_fraction"}
+
+
+def run_key(sections: dict[str, Any], run_params: dict[str, Any], data_dir: str | Path) -> str:
+    """What makes two runs the same run: the pipelines and node filters, every validated
+    parameter (but the settings above), the data folder and the input file (path, size,
+    modification time). Stable across a restart of the same command; see checkpoint_folder."""
+    import hashlib
+    import json
+
+    parameters = {name: section.model_dump(mode="json") for name, section in sections.items()}
+    parameters["runtime"] = {k: v for k, v in parameters["runtime"].items() if k not in _NOT_IN_RUN_KEY}
+    data = parameters["data"]
+    source = None
+    if data.get("path") and Path(data["path"]).is_file():
+        stat = Path(data["path"]).stat()
+        source = [str(Path(data["path"]).resolve()), stat.st_size, stat.st_mtime_ns]
+    selection = {key: run_params.get(key) for key in (
+        "pipeline_names", "tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs", "namespaces")}
+    text = json.dumps([parameters, selection, str(Path(data_dir).resolve()), source], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checkpoint_folder(checkpoint_dir: Path, run_params: dict[str, Any], key: str) -> Path:
+    """<checkpoint_dir>/<pipelines>-<key>: the checkpoints of one run, and only its; a restart of
+    the same command finds the same folder, a run with other settings or data another one."""
+    names = "+".join(sorted(run_params.get("pipeline_names") or ["__default__"]))
+    return Path(checkpoint_dir) / f"{names}-{key[:12]}"
+
+
+def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> Runtime:
     """Check the device and the launch against this machine, set CPU threads: once per run."""
     import torch
 
@@ -120,4 +156,4 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
         )
     if params.threads:
         torch.set_num_threads(params.threads)
-    return Runtime(params=params, device=device, dtype=resolve_precision(params.precision))
+    return Runtime(params=params, device=device, dtype=resolve_precision(params.precision), checkpoints=checkpoints)

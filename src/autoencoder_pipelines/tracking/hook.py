@@ -22,7 +22,7 @@ from typing import Any, Optional
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict
 
-from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri
+from autoencoder_pipelines.tracking.store import default_tracking_uri, prepare_store
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +88,12 @@ class MlflowTrackingHook:
             return
         import mlflow
 
-        check_tracking_store(self.uri, self.project_path)
-        mlflow.set_tracking_uri(self.uri)
         active = mlflow.active_run()
+        experiment_id = prepare_store(self.uri, self.project_path, None if active else self.config.experiment)
         if active is not None:  # a caller's run (compare, sweep, a notebook): log into it, leave it open
             self.run_id = active.info.run_id
         else:
-            experiment = mlflow.set_experiment(self.config.experiment)
-            mark_dead_runs_killed(experiment.experiment_id)
+            mark_dead_runs_killed(experiment_id)
             names = run_params.get("pipeline_names") or ["__default__"]
             run = mlflow.start_run(
                 run_name="+".join(names),

@@ -1,5 +1,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
+from autoencoder_pipelines.locks import NO_LOCK_TAG
+
 from .nodes import fail_on_bad_partitions, score_partitions, scoring_metrics
 
 
@@ -14,5 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(scoring_metrics, "scoring_report", "scoring_metrics_mlflow", name="scoring_metrics"),
             node(fail_on_bad_partitions, "scoring_report", None, name="fail_on_bad_partitions"),
-        ]
+        ],
+        # reads its pinned model and writes its own folder: runs beside a training (no lock)
+        tags=[NO_LOCK_TAG],
     )
