@@ -306,7 +306,7 @@ def validate_table(
         if ignored:
             logger.warning(
                 "%s: column(s) %s hold text or booleans, not numbers: left out of the features "
-                "(list data.feature_columns to choose the features)", where, _list(ignored),
+                "(list data.feature_columns to choose the features)", where, ", ".join(map(repr, ignored)),
             )
     else:
         missing = [c for c in feature_columns if str(c) not in frame.columns]
