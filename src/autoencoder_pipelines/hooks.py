@@ -246,8 +246,10 @@ class DistributedRunHook:
 
         backend = init_process_group(runtime.device)
         self.active = True
+        interface = os.environ.get("NCCL_SOCKET_IFNAME" if backend == "nccl" else "GLOO_SOCKET_IFNAME")
         logger.info(
-            "rank %s of %s (%s, %s)%s", os.environ["RANK"], torchrun_world_size(), runtime.device, backend,
+            "rank %s of %s (%s, %s%s)%s", os.environ["RANK"], torchrun_world_size(), runtime.device, backend,
+            f" on {interface}" if interface else "",
             "" if is_rank_zero() else ": outputs stay in memory, rank 0 writes them",
         )
         if is_rank_zero():

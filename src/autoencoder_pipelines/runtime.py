@@ -152,7 +152,8 @@ def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> R
     if params.strategy == "ddp" and not launched_by_torchrun():
         raise ConfigError(
             "runtime.strategy 'ddp' trains one process per GPU (or CPU worker) under torchrun, e.g. "
-            "`torchrun --standalone --nproc-per-node=2 --no-python kedro run ...` (README: data-parallel training)"
+            "`torchrun --nnodes=1 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2 --no-python kedro run ...` "
+            "(README: data-parallel training)"
         )
     if params.threads:
         torch.set_num_threads(params.threads)
