@@ -1,27 +1,9 @@
-"""The command line as users type it: refusals in one line without a traceback; the same seed
-gives the same metrics, and a second training keeps the first one's model versions."""
+"""The command line as users type it: the same seed gives the same metrics, and a second
+training keeps the first one's model versions. (Refusals on the command line: test_bad_inputs.py.)"""
 
 from __future__ import annotations
 
 import shutil
-
-import pytest
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--params=corruption.level=1.5"],
-         "Error: Invalid parameters: corruption.level: a masking level is a fraction: expected a value in [0, 1] (got 1.5)"),
-        (["--params=data.source=csv,data.path=data/01_raw/none.csv"], "Error: data/01_raw/none.csv: file not found"),
-    ],
-)
-def test_user_errors_are_one_line_without_a_traceback(make_project, args, message):
-    result = make_project().kedro("run", "--pipelines=data_processing", *args)
-    assert result.returncode == 1
-    output = result.stdout + result.stderr
-    assert output.strip().splitlines()[-1].startswith(message), output[-2000:]
-    assert "Traceback" not in output
 
 
 def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project, tmp_path):

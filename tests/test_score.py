@@ -81,11 +81,6 @@ def test_the_mlflow_model_scores_raw_rows_like_the_pipeline(scoring_project):
     project.run("score", model_uri=model_uri)
 
 
-def test_scoring_without_a_trained_model_says_what_to_do(make_project):
-    with pytest.raises(Exception, match="no trained scorer; run `kedro run --pipelines=denoise` first"):
-        make_project().run("score")
-
-
 def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_project):
     from autoencoder_pipelines.locks import TrainingLock
 

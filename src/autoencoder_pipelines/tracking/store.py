@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 from autoencoder_pipelines.errors import TrackingStoreError
@@ -38,7 +38,7 @@ def check_tracking_store(uri: str, project_path: Path) -> None:
         try:
             connection = sqlite3.connect(path)
             connection.execute("CREATE TABLE IF NOT EXISTS _aep_write_check (x)")
-            connection.execute("DROP TABLE _aep_write_check")
+            connection.execute("DROP TABLE IF EXISTS _aep_write_check")
             connection.close()
         except sqlite3.Error as error:
             raise TrackingStoreError(
@@ -73,7 +73,7 @@ def store_lock(uri: str, project_path: Path) -> Iterator[None]:
         return
     from filelock import FileLock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _writable_directory(path.parent, uri, "tracking store")
     with FileLock(path.with_name(path.name + ".lock"), thread_local=False):
         yield
 
