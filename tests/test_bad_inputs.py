@@ -330,6 +330,9 @@ def test_a_bad_input_is_refused_and_changes_no_earlier_output(name, request, mak
     message = block.splitlines()[:-1]
     assert len(message) <= (1 if case.one_line else 8), block
     assert _outputs(project.root) == before, "an earlier output changed"
+    free = TrainingLock(project.path("data"))
+    free.acquire("refuse")  # the refused run left the data folder free
+    free.release()
 
 
 

@@ -24,6 +24,7 @@ def store(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("Default")  # not the experiment an earlier run in this process set (another store's)
     yield MlflowClient(uri)
     while mlflow.active_run():
         mlflow.end_run()

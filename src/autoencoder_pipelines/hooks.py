@@ -75,8 +75,16 @@ class ProjectHooks:
 
             log_parameters({"derived": derived})
 
-    @hook_impl(tryfirst=True)
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+    @hook_impl(hookwrapper=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> Any:
+        """Around every other before_pipeline_run hook: this part first; and when one of them
+        fails (Kedro then calls no on_pipeline_error), the data folder is released again."""
+        self._prepare_run(run_params, pipeline, catalog)
+        outcome = yield
+        if outcome.excinfo is not None:
+            self._release()
+
+    def _prepare_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         from autoencoder_pipelines.locks import TrainingLock, needs_lock
         from autoencoder_pipelines.runtime import checkpoint_folder, resolve_runtime, run_key
 
