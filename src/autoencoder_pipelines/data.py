@@ -129,8 +129,10 @@ def _csv_header(path: Path, read_args: dict[str, Any]) -> list[str] | None:
         return None
     try:
         return next(records)[1]
-    except (StopIteration, UnicodeError, Exception):  # noqa: B014 - any csv error: pandas has read it
+    except Exception:  # noqa: BLE001 - no header, or a csv error: pandas has read the file, its names stand
         return None
+    finally:
+        records.close()
 
 
 def _hint_separator(path: Path, header: str, read_args: dict[str, Any]) -> None:

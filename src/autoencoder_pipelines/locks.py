@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoder_pipelines.atomic import write_text
-from autoencoder_pipelines.errors import UserError
+from autoencoder_pipelines.errors import DataValidationError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ class TrainingLock:
     def acquire(self, on_busy: str = "wait", poll_seconds: float = 60.0) -> None:
         from filelock import Timeout
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             self._lock.acquire(timeout=0)
-        except Timeout:
+        except Timeout:  # (a TimeoutError, so an OSError: first)
             holder = self.holder()
             if on_busy == "refuse":
                 raise FolderBusyError(
@@ -81,19 +81,28 @@ class TrainingLock:
                 "%s: another training is running in this folder (%s); waiting for it to finish "
                 "(runtime.on_busy: refuse stops instead)", self.folder, holder,
             )
-            started = time.monotonic()
-            while True:
-                try:
-                    self._lock.acquire(timeout=poll_seconds)
-                    break
-                except Timeout:
-                    logger.info("%s: still waiting for %s (%.0f s)", self.folder, self.holder(), time.monotonic() - started)
-            logger.info("%s: the other training has finished after %.0f s of waiting; starting",
-                        self.folder, time.monotonic() - started)
+            self._wait(poll_seconds)
+        except OSError as error:
+            raise DataValidationError(
+                f"{self.folder}: outputs cannot be written there ({error.strerror or error})"
+            ) from None
         write_text(self.owner_path, json.dumps({
             "pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
             "command": " ".join(["kedro", *sys.argv[1:]]) if sys.argv[1:] else "session.run",
         }))
+
+    def _wait(self, poll_seconds: float) -> None:
+        from filelock import Timeout
+
+        started = time.monotonic()
+        while True:
+            try:
+                self._lock.acquire(timeout=poll_seconds)
+                break
+            except Timeout:
+                logger.info("%s: still waiting for %s (%.0f s)", self.folder, self.holder(), time.monotonic() - started)
+        logger.info("%s: the other training has finished after %.0f s of waiting; starting",
+                    self.folder, time.monotonic() - started)
 
     def release(self) -> None:
         if not self._lock.is_locked:
