@@ -387,3 +387,24 @@ def test_verbose_prints_the_traceback_too(project):
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback (most recent call last)" in output
     assert output.rstrip().splitlines()[-1].startswith("Error: Invalid parameters: corruption.level")
+
+
+def test_an_unexpected_error_is_one_block_too():
+    from kedro.io import DatasetError
+
+    from autoencoder_pipelines.errors import DataValidationError
+
+    try:
+        raise RuntimeError("the loss went sideways\nsecond line")
+    except RuntimeError as error:
+        block = failure_block(error, ["info.log", "errors.log"], verbose=False)
+    assert block.splitlines() == ["RuntimeError: the loss went sideways", "second line",
+                                  "An unexpected error: the traceback is in errors.log (--verbose prints it here)."]
+    try:  # a refusal wrapped by Kedro (a dataset's load) is shown as the refusal
+        try:
+            raise DataValidationError("x.csv: file is empty")
+        except DataValidationError as cause:
+            raise DatasetError("Failed while loading data from dataset X.\nx.csv: file is empty") from cause
+    except DatasetError as error:
+        assert failure_block(error, [], verbose=False).splitlines() == ["x.csv: file is empty",
+                                                                        "(--verbose prints the traceback)"]
