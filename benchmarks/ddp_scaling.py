@@ -81,7 +81,8 @@ def main() -> None:
     results = []
     for processes in args.processes:
         completed = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--rdzv-backend=c10d",
+             "--rdzv-endpoint=127.0.0.1:0", f"--nproc-per-node={processes}",
              str(Path(__file__).resolve()), "--worker", *options],
             capture_output=True, text=True,
         )

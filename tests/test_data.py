@@ -1,14 +1,13 @@
-"""Every kind of bad input data fails with the file, the column and the count."""
+"""Reading tables (CSV, Parquet, read_args, dropped bad rows), splitting and scaling. Every
+refusal of a bad input is in test_bad_inputs.py."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from autoencoder_pipelines.data import (
-    DataValidationError,
     apply_scaler,
     fit_scaler,
-    read_table,
     validate_table,
 )
 from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
@@ -46,125 +45,11 @@ def test_digits_is_the_default_source():
     assert schema["classes"] == list(range(10)) and schema["image_shape"] == [8, 8]
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataValidationError, match="nope.csv: file not found"):
-        ingest(DataParams(source="csv", path=str(tmp_path / "nope.csv")))
-
-
-def test_empty_file(tmp_path):
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(DataValidationError, match="empty.csv: file is empty"):
-        ingest(DataParams(source="csv", path=str(tmp_path / "empty.csv")))
-
-
-def test_header_only_file(tmp_path):
-    (tmp_path / "header.csv").write_text("a,b,c\n")
-    with pytest.raises(DataValidationError, match="header.csv: no rows"):
-        ingest(DataParams(source="csv", path=str(tmp_path / "header.csv")))
-
-
-def test_unreadable_parquet(tmp_path):
-    (tmp_path / "bad.parquet").write_text("this is not parquet")
-    with pytest.raises(DataValidationError, match="bad.parquet: cannot be read as parquet"):
-        read_table(tmp_path / "bad.parquet", "parquet")
-
-
-def test_listed_non_numeric_column(tmp_path):
-    frame = _table()
-    frame["b"] = frame["b"].astype(str)
-    frame.loc[[3, 7], "b"] = "oops"
-    with pytest.raises(DataValidationError, match=r"input.csv: column 'b' is not numeric .*2 non-numeric values, e.g. 'oops'"):
-        _ingest_file(tmp_path, frame, feature_columns=["a", "b"])
-
-
 def test_unlisted_text_columns_are_left_out(tmp_path):
     frame = _table()
     frame["note"] = "x"
     _, schema = _ingest_file(tmp_path, frame, label_column="kind")
     assert "note" not in schema["features"]
-
-
-def test_nan_and_inf_are_counted_per_column(tmp_path):
-    frame = _table()
-    frame.loc[[1, 2], "c"] = np.nan
-    frame.loc[5, "c"] = np.inf
-    with pytest.raises(DataValidationError, match="input.csv: column 'c' has 2 NaN and 1 infinite values"):
-        _ingest_file(tmp_path, frame)
-
-
-def test_inf_in_parquet(tmp_path):
-    frame = _table()
-    frame.loc[0, "a"] = -np.inf
-    with pytest.raises(DataValidationError, match="input.parquet: column 'a' has 0 NaN and 1 infinite"):
-        _ingest_file(tmp_path, frame, "parquet")
-
-
-def test_absent_label_column(tmp_path):
-    with pytest.raises(DataValidationError, match="input.csv: data.label_column 'target' is not a column; columns are \\[a, b, c, d, kind\\]"):
-        _ingest_file(tmp_path, _table(), label_column="target")
-
-
-def test_absent_id_column(tmp_path):
-    with pytest.raises(DataValidationError, match="data.id_column 'key' is not a column"):
-        _ingest_file(tmp_path, _table(), id_column="key")
-
-
-def test_duplicate_ids(tmp_path):
-    frame = _table()
-    frame["row"] = [i // 2 for i in range(len(frame))]
-    with pytest.raises(DataValidationError, match="column 'row' \\(id\\): 30 duplicate ids"):
-        _ingest_file(tmp_path, frame, id_column="row")
-
-
-def test_missing_labels(tmp_path):
-    frame = _table()
-    frame["kind"] = frame["kind"].astype("float")
-    frame.loc[4, "kind"] = np.nan
-    with pytest.raises(DataValidationError, match="column 'kind' \\(label\\): 1 missing labels"):
-        _ingest_file(tmp_path, frame, label_column="kind")
-
-
-def test_single_class(tmp_path):
-    frame = _table()
-    frame["kind"] = 1
-    with pytest.raises(DataValidationError, match="column 'kind' \\(label\\): a single class 1"):
-        _ingest_file(tmp_path, frame, label_column="kind")
-
-
-def test_too_few_rows(tmp_path):
-    with pytest.raises(DataValidationError, match="input.csv: 10 rows; at least 20 are needed"):
-        _ingest_file(tmp_path, _table(10), label_column="kind")
-
-
-def test_fewer_rows_than_the_split_needs(tmp_path):
-    validated, schema = _ingest_file(tmp_path, _table(24), label_column="kind")
-    with pytest.raises(DataValidationError, match="test set of 2 and a validation set of 2, fewer than the 3 classes"):
-        split_and_scale(validated, schema, SplitParams(test_fraction=0.1, val_fraction=0.1), RuntimeParams())
-
-
-def test_a_class_too_small_to_stratify(tmp_path):
-    frame = _table()
-    frame.loc[0, "kind"] = 9
-    validated, schema = _ingest_file(tmp_path, frame, label_column="kind")
-    with pytest.raises(DataValidationError, match="class 9 has 1 row\\(s\\)"):
-        split_and_scale(validated, schema, SplitParams(), RuntimeParams())
-
-
-def test_no_numeric_features(tmp_path):
-    frame = pd.DataFrame({"name": ["x"] * 30, "kind": [0, 1] * 15})
-    with pytest.raises(DataValidationError, match="no numeric feature columns"):
-        _ingest_file(tmp_path, frame, label_column="kind")
-
-
-def test_reserved_feature_names(tmp_path):
-    frame = _table().rename(columns={"a": "split"})
-    with pytest.raises(DataValidationError, match="feature column\\(s\\) \\[split\\] use a reserved name"):
-        _ingest_file(tmp_path, frame, label_column="kind")
-
-
-def test_image_shape_must_match_the_features(tmp_path):
-    with pytest.raises(DataValidationError, match="data.image_shape \\[3, 3\\] holds 9 values but there are 4 feature columns"):
-        _ingest_file(tmp_path, _table(), label_column="kind", image_shape=[3, 3])
 
 
 def test_split_is_stratified_seeded_and_scaled_on_train_only(tmp_path):
@@ -180,11 +65,11 @@ def test_split_is_stratified_seeded_and_scaled_on_train_only(tmp_path):
     assert again[2]["id"].tolist() == test["id"].tolist()
 
 
-def test_scaler_keeps_unseen_values_beyond_the_range_and_handles_constant_features():
+def test_scaler_keeps_the_distance_of_unseen_values_and_handles_constant_features():
     frame = pd.DataFrame({"a": [0.0, 10.0], "b": [5.0, 5.0]})
     scaler = fit_scaler(frame, ["a", "b"], "per_feature")
     scaled = apply_scaler(pd.DataFrame({"a": [20.0, -5.0], "b": [5.0, 6.0]}), scaler)
-    assert scaled["a"].tolist() == [2.0, -0.5]  # an anomaly keeps its distance
+    assert scaled["a"].tolist() == [2.0, -0.5]  # not clipped: an anomaly score should see it
     assert scaled["b"].tolist() == [0.0, 1.0]
 
 
@@ -198,3 +83,30 @@ def test_robust_scaling_ignores_a_few_extreme_training_rows():
 def test_validate_table_without_labels():
     frame, schema = validate_table(_table(labels=False), "memory")
     assert schema["classes"] is None and "label" not in frame.columns
+
+
+
+def test_semicolons_and_decimal_commas_are_read_with_read_args(tmp_path):
+    frame = _table()
+    path = tmp_path / "input.csv"
+    path.write_text(frame.to_csv(index=False, sep=";", decimal=","))
+    validated, schema = ingest(DataParams(source="csv", path=str(path), label_column="kind",
+                                          read_args={"sep": ";", "decimal": ","}))
+    assert schema["features"] == ["a", "b", "c", "d"]
+    assert np.allclose(validated["a"], frame["a"].astype("float32"))
+
+
+def test_dropping_bad_rows_keeps_every_column_and_says_how_many(tmp_path, caplog):
+    frame = _table()
+    frame["b"] = frame["b"].astype(object)
+    frame.loc[[3, 7], "b"] = "oops"
+    frame.loc[10, "c"] = 1e300
+    with caplog.at_level("WARNING"):
+        validated, schema = _ingest_file(tmp_path, frame, label_column="kind", bad_rows="drop")
+    assert schema["features"] == ["a", "b", "c", "d"] and len(validated) == 57
+    assert schema["dropped_rows"] == 3
+    assert "input.csv: dropped 3 of 60 rows with 3 bad cell(s) (data.bad_rows: drop)" in caplog.text
+    assert "line 5, column 'b': 'oops' (not a number)" in caplog.text
+    from autoencoder_pipelines.checks import derived_settings
+
+    assert derived_settings(schema, None, None, None)["data.dropped_rows"] == 3  # a parameter of the MLflow run

@@ -5,6 +5,7 @@ noise of a single-process run; the launch rules refuse what would desynchronise 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def test_torchrun_with_the_single_strategy_is_refused(monkeypatch):
 
 
 def test_ddp_without_torchrun_says_how_to_launch_it():
-    with pytest.raises(ConfigError, match=r"under torchrun, e.g. `torchrun --standalone --nproc-per-node=2"):
+    with pytest.raises(ConfigError, match=r"under torchrun, e.g. `torchrun --nnodes=1 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2"):
         resolve_runtime(RuntimeParams(device="cpu", strategy="ddp"))
 
 
@@ -143,3 +144,27 @@ def test_only_rank_zero_keeps_its_log_files(monkeypatch, tmp_path):
     finally:
         root.removeHandler(handler)
         handler.close()
+
+
+def test_on_one_machine_the_process_group_listens_on_loopback_only(monkeypatch):
+    from autoencoder_pipelines.nn.distributed import bind_to_loopback, loopback_interface
+
+    assert loopback_interface() == "lo"
+    for variable in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # two machines: the user's network settings
+    assert bind_to_loopback() is None and "GLOO_SOCKET_IFNAME" not in os.environ
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    monkeypatch.setenv("NCCL_SOCKET_IFNAME", "ib0")  # a user's own choice wins
+    assert bind_to_loopback() == "lo"
+    assert os.environ["GLOO_SOCKET_IFNAME"] == "lo" and os.environ["NCCL_SOCKET_IFNAME"] == "ib0"
+
+
+def test_the_documented_single_machine_commands_keep_the_rendezvous_on_loopback():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Data-parallel training"):readme.index("## MLflow")]
+    commands = [line for line in section.splitlines() if "torchrun" in line and line.lstrip().startswith(".venv")]
+    assert commands and not any("--standalone" in line for line in commands)
+    single = [line for line in commands if "--nnodes=2" not in line]
+    assert single and all("--rdzv-endpoint=127.0.0.1:0" in line for line in single)

@@ -1,5 +1,5 @@
-"""A user's own table with the defaults: settings derived from the data, every mismatch refused
-right after ingestion (before any training), the anomaly pipeline alone with its baselines."""
+"""A user's own table with the defaults: settings derived from the data, the anomaly pipeline
+alone with its baselines. (Every mismatch refused right after ingestion: test_bad_inputs.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sklearn.datasets import load_breast_cancer
 
 from autoencoder_pipelines.checks import normal_classes
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
-from autoencoder_pipelines.errors import ConfigError
 
 BASELINE_KEYS = ["anomaly.roc_auc", "anomaly.average_precision", "anomaly.isolation_forest.roc_auc",
                  "anomaly.isolation_forest.average_precision", "anomaly.pca.roc_auc", "anomaly.pca.average_precision"]
@@ -42,41 +41,6 @@ def test_normal_classes_default_from_the_label(classes, expected):
 def _write(project, frame, name="table.csv"):
     frame.to_csv(project.path(f"data/01_raw/{name}"), index=False)
     return f"data/01_raw/{name}"
-
-
-def _table(rows=200, features=6, seed=0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(rows, features)), columns=[f"x{i}" for i in range(features)])
-    frame["kind"] = rng.integers(0, 3, rows)
-    frame["flag"] = (rng.random(rows) < 0.1).astype(int)
-    return frame
-
-
-@pytest.mark.parametrize(
-    "pipeline, data, extra, message",
-    [
-        ("denoise", {"label_column": "kind"}, {"model": {"hidden_sizes": [8, 7]}},
-         "model.hidden_sizes: the code size 7 must be smaller than the 7 input features"),
-        ("anomaly", {"label_column": "kind"}, {},
-         "anomaly.normal_classes: the label column 'kind' has 3 classes [0, 1, 2]; name the normal ones"),
-        ("anomaly", {"label_column": "kind"}, {"anomaly": {"normal_classes": [0, 7]}},
-         r"anomaly.normal_classes: [7] are not classes of the data"),
-        ("anomaly", {"label_column": "kind"}, {"anomaly": {"normal_classes": [0, 1, 2]}},
-         "covers every class of the data"),
-        ("anomaly", {"label_column": "x0"}, {}, "column 'x0' (label) holds non-integer numbers"),
-        ("anomaly", {"label_column": "flag", "min_rows": 2}, {"split": {"test_fraction": 0.01}}, "too few for the split"),
-        ("denoise", {"label_column": "kind", "min_rows": 2}, {"split": {"test_fraction": 0.05, "val_fraction": 0.05}},
-         "a test set of 1 and a validation set of 1, fewer than the 3 classes"),
-    ],
-)
-def test_a_mismatch_fails_right_after_ingestion(make_project, pipeline, data, extra, message):
-    project = make_project({**ANOMALY_ONLY, **extra})
-    frame = _table(rows=24 if "min_rows" in data else 200)
-    path = _write(project, frame)
-    with pytest.raises(Exception) as error:
-        project.run(pipeline, data={"source": "csv", "path": path, **data})
-    assert message in str(error.value), str(error.value)
-    assert not project.path("data/05_model_input").exists(), "nothing after ingestion ran"
 
 
 def test_the_anomaly_pipeline_alone_reports_the_baselines(make_project):

@@ -1,5 +1,6 @@
 """Kill a real `kedro run` mid-training, restart it with the same config: it resumes from
-the last checkpoint and ends with exactly the metrics of an uninterrupted run (CPU)."""
+the last checkpoint of its own checkpoint folder and ends with exactly the metrics of an
+uninterrupted run (CPU); on success it removes that folder, and only that folder."""
 
 from __future__ import annotations
 
@@ -30,14 +31,18 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(make_project, tiny):
     reference, killed = make_project(config, name="reference"), make_project(config, name="killed")
     full = _kedro(reference)
     victim = _kedro(killed)
-    checkpoint = killed.path("data/06_models/checkpoints/finetune.pt")
+    checkpoints = killed.path("data/06_models/checkpoints")
     deadline = time.time() + 240
-    while not checkpoint.exists() and victim.poll() is None and time.time() < deadline:
+    while not list(checkpoints.glob("denoise-*/finetune.pt")) and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     assert victim.poll() is None, "the run ended before the fine-tuning checkpoint appeared"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert not killed.path("data/08_reporting/metrics.json").exists()
+    (own,) = checkpoints.iterdir()
+    other = checkpoints / "denoise-0123456789ab"  # another run's, interrupted earlier
+    other.mkdir()
+    (other / "finetune.pt").write_bytes(b"another run's checkpoint")
 
     restarted = _kedro(killed)
     output, _ = restarted.communicate(timeout=300)
@@ -47,6 +52,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(make_project, tiny):
     reference_output, _ = full.communicate(timeout=300)
     assert full.returncode == 0, reference_output[-3000:]
     assert _metrics(killed) == _metrics(reference)
-    assert not list(killed.path("data/06_models/checkpoints").glob("*.pt")), "a successful run clears its checkpoints"
+    assert not own.exists(), "a successful run removes its checkpoint folder"
+    assert (other / "finetune.pt").read_bytes() == b"another run's checkpoint", "and never another run's"
     # the killed process left its MLflow run RUNNING: the restart marked it KILLED
     assert sorted(run.info.status for run in killed.runs()) == ["FINISHED", "KILLED"]

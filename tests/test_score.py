@@ -53,7 +53,7 @@ def test_scoring_is_incremental_stamped_and_isolates_bad_partitions(scoring_proj
     message = str(error.value)
     assert "2 of 4 new partition(s) could not be scored (2 were, 100 rows)" in message
     assert "day3_bad.csv: 1 training feature column(s) missing, e.g. ['pixel_3_3']" in message
-    assert "day4_nan.csv: column 'pixel_0_0' has 1 NaN" in message
+    assert "day4_nan.csv: 1 bad cell in 1 of 3 rows:\n  line 2, column 'pixel_0_0': missing (empty or NaN)" in message
     assert sorted(p.name for p in scored.iterdir()) == ["day1.csv.parquet", "day2.parquet.parquet"]
     day1, day2 = (pd.read_parquet(scored / f"{name}.parquet") for name in ("day1.csv", "day2.parquet"))
     assert len(day1) == 40
@@ -221,8 +221,9 @@ def test_a_model_that_does_not_load_stops_scoring_in_one_line_and_leaves_the_inb
     result = project.kedro("run", "--pipelines=score")
     assert result.returncode == 1
     output = result.stdout + result.stderr
-    last = output.strip().splitlines()[-1]
-    assert last.startswith(f"Error: model '{NAME}' version {version} does not load: {stored}: not a model file"), output[-2000:]
+    block = output.strip().splitlines()[-2:]  # the one-screen refusal: the error, where its traceback is
+    assert block[0].startswith(f"Error: model '{NAME}' version {version} does not load: {stored}: not a model file"), output[-2000:]
+    assert block[1] == "(traceback in errors.log; --verbose prints it here)"
     assert "Traceback" not in output
     assert not project.path("data/07_model_output/scored").exists()
 
@@ -253,3 +254,22 @@ def test_the_readme_cron_line_runs_as_written(scoring_project):
     assert summary[1].startswith("  metrics: score.rows_scored 20, score.rows_refused 0")
     assert summary[2] == f"  model: scored with '{NAME}' version 1"
     assert summary[4].startswith("  UI: mlflow ui --backend-store-uri ")
+
+
+def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_project):
+    from autoencoder_pipelines.locks import TrainingLock
+
+    project = scoring_project
+    project.promote(1)
+    checkpoint = project.path("data/06_models/checkpoints/denoise-0123456789ab/finetune.pt")
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"an interrupted training's checkpoint")
+    DIGITS.iloc[:20].to_csv(project.path("data/01_raw/incoming/rows.csv"), index=False)
+    training = TrainingLock(project.path("data"))
+    training.acquire("refuse")  # a training holds the project's data folder
+    try:
+        project.run("score", runtime={"on_busy": "refuse"})  # would refuse if scoring took the lock
+    finally:
+        training.release()
+    assert project.path("data/07_model_output/scored/rows.csv.parquet").exists()
+    assert checkpoint.read_bytes() == b"an interrupted training's checkpoint"

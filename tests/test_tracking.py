@@ -4,9 +4,11 @@ earned (FINISHED, FAILED with the error, KILLED), runs of dead processes closed,
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import mlflow
 import pytest
@@ -73,24 +75,6 @@ def test_runs_left_running_by_a_dead_process_are_marked_killed(store):
     assert store.get_run(other_host).info.status == "RUNNING"
 
 
-def test_a_run_killed_by_sigterm_ends_killed(make_project):
-    project = make_project()
-    code = (
-        "import os, signal, mlflow\n"
-        "from autoencoder_pipelines.tracking.hook import MlflowTrackingHook, _end_killed_on_exit\n"
-        "mlflow.set_experiment('autoencoder_pipelines')\n"
-        "run = mlflow.start_run()\n"
-        "_end_killed_on_exit(run.info.run_id)\n"
-        "os.kill(os.getpid(), signal.SIGTERM)\n"
-        "import time; time.sleep(30)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "MLFLOW_TRACKING_URI": project.uri})
-    assert result.returncode == 143, result.stderr[-2000:]
-    (run,) = project.runs()
-    assert run.info.status == "KILLED"
-
-
 def test_tracking_store_check(tmp_path):
     check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)
     (tmp_path / "a_file").write_text("")
@@ -107,3 +91,41 @@ def test_mlflow_telemetry_is_off_when_the_project_is_loaded():
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY", "PYTEST_CURRENT_TEST", "CI")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "None"
+
+
+def _interruptible_kedro(project) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": project.uri, "KEDRO_DISABLE_TELEMETRY": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "kedro", "run", "--pipelines=denoise"], cwd=project.root, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # a child of a process that ignores Ctrl-C (a background job, some CI runners) would too
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def test_ctrl_c_and_sigterm_end_a_real_run_killed_and_keep_its_checkpoints(make_project, tiny):
+    """Both signals mid-training: one line on the screen, exit 130 / 143, the MLflow run KILLED,
+    the data folder free for the next training, the checkpoints kept for the restart."""
+    from autoencoder_pipelines.locks import TrainingLock
+
+    tiny["pretrain"] = {"epochs": 200, "batch_size": 128}
+    projects = {signal.SIGINT: make_project(tiny, name="interrupted"), signal.SIGTERM: make_project(tiny, name="terminated")}
+    runs = {sig: _interruptible_kedro(project) for sig, project in projects.items()}
+    deadline = time.time() + 240
+    for sig, project in projects.items():
+        while not list(project.path("data/06_models/checkpoints").glob("*/pretrain.layer_1.pt")):
+            assert runs[sig].poll() is None and time.time() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        runs[sig].send_signal(sig)
+    for sig, project in projects.items():
+        output, _ = runs[sig].communicate(timeout=120)
+        assert runs[sig].returncode == 128 + sig, output[-3000:]
+        assert "Traceback" not in output
+        if sig == signal.SIGINT:
+            assert output.strip().splitlines()[-1].startswith("Interrupted: the MLflow run ends KILLED")
+        (run,) = project.runs()
+        assert run.info.status == "KILLED", sig
+        assert list(project.path("data/06_models/checkpoints").glob("*/pretrain.layer_1.pt")), "kept for the restart"
+        lock = TrainingLock(project.path("data"))
+        lock.acquire("refuse")  # the folder is free
+        lock.release()

@@ -126,6 +126,10 @@ def derived_settings(
     """What the defaults became on this data, for the log and the MLflow run."""
     n_features = len(schema["features"])
     derived: dict[str, Any] = {"data.n_features": n_features, "data.n_rows": schema["n_rows"]}
+    if schema.get("dropped_rows"):
+        derived["data.dropped_rows"] = schema["dropped_rows"]  # data.bad_rows: drop
+    if schema.get("ignored_columns"):
+        derived["data.ignored_columns"] = schema["ignored_columns"]
     if model is not None:
         derived["model.hidden_sizes"] = model.hidden_sizes_for(n_features)
         derived["model.loss"] = model.loss_for(schema)

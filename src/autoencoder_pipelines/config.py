@@ -43,7 +43,9 @@ class RuntimeParams(_Strict):
     compile: bool = False
     strategy: Literal["single", "ddp"] = "single"  # ddp: under torchrun
     checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
-    checkpoint_dir: str = "data/06_models/checkpoints"
+    checkpoint_dir: str = "data/06_models/checkpoints"  # each run keeps its own folder in it
+    # Another training holds this project's data folder: wait for it, or refuse at once.
+    on_busy: Literal["wait", "refuse"] = "wait"
 
     @field_validator("device")
     @classmethod
@@ -62,6 +64,11 @@ class DataParams(_Strict):
     feature_columns: Optional[list[str]] = None
     image_shape: Optional[list[int]] = None
     min_rows: int = Field(20, ge=2)
+    # A row with a bad cell (not a number, empty, NaN, infinite, beyond float32's range, a
+    # missing label or id): refuse the file naming them, or drop those rows and say how many.
+    bad_rows: Literal["refuse", "drop"] = "refuse"
+    # Passed to pandas.read_csv / read_parquet, e.g. {sep: ";", decimal: ","}
+    read_args: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "DataParams":

@@ -7,6 +7,7 @@ feature columns in schema order. Errors name the file, the column and the proble
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,26 @@ def load_digits_frame() -> pd.DataFrame:
     return frame
 
 
-def read_table(path: str | Path, kind: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file, failing with the file name on every problem."""
+# The largest finite float32: features become float32 tensors, so a larger value would become inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_MAX_SHOWN = "3.4e38"
+SOURCE_ATTR = "aep.source"  # frame.attrs key: the file a frame was read from, to name its lines
+# read_csv options that leave one record per non-blank line after the header: with only
+# these, the file's line numbers of the rows can be recovered with the csv module.
+_LINE_PRESERVING_ARGS = {
+    "sep", "delimiter", "decimal", "thousands", "encoding", "encoding_errors", "quotechar", "escapechar",
+    "doublequote", "na_values", "keep_default_na", "na_filter", "true_values", "false_values", "dtype",
+    "usecols", "converters", "low_memory", "engine", "float_precision",
+}
+_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def read_table(path: str | Path, kind: str, read_args: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file (`read_args` to pandas), failing with the file name on every
+    problem: missing, empty, unreadable, duplicate column names, or a CSV that parses into one
+    column because it is separated by something else than commas."""
     path = Path(path)
+    read_args = dict(read_args or {})
     if not path.exists():
         raise DataValidationError(f"{path}: file not found (data.path, source '{kind}')")
     if path.is_dir():
@@ -43,10 +61,201 @@ def read_table(path: str | Path, kind: str) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataValidationError(f"{path}: file is empty")
     try:
-        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+        frame = pd.read_csv(path, **read_args) if kind == "csv" else pd.read_parquet(path, **read_args)
+    except TypeError as error:  # an option the reader does not take
+        raise DataValidationError(
+            f"{path}: data.read_args {read_args} are not options of pandas.read_{kind} ({error})"
+        ) from None
     except Exception as error:  # the parsers raise many types; the message is what matters
         raise DataValidationError(f"{path}: cannot be read as {kind}: {error}") from None
+    names = _csv_header(path, read_args) if kind == "csv" else None
+    check_unique_columns(names if names is not None else list(frame.columns), str(path))
+    if kind == "csv" and frame.shape[1] == 1:
+        _hint_separator(path, str(frame.columns[0]), read_args)
+    frame.attrs[SOURCE_ATTR] = {"path": str(path), "kind": kind, "read_args": read_args}
     return frame
+
+
+def check_unique_columns(names: list[Any], where: str) -> None:
+    seen: set[str] = set()
+    duplicates = [str(n) for n in names if str(n) in seen or seen.add(str(n))]  # type: ignore[func-returns-value]
+    if duplicates:
+        raise DataValidationError(
+            f"{where}: duplicate column name(s) {_list(dict.fromkeys(duplicates))}; every column needs its own name"
+        )
+
+
+def _csv_reader_options(read_args: dict[str, Any]) -> dict[str, Any] | None:
+    """The csv module's options equivalent to `read_args`, or None where it cannot follow pandas."""
+    separator = read_args.get("sep", read_args.get("delimiter", ","))
+    if not isinstance(separator, str) or len(separator) != 1 or set(read_args) - _LINE_PRESERVING_ARGS:
+        return None
+    options: dict[str, Any] = {"delimiter": separator, "quotechar": read_args.get("quotechar", '"')}
+    if read_args.get("escapechar"):
+        options["escapechar"] = read_args["escapechar"]
+    if "doublequote" in read_args:
+        options["doublequote"] = bool(read_args["doublequote"])
+    return options
+
+
+def _csv_records(path: Path, read_args: dict[str, Any]):
+    """(first line number, fields) of every non-blank record, as pandas reads them; None when
+    the options are beyond the csv module."""
+    import csv
+
+    options = _csv_reader_options(read_args)
+    if options is None:
+        return None
+    encoding = read_args.get("encoding") or "utf-8-sig"
+
+    def records():
+        with open(path, newline="", encoding=encoding, errors="replace") as handle:
+            reader = csv.reader(handle, **options)
+            line = 1
+            for fields in reader:
+                if fields and any(field.strip() for field in fields):
+                    yield line, fields
+                line = reader.line_num + 1
+
+    return records()
+
+
+def _csv_header(path: Path, read_args: dict[str, Any]) -> list[str] | None:
+    """The header as written (pandas renames duplicates to 'a.1'), when the csv module can read it."""
+    if "header" in read_args or "names" in read_args:
+        return None
+    records = _csv_records(path, read_args)
+    if records is None:
+        return None
+    try:
+        return next(records)[1]
+    except Exception:  # noqa: BLE001 - no header, or a csv error: pandas has read the file, its names stand
+        return None
+    finally:
+        records.close()
+
+
+def _hint_separator(path: Path, header: str, read_args: dict[str, Any]) -> None:
+    for separator, name in _SEPARATORS.items():
+        if separator in header and read_args.get("sep", read_args.get("delimiter")) != separator:
+            shown = "\\t" if separator == "\t" else separator
+            raise DataValidationError(
+                f"{path}: every line parses into one column ({header[:60]!r}): separated by {name}? "
+                f"Set data.read_args: {{sep: '{shown}'}} (add decimal: ',' if numbers are written 1,5)"
+            )
+
+
+def row_namer(frame: pd.DataFrame):
+    """position -> "line 7" (of the CSV file the frame was read from) or "row 7" (1-based)."""
+    source = frame.attrs.get(SOURCE_ATTR) or {}
+    lines: list[int] | None = None
+    if source.get("kind") == "csv":
+        records = _csv_records(Path(source["path"]), source.get("read_args") or {})
+        if records is not None:
+            try:
+                found = [line for line, _ in records][1:]  # the first record is the header
+            except Exception:  # noqa: BLE001 - fall back to row numbers
+                found = []
+            lines = found if len(found) == len(frame) else None
+    if lines is not None:
+        return lambda position: f"line {lines[position]}"
+    return lambda position: f"row {position + 1}"
+
+
+def _numeric_share(values: pd.Series) -> float:
+    present = values.notna()
+    if not present.any():
+        return 0.0
+    return float(pd.to_numeric(values[present], errors="coerce").notna().mean())
+
+
+class BadCells:
+    """The cells of a raw table that cannot be used: features that are not finite float32
+    numbers, missing labels and ids. Positions are row positions in the frame."""
+
+    def __init__(self, frame: pd.DataFrame, features: list[str], roles: dict[str, str] | None = None) -> None:
+        self.frame = frame
+        self.columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> (bad mask, problem per row)
+        self.roles = dict(roles or {})
+        for column in features:
+            values = frame[column]
+            if pd.api.types.is_bool_dtype(values):
+                values = values.astype("float64")
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            missing = values.isna().to_numpy()
+            text = np.isnan(numbers) & ~missing
+            infinite = np.isinf(numbers)
+            with np.errstate(invalid="ignore"):
+                huge = np.isfinite(numbers) & (np.abs(numbers) > FLOAT32_MAX)
+            problem = np.select(
+                [text, missing, infinite, huge],
+                ["not a number", "missing (empty or NaN)", "infinite", f"beyond float32's range ±{FLOAT32_MAX_SHOWN}"],
+                "",
+            )
+            self._add(column, text | missing | infinite | huge, problem)
+        for column, role in self.roles.items():
+            missing = frame[column].isna().to_numpy()
+            self._add(column, missing, np.where(missing, f"missing {role}", ""))
+
+    def _add(self, column: str, mask: np.ndarray, problem: np.ndarray) -> None:
+        if mask.any():
+            self.columns[column] = (mask, problem)
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
+
+    @property
+    def count(self) -> int:
+        return int(sum(mask.sum() for mask, _ in self.columns.values()))
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Positions of the rows with at least one bad cell."""
+        masks = [mask for mask, _ in self.columns.values()]
+        return np.flatnonzero(np.logical_or.reduce(masks)) if masks else np.array([], dtype=int)
+
+    def first(self, limit: int = 5) -> list[str]:
+        name = row_namer(self.frame)
+        shown: list[str] = []
+        for position in self.rows:
+            for column in self.frame.columns:  # in the file's column order
+                column = str(column)
+                if column in self.columns and self.columns[column][0][position]:
+                    value = self.frame[column].iloc[position]
+                    role = f" ({self.roles[column]})" if column in self.roles else ""
+                    problem = self.columns[column][1][position]
+                    shown.append(f"  {name(position)}, column '{column}'{role}: "
+                                 + (problem if pd.isna(value) else f"{_short(value)} ({problem})"))
+                    if len(shown) == limit:
+                        return shown
+        return shown
+
+    def message(self, where: str, fix: str) -> str:
+        """What and where (the first five cells), what is expected, how to fix it: one block."""
+        count, rows = self.count, self.rows
+        hint = ""
+        if any(isinstance(v, str) and _decimal_comma(v) for v in self._bad_values()):
+            hint = " Numbers written 1,5 need data.read_args: {decimal: ','}."
+        shown = " (the first 5 below)" if count > 5 else ""
+        return "\n".join([
+            f"{where}: {count} bad cell{'s' if count > 1 else ''} in {len(rows)} of {len(self.frame)} rows{shown}:",
+            *self.first(5),
+            f"Expected: features are numbers within float32's range (±{FLOAT32_MAX_SHOWN}); labels and ids are not missing.",
+            fix + hint,
+        ])
+
+    def _bad_values(self):
+        for column, (mask, _) in self.columns.items():
+            yield from self.frame[column].to_numpy()[mask][:20]
+
+
+def _decimal_comma(value: str) -> bool:
+    return re.fullmatch(r"\s*-?\d+,\d+\s*", value) is not None
+
+
+def _short(value: Any) -> str:
+    text = repr(native(value)) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def validate_table(
@@ -57,9 +266,18 @@ def validate_table(
     feature_columns: list[str] | None = None,
     image_shape: list[int] | None = None,
     min_rows: int = 2,
+    bad_rows: str = "refuse",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Check a raw table and return (frame with id/label/features, schema)."""
+    """Check a raw table and return (frame with id/label/features, schema).
+
+    Bad cells (see BadCells) are refused, naming file, line (or row), column and value for
+    the first five; with `bad_rows="drop"` their rows are dropped (never a column) and the
+    schema says how many (`dropped_rows`)."""
+    import logging
+
+    logger = logging.getLogger(__name__)
     where = source
+    check_unique_columns(list(frame.columns), where)
     if len(frame) == 0:
         raise DataValidationError(f"{where}: no rows (has columns {list(frame.columns)[:10]})")
     for role, column in (("data.label_column", label_column), ("data.id_column", id_column)):
@@ -67,37 +285,66 @@ def validate_table(
             raise DataValidationError(
                 f"{where}: {role} '{column}' is not a column; columns are {_list(frame.columns)}"
             )
+    frame = frame.rename(columns=str)  # keeps frame.attrs (the file, for line numbers)
     roles = {c for c in (label_column, id_column) if c is not None}
+    ignored: list[str] = []
     if feature_columns is None:
+        # A column is a feature when its values are numbers, or mostly numbers (the others are
+        # bad cells, reported below); text columns are left out, and the log names them.
         candidates = [c for c in frame.columns if c not in roles]
-        features = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        features = []
+        for column in candidates:
+            values = frame[column]
+            if pd.api.types.is_bool_dtype(values):
+                ignored.append(column)
+            elif pd.api.types.is_numeric_dtype(values) or _numeric_share(values) >= 0.5:
+                features.append(column)
+            else:
+                ignored.append(column)
         if not features:
             raise DataValidationError(
                 f"{where}: no numeric feature columns (non-numeric: {_list(candidates)})"
             )
+        if ignored:
+            logger.warning(
+                "%s: column(s) %s hold text or booleans, not numbers: left out of the features "
+                "(list data.feature_columns to choose the features)", where, ", ".join(map(repr, ignored)),
+            )
     else:
-        missing = [c for c in feature_columns if c not in frame.columns]
+        missing = [c for c in feature_columns if str(c) not in frame.columns]
         if missing:
             raise DataValidationError(
                 f"{where}: data.feature_columns {_list(missing)} not in the file; columns are {_list(frame.columns)}"
             )
-        features = list(feature_columns)
-    features = [str(c) for c in features]
-    frame = frame.rename(columns=str)
+        features = [str(c) for c in feature_columns]
     clashes = [c for c in features if c in RESERVED]
     if clashes:
         raise DataValidationError(
             f"{where}: feature column(s) {_list(clashes)} use a reserved name ({', '.join(RESERVED)}); rename them"
         )
-    check_features(frame, features, where)
+
+    role_names = {c: r for c, r in ((label_column, "label"), (id_column, "id")) if c is not None}
+    bad = BadCells(frame, features, role_names)
+    dropped = 0
+    if bad:
+        if bad_rows != "drop":
+            raise DataValidationError(
+                bad.message(where, "Fix them, or set data.bad_rows: drop to drop those rows (never a column).")
+            )
+        rows = bad.rows
+        dropped = len(rows)
+        logger.warning(
+            "%s: dropped %d of %d rows with %d bad cell(s) (data.bad_rows: drop), e.g.\n%s",
+            where, dropped, len(frame), bad.count, "\n".join(bad.first(5)),
+        )
+        frame = frame.drop(index=frame.index[rows])
     if len(frame) < min_rows:
-        raise DataValidationError(f"{where}: {len(frame)} rows; at least {min_rows} are needed (data.min_rows)")
+        after = f" after dropping {dropped} with bad cells" if dropped else ""
+        raise DataValidationError(f"{where}: {len(frame)} rows{after}; at least {min_rows} are needed (data.min_rows)")
 
     out = pd.DataFrame(index=frame.index)
     if id_column is not None:
         ids = frame[str(id_column)]
-        if ids.isna().any():
-            raise DataValidationError(f"{where}: column '{id_column}' (id): {int(ids.isna().sum())} missing ids")
         duplicated = ids.duplicated()
         if duplicated.any():
             raise DataValidationError(
@@ -109,17 +356,15 @@ def validate_table(
     classes: list[Any] | None = None
     if label_column is not None:
         labels = frame[str(label_column)]
-        if labels.isna().any():
-            raise DataValidationError(
-                f"{where}: column '{label_column}' (label): {int(labels.isna().sum())} missing labels"
-            )
         classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
         if len(classes) < 2:
             raise DataValidationError(
                 f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
             )
         out[LABEL] = labels.to_numpy()
-    out = pd.concat([out, frame[features].astype("float32")], axis=1).reset_index(drop=True)
+    values = frame[features].apply(pd.to_numeric) if not all(
+        pd.api.types.is_numeric_dtype(frame[c]) for c in features) else frame[features]
+    out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
 
     if image_shape is not None and math.prod(image_shape) != len(features):
         raise DataValidationError(
@@ -134,26 +379,20 @@ def validate_table(
         "image_shape": list(image_shape) if image_shape else None,
         "n_rows": int(len(out)),
     }
+    if dropped:
+        schema["dropped_rows"] = dropped
+    if ignored:
+        schema["ignored_columns"] = ignored
     return out, schema
 
 
-def check_features(frame: pd.DataFrame, features: list[str], where: str) -> None:
-    """Every feature must be numeric and finite; errors name the column and the count."""
-    for column in features:
-        values = frame[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = int((converted.isna() & values.notna()).sum())
-            example = values[converted.isna() & values.notna()].iloc[0] if bad else None
-            raise DataValidationError(
-                f"{where}: column '{column}' is not numeric ({values.dtype}): {bad} non-numeric values, e.g. {example!r}"
-            )
-        array = values.to_numpy(dtype="float64", na_value=np.nan)
-        n_nan, n_inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
-        if n_nan or n_inf:
-            raise DataValidationError(
-                f"{where}: column '{column}' has {n_nan} NaN and {n_inf} infinite values; clean or impute them first"
-            )
+def check_features(frame: pd.DataFrame, features: list[str], where: str, fix: str | None = None) -> None:
+    """Every feature cell must be a finite float32 number; the error names file, line (or row),
+    column and value of the first five bad cells."""
+    check_unique_columns(list(frame.columns), where)
+    bad = BadCells(frame, features)
+    if bad:
+        raise DataValidationError(bad.message(where, fix or "Fix or remove those rows."))
 
 
 def _list(columns: Any, limit: int = 10) -> str:

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import PurePosixPath, Path
 from typing import Any, Callable
 
 import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets.json import JSONDataset as _JSONDataset
+from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset as _CSVDataset
+from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.partitions import PartitionedDataset
 
+from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, write_text
 from autoencoder_pipelines.data import Skipped, read_table
 from autoencoder_pipelines.errors import DataValidationError
+
+
+# kedro-datasets' file datasets, written atomically (atomic.AtomicWrites): what catalog.yml uses.
+class ParquetDataset(AtomicWrites, _ParquetDataset):
+    """pandas.ParquetDataset, written to a temporary file and renamed into place."""
+
+
+class CSVDataset(AtomicWrites, _CSVDataset):
+    """pandas.CSVDataset, written to a temporary file and renamed into place."""
+
+
+class JSONDataset(AtomicWrites, _JSONDataset):
+    """json.JSONDataset, written to a temporary file and renamed into place."""
+
+
+class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
+    """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
 
 
 class TorchModelDataset(AbstractVersionedDataset):
@@ -43,9 +64,9 @@ class TorchModelDataset(AbstractVersionedDataset):
         path = Path(self._get_save_path())
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, Skipped):
-            _atomic_write_text(path, json.dumps({"skipped": data.reason}))
+            write_text(path, json.dumps({"skipped": data.reason}))
         elif hasattr(data, "save"):
-            data.save(path)
+            data.save(path)  # nn.serialization.save_bundle: atomic
         else:
             from autoencoder_pipelines.nn.serialization import save
 
@@ -62,13 +83,6 @@ class TorchModelDataset(AbstractVersionedDataset):
         return {"filepath": str(self._filepath), "version": self._version}
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 class OptionalPartitionedDataset(PartitionedDataset):
     """A PartitionedDataset that loads an empty or missing folder as no partitions.
@@ -88,20 +102,21 @@ class OptionalPartitionedDataset(PartitionedDataset):
 class TabularFileDataset(AbstractDataset):
     """One CSV or Parquet file, the format taken from the file name (for mixed inboxes)."""
 
-    def __init__(self, filepath: str) -> None:
+    def __init__(self, filepath: str, read_args: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
+        self._read_args = dict(read_args or {})  # to pandas.read_csv, e.g. {sep: ";"}
 
     def load(self) -> pd.DataFrame:
         kind = "parquet" if self._filepath.suffix.lower() == ".parquet" else "csv"
         if self._filepath.suffix.lower() not in (".csv", ".parquet"):
             raise DataValidationError(f"{self._filepath}: not a .csv or .parquet file")
-        return read_table(self._filepath, kind)
+        return read_table(self._filepath, kind, self._read_args if kind == "csv" else None)
 
     def save(self, data: pd.DataFrame) -> None:
         raise DatasetError(f"{self._filepath}: incoming files are read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "read_args": self._read_args}
 
 
 class AtomicParquetDataset(AbstractDataset):
@@ -114,13 +129,8 @@ class AtomicParquetDataset(AbstractDataset):
         return pd.read_parquet(self._filepath)
 
     def save(self, data: pd.DataFrame) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._filepath.with_name(f".{self._filepath.name}.tmp")
-        try:
+        with atomic_path(self._filepath) as temporary:
             data.to_parquet(temporary, index=False)
-            os.replace(temporary, self._filepath)
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def _exists(self) -> bool:
         return self._filepath.exists()

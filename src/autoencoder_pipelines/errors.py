@@ -1,10 +1,14 @@
-"""Errors a user fixes (config, data, environment), not bugs: the CLI shows them as one line.
+"""Errors a user fixes (config, data, environment), not bugs: the CLI shows them as one short
+block (cli.py).
 
 They derive from click's ClickException, which `kedro run` prints as `Error: <message>`
 with exit code 1 and no traceback; in Python they are ordinary ValueErrors.
 """
 
 from __future__ import annotations
+
+import logging
+import sys
 
 import click
 
@@ -23,3 +27,27 @@ class DataValidationError(UserError):
 
 class TrackingStoreError(UserError):
     """The MLflow tracking store cannot be written."""
+
+
+def user_error(error: BaseException | None) -> UserError | None:
+    """The UserError behind `error`: itself, or the cause Kedro wrapped (a dataset's DatasetError)."""
+    seen: set[int] = set()
+    current = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UserError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None
+
+
+class HideRepeatedRefusal(logging.Filter):
+    """On the console handlers (set by cli.py for `kedro run`): drops Kedro's "Node ... failed
+    with error" record when the error is a refusal (a UserError), which the run's last lines
+    show anyway. Kedro logs it inside its `except` block, so the error is sys.exc_info()'s.
+    The log files keep the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.name.startswith("kedro"):
+            return user_error(sys.exc_info()[1]) is None
+        return True

@@ -22,14 +22,18 @@ DERIVED_SETTINGS = "derived_settings"  # what the defaults became on this data (
 
 
 class ProjectHooks:
-    """Validate parameters before any work, resolve the runtime once, check the settings
-    against the data right after ingestion, stamp the run clock."""
+    """Validate parameters before any work, hold the data folder for a training (locks.py),
+    resolve the runtime once with this run's checkpoint folder, check the settings against the
+    data right after ingestion, stamp the run clock; after a success, remove this run's
+    checkpoints (and only them)."""
 
     def __init__(self) -> None:
-        self.checkpoint_dir: Path | None = None
+        self.checkpoints: Path | None = None  # this run's checkpoint folder (a training run)
         self.sections: dict[str, Any] = {}
+        self.project_path = Path.cwd()
         self.data_dir = "data"
         self.consumed: set[str] = set()
+        self.lock: Any = None  # locks.TrainingLock while a training runs
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
@@ -37,7 +41,8 @@ class ProjectHooks:
         stops the run here, before any MLflow run is opened."""
         parameters = context.config_loader["parameters"]
         self.sections = validate_parameters(parameters)
-        self.data_dir = str(Path(context.project_path) / parameters.get("data_dir", "data"))
+        self.project_path = Path(context.project_path)
+        self.data_dir = str(self.project_path / parameters.get("data_dir", "data"))
 
     @hook_impl
     def after_node_run(self, node: Any, catalog: Any, outputs: dict[str, Any]) -> None:
@@ -68,29 +73,101 @@ class ProjectHooks:
         logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
         catalog[DERIVED_SETTINGS] = MemoryDataset(derived, copy_mode="assign")
 
-    @hook_impl(tryfirst=True)
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        from autoencoder_pipelines.runtime import resolve_runtime
+    @hook_impl(hookwrapper=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> Any:
+        """Around every other before_pipeline_run hook: this part first; and when one of them
+        fails (Kedro then calls no on_pipeline_error), the data folder is released again."""
+        self._prepare_run(run_params, pipeline, catalog)
+        outcome = yield
+        if outcome.excinfo is not None:
+            self._release()
 
-        self.consumed = set(pipeline.all_inputs())
-        if "params:model" in self.consumed:
+    def _prepare_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        from autoencoder_pipelines.locks import TrainingLock, needs_lock
+        from autoencoder_pipelines.runtime import checkpoint_folder, resolve_runtime, run_key
+
+        self._release()  # the previous run in this process was interrupted (KeyboardInterrupt)
+        self.checkpoints = None
+        if "params:model" in pipeline.all_inputs():
             from autoencoder_pipelines.jobs import check_kind_settings
 
             check_kind_settings(self.sections["model"])
-        catalog["runtime"] = MemoryDataset(resolve_runtime(self.sections["runtime"]), copy_mode="assign")
-        catalog["run_started_at"] = time.time()
-        self.checkpoint_dir = Path(self.sections["runtime"].checkpoint_dir)
+        params = self.sections["runtime"]
+        training = needs_lock(pipeline)
+        checkpoints = None
+        if training:
+            checkpoint_dir = Path(params.checkpoint_dir)
+            if not checkpoint_dir.is_absolute():
+                checkpoint_dir = self.project_path / checkpoint_dir
+            checkpoints = checkpoint_folder(checkpoint_dir, run_params, run_key(self.sections, run_params, self.data_dir))
+        runtime = resolve_runtime(params, checkpoints)
+        if training and is_rank_zero():  # under torchrun, rank 0 writes every output
+            self.lock = TrainingLock(self.data_dir)
+            self.lock.acquire(params.on_busy)
+            self.checkpoints = checkpoints
+            if params.checkpoint_every > 0:
+                self._mention_other_checkpoints(checkpoints)
+        self.consumed = set(pipeline.all_inputs())
         if "data_schema" in pipeline.inputs() and catalog.exists("validated_data"):  # no ingestion in this run
-            self.check_settings(catalog, catalog.load("validated_data"), catalog.load("data_schema"))
+            try:
+                self.check_settings(catalog, catalog.load("validated_data"), catalog.load("data_schema"))
+            except BaseException:  # Kedro calls no on_pipeline_error for a failing before_pipeline_run
+                self._release()
+                raise
+        catalog["runtime"] = MemoryDataset(runtime, copy_mode="assign")
+        catalog["run_started_at"] = time.time()
+
+    @staticmethod
+    def _mention_other_checkpoints(own: Path) -> None:
+        if not own.parent.is_dir():
+            return
+        others = sorted(p.name for p in own.parent.iterdir() if p != own and (p.is_dir() or p.suffix == ".pt"))
+        if others:
+            logger.info(
+                "%s also holds checkpoints of %d other run(s) that did not finish (%s): a run resumes from its "
+                "own only; delete them if you will not run those settings again", own.parent, len(others),
+                ", ".join(others[:5]) + (", ..." if len(others) > 5 else ""),
+            )
+        if own.is_dir():
+            logger.info("resuming from the checkpoints of this run in %s", own)
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
-        # The run succeeded, so nothing is left to resume; a failed run keeps its checkpoints.
-        if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir() and is_rank_zero():
-            for checkpoint in self.checkpoint_dir.glob("*.pt"):
-                checkpoint.unlink(missing_ok=True)
-            if not any(self.checkpoint_dir.iterdir()):
-                self.checkpoint_dir.rmdir()
+        # The run succeeded, so nothing is left to resume: remove this run's checkpoint folder
+        # (a failed or killed run keeps it, for the restart).
+        try:
+            if self.checkpoints is not None:
+                remove_checkpoints(self.checkpoints)
+        finally:
+            self.checkpoints = None
+            self._release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self.checkpoints = None
+        self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def remove_checkpoints(folder: Path) -> None:
+    """The checkpoint files a run wrote (and temporary files it left), its folder, and the
+    checkpoint directory when nothing else is in it. Never another run's files."""
+    from autoencoder_pipelines.atomic import is_temporary
+
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and (path.suffix == ".pt" or is_temporary(path)):
+            path.unlink(missing_ok=True)
+    for directory in (folder, folder.parent):
+        try:
+            directory.rmdir()  # only when empty
+        except OSError:
+            break
 
 
 class NodeTimingHook:
@@ -187,8 +264,10 @@ class DistributedRunHook:
 
         backend = init_process_group(runtime.device)
         self.active = True
+        interface = os.environ.get("NCCL_SOCKET_IFNAME" if backend == "nccl" else "GLOO_SOCKET_IFNAME")
         logger.info(
-            "rank %s of %s (%s, %s)%s", os.environ["RANK"], torchrun_world_size(), runtime.device, backend,
+            "rank %s of %s (%s, %s%s)%s", os.environ["RANK"], torchrun_world_size(), runtime.device, backend,
+            f" on {interface}" if interface else "",
             "" if is_rank_zero() else ": outputs stay in memory, rank 0 writes them",
         )
         if is_rank_zero():

@@ -31,10 +31,14 @@ class Runtime:
     """The runtime of one run. The device and precision are resolved (and torch imported, CPU
     threads set) on first use, so a run reaches its first node without torch; a device named
     explicitly (cuda, cuda:N, mps) is resolved at once by `resolve_runtime`, so an absent one
-    fails before any work."""
+    fails before any work. `checkpoints`: this run's own checkpoint folder (checkpoint_folder);
+    None: runtime.checkpoint_dir itself."""
 
-    def __init__(self, params: RuntimeParams, device: "torch.device | None" = None) -> None:
+    def __init__(
+        self, params: RuntimeParams, device: "torch.device | None" = None, checkpoints: Path | None = None
+    ) -> None:
         self.params = params
+        self.checkpoints = checkpoints
         if device is not None:
             self.__dict__["device"] = device
 
@@ -90,7 +94,8 @@ class Runtime:
         callbacks.append(Progress(self.params.log_every))
         # Off under ddp: every rank would write the same file.
         if self.params.checkpoint_every > 0 and not data_parallel:
-            callbacks.append(Checkpoint(Path(self.params.checkpoint_dir) / f"{name}.pt", self.params.checkpoint_every))
+            folder = self.checkpoints or Path(self.params.checkpoint_dir)
+            callbacks.append(Checkpoint(folder / f"{name}.pt", self.params.checkpoint_every))
         return Trainer(settings, callbacks)
 
     def features(self, frame: pd.DataFrame, schema: dict[str, Any]) -> "torch.Tensor":
@@ -121,7 +126,40 @@ def history_series(*histories: Any) -> History:
     return {f"{h.name}.{key}": values for h in histories for key, values in h.series().items()}
 
 
-def resolve_runtime(params: RuntimeParams) -> Runtime:
+# Runtime settings that do not change what a run computes: a restart with other values still
+# finds (and resumes from) the same checkpoint folder.
+_NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_dir", "on_busy", "threads", "pin_memory",
+                   "device_memory_fraction"}
+
+
+def run_key(sections: dict[str, Any], run_params: dict[str, Any], data_dir: str | Path) -> str:
+    """What makes two runs the same run: the pipelines and node filters, every validated
+    parameter (but the settings above), the data folder and the input file (path, size,
+    modification time). Stable across a restart of the same command; see checkpoint_folder."""
+    import hashlib
+    import json
+
+    parameters = {name: section.model_dump(mode="json") for name, section in sections.items()}
+    parameters["runtime"] = {k: v for k, v in parameters["runtime"].items() if k not in _NOT_IN_RUN_KEY}
+    data = parameters["data"]
+    source = None
+    if data.get("path") and Path(data["path"]).is_file():
+        stat = Path(data["path"]).stat()
+        source = [str(Path(data["path"]).resolve()), stat.st_size, stat.st_mtime_ns]
+    selection = {key: run_params.get(key) for key in (
+        "pipeline_names", "tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs", "namespaces")}
+    text = json.dumps([parameters, selection, str(Path(data_dir).resolve()), source], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checkpoint_folder(checkpoint_dir: Path, run_params: dict[str, Any], key: str) -> Path:
+    """<checkpoint_dir>/<pipelines>-<key>: the checkpoints of one run, and only its; a restart of
+    the same command finds the same folder, a run with other settings or data another one."""
+    names = "+".join(sorted(run_params.get("pipeline_names") or ["__default__"]))
+    return Path(checkpoint_dir) / f"{names}-{key[:12]}"
+
+
+def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> Runtime:
     """Check the launch (and a device named explicitly) against this machine: once per run."""
     from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
 
@@ -133,9 +171,10 @@ def resolve_runtime(params: RuntimeParams) -> Runtime:
     if params.strategy == "ddp" and not launched_by_torchrun():
         raise ConfigError(
             "runtime.strategy 'ddp' trains one process per GPU (or CPU worker) under torchrun, e.g. "
-            "`torchrun --standalone --nproc-per-node=2 --no-python kedro run ...` (README: data-parallel training)"
+            "`torchrun --nnodes=1 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2 --no-python kedro run ...` "
+            "(README: data-parallel training)"
         )
-    runtime = Runtime(params)
+    runtime = Runtime(params, checkpoints=checkpoints)
     if params.device not in ("auto", "cpu") or launched_by_torchrun():
         runtime.device  # noqa: B018 - resolve now: an absent GPU fails before any work
     return runtime

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from autoencoder_pipelines.data import ID, LABEL, apply_scaler, check_features
+from autoencoder_pipelines.data import ID, LABEL, apply_scaler, check_features, check_unique_columns
 from autoencoder_pipelines.errors import DataValidationError
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.inference import predict_in_batches
@@ -73,6 +73,7 @@ class Scorer:
     def validate(self, frame: pd.DataFrame, source: str) -> None:
         """The rows must carry exactly the training features (plus id/label columns), numeric and finite."""
         allowed = {c for c in (self.schema.get("id_column"), self.schema.get("label_column"), ID, LABEL) if c}
+        check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
         missing = [c for c in self.features if c not in columns]
         unexpected = [c for c in columns if c not in self.features and c not in allowed]
@@ -85,7 +86,8 @@ class Scorer:
             raise DataValidationError(f"{source}: " + "; ".join(parts))
         if len(frame) == 0:
             raise DataValidationError(f"{source}: no rows")
-        check_features(frame.rename(columns=str), self.features, source)
+        check_features(frame.rename(columns=str), self.features, source,
+                       "Fix or remove those rows; the file is scored once it is fixed.")
         id_column = self.schema.get("id_column")
         if id_column in columns:
             check_ids(frame[id_column], id_column, source)

@@ -43,8 +43,34 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
+def loopback_interface() -> str | None:
+    """The loopback network interface's name (lo on Linux, lo0 on macOS), if there is one."""
+    import socket
+
+    names = [name for _, name in socket.if_nameindex()]
+    return next((name for name in ("lo", "lo0") if name in names), next((n for n in names if n.startswith("lo")), None))
+
+
+def single_machine() -> bool:
+    """Every rank on this machine (torchrun: the world is the local world)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) == int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+
+
+def bind_to_loopback() -> str | None:
+    """On one machine, the process group's sockets (gloo's pairs, NCCL's bootstrap) listen on the
+    loopback interface only, not on the address the host name resolves to; a user's own
+    GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME wins. Returns the interface set, if any."""
+    interface = loopback_interface() if single_machine() else None
+    if interface is None:
+        return None
+    for variable in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):
+        os.environ.setdefault(variable, interface)
+    return interface
+
+
 def init_process_group(device: torch.device) -> str:
-    """Join torchrun's processes: NCCL between GPUs, gloo on CPU. Returns the backend."""
+    """Join torchrun's processes: NCCL between GPUs, gloo on CPU; on one machine over the
+    loopback interface (bind_to_loopback). Returns the backend."""
     if device.type == "cuda":
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         if torch.cuda.device_count() < local_world:
@@ -54,6 +80,7 @@ def init_process_group(device: torch.device) -> str:
             )
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
+    bind_to_loopback()
     if not is_worker():
         dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
     return backend

@@ -7,7 +7,6 @@ classifier or a detector, what sits on top of the network."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from autoencoder_pipelines.atomic import atomic_path
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.kinds.base import Architecture
@@ -63,12 +63,8 @@ def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, An
         "json": json.dumps({"meta": meta or {}, "parts": {name: describe(obj) for name, obj in parts.items()}}),
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from autoencoder_pipelines.atomic import atomic_path
 from autoencoder_pipelines.nn.device import autocast
 from autoencoder_pipelines.nn.distributed import Objective, is_worker, shard
 from autoencoder_pipelines.nn.seeding import derive_seed
@@ -295,22 +295,20 @@ class Checkpoint(Callback):
             self._save(state, finished=True)
 
     def _save(self, state: TrainState, finished: bool) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        torch.save(
-            {
-                "fingerprint": self.fingerprint,
-                "finished": finished,
-                "model": state.model.state_dict(),
-                "optimizer": state.optimizer.state_dict(),
-                "generators": {name: g.get_state() for name, g in state.generators.items()},
-                "torch_rng": torch.get_rng_state(),
-                "history": asdict(state.history),
-                "callbacks": {key: callback.state_dict() for key, callback in _keyed(state.callbacks)},
-            },
-            temporary,
-        )
-        os.replace(temporary, self.path)
+        with atomic_path(self.path) as temporary:
+            torch.save(
+                {
+                    "fingerprint": self.fingerprint,
+                    "finished": finished,
+                    "model": state.model.state_dict(),
+                    "optimizer": state.optimizer.state_dict(),
+                    "generators": {name: g.get_state() for name, g in state.generators.items()},
+                    "torch_rng": torch.get_rng_state(),
+                    "history": asdict(state.history),
+                    "callbacks": {key: callback.state_dict() for key, callback in _keyed(state.callbacks)},
+                },
+                temporary,
+            )
 
 
 def _keyed(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:

@@ -33,13 +33,13 @@ def run_nested(
     from kedro.framework.startup import bootstrap_project
 
     from autoencoder_pipelines.tracking.hook import TrackingConfig
-    from autoencoder_pipelines.tracking.store import default_tracking_uri
+    from autoencoder_pipelines.tracking.store import default_tracking_uri, prepare_store
 
     bootstrap_project(project_path)
     with KedroSession.create(project_path=project_path, env=env) as session:
         config = TrackingConfig.model_validate(session.load_context().config_loader.get("mlflow") or {})
-    mlflow.set_tracking_uri(config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(project_path))
-    mlflow.set_experiment(config.experiment)
+    uri = config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(project_path)
+    prepare_store(uri, project_path, config.experiment)
     results = []
     with mlflow.start_run(run_name=parent_name, tags={"aep.tool_folder": str(folder)}) as parent:
         for run_name, params in points:
@@ -61,9 +61,13 @@ def publish(folder: Path, stem: str, table: pd.DataFrame, figure: Any, parent_ru
     """folder/<stem>.csv and .png, also logged to the parent run."""
     import mlflow
 
+    from autoencoder_pipelines.atomic import atomic_path
+
     paths = [folder / f"{stem}.csv", folder / f"{stem}.png"]
-    table.to_csv(paths[0], index=False)
-    figure.savefig(paths[1], dpi=100)
+    with atomic_path(paths[0]) as temporary:
+        table.to_csv(temporary, index=False)
+    with atomic_path(paths[1]) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     client = mlflow.MlflowClient()
     for path in paths:
         client.log_artifact(parent_run_id, str(path))

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from autoencoder_pipelines.config import RegistryParams, parse
 from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.hooks import DERIVED_SETTINGS
-from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri
+from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri, prepare_store
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ class MlflowTrackingHook:
 
             mlflow.set_tracking_uri(self.uri)
         self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        if self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
+            check_tracking_store(self.uri, self.project_path)
         if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
             self.open_run()
 
@@ -139,14 +141,13 @@ class MlflowTrackingHook:
         self.pending = False
         import mlflow
 
-        check_tracking_store(self.uri, self.project_path)
-        mlflow.set_tracking_uri(self.uri)
         active = mlflow.active_run()
+        experiment = self.registry.experiment if self.scoring else self.config.experiment
+        experiment_id = prepare_store(self.uri, self.project_path, None if active else experiment)
         if active is not None:  # a caller's run (compare, sweep, a notebook): log into it, leave it open
             self.run_id = active.info.run_id
         else:
-            experiment = mlflow.set_experiment(self.registry.experiment if self.scoring else self.config.experiment)
-            mark_dead_runs_killed(experiment.experiment_id)
+            mark_dead_runs_killed(experiment_id)
             run = mlflow.start_run(
                 run_name="+".join(self.names),
                 tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),

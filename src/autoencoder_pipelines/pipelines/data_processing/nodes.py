@@ -30,7 +30,7 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
         label_column = params.label_column or LABEL
         image_shape = params.image_shape or [8, 8]
     else:
-        raw, source = read_table(params.path, params.source), str(params.path)
+        raw, source = read_table(params.path, params.source, params.read_args), str(params.path)
         label_column, image_shape = params.label_column, params.image_shape
     frame, schema = validate_table(
         raw,
@@ -40,6 +40,7 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
         feature_columns=params.feature_columns,
         image_shape=image_shape,
         min_rows=params.min_rows,
+        bad_rows=params.bad_rows,
     )
     if params.source == "digits":
         schema["default_normal_classes"] = list(range(9))  # the demo holds out digit 9 as the anomaly

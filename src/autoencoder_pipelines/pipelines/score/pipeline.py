@@ -1,5 +1,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
+from autoencoder_pipelines.locks import NO_LOCK_TAG
+
 from .nodes import fail_on_bad_partitions, load_scoring_model, score_partitions, scoring_metrics
 
 
@@ -21,5 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
                  name="scoring_metrics"),
             node(fail_on_bad_partitions, "scoring_report_logged", None, name="fail_on_bad_partitions"),
-        ]
+        ],
+        # reads its pinned model and writes its own folder: runs beside a training (no lock)
+        tags=[NO_LOCK_TAG],
     )

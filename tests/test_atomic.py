@@ -1,0 +1,163 @@
+"""Atomic outputs: a write that fails midway (out of disk, a kill) leaves the previous complete
+file and no temporary file, for every kind of file the catalog writes; and every catalog entry
+that writes files writes them that way."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from fsspec.implementations.local import LocalFileOpener  # noqa: E402
+from kedro.io import AbstractDataset, Version  # noqa: E402
+from kedro.utils import load_obj  # noqa: E402
+
+from autoencoder_pipelines import datasets  # noqa: E402
+from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, is_temporary  # noqa: E402
+from autoencoder_pipelines.nn.networks import DenseAutoencoder  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _disk_full_midway(monkeypatch):
+    """Every local file write stores half its bytes, then fails as a full disk does."""
+    original = LocalFileOpener.write
+
+    def write(self, data):
+        original(self, data[: max(len(data) // 2, 1)])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalFileOpener, "write", write)
+
+    original_save = torch.save
+
+    def torch_save(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04half a model")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", torch_save)
+    original_to_parquet = pd.DataFrame.to_parquet
+
+    def to_parquet(self, path, *args, **kwargs):
+        if isinstance(path, (str, Path)):
+            Path(path).write_bytes(b"PAR1half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original_to_parquet(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", to_parquet)
+    return original_save
+
+
+def _figure(title):
+    figure, axis = plt.subplots()
+    axis.set_title(title)
+    return figure
+
+
+CASES = {
+    "parquet": (lambda p: datasets.ParquetDataset(filepath=str(p / "t.parquet")),
+                lambda i: pd.DataFrame({"a": range(50 * (i + 1))})),
+    "csv": (lambda p: datasets.CSVDataset(filepath=str(p / "t.csv")), lambda i: pd.DataFrame({"a": range(50 * (i + 1))})),
+    "json": (lambda p: datasets.JSONDataset(filepath=str(p / "metrics.json")), lambda i: {"run": i, "values": list(range(99))}),
+    "versioned json": (lambda p: datasets.JSONDataset(filepath=str(p / "scaler.json"), version=Version(None, None)),
+                       lambda i: {"run": i}),
+    "figure": (lambda p: datasets.MatplotlibDataset(filepath=str(p / "curves.png")), lambda i: _figure(f"run {i}")),
+    "model": (lambda p: datasets.TorchModelDataset(filepath=str(p / "model.pt"), version=Version(None, None)),
+              lambda i: DenseAutoencoder(8, [4])),
+    "scored partition": (lambda p: datasets.AtomicParquetDataset(filepath=str(p / "day1.csv.parquet")),
+                         lambda i: pd.DataFrame({"a": range(10 * (i + 1))})),
+}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_write_failing_midway_leaves_the_previous_file(tmp_path, monkeypatch, case):
+    make, data = CASES[case]
+    dataset = make(tmp_path)
+    dataset.save(data(0))
+    before = _files(tmp_path)
+    assert before and not any(is_temporary(name) for name in before)
+    _disk_full_midway(monkeypatch)
+    with pytest.raises(Exception, match="No space left on device"):
+        make(tmp_path).save(data(1))
+    monkeypatch.undo()
+    assert _files(tmp_path) == before, "the previous file changed, or a temporary file was left"
+    if case != "figure":  # figures are write-only
+        assert make(tmp_path).load() is not None
+
+
+def test_a_checkpoint_failing_midway_keeps_the_previous_one(tmp_path, monkeypatch):
+    from autoencoder_pipelines.nn.trainer import Checkpoint, Trainer, TrainSettings
+
+    model, x = DenseAutoencoder(8, [4]), torch.rand(32, 8)
+
+    def fit(epochs):
+        loss = lambda batch, generator: ((model(batch[0]) - batch[0]) ** 2).mean()  # noqa: E731
+        Trainer(TrainSettings(epochs=epochs, batch_size=16), [Checkpoint(tmp_path / "phase.pt")]).fit(model, loss, (x,))
+
+    fit(2)
+    before = _files(tmp_path)
+    _disk_full_midway(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        fit(3)  # other settings: starts afresh and saves after its first epoch
+    assert _files(tmp_path) == before
+
+
+def test_atomic_path_renames_only_a_complete_write(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_path(target) as temporary:
+        temporary.write_text("new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset)
+READ_ONLY = (datasets.TabularFileDataset, datasets.OptionalPartitionedDataset)
+NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
+            "autoencoder_pipelines.tracking.datasets.MlflowParamsDataset", "MemoryDataset")
+
+
+def _writes_atomically(config: dict) -> bool:
+    kind = config["type"]
+    if kind in NO_FILES:
+        return True
+    if kind.endswith("ArtifactDataset"):  # the file is written by the wrapped dataset
+        return _writes_atomically(config["dataset"])
+    if kind == "partitions.PartitionedDataset":
+        return _writes_atomically({"type": config["dataset"]} if isinstance(config["dataset"], str) else config["dataset"])
+    cls = load_obj(kind if "." in kind and kind.startswith("autoencoder") else f"kedro_datasets.{kind}")
+    assert issubclass(cls, AbstractDataset)
+    return issubclass(cls, (AtomicWrites, *ATOMIC_PROJECT_DATASETS, *READ_ONLY))
+
+
+def test_every_catalog_entry_writes_atomically():
+    catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
+    entries = {name: config for name, config in catalog.items() if not name.startswith("_")}
+    assert len(entries) > 30
+    not_atomic = [name for name, config in entries.items() if not _writes_atomically(config)]
+    assert not_atomic == []
+
+
+def test_temporary_files_are_invisible_to_versions_and_partitions(tmp_path):
+    dataset = datasets.JSONDataset(filepath=str(tmp_path / "s.json"), version=Version(None, None))
+    dataset.save({"a": 1})
+    (tmp_path / "s.json" / "2099-01-01T00.00.00.000Z").mkdir()
+    (tmp_path / "s.json" / "2099-01-01T00.00.00.000Z" / ".s.json.1.abc.tmp").write_text("{")
+    assert datasets.JSONDataset(filepath=str(tmp_path / "s.json"), version=Version(None, None)).load() == {"a": 1}
+    assert json.loads(next((tmp_path / "s.json").glob("*/s.json")).read_text()) == {"a": 1}
