@@ -32,7 +32,9 @@ class _Strict(BaseModel):
 class RuntimeParams(_Strict):
     device: str = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    batch_size: int = Field(64, ge=1)
+    # None: from the training rows, clamp(rows / 40, 32, 256): small tables keep small batches,
+    # large ones train in fewer, larger steps; a phase's own batch_size wins
+    batch_size: Optional[int] = Field(None, ge=1)
     pin_memory: bool = False
     # Training data goes to the GPU when it takes at most this fraction of free device
     # memory; larger data stays in host memory and is streamed a batch at a time.
@@ -46,6 +48,13 @@ class RuntimeParams(_Strict):
     checkpoint_dir: str = "data/06_models/checkpoints"  # each run keeps its own folder in it
     # Another training holds this project's data folder: wait for it, or refuse at once.
     on_busy: Literal["wait", "refuse"] = "wait"
+
+    def batch_size_for(self, n_rows: int, phase: Optional[int] = None) -> int:
+        if phase is not None:
+            return phase
+        if self.batch_size is not None:
+            return self.batch_size
+        return min(max(round(n_rows / 40), 32), 256)
 
     @field_validator("device")
     @classmethod
@@ -188,31 +197,32 @@ class PhaseParams(_Strict):
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     patience: Optional[int] = Field(None, ge=1)  # early stopping on the validation loss
-    min_delta: float = Field(0.0, ge=0)  # smaller improvements do not count
+    # improvements smaller than this share of the best value do not count (0.001: 0.1%)
+    min_delta: float = Field(0.001, ge=0, lt=1)
     lr_schedule: Literal["constant", "cosine"] = "constant"
     grad_clip: Optional[float] = Field(None, gt=0)
-    batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size
+    batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size_for the training rows
 
 
 class PretrainParams(PhaseParams):
     epochs: int = Field(30, ge=1)
     learning_rate: float = Field(0.003, gt=0)
-    batch_size: Optional[int] = Field(32, ge=1)
+    patience: Optional[int] = Field(5, ge=1)
     # One corruption per layer; None uses the top-level `corruption` for every layer.
     layer_corruption: Optional[list[CorruptionParams]] = None
 
 
 class FinetuneParams(PhaseParams):
     epochs: int = Field(100, ge=1)
+    patience: Optional[int] = Field(10, ge=1)
     learning_rate: float = Field(0.003, gt=0)
     lr_schedule: Literal["constant", "cosine"] = "cosine"
-    batch_size: Optional[int] = Field(32, ge=1)
     mode: Literal["full", "head_only"] = "full"
     dropout: float = Field(0.0, ge=0, lt=1)
     input_corruption: Optional[CorruptionParams] = CorruptionParams(kind="gaussian", level=0.2)
     # Final fit on train + validation rows for exactly `epochs` (no early stopping, no
     # validation metrics): more labelled rows, as a model refit before deployment would use.
-    train_on_validation: bool = True
+    train_on_validation: bool = False
 
     @model_validator(mode="after")
     def _no_early_stopping_without_validation(self) -> "FinetuneParams":
@@ -223,18 +233,16 @@ class FinetuneParams(PhaseParams):
 
 class DenoiserParams(PhaseParams):
     epochs: int = Field(100, ge=1)
-    patience: Optional[int] = Field(20, ge=1)
-    batch_size: Optional[int] = Field(32, ge=1)
+    patience: Optional[int] = Field(10, ge=1)
 
 
 class ReductionParams(PhaseParams):
-    epochs: int = Field(200, ge=1)
-    patience: Optional[int] = Field(20, ge=1)
-    batch_size: Optional[int] = Field(32, ge=1)
+    epochs: int = Field(100, ge=1)
+    patience: Optional[int] = Field(10, ge=1)
     pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
     # AE vs PCA at other code sizes, each a fresh top layer on the pretrained lower layers
     sweep_code_sizes: list[int] = Field(default_factory=lambda: [8, 16, 32])
-    sweep_epochs: int = Field(30, ge=1)
+    sweep_epochs: int = Field(10, ge=1)
 
 
 class AnomalyParams(PhaseParams):
@@ -270,7 +278,6 @@ class AnomalyParams(PhaseParams):
     epochs: int = Field(50, ge=1)
     learning_rate: float = Field(0.03, gt=0)
     patience: Optional[int] = Field(5, ge=1)
-    min_delta: float = Field(0.001, ge=0)
     batch_size: Optional[int] = Field(256, ge=1)
     corruption: Optional[CorruptionParams] = None
 

@@ -79,7 +79,7 @@ def fine_tune_phase(
     validation on `noisy_val` (the fixed noisy set) when given. Returns it on the CPU."""
     (x_train,) = runtime.place(features_tensor(train, schema))
     trained, history = fine_tune(
-        autoencoder.to(runtime.device), x_train, runtime.features(val, schema), runtime.trainer(phase, name), name,
+        autoencoder.to(runtime.device), x_train, runtime.features(val, schema), runtime.trainer(phase, name, len(x_train)), name,
         model.loss_for(schema), corruption, None if noisy_val is None else runtime.features(noisy_val, schema),
     )
     autoencoder.cpu()

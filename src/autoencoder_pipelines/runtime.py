@@ -69,8 +69,9 @@ class Runtime:
     def seed_for(self, stream: str) -> int:
         return derive_seed(self.params.seed, stream)
 
-    def trainer(self, phase: PhaseParams, name: str) -> "Trainer":
-        """The Trainer of phase `name` (which also names its seed and checkpoint file)."""
+    def trainer(self, phase: PhaseParams, name: str, n_rows: int) -> "Trainer":
+        """The Trainer of phase `name` (which also names its seed and checkpoint file) on
+        `n_rows` training rows (which set the batch size unless one is configured)."""
         from autoencoder_pipelines.nn.trainer import (
             Callback, Checkpoint, EarlyStopping, LRSchedule, Progress, Trainer, TrainSettings,
         )
@@ -78,7 +79,7 @@ class Runtime:
         data_parallel = self.params.strategy == "ddp"
         settings = TrainSettings(
             epochs=phase.epochs,
-            batch_size=phase.batch_size or self.params.batch_size,
+            batch_size=self.params.batch_size_for(n_rows, phase.batch_size),
             learning_rate=phase.learning_rate,
             weight_decay=phase.weight_decay,
             grad_clip=phase.grad_clip,

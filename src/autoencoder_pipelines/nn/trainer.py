@@ -146,9 +146,9 @@ class MetricHistory(Callback):
 
 @dataclass
 class EarlyStopping(Callback):
-    """Stop after `patience` epochs without the monitored value improving by more than
-    `min_delta`; the best epoch's weights are restored at the end. Without validation rows the
-    training loss is monitored."""
+    """Stop after `patience` epochs without the monitored value improving by more than the
+    share `min_delta` of its best (0.001: by 0.1%, whatever the loss's scale); the best epoch's
+    weights are restored at the end. Without validation rows the training loss is monitored."""
 
     patience: int
     min_delta: float = 0.0
@@ -160,7 +160,8 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         value = state.record.get(self.monitor, state.record["train_loss"])
-        if value < self.best - self.min_delta:
+        margin = self.min_delta * abs(self.best) if math.isfinite(self.best) else 0.0
+        if value < self.best - margin:
             self.best, state.history.best_epoch = value, state.epoch
             self.best_state = snapshot(state.model)
         elif state.epoch - state.history.best_epoch >= self.patience:

@@ -40,14 +40,14 @@ def train_detector(
         contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
         false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
         standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
-        epochs=anomaly.epochs, batch_size=anomaly.batch_size or runtime.params.batch_size,
+        epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(train), anomaly.batch_size),
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
     (x_normal,) = runtime.place(features_tensor(normal_part(train, schema, anomaly), schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
-    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly"), name="anomaly")
+    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
     if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
         detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
     detector.network.cpu()

@@ -65,7 +65,7 @@ def _fit_classifier(
         classifier, x_train, y_train,
         None if val is None else runtime.features(val, schema),
         None if val is None else labels_tensor(val, schema, runtime.device),
-        runtime.trainer(params, name), name, mode=params.mode,
+        runtime.trainer(params, name, len(x_train)), name, mode=params.mode,
         input_corruption=CorruptionSpec.of(params.input_corruption),
     )
     return classifier.cpu(), history_series(history)

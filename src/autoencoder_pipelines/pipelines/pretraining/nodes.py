@@ -32,7 +32,7 @@ def pretrain_stack(
     per_layer = [CorruptionSpec.of(c) for c in pretrain.layer_corruption] if pretrain.layer_corruption else None
     histories = pretrain_network(
         network, kind, network.architecture, x_train, runtime.features(val, schema),
-        trainer_for=lambda name: runtime.trainer(pretrain, name),
+        trainer_for=lambda name: runtime.trainer(pretrain, name, len(x_train)),
         losses=jobs.layer_losses(model, schema),
         corruptions=layer_corruptions(kind, len(network.architecture.hidden_sizes), CorruptionSpec.of(corruption), per_layer),
         l1_weight=model.l1_weight,

@@ -137,7 +137,7 @@ def sweep_code_sizes(
     }]
     if not get_kind(model.kind).stacks:
         return pd.DataFrame(rows)
-    phase = PhaseParams(epochs=params.sweep_epochs, learning_rate=params.learning_rate, patience=10, batch_size=params.batch_size)
+    phase = PhaseParams(epochs=params.sweep_epochs, learning_rate=params.learning_rate, patience=5, batch_size=params.batch_size)
     for size in sorted(set(params.sweep_code_sizes) - {autoencoder.code_size}):
         if size >= len(features):
             continue
