@@ -1,10 +1,10 @@
 """Dense networks shared by the kinds: one encoder/decoder layer pair, the stack built from
-them, and the classifier head put on any encoder.
+them, the detector's network, and the classifier head put on any encoder.
 
-Every autoencoder in the project (these stacks, the VAE, the convolutional one) has the same
-interface: n_features, code_size, output_activation, encode, decode, decode_preactivation,
-forward, forward_preactivation and encoder(); the code export, the fine-tuning phases, the
-detector and the classifier head rely on nothing else.
+Every autoencoder in the project (these, the VAE, the convolutional one) is an `Autoencoder`:
+n_features, code_size, output_activation, encode, decode, decode_preactivation, forward,
+forward_preactivation and encoder(); the code export, the fine-tuning phases, the detector and
+the classifier head rely on nothing else.
 """
 
 from __future__ import annotations
@@ -46,7 +46,24 @@ def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-class DenseAutoencoderLayer(nn.Module):
+class Autoencoder(nn.Module):
+    """The interface every autoencoder here has, from its `encode`, `decode_preactivation` and
+    `output_activation`: decode, forward_preactivation (logits, for losses that want them) and
+    forward. Subclasses also give n_features, code_size and encoder()."""
+
+    output_activation = "sigmoid"
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return apply_activation(self.output_activation, self.decode_preactivation(z))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_preactivation(self.encode(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class DenseAutoencoderLayer(Autoencoder):
     """One encoder/decoder pair: h = act(W x + b), x_hat = out_act(W' h + b').
 
     The decoder's pre-activation is exposed so that losses can work on logits
@@ -69,17 +86,8 @@ class DenseAutoencoderLayer(nn.Module):
     def decode_preactivation(self, h: torch.Tensor) -> torch.Tensor:
         return self.decoder_linear(h)
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
-        return self.decoder_activation(self.decoder_linear(h))
 
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_preactivation(self.encode(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class StackedAutoencoder(nn.Module):
+class StackedAutoencoder(Autoencoder):
     """Layers 1..K encode in order and decode in reverse (the "unrolled" stack)."""
 
     def __init__(self, layers: Sequence[DenseAutoencoderLayer]) -> None:
@@ -137,15 +145,6 @@ class StackedAutoencoder(nn.Module):
             z = layer.decode(z)
         return self.layers[0].decode_preactivation(z)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.layers[0].decoder_activation(self.decode_preactivation(z))
-
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_preactivation(self.encode(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
 
 class EncoderClassifier(nn.Module):
     """An encoder with a softmax classifier head on its code."""
@@ -173,7 +172,7 @@ class EncoderClassifier(nn.Module):
         return torch.softmax(self.forward(x), dim=-1)
 
 
-class DenseAutoencoder(nn.Module):
+class DenseAutoencoder(Autoencoder):
     """An MLP autoencoder trained end to end, the detector's network: (Linear, BatchNorm when
     asked, activation) per hidden layer, a linear code, the mirrored decoder and a linear
     output (for standardised inputs, which are not bounded)."""
@@ -185,7 +184,7 @@ class DenseAutoencoder(nn.Module):
         super().__init__()
         self.config = {"n_features": n_features, "hidden_sizes": list(hidden_sizes), "activation": activation,
                        "batch_norm": batch_norm, "output_activation": output_activation}
-        self.output_activation = output_activation
+        self.output_activation = output_activation  # the instance's, over the class default
         *hidden, code = hidden_sizes
         self.encoder_net = self._mlp([n_features, *hidden], activation, batch_norm)
         self.encoder_net.append(nn.Linear(hidden[-1] if hidden else n_features, code))
@@ -215,12 +214,3 @@ class DenseAutoencoder(nn.Module):
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_net(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return apply_activation(self.output_activation, self.decoder_net(z))
-
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder_net(self.encoder_net(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -12,18 +12,16 @@ from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
 from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss
-from autoencoder_pipelines.nn.networks import mlp
+from autoencoder_pipelines.nn.networks import Autoencoder, mlp
 
 
 class VaeOptions(KindOptions):
     beta: float = Field(1.0, ge=0)
 
 
-class VariationalAutoencoder(nn.Module):
+class VariationalAutoencoder(Autoencoder):
     """Gaussian-latent VAE with the stack's interface (n_features, code_size, encode, decode,
     decode_preactivation, forward_preactivation, encoder()); `encode` is the posterior mean."""
-
-    output_activation = "sigmoid"
 
     def __init__(self, n_features: int, hidden_sizes: Sequence[int], code_size: int, activation: str = "relu") -> None:
         super().__init__()
@@ -64,9 +62,6 @@ class VariationalAutoencoder(nn.Module):
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_out(self.decoder_body(z))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decode_preactivation(z))
 
     def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of a sampled reconstruction in train mode, of decode(mu) in eval mode."""

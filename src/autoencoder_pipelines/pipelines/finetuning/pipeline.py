@@ -14,29 +14,17 @@ from .nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
-        node(
-            corrupt_eval_sets,
-            ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
-            ["noisy_val_set", "noisy_test_set"],
-            name="corrupt_eval_sets",
-        ),
+        node(corrupt_eval_sets, ["val_set", "test_set", "data_schema", "params:corruption", "params:runtime"],
+             ["noisy_val_set", "noisy_test_set"], name="corrupt_eval_sets"),
         training_node(finetune_classifier, ["classifier", "finetune_history"], "finetune_classifier",
                       params={"finetune": "finetune"}, stack="pretrained_stack"),
         training_node(train_random_init_classifier, ["random_init_classifier", "random_init_history"],
                       "train_random_init_classifier", params={"model": "model", "finetune": "finetune"}),
-        node(
-            evaluate_classifiers,
-            ["classifier", "random_init_classifier", "test_set", "noisy_test_set", "data_schema"],
-            ["classification_metrics", "test_predictions"],
-            name="evaluate_classifiers",
-        ),
+        node(evaluate_classifiers, ["classifier", "random_init_classifier", "test_set", "noisy_test_set", "data_schema"],
+             ["classification_metrics", "test_predictions"], name="evaluate_classifiers"),
         training_node(finetune_denoiser, ["denoiser", "denoiser_history"], "finetune_denoiser",
                       params={"model": "model", "corruption": "corruption", "denoiser": "denoiser"},
                       stack="pretrained_stack", noisy_val="noisy_val_set"),
-        node(
-            evaluate_denoiser,
-            ["denoiser", "test_set", "noisy_test_set", "data_schema"],
-            ["denoising_metrics", "denoised_test_set"],
-            name="evaluate_denoiser",
-        ),
+        node(evaluate_denoiser, ["denoiser", "test_set", "noisy_test_set", "data_schema"],
+             ["denoising_metrics", "denoised_test_set"], name="evaluate_denoiser"),
     ])
