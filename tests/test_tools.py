@@ -11,8 +11,16 @@ from autoencoder_pipelines.tools.sweep import run_sweep
 
 
 def _tools_project(make_project, tiny):
+    """A tiny config on 500 of the digits (8x8 images, all ten classes): each run is short."""
+    from sklearn.datasets import load_digits
+
     tiny["reduction"]["sweep_code_sizes"] = []
-    return make_project(tiny)
+    tiny["data"] = {"source": "csv", "path": "data/01_raw/digits.csv", "label_column": "target",
+                    "image_shape": [8, 8], "min_rows": 2}
+    tiny["anomaly"] = {**tiny["anomaly"], "normal_classes": list(range(9))}
+    project = make_project(tiny)
+    load_digits(as_frame=True).frame.head(500).to_csv(project.path("data/01_raw/digits.csv"), index=False)
+    return project
 
 
 def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
