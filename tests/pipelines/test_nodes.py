@@ -6,6 +6,7 @@ from unittest.mock import patch
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from autoencoder_pipelines.config import AnomalyParams, DenoiserParams, FinetuneParams, ModelParams, PretrainParams, ReductionParams
 from autoencoder_pipelines.config import CorruptionParams
@@ -148,3 +149,32 @@ def test_only_generative_kinds_draw_samples(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     assert len(plot_generated_samples(vae, frame, schema).axes) == 16
     assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"
+
+
+def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstream_node(frame, schema, runtime, tmp_path):
+    from autoencoder_pipelines.nn.serialization import load, save
+    from autoencoder_pipelines.pipelines.finetuning.nodes import evaluate_denoiser
+    from autoencoder_pipelines.pipelines.reduction.nodes import compare_with_pca, export_embeddings
+
+    network, history = _pretrain(frame, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+    assert network.prior_means.shape == (2, 4)  # one component per class
+    assert {f"pretrain.adversarial.{m}" for m in ("train_loss", "val_loss", "discriminator_loss", "generator_loss")} == set(history)
+    with pytest.raises(ConfigError, match="class_gaussians' draws one Gaussian per class: it needs labels"):
+        _pretrain(frame, {**schema, "classes": None}, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+    model = ModelParams(kind="adversarial", hidden_sizes=[8, 4])
+    classifier, _ = finetune_classifier(network, frame, frame, schema, FinetuneParams(epochs=1, batch_size=32), runtime)
+    denoiser, _ = finetune_denoiser(network, frame, frame, frame, schema, model, MASKING, DenoiserParams(epochs=1, batch_size=32), runtime)
+    metrics, _ = evaluate_denoiser(denoiser, frame, frame, schema)
+    embeddings = export_embeddings(denoiser, frame, frame, frame, schema)
+    _, reduction = compare_with_pca(denoiser, frame, frame, frame, schema, ReductionParams())
+    assert [c for c in embeddings.columns if c.startswith("z_")] == ["z_0", "z_1", "z_2", "z_3"]
+    assert np.isfinite([metrics["denoise.test_mse_denoised"], reduction["reduction.ae_test_mse"]]).all()
+    detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
+    scored = build_scorer(frame, schema, scaler, network, detector, classifier).score(frame.head(3))
+    assert {"z_0", "predicted_class"} <= set(scored.columns)
+    save(network, tmp_path / "aae.pt")  # the prior travels with the model; the discriminator does not
+    loaded = load(tmp_path / "aae.pt")
+    assert torch.equal(loaded.prior_means, network.prior_means)
+    assert not any("discriminator" in key for key in loaded.state_dict())
+    assert len(plot_generated_samples(loaded, frame, schema).axes) > 1
