@@ -22,9 +22,15 @@ REQUIRED_METRICS = [
     "reduction.pca_test_mse",
     "anomaly.threshold",
     "anomaly.roc_auc",
+    "contraction.jacobian_frobenius",
+    "contraction.ratio.q00_01",
+    "codes.logistic_regression.test_accuracy",
+    "raw.linear_svm.test_accuracy",
+    "pca.logistic_regression.test_accuracy",
     "run.seconds",
 ]
-FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png"]
+FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png",
+           "codes_vs_prior.png"]
 MODELS = ("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
 
 

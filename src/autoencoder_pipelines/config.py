@@ -249,6 +249,7 @@ class AnomalyParams(PhaseParams):
 class ReportParams(_Strict):
     grid_samples: int = Field(8, ge=1, le=32)
     max_points_2d: int = Field(2000, ge=10)
+    contraction_rows: int = Field(300, ge=3)  # test rows of the contraction analysis (their pairs too)
 
 
 SECTIONS: dict[str, type[BaseModel]] = {

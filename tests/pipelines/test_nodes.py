@@ -147,7 +147,7 @@ def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
 def test_only_generative_kinds_draw_samples(frame, schema, runtime):
     vae, _ = _pretrain(frame, schema, runtime, "vae")
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    assert len(plot_generated_samples(vae, frame, schema).axes) == 16
+    assert len(plot_generated_samples(vae, frame, schema).axes) == 32  # 3 rows of prior draws, 1 of interpolation
     assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"
 
 
@@ -178,3 +178,48 @@ def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstr
     assert torch.equal(loaded.prior_means, network.prior_means)
     assert not any("discriminator" in key for key in loaded.state_dict())
     assert len(plot_generated_samples(loaded, frame, schema).axes) > 1
+
+
+def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_same_size(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.reduction.nodes import classify_features, compare_with_pca, export_embeddings
+
+    network, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
+    embeddings = export_embeddings(network, train, test.head(4), test, schema)
+    pca, _ = compare_with_pca(network, train, test.head(4), test, schema, ReductionParams())
+    metrics = classify_features(embeddings, pca, train, test, schema)
+    assert {key for key in metrics if key.endswith("test_accuracy")} == {
+        f"{features}.{classifier}.test_accuracy"
+        for features in ("codes", "raw", "pca") for classifier in ("logistic_regression", "linear_svm")}
+    assert (metrics["codes.dimensions"], metrics["pca.dimensions"], metrics["raw.dimensions"]) == (4, 4, 16)
+    assert metrics["raw.logistic_regression.test_accuracy"] == 1.0  # class 1 is brighter everywhere
+    # the features' rows line up with their labels: scrambled labels score about chance
+    scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7)) for split, part in (("train", train), ("test", test))}
+    assert classify_features(embeddings, pca, scrambled["train"], test, schema)["raw.linear_svm.test_accuracy"] < 0.75
+    assert classify_features(embeddings, pca, train, test, {**schema, "classes": None}) == {}
+
+
+def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runtime):
+    from autoencoder_pipelines.config import ReportParams
+    from autoencoder_pipelines.pipelines.reporting.nodes import analyse_contraction
+
+    network, _ = _pretrain(frame, schema, runtime, "contractive")
+    metrics, table, figure = analyse_contraction(network, frame, schema, ReportParams(contraction_rows=20))
+    assert {"contraction.jacobian_frobenius", "contraction.jacobian_frobenius_normalised", "contraction.ratio_all",
+            "contraction.sensitive_directions", "contraction.ratio.q00_01", "contraction.normalised_ratio.q90_100"} <= set(metrics)
+    assert np.isfinite(list(metrics.values())).all()
+    assert table.groupby("measure").size().to_dict() == {"singular_value": 4, "ratio": 5, "normalised_ratio": 5}
+    assert len(figure.axes) == 3
+
+
+def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runtime):
+    from autoencoder_pipelines.config import ReportParams
+    from autoencoder_pipelines.pipelines.reporting.nodes import plot_codes_against_prior
+
+    for kind in ("adversarial", "vae"):
+        network, _ = _pretrain(frame, schema, runtime, kind)
+        figure = plot_codes_against_prior(network, frame, schema, ReportParams())
+        points = sum(len(collection.get_offsets()) for collection in figure.axes[0].collections)
+        assert points == 2 * len(frame), kind  # every test code and as many prior draws
+    stack, _ = _pretrain(frame, schema, runtime, "denoising")
+    assert "no prior" in plot_codes_against_prior(stack, frame, schema, ReportParams()).axes[0].texts[0].get_text()

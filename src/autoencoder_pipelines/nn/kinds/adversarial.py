@@ -126,10 +126,10 @@ class AdversarialAutoencoder(nn.Module):
     def sample_prior(
         self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """n codes drawn from the prior: for each label's component, or (without labels) from
-        components drawn uniformly."""
+        """n codes drawn from the prior: for each label's component (one per class), or
+        (without labels) from components drawn uniformly; a single Gaussian ignores labels."""
         device = self.prior_means.device
-        if labels is not None:
+        if labels is not None and self.n_components > 1:
             components = labels.to(device)
         elif self.n_components > 1:
             components = torch.randint(self.n_components, (n,), generator=generator, device=device)

@@ -80,12 +80,14 @@ def plot_denoising_grid(
     features = schema["features"]
     rows = [("clean", test), ("corrupted", noisy_test), ("denoised", denoised_test)]
     grid = [(title, frame[features].to_numpy()[:n]) for title, frame in rows]
-    return _draw_rows(grid, schema.get("image_shape"), "Test rows: clean, corrupted, denoised")
+    return _draw_rows(grid, schema, "Test rows: clean, corrupted, denoised")
 
 
-def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, title: str) -> Figure:
-    """One figure row per (label, rows): images when the shape is known, else line plots."""
+def _draw_rows(grid: list[tuple[str, np.ndarray]], schema: dict[str, Any], title: str) -> Figure:
+    """One figure row per (label, rows): images when the data has an image shape, one line per
+    channel for windows of a series, else the row's values as a line."""
     plt = pyplot()
+    shape, window = schema.get("image_shape"), schema.get("window_shape")
     n = len(grid[0][1])
     figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
     for r, (label, values) in enumerate(grid):
@@ -96,7 +98,8 @@ def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, titl
                 ax.set_xticks([])
                 ax.set_yticks([])
             else:
-                ax.plot(values[c])
+                for line in values[c].reshape(window) if window else [values[c]]:
+                    ax.plot(line, linewidth=0.8)
                 ax.set_ylim(-0.05, 1.05)
                 ax.tick_params(labelsize=6)
             if c == 0:
@@ -199,18 +202,110 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
 
 
 def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
-    """Generative kinds (those whose network can `sample`): rows decoded from the prior, and a
-    walk between two test rows' codes."""
+    """Generative kinds (those whose network can `sample`): a grid of rows decoded from prior
+    draws, and a walk between two test rows' codes."""
     if not hasattr(model, "sample"):
         return placeholder("Generated samples", "this model.kind does not generate")
     import torch
 
     model.eval()
-    samples = model.sample(8, generator=torch.Generator().manual_seed(0)).detach().numpy()
+    samples = model.sample(24, generator=torch.Generator().manual_seed(0)).detach().numpy()
     x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
     walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
     return _draw_rows(
-        [("prior samples", samples), ("interpolation", walk)],
-        schema.get("image_shape"),
-        "Decoded from the prior, and from the line between two test codes",
+        [("prior samples", samples[:8]), ("", samples[8:16]), ("", samples[16:]), ("interpolation", walk)],
+        schema,
+        "Decoded from prior draws, and from the line between two test rows' codes",
     )
+
+
+def plot_codes_against_prior(model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams) -> Figure:
+    """Networks with a prior over their codes (`sample_prior`: adversarial, vae): the test
+    rows' codes and as many prior draws (from each row's class component where the prior has
+    one per class), in one 2-D view: the codes themselves when they are 2-D, else the first two
+    principal axes of codes and draws together."""
+    if not hasattr(model, "sample_prior"):
+        return placeholder("Codes against the prior", "this model.kind has no prior over its codes")
+    import torch
+
+    from autoencoder_pipelines.data import has_labels, labels_tensor
+
+    rows = test.head(report.max_points_2d)
+    model.eval()
+    with torch.no_grad():
+        codes = model.encode(torch.tensor(rows[schema["features"]].to_numpy(dtype="float32"))).numpy()
+        labels = labels_tensor(rows, schema) if has_labels(schema) else None
+        prior = model.sample_prior(len(rows), torch.Generator().manual_seed(0), labels).numpy()
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        projection = PCA(n_components=2).fit(np.vstack([codes, prior]))
+        codes, prior = projection.transform(codes), projection.transform(prior)
+        axis = "principal axis"
+    else:
+        axis = "code"
+    plt = pyplot()
+    figure, ax = plt.subplots(figsize=(6, 5))
+    ax.scatter(prior[:, 0], prior[:, 1], s=8, c="lightgrey", label="prior draws")
+    if LABEL in rows.columns:
+        values = rows[LABEL].astype(str).to_numpy()
+        for value in sorted(set(values), key=lambda v: (len(v), v)):
+            mask = values == value
+            ax.scatter(codes[mask, 0], codes[mask, 1], s=8, label=value)
+    else:
+        ax.scatter(codes[:, 0], codes[:, 1], s=8, label="test codes")
+    ax.legend(fontsize=7, markerscale=1.5, loc="best", title="codes by label" if LABEL in rows.columns else None)
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title("Test codes against draws from the prior")
+    figure.tight_layout()
+    return figure
+
+
+def analyse_contraction(
+    model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
+) -> tuple[dict[str, float], pd.DataFrame, Figure]:
+    """How much the pretrained encoder contracts the input space (nn/contraction.py) on the
+    first `report.contraction_rows` test rows: metrics `contraction.*`, the curves as a table
+    (the spectrum, the ratio by input distance) and a figure."""
+    import torch
+
+    from autoencoder_pipelines.nn.contraction import analyse
+
+    model.eval()
+    x = torch.tensor(test[schema["features"]].head(report.contraction_rows).to_numpy(dtype="float32"))
+    result = analyse(model.encode, x)
+    metrics = {f"contraction.{key}": value for key, value in result.summary().items()}
+    spectrum = result.singular_values.mean(dim=0).tolist()
+    table = pd.DataFrame(
+        [{"measure": "singular_value", "bin": "", "x": k, "value": v} for k, v in enumerate(spectrum, start=1)]
+        + [{"measure": measure, "bin": row["bin"], "x": row["input_distance"], "value": row[measure]}
+           for measure in ("ratio", "normalised_ratio") for row in result.bins()]
+    )
+    return metrics, table, plot_contraction(result, metrics)
+
+
+def plot_contraction(result: Any, metrics: dict[str, float]) -> Figure:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].hist(result.frobenius.numpy(), bins=30)
+    axes[0].set_xlabel("||J(x)||_F of a test row")
+    axes[0].set_ylabel("rows")
+    axes[0].set_title(f"Encoder Jacobian norm (mean {metrics['contraction.jacobian_frobenius']:.3g})", fontsize=9)
+    spectrum = result.singular_values.mean(dim=0).numpy()
+    axes[1].semilogy(range(1, len(spectrum) + 1), spectrum, marker="o", markersize=3)
+    axes[1].set_xlabel("singular value index")
+    axes[1].set_ylabel("mean singular value of J(x)")
+    axes[1].set_title(f"Jacobian spectrum ({metrics['contraction.sensitive_directions']:.1f} directions >= 10% of the top)", fontsize=9)
+    generator = np.random.default_rng(0)
+    shown = generator.choice(len(result.ratio), size=min(3000, len(result.ratio)), replace=False)
+    axes[2].scatter(result.input_distance.numpy()[shown], result.ratio.numpy()[shown], s=2, c="lightgrey", label="pairs of test rows")
+    bins = result.bins()
+    axes[2].plot([b["input_distance"] for b in bins], [b["ratio"] for b in bins], marker="o", color="C1", label="mean by distance bin")
+    axes[2].set_xlabel("input distance ||x_i - x_j||")
+    axes[2].set_ylabel("code distance / input distance")
+    axes[2].set_title("Contraction ratio of pairs of rows", fontsize=9)
+    axes[2].legend(fontsize=7)
+    figure.suptitle("How much the pretrained encoder contracts the input space (Rifai et al. 2011)")
+    figure.tight_layout()
+    return figure

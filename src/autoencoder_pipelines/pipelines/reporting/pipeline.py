@@ -1,9 +1,11 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
+    analyse_contraction,
     build_metrics,
     collect_histories,
     plot_accuracy_comparison,
+    plot_codes_against_prior,
     plot_confusion_matrix,
     plot_reduction_by_code_size,
     plot_generated_samples,
@@ -28,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 build_metrics,
                 ["run_started_at", "classification_metrics", "denoising_metrics", "reduction_metrics",
-                 "anomaly_metrics", "anomaly_baseline_metrics"],
+                 "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics"],
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
             ),
@@ -53,6 +55,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["pretrained_stack", "test_set", "data_schema"],
                 "generated_samples_plot",
                 name="plot_generated_samples",
+            ),
+            node(
+                plot_codes_against_prior,
+                ["pretrained_stack", "test_set", "data_schema", "params:report"],
+                "codes_vs_prior_plot",
+                name="plot_codes_against_prior",
+            ),
+            node(
+                analyse_contraction,
+                ["pretrained_stack", "test_set", "data_schema", "params:report"],
+                ["contraction_metrics", "contraction_table", "contraction_plot"],
+                name="analyse_contraction",
             ),
             node(
                 plot_reduction_by_code_size,
