@@ -25,6 +25,11 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     for column in ("test_accuracy", "denoised_mse", "reduction_ae_mse", "reduction_pca_mse", "anomaly_roc_auc", "seconds"):
         assert saved[column].notna().all(), column
     assert (folder / "comparison.png").stat().st_size > 1000
+    for column in ("jacobian_frobenius", "jacobian_frobenius_normalised", "contraction_ratio_nearest", "codes_logistic_accuracy"):
+        assert saved[column].notna().all() and (saved[column] > 0).all(), column
+    curves = pd.read_csv(folder / "contraction.csv")
+    assert set(curves["kind"]) == set(kinds) and set(curves["measure"]) == {"singular_value", "ratio", "normalised_ratio"}
+    assert (folder / "contraction.png").stat().st_size > 1000
     assert (folder / "vae" / "08_reporting" / "generated_samples.png").exists()
     assert not project.path("data/08_reporting").exists() and not project.path("data/06_models").exists()
 
