@@ -55,18 +55,30 @@ class RuntimeParams(_Strict):
 
 
 class DataParams(_Strict):
-    source: Literal["digits", "csv", "parquet"] = "digits"
+    # windows: a CSV (or .parquet) of numeric series over time, cut into overlapping windows
+    source: Literal["digits", "csv", "parquet", "windows"] = "digits"
     path: Optional[str] = None
     label_column: Optional[str] = None
     id_column: Optional[str] = None
-    feature_columns: Optional[list[str]] = None
+    feature_columns: Optional[list[str]] = None  # windows: the series columns
     image_shape: Optional[list[int]] = None
-    min_rows: int = Field(20, ge=2)
+    min_rows: int = Field(20, ge=2)  # windows: the number of windows
+    window_length: int = Field(32, ge=2)  # time steps per window (source windows)
+    window_stride: int = Field(8, ge=1)  # time steps from one window's start to the next
+    time_column: Optional[str] = None  # rows ordered by it; None: file order
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "DataParams":
         if self.source != "digits" and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        if self.source == "windows":
+            for key in ("label_column", "id_column", "image_shape"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"data.{key} does not apply to windows of a series (a window's id is its start time); set it to null"
+                    )
+        elif self.time_column is not None:
+            raise ValueError("data.time_column orders a series cut into windows: it needs data.source 'windows'")
         return self
 
 
@@ -76,11 +88,15 @@ class SplitParams(_Strict):
     # auto: images (data.image_shape known) share one range (global); tables are scaled per
     # feature by their 1st-99th percentile range (robust), so outliers in the training rows
     # do not squash everything else, and stay visible as values outside [0, 1]
-    scaling: Literal["auto", "global", "per_feature", "robust"] = "auto"
+    # windows of a series are scaled per series (per_channel), keeping each window's shape, and
+    # split in time order (train, then validation, then test) without shared time steps
+    scaling: Literal["auto", "global", "per_feature", "robust", "per_channel"] = "auto"
 
     def scaling_for(self, schema: dict[str, Any]) -> str:
         if self.scaling != "auto":
             return self.scaling
+        if schema.get("window_shape"):
+            return "per_channel"
         return "global" if schema.get("image_shape") else "robust"
 
     @model_validator(mode="after")
@@ -117,7 +133,7 @@ class ModelParams(_Strict):
     hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
-    # the data's reconstruction; auto: bce for images (values in [0, 1]), mse for tables
+    # the data's reconstruction; auto: bce for images and windows (values in [0, 1]), mse for tables
     loss: Literal["auto", "mse", "l1", "bce"] = "auto"
     # Layers above the first reconstruct hidden codes; bce there needs sigmoid activations.
     hidden_loss: LOSS = "mse"
@@ -146,9 +162,11 @@ class ModelParams(_Strict):
         return [min(max(4 * n_features, 16), 512), max(min(max(2 * n_features, 8), 256), code + 1), code]
 
     def loss_for(self, schema: dict[str, Any]) -> str:
+        """auto: bce for data scaled to [0, 1] by its training range (images, windows of a
+        series), mse for tables."""
         if self.loss != "auto":
             return self.loss
-        return "bce" if schema.get("image_shape") else "mse"
+        return "bce" if schema.get("image_shape") or schema.get("window_shape") else "mse"
 
     @model_validator(mode="after")
     def _known_blocks(self) -> "ModelParams":
