@@ -56,7 +56,7 @@ def _check(parameters, *fragments):
         ({"model": {"hidden_sizes": []}}, ["model.hidden_sizes", "at least 1 item"]),
         ({"runtime": {"device": "tpu"}}, ["runtime.device", "'tpu'", "auto, cpu, cuda, cuda:N, mps"]),
         ({"corruption": {"kind": "blur"}}, ["corruption.kind", "'blur'", "'masking'"]),
-        ({"model": {"kind": "gan"}}, ["model.kind", "'gan'", "contractive, conv, denoising"]),
+        ({"model": {"kind": "gan"}}, ["model.kind", "'gan'", "contractive, conv, conv1d_vae, denoising"]),
         ({"data": {"source": "csv"}}, ["data.path is required"]),
         ({"model": {"hidden_sizes": [8, 4]}, "pretrain": {"layer_corruption": [{"kind": "masking", "level": 0.1}]}},
          ["pretrain.layer_corruption", "1 entries for 2 layers"]),

@@ -133,7 +133,7 @@ class ModelParams(_Strict):
     hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
-    # the data's reconstruction; auto: bce for images and windows (values in [0, 1]), mse for tables
+    # the data's reconstruction; auto: bce for images (values in [0, 1]), mse for tables and windows
     loss: Literal["auto", "mse", "l1", "bce"] = "auto"
     # Layers above the first reconstruct hidden codes; bce there needs sigmoid activations.
     hidden_loss: LOSS = "mse"
@@ -162,11 +162,11 @@ class ModelParams(_Strict):
         return [min(max(4 * n_features, 16), 512), max(min(max(2 * n_features, 8), 256), code + 1), code]
 
     def loss_for(self, schema: dict[str, Any]) -> str:
-        """auto: bce for data scaled to [0, 1] by its training range (images, windows of a
-        series), mse for tables."""
+        """auto: bce for images (pixel intensities in [0, 1]), mse for tables and for windows of
+        a series (continuous values: a Gaussian, not a Bernoulli, likelihood)."""
         if self.loss != "auto":
             return self.loss
-        return "bce" if schema.get("image_shape") or schema.get("window_shape") else "mse"
+        return "bce" if schema.get("image_shape") else "mse"
 
     @model_validator(mode="after")
     def _known_blocks(self) -> "ModelParams":
@@ -268,6 +268,7 @@ class ReportParams(_Strict):
     grid_samples: int = Field(8, ge=1, le=32)
     max_points_2d: int = Field(2000, ge=10)
     contraction_rows: int = Field(300, ge=3)  # test rows of the contraction analysis (their pairs too)
+    generation_rows: int = Field(500, ge=3)  # test rows and as many generated ones, for the MMD
 
 
 SECTIONS: dict[str, type[BaseModel]] = {

@@ -489,3 +489,22 @@ def test_an_interrupted_adversarial_phase_resumes_to_the_uninterrupted_result(ar
     assert second.trained == 2  # epochs 3 and 4: it resumed after epoch 2
     assert same_weights(resumed, reference)
     assert history.series() == reference_history.series()
+
+
+# -- conv1d_vae --------------------------------------------------------------------------------
+
+
+def test_the_conv1d_vae_needs_windows_of_a_series(arch_for):
+    assert "needs windows of a series: set data.source to windows" in get_kind("conv1d_vae").check_data(
+        arch_for("conv1d_vae", window_shape=None))
+
+
+@pytest.mark.parametrize("window_shape, blocks", [((2, 8), 2), ((1, 12), 2), ((3, 5), 0)])
+def test_the_conv1d_vae_reads_windows_of_any_length(arch_for, window_shape, blocks):
+    n_features = window_shape[0] * window_shape[1]
+    network = get_kind("conv1d_vae").build(arch_for("conv1d_vae", n_features=n_features, window_shape=window_shape)).eval()
+    assert len(network.channels) == blocks  # as many pooling blocks as keep the length even
+    x = torch.rand(5, n_features)
+    assert network.encode(x).shape == (5, 3)
+    assert network(x).shape == (5, n_features) and network.sample(4).shape == (4, n_features)
+    assert network.interpolate(x[0], x[1], 3).shape == (3, n_features)

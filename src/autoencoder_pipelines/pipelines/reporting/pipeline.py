@@ -4,6 +4,7 @@ from .nodes import (
     analyse_contraction,
     build_metrics,
     collect_histories,
+    evaluate_generation,
     plot_accuracy_comparison,
     plot_codes_against_prior,
     plot_confusion_matrix,
@@ -30,7 +31,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 build_metrics,
                 ["run_started_at", "classification_metrics", "denoising_metrics", "reduction_metrics",
-                 "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics"],
+                 "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics",
+                 "generation_metrics"],
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
             ),
@@ -61,6 +63,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["pretrained_stack", "test_set", "data_schema", "params:report"],
                 "codes_vs_prior_plot",
                 name="plot_codes_against_prior",
+            ),
+            node(
+                evaluate_generation,
+                ["pretrained_stack", "train_set", "test_set", "data_schema", "params:report"],
+                ["generation_metrics", "generated_vs_real_plot"],
+                name="evaluate_generation",
             ),
             node(
                 analyse_contraction,
