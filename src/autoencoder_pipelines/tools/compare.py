@@ -59,7 +59,8 @@ def run_comparison(project_path: Path, kinds: list[str], env: str | None = None)
 
 def plot_contraction_comparison(table: pd.DataFrame, curves: pd.DataFrame):
     """Each kind's pretrained encoder: Jacobian norm (raw and relative to its mean contraction
-    of the data), mean singular values, contraction ratio by the pairs' input distance."""
+    of the data), the decay of its mean singular values, contraction ratio by the pairs' input
+    distance (raw and relative to the kind's mean ratio)."""
     plt = pyplot()
     figure, axes = plt.subplots(1, 4, figsize=(17, 3.9))
     positions = range(len(table))
@@ -73,12 +74,13 @@ def plot_contraction_comparison(table: pd.DataFrame, curves: pd.DataFrame):
     axes[0].set_title("Encoder Jacobian norm on test rows", fontsize=9)
     for kind, part in curves.groupby("kind", sort=False):
         spectrum = part[part["measure"] == "singular_value"]
-        axes[1].semilogy(spectrum["x"], spectrum["value"], marker="o", markersize=3, label=kind)
+        axes[1].semilogy(spectrum["x"], spectrum["value"] / spectrum["value"].iloc[0], marker="o", markersize=3, label=kind)
         for ax, measure in ((axes[2], "ratio"), (axes[3], "normalised_ratio")):
             rows = part[part["measure"] == measure]
             ax.plot(rows["x"], rows["value"], marker="o", label=kind)
-    axes[1].set(xlabel="singular value index", ylabel="mean singular value of J(x)")
-    axes[1].set_title("Jacobian spectrum", fontsize=9)
+    axes[1].set(xlabel="singular value index", ylabel="mean singular value / the largest")
+    axes[1].axhline(0.1, color="grey", linestyle=":")
+    axes[1].set_title("Jacobian spectrum, relative to its largest value", fontsize=9)
     axes[2].set(xlabel="input distance of the pairs (bin mean)", ylabel="code distance / input distance")
     axes[2].set_title("Contraction ratio", fontsize=9)
     axes[3].set(xlabel="input distance of the pairs (bin mean)", ylabel="ratio / the kind's mean ratio")
