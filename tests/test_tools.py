@@ -17,7 +17,7 @@ def _tools_project(make_project, tiny):
 
 def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     project = _tools_project(make_project, tiny)
-    kinds = ["sparse", "vae"]
+    kinds = ["adversarial", "vae"]
     table, folder = project.call(run_comparison, project.root, kinds)
     assert folder.parent == project.path("data/tools/compare")
     saved = pd.read_csv(folder / "comparison.csv")
@@ -39,6 +39,15 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
         assert by_name[kind].data.params["model.kind"] == kind
         assert "finetune.test_accuracy" in by_name[kind].data.metrics
     assert "pretrain.vae.val_loss" in client.get_run(by_name["vae"].info.run_id).data.metrics
+    # the adversarial phase's losses per epoch, beside the reconstruction's
+    adversarial = by_name["adversarial"].info.run_id
+    for metric in ("train_loss", "val_loss", "discriminator_loss", "generator_loss"):
+        history = client.get_metric_history(adversarial, f"pretrain.adversarial.{metric}")
+        assert [m.step for m in history] == [1, 2], metric
+    for kind in kinds:
+        for figure in ("generated_samples.png", "codes_vs_prior.png", "generated_vs_real.png"):
+            assert (folder / kind / "08_reporting" / figure).stat().st_size > 1000
+        assert "generation.mmd2.generated" in by_name[kind].data.metrics
 
 
 def test_noise_sweep_runs_each_point_as_a_nested_run(make_project, tiny):

@@ -370,6 +370,7 @@ LOG_2 = math.log(2)
 def _adversarial(arch_for, rows, trainer_for, epochs=20, labels=None, batch_size=64, **options):
     """An adversarial autoencoder with 2-D codes pretrained on `rows`; returns (network, history)."""
     kind = get_kind("adversarial")
+    options = {"discriminator_learning_rate": None, "generator_learning_rate": None, **options}  # the phase's 0.005
     arch = arch_for("adversarial", hidden_sizes=(32, 2), activation="relu", options=options,
                     n_classes=None if labels is None else int(labels.max()) + 1)
     with seeded(0, "init"):

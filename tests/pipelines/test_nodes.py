@@ -214,12 +214,20 @@ def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runti
 
 def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runtime):
     from autoencoder_pipelines.config import ReportParams
-    from autoencoder_pipelines.pipelines.reporting.nodes import plot_codes_against_prior
+    from autoencoder_pipelines.pipelines.reporting.nodes import compare_codes_with_prior
 
     for kind in ("adversarial", "vae"):
         network, _ = _pretrain(frame, schema, runtime, kind)
-        figure = plot_codes_against_prior(network, frame, schema, ReportParams())
+        metrics, figure = compare_codes_with_prior(network, frame, schema, ReportParams())
         points = sum(len(collection.get_offsets()) for collection in figure.axes[0].collections)
         assert points == 2 * len(frame), kind  # every test code and as many prior draws
+        assert set(metrics) == {"prior.linear_separability", "prior.mean_distance", "prior.code_std"}
+        assert 0 <= metrics["prior.linear_separability"] <= 1
+    # codes far from the prior are told apart from its draws; draws of the prior itself are not
+    network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1)) + 5
+    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] > 0.95
+    network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1))
+    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] < 0.7
     stack, _ = _pretrain(frame, schema, runtime, "denoising")
-    assert "no prior" in plot_codes_against_prior(stack, frame, schema, ReportParams()).axes[0].texts[0].get_text()
+    metrics, figure = compare_codes_with_prior(stack, frame, schema, ReportParams())
+    assert metrics == {} and "no prior" in figure.axes[0].texts[0].get_text()
