@@ -51,8 +51,8 @@ def test_generated_windows_have_the_training_windows_spectrum_peaks(series_windo
     generated_peaks = spectrum_peaks(mean_power_spectrum(generated, schema["window_shape"]), 2)
     assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(generated_peaks, "ab")] == [PEAKS["a"], PEAKS["b"]]
     # and the figures: MMD^2 of generated, Gaussian-fit and training windows against the test windows
-    assert set(metrics) == {"generation.mmd2.generated", "generation.mmd2.gaussian_baseline",
-                            "generation.mmd2.training_rows", "generation.rows"}
+    assert set(metrics) == {f"generation.{measure}.{name}" for measure in ("mmd2", "mmd2_local")
+                            for name in ("generated", "gaussian_baseline", "training_rows")} | {"generation.rows"}
     assert np.isfinite(list(metrics.values())).all() and metrics["generation.rows"] == min(200, len(test))
     assert abs(metrics["generation.mmd2.training_rows"]) < 0.01  # real against real: about 0
     assert len(figure.axes) >= 6  # real, generated and spectrum panels for each of the two series
