@@ -22,6 +22,9 @@ def store(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # An earlier test in this process (the tools' nested runs) may have set another store's
+    # experiment as the active one: start this store's runs in its own default experiment.
+    mlflow.set_experiment("Default")
     yield MlflowClient(uri)
     while mlflow.active_run():
         mlflow.end_run()
