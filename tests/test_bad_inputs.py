@@ -204,7 +204,7 @@ CASES = {
     "an absent device": Case("data_processing", ["cuda"], params={"runtime": {"device": "cuda:7"}}, one_line=True),
     "an unknown corruption": Case("data_processing", ["corruption.kind", "'blur'"], params={"corruption": {"kind": "blur"}},
                                   one_line=True),
-    "an unknown model kind": Case("data_processing", ["model.kind", "'gan'", "contractive, conv, denoising"],
+    "an unknown model kind": Case("data_processing", ["model.kind", "'gan'", "contractive, conv, conv1d_vae, denoising"],
                                   params={"model": {"kind": "gan"}}, one_line=True),
     "a file source without a path": Case("data_processing", ["data.path is required"], params={"data": {"source": "csv"}},
                                          one_line=True),

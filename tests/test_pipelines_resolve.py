@@ -15,6 +15,7 @@ IN_MEMORY = {
     "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
     "reduction_history", "anomaly_history",
     "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "anomaly_baseline_metrics",
+    "feature_classifier_metrics", "contraction_metrics", "generation_metrics", "prior_metrics",
     "scoring_report", "scoring_report_logged", "scoring_model_ref",
 }
 

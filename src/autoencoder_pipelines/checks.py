@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
-from autoencoder_pipelines.data import LABEL, has_labels, native
+from autoencoder_pipelines.data import LABEL, has_labels, native, window_gap
 from autoencoder_pipelines.errors import ConfigError, DataValidationError
 
 
@@ -30,6 +30,12 @@ def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[A
         raise DataValidationError(
             f"{schema['source']}: {n_rows} rows are too few for the split "
             f"(test {split.test_fraction}, validation {split.val_fraction}): every part needs a row"
+        )
+    if schema.get("window_shape") and n_train - 2 * window_gap(schema) < 1:
+        raise DataValidationError(
+            f"{schema['source']}: {n_rows} windows are too few for a time-ordered split of {n_val} validation and "
+            f"{n_test} test windows with the {window_gap(schema)} windows that overlap both sides left out at each "
+            "cut; use a longer series, or a larger data.window_stride"
         )
     if not label_counts:
         return

@@ -46,6 +46,18 @@ def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+@torch.no_grad()
+def interpolate_decoded(network: nn.Module, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
+    """`steps` rows decoded along the straight line from encode(x1) to encode(x2), endpoints
+    included (the generative kinds' `interpolate`)."""
+    if steps < 2:
+        raise ValueError(f"interpolate needs at least 2 steps, got {steps}")
+    z1, z2 = network.encode(x1.reshape(1, -1)), network.encode(x2.reshape(1, -1))
+    t = torch.linspace(0.0, 1.0, steps, device=z1.device, dtype=z1.dtype).unsqueeze(1)
+    # (1 - t) z1 + t z2 hits both endpoints exactly (lerp's z1 + t (z2 - z1) need not).
+    return network.decode((1 - t) * z1 + t * z2)
+
+
 class Autoencoder(nn.Module):
     """The interface every autoencoder here has, from its `encode`, `decode_preactivation` and
     `output_activation`: decode, forward_preactivation (logits, for losses that want them) and

@@ -12,7 +12,7 @@ from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
 from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss
-from autoencoder_pipelines.nn.networks import Autoencoder, mlp
+from autoencoder_pipelines.nn.networks import Autoencoder, interpolate_decoded, mlp
 
 
 class VaeOptions(KindOptions):
@@ -89,22 +89,20 @@ class VariationalAutoencoder(Autoencoder):
         kl_per_row = 0.5 * (mu.pow(2) + (torch.expm1(logvar) - logvar)).sum(dim=1)
         return rec, kl_per_row.mean() / self.n_features
 
+    def sample_prior(
+        self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """n codes z ~ N(0, I), the prior the KL pulls the posterior towards."""
+        return torch.randn((n, self.code_size), generator=generator, device=next(self.parameters()).device)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new rows decoded from prior draws z ~ N(0, I); values in [0, 1]."""
-        device = self.decoder_out.weight.device
-        z = torch.randn((n, self.code_size), generator=generator, device=device)
-        return self.decode(z)
+        return self.decode(self.sample_prior(n, generator))
 
-    @torch.no_grad()
     def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
         """`steps` rows decoded along the straight line from mu(x1) to mu(x2), endpoints included."""
-        if steps < 2:
-            raise ValueError(f"interpolate needs at least 2 steps, got {steps}")
-        mu1, mu2 = self.encode(x1.reshape(1, -1)), self.encode(x2.reshape(1, -1))
-        t = torch.linspace(0.0, 1.0, steps, device=mu1.device, dtype=mu1.dtype).unsqueeze(1)
-        # (1 - t) mu1 + t mu2 hits both endpoints exactly (lerp's mu1 + t (mu2 - mu1) need not).
-        return self.decode((1 - t) * mu1 + t * mu2)
+        return interpolate_decoded(self, x1, x2, steps)
 
 
 class Vae(AutoencoderKind):

@@ -12,8 +12,11 @@ from autoencoder_pipelines.data import (
     LABEL,
     DataValidationError,
     apply_scaler,
+    chronological_split,
+    cut_windows,
     fit_scaler,
     has_labels,
+    window_gap,
     load_digits_frame,
     read_table,
     validate_table,
@@ -25,6 +28,17 @@ logger = logging.getLogger(__name__)
 
 def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the configured source and validate it into (frame, schema)."""
+    if params.source == "windows":
+        kind = "parquet" if str(params.path).endswith(".parquet") else "csv"
+        frame, schema = cut_windows(
+            read_table(params.path, kind, params.read_args), str(params.path), params.window_length, params.window_stride,
+            params.feature_columns, params.time_column, params.min_rows,
+        )
+        logger.info(
+            "cut %d windows of %d steps every %d from %d series in %s",
+            len(frame), params.window_length, params.window_stride, len(schema["series_columns"]), params.path,
+        )
+        return frame, schema
     if params.source == "digits":
         raw, source = load_digits_frame(), "sklearn digits"
         label_column = params.label_column or LABEL
@@ -55,15 +69,28 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
 def split_and_scale(
     frame: pd.DataFrame, schema: dict[str, Any], params: SplitParams, runtime: RuntimeParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Seeded train/validation/test split (stratified when labelled) and a [0, 1] scaler fitted on train."""
-    from sklearn.model_selection import train_test_split
-
+    """Seeded train/validation/test split (stratified when labelled) and a [0, 1] scaler fitted
+    on train. Windows of a series are split in time order instead, leaving out the windows that
+    share time steps with both sides of a cut, so no test window overlaps a training one."""
     from autoencoder_pipelines.checks import check_split, label_counts, split_sizes
 
     seed = derive_seed(runtime.seed, "split")
     check_split(schema, params, label_counts(frame, schema))
     _, n_val, n_test = split_sizes(len(frame), params)
     stratify = frame[LABEL] if has_labels(schema) else None
+    if schema.get("window_shape"):
+        train, val, test = chronological_split(frame, n_val, n_test, window_gap(schema))
+    else:
+        train, val, test = _random_split(frame, schema, n_val, n_test, stratify, seed)
+    scaler = fit_scaler(train, schema["features"], params.scaling_for(schema), schema.get("window_shape"))
+    parts = [apply_scaler(part, scaler).reset_index(drop=True) for part in (train, val, test)]
+    logger.info("split %d rows into train %d / validation %d / test %d", len(frame), *map(len, parts))
+    return parts[0], parts[1], parts[2], scaler
+
+
+def _random_split(frame, schema, n_val, n_test, stratify, seed):
+    from sklearn.model_selection import train_test_split
+
     try:
         rest, test = train_test_split(frame, test_size=n_test, stratify=stratify, random_state=seed)
         train, val = train_test_split(
@@ -71,7 +98,4 @@ def split_and_scale(
         )
     except ValueError as error:
         raise DataValidationError(f"{schema['source']}: cannot split: {error}") from None
-    scaler = fit_scaler(train, schema["features"], params.scaling_for(schema))
-    parts = [apply_scaler(part, scaler).reset_index(drop=True) for part in (train, val, test)]
-    logger.info("split %d rows into train %d / validation %d / test %d", len(frame), *map(len, parts))
-    return parts[0], parts[1], parts[2], scaler
+    return train, val, test
