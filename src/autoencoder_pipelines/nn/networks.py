@@ -75,6 +75,33 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+class NetsAutoencoder(Autoencoder):
+    """An autoencoder held as two modules, `encoder_net` (rows -> codes) and `decoder_net`
+    (codes -> output logits)."""
+
+    def encoder(self) -> nn.Module:
+        return self.encoder_net
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_net(x)
+
+    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder_net(z)
+
+
+class Generative:
+    """For autoencoders with a prior over codes (`sample_prior`): rows decoded from it, and the
+    walk between two rows' codes."""
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new rows decoded from prior draws."""
+        return self.decode(self.sample_prior(n, generator))
+
+    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
+        return interpolate_decoded(self, x1, x2, steps)
+
+
 class DenseAutoencoderLayer(Autoencoder):
     """One encoder/decoder pair: h = act(W x + b), x_hat = out_act(W' h + b').
 
@@ -184,7 +211,7 @@ class EncoderClassifier(nn.Module):
         return torch.softmax(self.forward(x), dim=-1)
 
 
-class DenseAutoencoder(Autoencoder):
+class DenseAutoencoder(NetsAutoencoder):
     """An MLP autoencoder trained end to end, the detector's network: (Linear, BatchNorm when
     asked, activation) per hidden layer, a linear code, the mirrored decoder and a linear
     output (for standardised inputs, which are not bounded)."""
@@ -217,12 +244,3 @@ class DenseAutoencoder(Autoencoder):
     @property
     def code_size(self) -> int:
         return self.config["hidden_sizes"][-1]
-
-    def encoder(self) -> nn.Sequential:
-        return self.encoder_net
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_net(x)
-
-    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder_net(z)

@@ -39,7 +39,7 @@ from torch import nn
 from autoencoder_pipelines.nn.device import autocast
 from autoencoder_pipelines.nn.distributed import is_worker
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
-from autoencoder_pipelines.nn.networks import Autoencoder, interpolate_decoded, mlp
+from autoencoder_pipelines.nn.networks import Generative, NetsAutoencoder, mlp
 from autoencoder_pipelines.nn.trainer import Callback, TrainState, make_adam
 
 
@@ -76,7 +76,7 @@ def prior_means(n_components: int, code_size: int, separation: float) -> torch.T
     return means
 
 
-class AdversarialAutoencoder(Autoencoder):
+class AdversarialAutoencoder(Generative, NetsAutoencoder):
     """Deterministic encoder and decoder with the stack's interface, and the prior its codes
     are trained to follow (`prior_means`, one row per component, and `prior_std`)."""
 
@@ -107,15 +107,6 @@ class AdversarialAutoencoder(Autoencoder):
     def n_components(self) -> int:
         return self.prior_means.shape[0]
 
-    def encoder(self) -> nn.Sequential:
-        return self.encoder_net
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_net(x)
-
-    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder_net(z)
-
     def sample_prior(
         self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -130,14 +121,6 @@ class AdversarialAutoencoder(Autoencoder):
             components = torch.zeros(n, dtype=torch.long, device=device)
         noise = torch.randn((n, self.code_size), generator=generator, device=device)
         return self.prior_means[components] + self.prior_std * noise
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new rows decoded from prior draws; values in [0, 1]."""
-        return self.decode(self.sample_prior(n, generator))
-
-    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
-        return interpolate_decoded(self, x1, x2, steps)
 
 
 class AdversarialPhase(Callback):

@@ -11,7 +11,7 @@ from pydantic import Field
 from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
-from autoencoder_pipelines.nn.networks import Autoencoder
+from autoencoder_pipelines.nn.networks import NetsAutoencoder
 
 
 class ConvOptions(KindOptions):
@@ -32,7 +32,7 @@ class _Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
-class ConvAutoencoder(Autoencoder):
+class ConvAutoencoder(NetsAutoencoder):
     """Encoder: (conv 3x3 + ReLU + maxpool 2) blocks for as many of `channels` as keep the
     spatial size even (8x8: 8->4->2; 28x28: 28->14->7), then a linear map to the code.
     Decoder mirrors it with (upsample 2 + conv 3x3 + ReLU) blocks and a final conv to one
@@ -73,12 +73,6 @@ class ConvAutoencoder(Autoencoder):
     @property
     def code_size(self) -> int:
         return self._code_size
-
-    def encoder(self) -> nn.Sequential:
-        return self.encoder_net
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_net(x)
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_net(z).flatten(start_dim=1)

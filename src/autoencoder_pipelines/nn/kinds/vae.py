@@ -12,14 +12,14 @@ from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
 from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss
-from autoencoder_pipelines.nn.networks import Autoencoder, interpolate_decoded, mlp
+from autoencoder_pipelines.nn.networks import Autoencoder, Generative, mlp
 
 
 class VaeOptions(KindOptions):
     beta: float = Field(1.0, ge=0)
 
 
-class VariationalAutoencoder(Autoencoder):
+class VariationalAutoencoder(Generative, Autoencoder):
     """Gaussian-latent VAE with the stack's interface (n_features, code_size, encode, decode,
     decode_preactivation, forward_preactivation, encoder()); `encode` is the posterior mean."""
 
@@ -94,15 +94,6 @@ class VariationalAutoencoder(Autoencoder):
     ) -> torch.Tensor:
         """n codes z ~ N(0, I), the prior the KL pulls the posterior towards."""
         return torch.randn((n, self.code_size), generator=generator, device=next(self.parameters()).device)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new rows decoded from prior draws z ~ N(0, I); values in [0, 1]."""
-        return self.decode(self.sample_prior(n, generator))
-
-    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
-        """`steps` rows decoded along the straight line from mu(x1) to mu(x2), endpoints included."""
-        return interpolate_decoded(self, x1, x2, steps)
 
 
 class Vae(AutoencoderKind):
