@@ -61,9 +61,20 @@ def interpolate_decoded(network: nn.Module, x1: torch.Tensor, x2: torch.Tensor, 
 class Autoencoder(nn.Module):
     """The interface every autoencoder here has, from its `encode`, `decode_preactivation` and
     `output_activation`: decode, forward_preactivation (logits, for losses that want them) and
-    forward. Subclasses also give n_features, code_size and encoder()."""
+    forward. Subclasses also give encoder(), and n_features and code_size (by default from
+    the `_n_features` and `_code_size` they set)."""
 
     output_activation = "sigmoid"
+    _n_features: int
+    _code_size: int
+
+    @property
+    def n_features(self) -> int:
+        return self._n_features
+
+    @property
+    def code_size(self) -> int:
+        return self._code_size
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return apply_activation(self.output_activation, self.decode_preactivation(z))

@@ -96,14 +96,6 @@ class AdversarialAutoencoder(Generative, NetsAutoencoder):
         self.prior_std = prior_std
 
     @property
-    def n_features(self) -> int:
-        return self._n_features
-
-    @property
-    def code_size(self) -> int:
-        return self._code_size
-
-    @property
     def n_components(self) -> int:
         return self.prior_means.shape[0]
 

@@ -42,7 +42,7 @@ class ConvAutoencoder(NetsAutoencoder):
         super().__init__()
         height, width = image_shape
         self.image_shape = (height, width)
-        self._code_size = code_size
+        self._n_features, self._code_size = height * width, code_size
         blocks: list[nn.Module] = []
         used, in_channels = [], 1
         for out_channels in channels:
@@ -65,14 +65,6 @@ class ConvAutoencoder(NetsAutoencoder):
             nn.Linear(code_size, flat), nn.ReLU(), _Reshape(*bottleneck), *up,
             nn.Conv2d(used[0] if used else 1, 1, 3, padding=1),
         )
-
-    @property
-    def n_features(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
-
-    @property
-    def code_size(self) -> int:
-        return self._code_size
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_net(z).flatten(start_dim=1)

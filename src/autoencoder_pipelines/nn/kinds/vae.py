@@ -33,14 +33,6 @@ class VariationalAutoencoder(Generative, Autoencoder):
         self.decoder_body = mlp([code_size, *reversed(widths[1:])], activation)
         self.decoder_out = nn.Linear(widths[1] if hidden_sizes else code_size, n_features)
 
-    @property
-    def n_features(self) -> int:
-        return self._n_features
-
-    @property
-    def code_size(self) -> int:
-        return self._code_size
-
     def encoder(self) -> nn.Sequential:
         """x -> mu as one module (shares parameters), for the classifier head."""
         return nn.Sequential(self.body, self.mu_head)
