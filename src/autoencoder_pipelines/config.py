@@ -73,8 +73,10 @@ class DataParams(_Strict):
     feature_columns: Optional[list[str]] = None
     image_shape: Optional[list[int]] = None
     min_rows: int = Field(20, ge=2)
-    # A row with a bad cell (not a number, empty, NaN, infinite, beyond float32's range, a
-    # missing label or id): refuse the file naming them, or drop those rows and say how many.
+    # A row with a bad cell (a feature not a number, empty, NaN, infinite, beyond float32's
+    # range; a missing id): refuse the file naming them, or drop those rows and say how many.
+    # An empty label is not a bad cell: the row is unlabelled (it feeds pretraining and the
+    # unsupervised models, not the classifier).
     bad_rows: Literal["refuse", "drop"] = "refuse"
     # Passed to pandas.read_csv / read_parquet, e.g. {sep: ";", decimal: ","}
     read_args: dict[str, Any] = Field(default_factory=dict)
