@@ -174,3 +174,44 @@ def test_only_generative_kinds_draw_samples(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     assert len(plot_generated_samples(vae, frame, schema).axes) == 16
     assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"
+
+
+def _partly_labelled(frame, keep_every=4):
+    """The fixture's rows with every label but each `keep_every`-th one emptied (unlabelled)."""
+    partly = frame.copy()
+    partly["label"] = pd.array(partly["label"], dtype="Int64")
+    partly.loc[partly.index % keep_every != 0, "label"] = pd.NA
+    return partly
+
+
+def test_unlabelled_rows_feed_pretraining_but_not_the_classifiers(frame, schema, runtime):
+    from autoencoder_pipelines.nn import finetuning
+
+    partly = _partly_labelled(frame)
+    n_labelled = int(partly["label"].notna().sum())
+    with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
+        stack, _ = _pretrain(partly, schema, runtime)
+    assert {len(call.args[3]) for call in spy.call_args_list} == {len(partly)}  # every row, each layer
+    params = FinetuneParams(epochs=1, batch_size=32)
+    with patch.object(finetuning, "train_classifier", wraps=finetuning.train_classifier) as spy:
+        classifier, _ = finetune_classifier(stack, partly, partly, schema, params, runtime)
+        twin, _ = train_random_init_classifier(partly, partly, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+    for call in spy.call_args_list:  # x_train, y_train, x_val, y_val: the labelled rows only
+        assert [len(t) for t in call.args[1:5]] == [n_labelled] * 4
+    metrics, predictions = evaluate_classifiers(classifier, twin, partly, partly, schema)
+    assert len(predictions) == n_labelled and predictions["label"].notna().all()
+    assert metrics["finetune.test_majority_rate"] == 0.5  # of the 16 labelled rows, 8 per class
+
+
+def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.anomaly.nodes import normal_part
+
+    partly = _partly_labelled(frame)
+    params = AnomalyParams(epochs=1, batch_size=16, normal_classes=[0])
+    assert len(normal_part(partly, schema, params)) == 8  # the rows labelled 0, not the unlabelled ones
+    detector, _ = train_detector(partly, partly, schema, params, runtime)
+    scores, metrics = score_anomalies(detector, partly, partly, partly, schema, params)
+    test = scores[scores["split"] == "test"]
+    assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
+    assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
+    assert metrics["anomaly.true_positives"] + metrics["anomaly.false_negatives"] == 8

@@ -40,7 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return ingestion() + core() + pipeline([
         node(
             build_metrics,
-            ["run_started_at", "anomaly_metrics", "anomaly_baseline_metrics"],
+            ["run_started_at", "data_metrics", "anomaly_metrics", "anomaly_baseline_metrics"],
             ["metrics", "final_metrics_mlflow"],
             name="build_anomaly_metrics",
         ),

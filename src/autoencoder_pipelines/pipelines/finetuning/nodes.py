@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams, RuntimeParams
-from autoencoder_pipelines.data import Skipped, has_labels
+from autoencoder_pipelines.data import Skipped, has_labels, labelled_part
 from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,13 @@ def _fit_classifier(
     from autoencoder_pipelines.nn.seeding import seeded
 
     if not has_labels(schema):
-        logger.info("%s skipped: the data has no label column", name)
-        return Skipped("no label column in the data"), {}
+        logger.info("%s skipped: the data has no labels", name)
+        return Skipped("no labels in the data"), {}
+    labelled = labelled_part(train)
+    if len(labelled) < len(train):
+        logger.info("%s: %d labelled training rows (%d unlabelled rows left to pretraining)",
+                    name, len(labelled), len(train) - len(labelled))
+    train, val = labelled, labelled_part(val)
     with seeded(runtime.seed, f"init.{name}.head"):
         classifier = EncoderClassifier.on(autoencoder, len(schema["classes"]), params.dropout).to(runtime.device)
     if params.train_on_validation:
@@ -98,14 +103,17 @@ def evaluate_classifiers(
     noisy_test: pd.DataFrame,
     schema: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions."""
+    """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions,
+    on the labelled test rows."""
     import torch
 
-    from autoencoder_pipelines.data import features_tensor, labels_tensor
+    from autoencoder_pipelines.data import features_tensor, is_labelled, labels_tensor
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
         return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
+    labelled = is_labelled(test).to_numpy()  # the noisy set holds the same rows in the same order
+    test, noisy_test = test[labelled], noisy_test[labelled]
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
     predicted = {}
     for label, model in (("pretrained", classifier), ("random_init", random_init_classifier)):

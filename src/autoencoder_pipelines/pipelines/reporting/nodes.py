@@ -124,7 +124,7 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     points = PCA(n_components=2).fit_transform(codes) if codes.shape[1] > 2 else codes
     figure, ax = plt.subplots(figsize=(6, 5))
     if LABEL in test.columns:
-        labels = test[LABEL].astype(str).to_numpy()
+        labels = test[LABEL].astype(object).where(test[LABEL].notna(), "unlabelled").astype(str).to_numpy()
         for value in sorted(set(labels), key=lambda v: (len(v), v)):
             mask = labels == value
             ax.scatter(points[mask, 0], points[mask, 1], s=10, label=value)

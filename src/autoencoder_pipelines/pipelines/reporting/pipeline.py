@@ -27,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_metrics,
-                ["run_started_at", "classification_metrics", "denoising_metrics", "reduction_metrics",
+                ["run_started_at", "data_metrics", "classification_metrics", "denoising_metrics", "reduction_metrics",
                  "anomaly_metrics", "anomaly_baseline_metrics"],
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
