@@ -215,3 +215,31 @@ def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime
     assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
     assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
     assert metrics["anomaly.true_positives"] + metrics["anomaly.false_negatives"] == 8
+
+
+def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.finetuning import nodes as finetuning_nodes
+    from autoencoder_pipelines.pipelines.finetuning.nodes import label_budget_curve
+    from autoencoder_pipelines.pipelines.reporting.nodes import plot_label_budget
+
+    partly = _partly_labelled(frame, keep_every=2)  # 32 labelled rows, 16 per class
+    stack, _ = _pretrain(partly, schema, runtime)
+    model, params = ModelParams(hidden_sizes=[8, 4]), FinetuneParams(epochs=2, batch_size=32, label_fractions=[1.0, 0.1, 0.5])
+    assert params.label_fractions == [0.1, 0.5, 1.0]
+    classifier, history = finetune_classifier(stack, partly, partly, schema, params, runtime)
+    twin, twin_history = train_random_init_classifier(partly, partly, schema, model, params, runtime)
+    with patch.object(finetuning_nodes, "_fit_classifier", wraps=finetuning_nodes._fit_classifier) as fit:
+        metrics, table = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly,
+                                            schema, model, params, runtime)
+    assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
+    assert {len(call.args[1]) for call in fit.call_args_list} == {4, 16}  # 0.1: 2 of each class's 16; 0.5: 8
+    for fraction, rows in (("0.1", 8), ("0.5", 32), ("1.0", 64)):  # sampled training + validation rows
+        assert metrics[f"label_budget.{fraction}.labelled_rows"] == rows
+        for name in ("pretrained", "random_init", "pca_logreg"):
+            assert 0 <= metrics[f"label_budget.{fraction}.{name}_test_accuracy"] <= 1
+    assert list(table["fraction"]) == [0.1, 0.5, 1.0] and list(table["pretrained_epochs"]) == [2, 2, 2]
+    figure = plot_label_budget(table)
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].get_lines()) == 3
+    off, empty = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly, schema,
+                                    model, FinetuneParams(), runtime)
+    assert off == {} and empty.empty and len(plot_label_budget(empty).axes[0].get_lines()) == 0
