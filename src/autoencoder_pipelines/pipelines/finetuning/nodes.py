@@ -54,8 +54,10 @@ def _fit_classifier(
     from autoencoder_pipelines.nn.seeding import seeded
 
     if not has_labels(schema):
-        logger.info("%s skipped: the data has no labels", name)
-        return Skipped("no labels in the data"), {}
+        reason = ("no label column in the data" if not schema.get("label_column")
+                  else f"the label column '{schema['label_column']}' is empty in every row")
+        logger.info("%s skipped: %s", name, reason)
+        return Skipped(reason), {}
     labelled = labelled_part(train)
     if len(labelled) < len(train):
         logger.info("%s: %d labelled training rows (%d unlabelled rows left to pretraining)",
