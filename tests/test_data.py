@@ -161,6 +161,14 @@ def test_an_all_empty_label_column_is_unlabelled_data_with_a_warning(caplog):
     assert (schema["labelled_rows"], schema["unlabelled_rows"]) == (0, 60)
 
 
+def test_a_text_label_of_spaces_is_as_empty_as_a_blank_cell():
+    frame = _table(8)
+    frame["kind"] = ["cat", "", "dog", None, "  ", "cat", "dog", np.nan]
+    validated, schema = validate_table(frame, "memory", label_column="kind")
+    assert schema["classes"] == ["cat", "dog"] and schema["unlabelled_rows"] == 4
+    assert validated["label"].notna().tolist() == [True, False, True, False, False, True, True, False]
+
+
 def test_the_split_stratifies_the_labelled_rows_and_places_the_unlabelled_ones():
     from autoencoder_pipelines.pipelines.data_processing.nodes import count_rows
 

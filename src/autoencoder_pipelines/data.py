@@ -362,6 +362,10 @@ def validate_table(
     labelled_rows = 0
     if label_column is not None:
         labels = frame[str(label_column)]
+        if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+            # text written as "" or spaces (Parquet, or a CSV with quotes) is as empty as a blank cell
+            blank = labels.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+            labels = labels.mask(blank.fillna(False).astype(bool))
         missing = labels.isna()
         if missing.all():
             logger.warning(
