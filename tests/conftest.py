@@ -35,6 +35,50 @@ TINY: dict[str, Any] = {
 }
 
 
+def _move_store(database: Path, old_root: Path, new_root: Path) -> None:
+    """Point a copied MLflow store's absolute artifact locations at its new folder."""
+    if not database.exists():
+        return
+    with sqlite3.connect(database) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in [row[1] for row in connection.execute(f"PRAGMA table_info('{table}')")]:
+                connection.execute(
+                    f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                    f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                    (str(old_root), str(new_root), str(old_root)),
+                )
+    connection.close()
+
+
+_TEMPLATE: Path | None = None
+
+
+def _template_store() -> Path:
+    """An empty MLflow store made once per test process: creating one runs MLflow's schema
+    migrations (3-6 s), so each project starts from a copy. tests/test_concurrency.py
+    still makes stores from nothing."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        import atexit
+        import contextlib
+        import tempfile
+
+        from mlflow.tracking import MlflowClient
+
+        root = Path(tempfile.mkdtemp(prefix="mlflow-template-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        with contextlib.chdir(root):  # the default experiment's artifacts: <root>/mlruns/0
+            MlflowClient(f"sqlite:///{root / 'mlflow.db'}").search_experiments()
+        _TEMPLATE = root
+    return _TEMPLATE
+
+
+def _copy_store(template: Path, root: Path) -> None:
+    shutil.copy(template / "mlflow.db", root / "mlflow.db")
+    _move_store(root / "mlflow.db", template, root)
+
+
 class Project:
     """A copy of the project's configuration in `root` (the package itself is installed), with
     `local` as conf/local/parameters.yml and an MLflow store of its own."""
@@ -43,6 +87,7 @@ class Project:
         self.root = root
         self.uri = f"sqlite:///{root / 'mlflow.db'}"
         root.mkdir(parents=True, exist_ok=True)
+        _copy_store(_template_store(), root)
         for name in ("pyproject.toml", ".telemetry"):
             shutil.copy(REPO / name, root / name)
         (root / "src").mkdir(exist_ok=True)  # bootstrap_project wants src/
@@ -57,17 +102,7 @@ class Project:
         shutil.copytree(self.root, root)
         copy = object.__new__(Project)
         copy.root, copy.uri = root, f"sqlite:///{root / 'mlflow.db'}"
-        if (root / "mlflow.db").exists():
-            with sqlite3.connect(root / "mlflow.db") as connection:
-                tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-                for table in tables:
-                    for column in [row[1] for row in connection.execute(f"PRAGMA table_info('{table}')")]:
-                        connection.execute(
-                            f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
-                            f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
-                            (str(self.root), str(root), str(self.root)),
-                        )
-            connection.close()
+        _move_store(root / "mlflow.db", self.root, root)
         return copy
 
     def run(self, pipeline: str = "denoise", **runtime_params: Any) -> None:
