@@ -106,9 +106,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
+    parser.add_argument("--members", type=int, default=1, help="detectors of different seeds averaged (an ensemble)")
+    parser.add_argument("--no-pyod", action="store_true", help="leave PyOD out")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    anomaly = AnomalyParams(normal_classes=[0])
+    anomaly = AnomalyParams(normal_classes=[0], n_members=args.members)
     results = []
     for name in args.tables:
         for seed in range(args.seeds):
@@ -128,7 +130,7 @@ def main() -> None:
                    "if_roc": baselines["anomaly.isolation_forest.roc_auc"], "if_ap": baselines["anomaly.isolation_forest.average_precision"],
                    "pca_roc": baselines["anomaly.pca.roc_auc"], "pca_ap": baselines["anomaly.pca.average_precision"]}
             started = time.perf_counter()
-            scores = pyod_scores(train, test, features)
+            scores = None if args.no_pyod else pyod_scores(train, test, features)
             if scores is not None:
                 pyod = ranking_metrics("pyod", test["label"].astype(bool), pd.Series(scores))
                 row.update(pyod_seconds=time.perf_counter() - started, pyod_roc=pyod["pyod.roc_auc"], pyod_ap=pyod["pyod.average_precision"])

@@ -42,15 +42,18 @@ def train_detector(
         standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
         epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(train), anomaly.batch_size),
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
-        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),
+        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
+        n_members=anomaly.n_members,
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
     (x_normal,) = runtime.place(features_tensor(normal_part(train, schema, anomaly), schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
-    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
+    detector.fit(x_normal, x_val, name="anomaly", trainer=lambda member: runtime.trainer(
+        anomaly, "anomaly" if member == 0 else f"anomaly.member_{member}", len(x_normal)))
     if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
         detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
-    detector.network.cpu()
+    for network in (detector.network, *detector.members_):
+        network.cpu()
     return detector, history_series(detector.history_)
 
 
