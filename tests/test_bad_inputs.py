@@ -135,8 +135,6 @@ CASES = {
     "decimal commas": Case("data_processing", ["line 2, column 'a': '0,5' (not a number)",
                                                "Numbers written 1,5 need data.read_args: {decimal: ','}"],
                            files={"in.csv": _cells(_text(TABLE), {(2, 0): '"0,5"'})}, data=_data()),
-    "a missing label": Case("data_processing", ["line 6, column 'kind' (label): missing label"],
-                            files={"in.csv": _cells(_text(TABLE), {(6, 4): ""})}, data=_data(label_column="kind")),
     "a missing id": Case("data_processing", ["line 4, column 'row' (id): missing id"],
                          files={"in.csv": _cells(_text(_with(TABLE, lambda f: f.insert(0, "row", range(60)))), {(4, 0): ""})},
                          data=_data(id_column="row")),
@@ -173,6 +171,11 @@ CASES = {
     "too few rows to stratify": Case("data_processing", ["a test set of 2 and a validation set of 2, fewer than the 3 classes"],
                                      files={"in.csv": _table(24)}, data=_data(label_column="kind"),
                                      params={"split": {"test_fraction": 0.1, "val_fraction": 0.1}}),
+    # an empty label is an unlabelled row, not a bad cell; the labelled rows must still stratify
+    "too few labelled rows to stratify": Case(
+        "data_processing", ["in.csv: 12 labelled rows (of 60) give a test set of 2 and a validation set of 1, fewer than the 3 classes"],
+        files={"in.csv": _with(TABLE, lambda f: f.__setitem__("kind", f["kind"].where(f.index < 12)))},
+        data=_data(label_column="kind")),
     "a class too small to stratify": Case("data_processing", ["class 9 has 1 row(s)"],
                                           files={"in.csv": _with(TABLE, lambda f: f.loc.__setitem__((0, "kind"), 9))},
                                           data=_data(label_column="kind")),

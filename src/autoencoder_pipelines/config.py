@@ -76,8 +76,10 @@ class DataParams(_Strict):
     feature_columns: Optional[list[str]] = None  # windows: the series columns
     image_shape: Optional[list[int]] = None
     min_rows: int = Field(20, ge=2)  # windows: the number of windows
-    # A row with a bad cell (not a number, empty, NaN, infinite, beyond float32's range, a
-    # missing label or id): refuse the file naming them, or drop those rows and say how many.
+    # A row with a bad cell (a feature not a number, empty, NaN, infinite, beyond float32's
+    # range; a missing id): refuse the file naming them, or drop those rows and say how many.
+    # An empty label is not a bad cell: the row is unlabelled (it feeds pretraining and the
+    # unsupervised models, not the classifier).
     bad_rows: Literal["refuse", "drop"] = "refuse"
     # Passed to pandas.read_csv / read_parquet, e.g. {sep: ";", decimal: ","}
     read_args: dict[str, Any] = Field(default_factory=dict)
@@ -243,6 +245,18 @@ class FinetuneParams(PhaseParams):
     # Final fit on train + validation rows for exactly `epochs` (no early stopping, no
     # validation metrics): more labelled rows, as a model refit before deployment would use.
     train_on_validation: bool = False
+    # The label budget curve: for each fraction, both classifiers again on that share of the
+    # labelled training and validation rows (stratified, seeded, nested, at least one row per
+    # class), next to logistic regression on PCA codes. Empty: no curve (the default run
+    # stays as fast as before; each fraction below 1 trains two more classifiers).
+    label_fractions: list[float] = Field(default_factory=list)
+
+    @field_validator("label_fractions")
+    @classmethod
+    def _fractions(cls, fractions: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in fractions):
+            raise ValueError("every fraction must be in (0, 1]")
+        return sorted(set(fractions))
 
     @model_validator(mode="after")
     def _no_early_stopping_without_validation(self) -> "FinetuneParams":

@@ -6,6 +6,7 @@ feature columns in schema order. Errors name the file, the column and the proble
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.errors import DataValidationError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
@@ -171,7 +174,8 @@ def _numeric_share(values: pd.Series) -> float:
 
 class BadCells:
     """The cells of a raw table that cannot be used: features that are not finite float32
-    numbers, missing labels and ids. Positions are row positions in the frame."""
+    numbers, missing ids. Positions are row positions in the frame. (A missing label is not a
+    bad cell: that row is unlabelled.)"""
 
     def __init__(self, frame: pd.DataFrame, features: list[str], roles: dict[str, str] | None = None) -> None:
         self.frame = frame
@@ -240,7 +244,7 @@ class BadCells:
         return "\n".join([
             f"{where}: {count} bad cell{'s' if count > 1 else ''} in {len(rows)} of {len(self.frame)} rows{shown}:",
             *self.first(5),
-            f"Expected: features are numbers within float32's range (±{FLOAT32_MAX_SHOWN}); labels and ids are not missing.",
+            f"Expected: features are numbers within float32's range (±{FLOAT32_MAX_SHOWN}); ids are not missing.",
             fix + hint,
         ])
 
@@ -272,10 +276,11 @@ def validate_table(
 
     Bad cells (see BadCells) are refused, naming file, line (or row), column and value for
     the first five; with `bad_rows="drop"` their rows are dropped (never a column) and the
-    schema says how many (`dropped_rows`)."""
-    import logging
+    schema says how many (`dropped_rows`).
 
-    logger = logging.getLogger(__name__)
+    An empty label cell marks an unlabelled row: it is kept (pretraining and the unsupervised
+    models use it) and the schema counts them (`labelled_rows`, `unlabelled_rows`). A label
+    column empty in every row leaves the data unlabelled (`classes` None), with a warning."""
     where = source
     check_unique_columns(list(frame.columns), where)
     if len(frame) == 0:
@@ -323,7 +328,7 @@ def validate_table(
             f"{where}: feature column(s) {_list(clashes)} use a reserved name ({', '.join(RESERVED)}); rename them"
         )
 
-    role_names = {c: r for c, r in ((label_column, "label"), (id_column, "id")) if c is not None}
+    role_names = {str(id_column): "id"} if id_column is not None else {}
     bad = BadCells(frame, features, role_names)
     dropped = 0
     if bad:
@@ -354,14 +359,37 @@ def validate_table(
     else:
         out[ID] = [str(i) for i in range(len(frame))]
     classes: list[Any] | None = None
+    labelled_rows = 0
     if label_column is not None:
         labels = frame[str(label_column)]
-        classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
-        if len(classes) < 2:
-            raise DataValidationError(
-                f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+        if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+            # text written as "" or spaces (Parquet, or a CSV with quotes) is as empty as a blank cell
+            blank = labels.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+            labels = labels.mask(blank.fillna(False).astype(bool))
+        missing = labels.isna()
+        if missing.all():
+            logger.warning(
+                "%s: column '%s' (label) is empty in every row: the data is treated as unlabelled (pretraining, "
+                "denoiser, reduction and anomaly detector train on all rows; no classifier, no classifier metrics)",
+                where, label_column,
             )
-        out[LABEL] = labels.to_numpy()
+        else:
+            present = labels[~missing]
+            if missing.any() and pd.api.types.is_float_dtype(labels) and all(float(v).is_integer() for v in present.unique()):
+                labels = labels.astype("Int64")  # whole numbers read as floats only because of the empty cells
+            classes = sorted(pd.unique(labels[~missing]).tolist(), key=lambda v: (str(type(v)), v))
+            if len(classes) < 2:
+                raise DataValidationError(
+                    f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+                )
+            out[LABEL] = labels.array if isinstance(labels.dtype, pd.Int64Dtype) else labels.to_numpy()
+            labelled_rows = int((~missing).sum())
+            if missing.any():
+                logger.info(
+                    "%s: %d of %d rows are labelled; the %d rows with an empty '%s' are unlabelled: they feed "
+                    "pretraining and the unsupervised models, not the classifier", where, labelled_rows, len(frame),
+                    int(missing.sum()), label_column,
+                )
     values = frame[features].apply(pd.to_numeric) if not all(
         pd.api.types.is_numeric_dtype(frame[c]) for c in features) else frame[features]
     out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
@@ -378,6 +406,8 @@ def validate_table(
         "classes": [native(c) for c in classes] if classes is not None else None,
         "image_shape": list(image_shape) if image_shape else None,
         "n_rows": int(len(out)),
+        "labelled_rows": labelled_rows,
+        "unlabelled_rows": int(len(out)) - labelled_rows,
     }
     if dropped:
         schema["dropped_rows"] = dropped
@@ -566,6 +596,34 @@ def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.de
 
 def has_labels(schema: dict[str, Any]) -> bool:
     return schema.get("classes") is not None
+
+
+def is_labelled(frame: pd.DataFrame) -> pd.Series:
+    """Per row: does it carry a label (False for every row of a frame without a label column)."""
+    if LABEL not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[LABEL].notna()
+
+
+def labelled_part(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a label: what the classifiers train and are measured on."""
+    return frame[is_labelled(frame).to_numpy()]
+
+
+def stratified_sample(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """`fraction` of the labelled rows of each class (rounded, at least one per class), drawn
+    with `seed`. The draws are nested: with the same seed, a smaller fraction's rows are a
+    subset of a larger one's, so a curve over fractions adds labels rather than redrawing them."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"a fraction of the labelled rows must be in (0, 1]; got {fraction}")
+    rng = np.random.default_rng(seed)
+    labelled = labelled_part(frame)
+    chosen: list[np.ndarray] = []
+    for _, rows in sorted(labelled.groupby(LABEL, sort=False).indices.items(), key=lambda item: str(item[0])):
+        order = rng.permutation(len(rows))  # one order per class, whatever the fraction
+        chosen.append(rows[order[: max(1, int(round(fraction * len(rows))))]])
+    positions = np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
+    return labelled.iloc[positions]
 
 
 class Skipped:

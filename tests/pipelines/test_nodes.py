@@ -257,3 +257,72 @@ def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runti
     stack, _ = _pretrain(frame, schema, runtime, "denoising")
     metrics, figure = compare_codes_with_prior(stack, frame, schema, ReportParams())
     assert metrics == {} and "no prior" in figure.axes[0].texts[0].get_text()
+
+
+def _partly_labelled(frame, keep_every=4):
+    """The fixture's rows with every label but each `keep_every`-th one emptied (unlabelled)."""
+    partly = frame.copy()
+    partly["label"] = pd.array(partly["label"], dtype="Int64")
+    partly.loc[partly.index % keep_every != 0, "label"] = pd.NA
+    return partly
+
+
+def test_unlabelled_rows_feed_pretraining_but_not_the_classifiers(frame, schema, runtime):
+    from autoencoder_pipelines.nn import finetuning
+
+    partly = _partly_labelled(frame)
+    n_labelled = int(partly["label"].notna().sum())
+    with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
+        stack, _ = _pretrain(partly, schema, runtime)
+    assert {len(call.args[3]) for call in spy.call_args_list} == {len(partly)}  # every row, each layer
+    params = FinetuneParams(epochs=1, batch_size=32)
+    with patch.object(finetuning, "train_classifier", wraps=finetuning.train_classifier) as spy:
+        classifier, _ = finetune_classifier(stack, partly, partly, schema, params, runtime)
+        twin, _ = train_random_init_classifier(partly, partly, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+    for call in spy.call_args_list:  # x_train, y_train, x_val, y_val: the labelled rows only
+        assert [len(t) for t in call.args[1:5]] == [n_labelled] * 4
+    metrics, predictions = evaluate_classifiers(classifier, twin, partly, partly, schema)
+    assert len(predictions) == n_labelled and predictions["label"].notna().all()
+    assert metrics["finetune.test_majority_rate"] == 0.5  # of the 16 labelled rows, 8 per class
+
+
+def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.anomaly.nodes import normal_part
+
+    partly = _partly_labelled(frame)
+    params = AnomalyParams(epochs=1, batch_size=16, normal_classes=[0])
+    assert len(normal_part(partly, schema, params)) == 8  # the rows labelled 0, not the unlabelled ones
+    detector, _ = train_detector(partly, partly, schema, params, runtime)
+    scores, metrics = score_anomalies(detector, partly, partly, partly, schema, params)
+    test = scores[scores["split"] == "test"]
+    assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
+    assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
+    assert metrics["anomaly.true_positives"] + metrics["anomaly.false_negatives"] == 8
+
+
+def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.finetuning import nodes as finetuning_nodes
+    from autoencoder_pipelines.pipelines.finetuning.nodes import label_budget_curve
+    from autoencoder_pipelines.pipelines.reporting.nodes import plot_label_budget
+
+    partly = _partly_labelled(frame, keep_every=2)  # 32 labelled rows, 16 per class
+    stack, _ = _pretrain(partly, schema, runtime)
+    model, params = ModelParams(hidden_sizes=[8, 4]), FinetuneParams(epochs=2, batch_size=32, label_fractions=[1.0, 0.1, 0.5])
+    assert params.label_fractions == [0.1, 0.5, 1.0]
+    classifier, history = finetune_classifier(stack, partly, partly, schema, params, runtime)
+    twin, twin_history = train_random_init_classifier(partly, partly, schema, model, params, runtime)
+    with patch.object(finetuning_nodes, "_fit_classifier", wraps=finetuning_nodes._fit_classifier) as fit:
+        metrics, table = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly,
+                                            schema, model, params, runtime)
+    assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
+    assert {len(call.args[1]) for call in fit.call_args_list} == {4, 16}  # 0.1: 2 of each class's 16; 0.5: 8
+    for fraction, rows in (("0.1", 8), ("0.5", 32), ("1.0", 64)):  # sampled training + validation rows
+        assert metrics[f"label_budget.{fraction}.labelled_rows"] == rows
+        for name in ("pretrained", "random_init", "pca_logreg"):
+            assert 0 <= metrics[f"label_budget.{fraction}.{name}_test_accuracy"] <= 1
+    assert list(table["fraction"]) == [0.1, 0.5, 1.0] and list(table["pretrained_epochs"]) == [2, 2, 2]
+    figure = plot_label_budget(table)
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].get_lines()) == 3
+    off, empty = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly, schema,
+                                    model, FinetuneParams(), runtime)
+    assert off == {} and empty.empty and len(plot_label_budget(empty).axes[0].get_lines()) == 0

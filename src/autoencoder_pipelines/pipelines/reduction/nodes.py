@@ -163,24 +163,26 @@ def classify_features(
     (scikit-learn, each feature standardised on the training rows, C = 1) fitted on the
     training rows' autoencoder codes (the export), their raw inputs and their PCA codes of the
     same size, and scored on the test rows: `<codes|raw|pca>.<classifier>.test_accuracy`.
-    Nothing without labels."""
+    Labelled rows only (the codes come from every row); nothing without labels."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from autoencoder_pipelines.data import has_labels
+    from autoencoder_pipelines.data import has_labels, is_labelled
 
     if not has_labels(schema):
         return {}
     features = schema["features"]
-    sets = {"raw": (train[features].to_numpy(), test[features].to_numpy())}
+    labelled = {"train": is_labelled(train).to_numpy(), "test": is_labelled(test).to_numpy()}
+    sets = {"raw": (train[features].to_numpy()[labelled["train"]], test[features].to_numpy()[labelled["test"]])}
     for name, prefix in FEATURE_SETS.items():
         frame = embeddings if name == "codes" else pca_embeddings
         columns = [c for c in frame.columns if c.startswith(prefix)]
-        sets[name] = tuple(frame.loc[frame["split"] == split, columns].to_numpy() for split in ("train", "test"))
+        sets[name] = tuple(frame.loc[frame["split"] == split, columns].to_numpy()[labelled[split]] for split in ("train", "test"))
     # the exports keep the split's row order, so the labels line up with the frames'
-    y_train, y_test = train[LABEL].astype(str).to_numpy(), test[LABEL].astype(str).to_numpy()
+    y_train, y_test = (part.loc[labelled[split], LABEL].astype(str).to_numpy()
+                       for split, part in (("train", train), ("test", test)))
     classifiers = {
         # newton-cg: the same optimum as the default lbfgs on these tables, about 10x faster here
         "logistic_regression": lambda: LogisticRegression(solver="newton-cg", max_iter=1000),

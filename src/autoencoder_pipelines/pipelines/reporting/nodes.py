@@ -127,7 +127,7 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     points = PCA(n_components=2).fit_transform(codes) if codes.shape[1] > 2 else codes
     figure, ax = plt.subplots(figsize=(6, 5))
     if LABEL in test.columns:
-        labels = test[LABEL].astype(str).to_numpy()
+        labels = test[LABEL].astype(object).where(test[LABEL].notna(), "unlabelled").astype(str).to_numpy()
         for value in sorted(set(labels), key=lambda v: (len(v), v)):
             mask = labels == value
             ax.scatter(points[mask, 0], points[mask, 1], s=10, label=value)
@@ -189,6 +189,32 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     ax.set_ylabel("test accuracy")
     ax.set_title("What greedy pretraining bought (same network and budget)")
     ax.legend(loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def plot_label_budget(table: pd.DataFrame) -> Figure:
+    """Test accuracy against the labelled rows used (log scale): the pretrained encoder, the
+    same network from random init, and logistic regression on PCA codes."""
+    if table.empty:
+        return placeholder("Label budget", "no curve: finetune.label_fractions is empty, or the data has no labels")
+    plt = pyplot()
+    table = table.sort_values("labelled_rows")
+    figure, ax = plt.subplots(figsize=(6.5, 4.5))
+    for column, label, marker in (("pretrained_test_accuracy", "pretrained encoder", "o"),
+                                  ("random_init_test_accuracy", "random init (same network, budget)", "s"),
+                                  ("pca_logreg_test_accuracy", "logistic regression on PCA codes", "^")):
+        ax.plot(table["labelled_rows"], table[column], marker=marker, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks(table["labelled_rows"].tolist(),
+                  [f"{int(n)}\n({f:.0%})" if f >= 0.01 else f"{int(n)}\n({f:.1%})"
+                   for n, f in zip(table["labelled_rows"], table["fraction"])], fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlabel("labelled rows used (training + validation), share of the labels")
+    ax.set_ylabel("test accuracy (all labelled test rows)")
+    ax.set_title("Where pretraining pays: accuracy against labels")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
     figure.tight_layout()
     return figure
 

@@ -12,6 +12,7 @@ from .nodes import (
     plot_generated_samples,
     plot_codes_2d,
     plot_denoising_grid,
+    plot_label_budget,
     plot_learning_curves,
 )
 
@@ -30,9 +31,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_metrics,
-                ["run_started_at", "classification_metrics", "denoising_metrics", "reduction_metrics",
-                 "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics",
-                 "generation_metrics", "prior_metrics"],
+                ["run_started_at", "data_metrics", "classification_metrics", "label_budget_metrics", "denoising_metrics",
+                 "reduction_metrics", "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics",
+                 "contraction_metrics", "generation_metrics", "prior_metrics"],
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
             ),
@@ -52,6 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "accuracy_comparison_plot",
                 name="plot_accuracy_comparison",
             ),
+            node(plot_label_budget, "label_budget", "label_budget_plot", name="plot_label_budget"),
             node(
                 plot_generated_samples,
                 ["pretrained_stack", "test_set", "data_schema"],
