@@ -316,7 +316,6 @@ class AnomalyParams(PhaseParams):
     corruption: Optional[CorruptionParams] = None
     # Each flagged row names its features with the largest shares of its reconstruction error.
     top_features: int = Field(3, ge=1)
-    n_members: int = Field(1, ge=1)
 
 
 class ReportParams(_Strict):

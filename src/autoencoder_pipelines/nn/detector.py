@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec
 from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
-from autoencoder_pipelines.nn.seeding import derive_seed, seeded
+from autoencoder_pipelines.nn.seeding import seeded
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, History, Trainer, TrainSettings
 
 ThresholdRule = Literal["contamination", "false_alarm_rate"]
@@ -64,7 +64,6 @@ class DetectorSettings:
     min_delta: float = 0.001
     seed: int = 0
     top_k: int = 3  # explain(): the features named per row
-    n_members: int = 1  # networks of different seeds whose scores are averaged (an ensemble)
 
 
 class AutoencoderDetector:
@@ -87,7 +86,6 @@ class AutoencoderDetector:
         self.scale_: torch.Tensor | None = None
         self.threshold_: float | None = None
         self.history_: History | None = None
-        self.members_: list[nn.Module] = []  # the ensemble's other networks (n_members > 1)
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -95,36 +93,24 @@ class AutoencoderDetector:
         self,
         x: torch.Tensor | np.ndarray,
         x_val: torch.Tensor | np.ndarray | None = None,
-        trainer: Trainer | Callable[[int], Trainer] | None = None,
+        trainer: Trainer | None = None,
         name: str = "detector",
     ) -> "AutoencoderDetector":
         """Train on `x` (validation and early stopping on `x_val`, or on `x` itself), then set
-        `threshold_` by the settings' rule. `trainer`: a Trainer, or with n_members > 1 one per
-        member (`trainer(member)`: callbacks hold state, so members cannot share one)."""
+        `threshold_` by the settings' rule."""
         s = self.settings
         x = self._as_tensor(x)
         if s.standardize:
             self.center_, self.scale_ = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
-        given = self.network
+        if self.network is None:
+            with seeded(s.seed, "detector.init"):
+                sizes = list(s.hidden_sizes or default_hidden_sizes(x.shape[1]))
+                output = "sigmoid" if s.loss == "bce" else "linear"
+                self.network = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm, output).to(x.device)
         inputs = self._standardized(x)
         val = inputs if x_val is None else self._standardized(self._as_tensor(x_val))
-        networks, histories = [], []
-        for member in range(s.n_members):
-            seed = s.seed if member == 0 else derive_seed(s.seed, f"member.{member}")
-            if given is None:
-                with seeded(seed, "detector.init"):
-                    sizes = list(s.hidden_sizes or default_hidden_sizes(x.shape[1]))
-                    output = "sigmoid" if s.loss == "bce" else "linear"
-                    start = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm, output).to(x.device)
-            else:
-                start = given
-            member_trainer = trainer(member) if callable(trainer) and not isinstance(trainer, Trainer) else trainer
-            member_name = name if member == 0 else f"{name}.member_{member}"
-            network, history = fine_tune(start, inputs, val, member_trainer or self._trainer(seed), member_name, s.loss,
-                                         self.corruption)
-            networks.append(network.eval())
-            histories.append(history)
-        self.network, self.members_, self.history_ = networks[0], networks[1:], histories[0]
+        self.network, self.history_ = fine_tune(self.network, inputs, val, trainer or self._trainer(), name, s.loss, self.corruption)
+        self.network.eval()
         reference = inputs if s.threshold_rule == "contamination" else val
         self.set_threshold(self._scores(reference))
         return self
@@ -134,10 +120,10 @@ class AutoencoderDetector:
         share = self.settings.contamination if self.settings.threshold_rule == "contamination" else self.settings.false_alarm_rate
         self.threshold_ = float(np.quantile(reference_scores, 1.0 - share))
 
-    def _trainer(self, seed: int) -> Trainer:
+    def _trainer(self) -> Trainer:
         s = self.settings
         callbacks: list[Callback] = [] if s.patience is None else [EarlyStopping(s.patience, s.min_delta)]
-        return Trainer(TrainSettings(s.epochs, s.batch_size, s.learning_rate, s.weight_decay, seed=seed), callbacks)
+        return Trainer(TrainSettings(s.epochs, s.batch_size, s.learning_rate, s.weight_decay, seed=s.seed), callbacks)
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -167,7 +153,7 @@ class AutoencoderDetector:
     def feature_errors(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """Each row's squared reconstruction error per feature (standardised), rows x features:
         the terms whose mean is the row's score."""
-        return self._average(self._standardized(self._as_tensor(x)), per_feature=True)
+        return self._errors(self._standardized(self._as_tensor(x)), per_feature=True)
 
     def explain(self, x: torch.Tensor | np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Why each row scores as it does: the indices of its `k` (settings.top_k, at most the
@@ -179,28 +165,15 @@ class AutoencoderDetector:
         top = np.argsort(-shares, axis=1, kind="stable")[:, :k]
         return top, np.take_along_axis(shares, top, axis=1)
 
-    def score_spread(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
-        """The standard deviation of the members' scores per row (0 for a single network)."""
-        inputs = self._standardized(self._as_tensor(x))
-        return np.stack([self._errors(network, inputs) for network in self._networks()]).std(axis=0)
-
-    def _networks(self) -> list[nn.Module]:
-        return [self.network, *self.members_]
-
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
-        return self._average(inputs, per_feature=False)
-
-    def _average(self, inputs: torch.Tensor, per_feature: bool) -> np.ndarray:
-        """The members' squared errors, averaged: per feature, or each row's mean (its score)."""
-        errors = [self._errors(network, inputs, per_feature) for network in self._networks()]
-        return errors[0] if len(errors) == 1 else np.mean(errors, axis=0)
+        return self._errors(inputs, per_feature=False)
 
     @torch.no_grad()
-    def _errors(self, network: nn.Module, inputs: torch.Tensor, per_feature: bool = False) -> np.ndarray:
-        network.eval()
+    def _errors(self, inputs: torch.Tensor, per_feature: bool) -> np.ndarray:
+        self.network.eval()
 
         def squared(batch: torch.Tensor) -> torch.Tensor:
-            errors = (network(batch) - batch) ** 2
+            errors = (self.network(batch) - batch) ** 2
             return errors if per_feature else errors.mean(dim=1)
 
         return predict_in_batches(squared, inputs).cpu().numpy()

@@ -44,7 +44,6 @@ def train_detector(
         epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(train), anomaly.batch_size),
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
-        n_members=anomaly.n_members,
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
     normal_train = normal_part(train, schema, anomaly)
@@ -52,12 +51,10 @@ def train_detector(
         logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
     (x_normal,) = runtime.place(features_tensor(normal_train, schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
-    detector.fit(x_normal, x_val, name="anomaly", trainer=lambda member: runtime.trainer(
-        anomaly, "anomaly" if member == 0 else f"anomaly.member_{member}", len(x_normal)))
+    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
     if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
         detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
-    for network in (detector.network, *detector.members_):
-        network.cpu()
+    detector.network.cpu()
     return detector, history_series(detector.history_)
 
 
