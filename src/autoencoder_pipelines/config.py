@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -352,11 +353,31 @@ class RegistryParams(_Strict):
 
 
 class SearchRange(_Strict):
-    """Values from `low` to `high` (log: evenly on a log scale)."""
+    """Values from `low` to `high` (log: evenly on a log scale), written "low..high" or
+    "low..high log" (or as {low, high, log}). A string, so conf/local can replace a range by a
+    list of values and back: the config loader cannot merge a list into a mapping."""
 
     low: float
     high: float
     log: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        bounds, _, scale = value.strip().partition(" ")
+        low, separator, high = bounds.partition("..")
+        if not separator or scale.strip() not in ("", "log"):
+            raise ValueError(f"a range is 'low..high' or 'low..high log' (got {value!r})")
+        try:
+            return {"low": float(low), "high": float(high), "log": scale.strip() == "log"}
+        except ValueError:
+            raise ValueError(f"a range is 'low..high' or 'low..high log' with numbers (got {value!r})") from None
+
+    @model_serializer
+    def _as_text(self) -> str:
+        return f"{self.low:g}..{self.high:g}" + (" log" if self.log else "")
 
     @model_validator(mode="after")
     def _ordered(self) -> "SearchRange":

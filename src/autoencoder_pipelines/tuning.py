@@ -277,7 +277,8 @@ def _pruner(tune: TuneParams) -> Any:
 
     if tune.pruner == "none":
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=tune.prune_startup_trials, n_warmup_steps=tune.prune_warmup_epochs)
+    # steps are epochs from 1: epochs 1..prune_warmup_epochs are never pruned
+    return optuna.pruners.MedianPruner(n_startup_trials=tune.prune_startup_trials, n_warmup_steps=tune.prune_warmup_epochs + 1)
 
 
 def _count(study: Any, *states: str) -> int:

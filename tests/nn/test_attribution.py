@@ -33,3 +33,17 @@ def test_the_attribution_names_the_perturbed_column(planted):
     errors = detector.feature_errors(held_out)
     assert np.allclose(errors.mean(axis=1), detector.decision_function(held_out), rtol=1e-5)
     assert detector.explain(held_out, k=50)[0].shape == (len(held_out), 30)  # k at most the features
+
+
+def test_flagged_rows_carry_their_reasons_and_the_others_none(planted):
+    train, held_out, columns = planted
+    detector = AutoencoderDetector(DetectorSettings(epochs=5, batch_size=64, top_k=2, seed=0)).fit(train)
+    flagged = detector.predict(held_out).astype(bool)
+    names = [f"f{i}" for i in range(train.shape[1])]
+    reasons = detector.reasons(held_out, names, flagged)
+    assert list(reasons) == ["top_feature_1", "top_share_1", "top_feature_2", "top_share_2"]
+    assert flagged.any() and all(v is None for v in reasons["top_feature_1"][~flagged])
+    assert np.isnan(reasons["top_share_2"][~flagged]).all()
+    top, shares = detector.explain(held_out[flagged], 2)
+    assert list(reasons["top_feature_1"][flagged]) == [names[i] for i in top[:, 0]]
+    assert np.allclose(reasons["top_share_2"][flagged], shares[:, 1])

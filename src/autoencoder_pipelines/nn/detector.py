@@ -165,6 +165,20 @@ class AutoencoderDetector:
         top = np.argsort(-shares, axis=1, kind="stable")[:, :k]
         return top, np.take_along_axis(shares, top, axis=1)
 
+    def reasons(self, x: torch.Tensor | np.ndarray, names: list[str], rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns top_feature_1.., top_share_1.. (k = settings.top_k) for every row of `x`:
+        filled for the rows where `rows` is True (the flagged ones), empty (None, NaN) elsewhere."""
+        k = min(self.settings.top_k, len(names))
+        columns = {**{f"top_feature_{i + 1}": np.full(len(rows), None, dtype=object) for i in range(k)},
+                   **{f"top_share_{i + 1}": np.full(len(rows), np.nan) for i in range(k)}}
+        if rows.any():
+            inputs = x[torch.as_tensor(rows, device=x.device)] if isinstance(x, torch.Tensor) else np.asarray(x)[rows]
+            top, shares = self.explain(inputs, k)
+            for i in range(k):
+                columns[f"top_feature_{i + 1}"][rows] = np.asarray(names, dtype=object)[top[:, i]]
+                columns[f"top_share_{i + 1}"][rows] = shares[:, i]
+        return dict(sorted(columns.items(), key=lambda item: (int(item[0].rsplit("_", 1)[1]), item[0])))
+
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
         return self._errors(inputs, per_feature=False)
 
