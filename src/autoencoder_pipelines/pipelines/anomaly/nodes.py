@@ -198,7 +198,7 @@ def plot_anomaly_reasons(scores: pd.DataFrame) -> Figure:
     left.set_title(f"Top feature of the {len(flagged)} flagged test rows")
     left.set_xlabel("flagged rows")
     shares = [flagged.loc[flagged["top_feature_1"] == name, "top_share_1"].to_numpy() for name in counts.index[::-1]]
-    right.boxplot(shares, vert=False, tick_labels=list(counts.index[::-1].astype(str)))
+    right.boxplot(shares, orientation="horizontal", tick_labels=list(counts.index[::-1].astype(str)))
     right.set_xlim(0, 1)
     right.set_title("Its share of the row's reconstruction error")
     right.set_xlabel("share")
