@@ -2,7 +2,7 @@
 PyOD's AutoEncoder with its defaults, when pyod is installed) on scikit-learn's bundled tables
 and two synthetic ones, through the anomaly pipeline's own nodes, on the same splits.
 
-    .venv/bin/python benchmarks/anomaly_baselines.py [--seeds 3] [--tables breast_cancer wine_2 ...]
+    .venv/bin/python benchmarks/anomaly_baselines.py [--seeds 3] [--tables breast_cancer wine_2 ...] [--members 3] [--no-pyod]
     # PyOD too (a benchmark-only dependency): .venv/bin/pip install -r benchmarks/requirements.txt
 
 Each table: normal rows and a subsample of anomalous rows (7% of rows; wine 10%, synthetic 5%),
@@ -28,6 +28,7 @@ from sklearn.model_selection import train_test_split
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
 from autoencoder_pipelines.data import apply_scaler, fit_scaler
 from autoencoder_pipelines.pipelines.anomaly.nodes import ranking_metrics, score_anomalies, score_baselines, train_detector
+from autoencoder_pipelines.nn.seeding import derive_seed
 from autoencoder_pipelines.runtime import resolve_runtime
 
 Table = Callable[[int], tuple[np.ndarray, np.ndarray]]
@@ -102,10 +103,27 @@ def pyod_scores(train: pd.DataFrame, test: pd.DataFrame, features: list[str]) ->
     return model.decision_function(test[features].to_numpy())
 
 
+def ensemble_metrics(train, val, test, schema, anomaly: AnomalyParams, seed: int, members: int) -> dict:
+    """The detector's test ranking; with members > 1, the mean score of that many detectors
+    whose seeds differ (an ensemble; not part of the product: benchmarks/RESULTS.md)."""
+    scores = []
+    for member in range(members):
+        run_seed = seed if member == 0 else derive_seed(seed, f"member.{member}")
+        runtime = resolve_runtime(RuntimeParams(device="cpu", seed=run_seed, log_every=0, checkpoint_every=0, threads=1))
+        detector, _ = train_detector(train, val, schema, anomaly, runtime)
+        table, metrics = score_anomalies(detector, train, val, test, schema, anomaly)
+        scores.append(table.loc[table["split"] == "test", "reconstruction_error"].to_numpy())
+    if members == 1:
+        return metrics
+    return ranking_metrics("anomaly", test["label"].astype(bool).reset_index(drop=True), pd.Series(np.mean(scores, axis=0)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
+    parser.add_argument("--members", type=int, default=1, help="detectors of different seeds whose scores are averaged (an ensemble)")
+    parser.add_argument("--no-pyod", action="store_true", help="leave PyOD out")
     args = parser.parse_args()
     torch.set_num_threads(1)
     anomaly = AnomalyParams(normal_classes=[0])
@@ -117,18 +135,16 @@ def main() -> None:
             features = [c for c in train.columns if c.startswith("x")]
             schema = {"source": name, "features": features, "classes": [0, 1], "label_column": "label",
                       "id_column": None, "image_shape": None, "n_rows": len(x)}
-            runtime = resolve_runtime(RuntimeParams(device="cpu", seed=seed, log_every=0, checkpoint_every=0, threads=1))
             started = time.perf_counter()
-            detector, _ = train_detector(train, val, schema, anomaly, runtime)
-            _, metrics = score_anomalies(detector, train, val, test, schema, anomaly)
+            metrics = ensemble_metrics(train, val, test, schema, anomaly, seed, args.members)
             seconds = time.perf_counter() - started
-            _, baselines = score_baselines(train, test, schema, anomaly, runtime.params)
+            _, baselines = score_baselines(train, test, schema, anomaly, RuntimeParams(seed=seed))
             row = {"table": name, "seed": seed, "rows": len(x), "features": x.shape[1], "ae_seconds": seconds,
                    "ae_roc": metrics["anomaly.roc_auc"], "ae_ap": metrics["anomaly.average_precision"],
                    "if_roc": baselines["anomaly.isolation_forest.roc_auc"], "if_ap": baselines["anomaly.isolation_forest.average_precision"],
                    "pca_roc": baselines["anomaly.pca.roc_auc"], "pca_ap": baselines["anomaly.pca.average_precision"]}
             started = time.perf_counter()
-            scores = pyod_scores(train, test, features)
+            scores = None if args.no_pyod else pyod_scores(train, test, features)
             if scores is not None:
                 pyod = ranking_metrics("pyod", test["label"].astype(bool), pd.Series(scores))
                 row.update(pyod_seconds=time.perf_counter() - started, pyod_roc=pyod["pyod.roc_auc"], pyod_ap=pyod["pyod.average_precision"])

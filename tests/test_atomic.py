@@ -128,7 +128,8 @@ def test_atomic_path_renames_only_a_complete_write(tmp_path):
 
 
 ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset)
-READ_ONLY = (datasets.TabularFileDataset, datasets.OptionalPartitionedDataset)
+# OptunaStorageDataset: the study is a sqlite file Optuna writes in transactions; the catalog only names it
+READ_ONLY = (datasets.TabularFileDataset, datasets.OptionalPartitionedDataset, datasets.OptunaStorageDataset)
 NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
             "autoencoder_pipelines.tracking.datasets.MlflowParamsDataset", "MemoryDataset")
 

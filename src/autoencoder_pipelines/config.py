@@ -9,15 +9,18 @@ own options (`model.<kind>`) are checked against the kind registry when a run tr
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -312,6 +315,8 @@ class AnomalyParams(PhaseParams):
     patience: Optional[int] = Field(5, ge=1)
     batch_size: Optional[int] = Field(256, ge=1)
     corruption: Optional[CorruptionParams] = None
+    # Each flagged row names its features with the largest shares of its reconstruction error.
+    top_features: int = Field(3, ge=1)
 
 
 class ReportParams(_Strict):
@@ -347,6 +352,133 @@ class RegistryParams(_Strict):
         return self.scoring_experiment or f"{self.model_name}-scoring"
 
 
+class SearchRange(_Strict):
+    """Values from `low` to `high` (log: evenly on a log scale), written "low..high" or
+    "low..high log" (or as {low, high, log}). A string, so conf/local can replace a range by a
+    list of values and back: the config loader cannot merge a list into a mapping."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        bounds, _, scale = value.strip().partition(" ")
+        low, separator, high = bounds.partition("..")
+        if not separator or scale.strip() not in ("", "log"):
+            raise ValueError(f"a range is 'low..high' or 'low..high log' (got {value!r})")
+        try:
+            return {"low": float(low), "high": float(high), "log": scale.strip() == "log"}
+        except ValueError:
+            raise ValueError(f"a range is 'low..high' or 'low..high log' with numbers (got {value!r})") from None
+
+    @model_serializer
+    def _as_text(self) -> str:
+        return f"{self.low:g}..{self.high:g}" + (" log" if self.log else "")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SearchRange":
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high (got low {self.low}, high {self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+CORRUPTION_KIND = Literal["none", "masking", "salt_and_pepper", "gaussian"]
+
+
+def _range_or_list(positive: bool) -> Any:
+    """A range {low, high, log} or a list of values; errors name the one given."""
+    value = Annotated[float, Field(gt=0)] if positive else Annotated[float, Field(ge=0)]
+    return Annotated[
+        Union[Annotated[SearchRange, Tag("range")], Annotated[list[value], Field(min_length=1), Tag("list")]],
+        Discriminator(lambda v: "list" if isinstance(v, (list, tuple)) else "range"),
+    ]
+
+
+Factor = _range_or_list(positive=True)
+
+
+class _SpaceKeys(_Strict):
+    """What a search varies. learning_rate, width, code_size and epochs are multiples of what the
+    job uses untuned (its configured value, or the one derived from the data), so one space fits
+    every table; corruption_level is the level itself (a fraction; sigma for gaussian)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            unknown = sorted(set(values) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(f"unknown key(s) {unknown}; known: {', '.join(cls.model_fields)}")
+        return values
+
+    def searched(self) -> dict[str, Any]:
+        """The keys searched (not null), with their ranges or value lists."""
+        return {key: value for key, value in self if value is not None}
+
+
+class SearchSpace(_SpaceKeys):
+    """Each key a range {low, high, log}, a list of values (chosen among), or null (not searched)."""
+
+    learning_rate: Optional[Factor] = SearchRange(low=0.3, high=3.0, log=True)  # x each phase's learning rate
+    width: Optional[Factor] = SearchRange(low=0.5, high=2.0, log=True)  # x the hidden layers below the code
+    # x the code size; off by default: the reconstruction objective would only ever pick the largest
+    code_size: Optional[Factor] = None
+    epochs: Optional[Factor] = SearchRange(low=0.5, high=1.5)  # x each phase's epochs (a cap under early stopping)
+    corruption_kind: Optional[list[CORRUPTION_KIND]] = Field(
+        default_factory=lambda: ["none", "masking", "gaussian", "salt_and_pepper"], min_length=1)
+    corruption_level: Optional[_range_or_list(positive=False)] = SearchRange(low=0.05, high=0.5)
+
+
+class SearchGrid(_SpaceKeys):
+    """Every combination of the listed values (Optuna's grid sampler); null keys stay untuned."""
+
+    learning_rate: Optional[list[Annotated[float, Field(gt=0)]]] = Field(None, min_length=1)
+    width: Optional[list[Annotated[float, Field(gt=0)]]] = Field(None, min_length=1)
+    code_size: Optional[list[Annotated[float, Field(gt=0)]]] = Field(None, min_length=1)
+    epochs: Optional[list[Annotated[float, Field(gt=0)]]] = Field(None, min_length=1)
+    corruption_kind: Optional[list[CORRUPTION_KIND]] = Field(None, min_length=1)
+    corruption_level: Optional[list[Annotated[float, Field(ge=0)]]] = Field(None, min_length=1)
+
+
+class TuneParams(_Strict):
+    """`kedro run --pipelines=tune`: an Optuna study of one job's validation metric (tuning.py)."""
+
+    # reconstruction: the reduction autoencoder's validation MSE (pretraining, then fine-tuning);
+    # accuracy: the fine-tuned classifier's validation accuracy (needs labels);
+    # anomaly_ap: the detector's average precision on the validation rows (needs normal and anomalous labels)
+    objective: Literal["reconstruction", "accuracy", "anomaly_ap"] = "reconstruction"
+    n_trials: int = Field(20, ge=1)  # trials of the study in all, those of earlier (interrupted) runs included
+    timeout: Optional[float] = Field(None, gt=0)  # seconds this run may search; null: until n_trials
+    study_name: Optional[str] = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")  # null: objective + fingerprint
+    space: SearchSpace = SearchSpace()
+    grid: Optional[SearchGrid] = None  # set: the grid sampler over these values instead of TPE over `space`
+    startup_trials: int = Field(5, ge=1)  # TPE: random trials before it models the results
+    pruner: Literal["median", "none"] = "median"  # stop a trial whose validation curve is below the median
+    prune_startup_trials: int = Field(3, ge=0)  # trials that finish before any is pruned
+    prune_warmup_epochs: int = Field(3, ge=0)  # epochs of a trial's last phase before it can be pruned
+    start_from_defaults: bool = True  # the first trial is the untuned configuration (the reference)
+
+    @property
+    def direction(self) -> str:
+        return "minimize" if self.objective == "reconstruction" else "maximize"
+
+    def searched(self) -> dict[str, Any]:
+        """The keys this search varies, and their ranges or value lists."""
+        return (self.grid or self.space).searched()
+
+    @model_validator(mode="after")
+    def _something_to_search(self) -> "TuneParams":
+        if not self.searched():
+            raise ValueError(f"nothing to search: every key of tune.{'grid' if self.grid else 'space'} is null")
+        return self
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "runtime": RuntimeParams,
     "data": DataParams,
@@ -360,6 +492,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "anomaly": AnomalyParams,
     "report": ReportParams,
     "registry": RegistryParams,
+    "tune": TuneParams,
 }
 
 Section = TypeVar("Section", bound=BaseModel)

@@ -12,6 +12,7 @@ from kedro_datasets.json import JSONDataset as _JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
+from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 from kedro_datasets.partitions import PartitionedDataset
 
 from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, write_text
@@ -34,6 +35,31 @@ class JSONDataset(AtomicWrites, _JSONDataset):
 
 class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
     """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
+
+
+class YAMLDataset(AtomicWrites, _YAMLDataset):
+    """yaml.YAMLDataset, written to a temporary file and renamed into place."""
+
+
+class OptunaStorageDataset(AbstractDataset):
+    """Where an Optuna study lives: loads as the storage URL of a sqlite file (its folder made),
+    which Optuna writes itself, transaction by transaction. Read-only in the catalog."""
+
+    def __init__(self, filepath: str) -> None:
+        self._filepath = Path(filepath)
+
+    def load(self) -> str:
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self._filepath.resolve()}"
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(f"{self._filepath}: the study is written by Optuna, not saved through the catalog")
+
+    def _exists(self) -> bool:
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
 
 
 class TorchModelDataset(AbstractVersionedDataset):

@@ -66,6 +66,10 @@ class ProjectHooks:
             checks.check_model(self.sections["model"], schema)
         if uses("anomaly"):
             checks.check_normal_rows(self.sections["anomaly"], schema, counts)
+        if uses("tune"):  # every setting the search can reach
+            from autoencoder_pipelines.tuning import check_search
+
+            check_search(self.sections, schema, counts)
         checks.check_writable(checks.writable_output_folders(self.data_dir))
         derived = checks.derived_settings(
             schema, *(self.sections[s] if uses(s) else None for s in ("model", "split", "anomaly"))

@@ -18,7 +18,7 @@ from autoencoder_pipelines.nn.seeding import derive_seed
 if TYPE_CHECKING:  # torch is imported where it is used: commands that train nothing skip it
     import torch
 
-    from autoencoder_pipelines.nn.trainer import Trainer
+    from autoencoder_pipelines.nn.trainer import Callback, Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,17 @@ class Runtime:
     ) -> None:
         self.params = params
         self.checkpoints = checkpoints
+        self.callbacks: tuple["Callback", ...] = ()  # added to every phase's own (a search trial's pruner)
+        self.progress = True  # a bar or log lines per phase
         if device is not None:
             self.__dict__["device"] = device
+
+    def for_trial(self, *callbacks: "Callback") -> "Runtime":
+        """This runtime for one trial of a search (tuning.py): the same device, no checkpoints (a
+        study resumes trial by trial), no per-phase progress, and `callbacks` in every phase."""
+        trial = Runtime(self.params.model_copy(update={"checkpoint_every": 0, "log_every": 0}), self.device)
+        trial.callbacks, trial.progress = tuple(callbacks), False
+        return trial
 
     @functools.cached_property
     def device(self) -> "torch.device":
@@ -92,7 +101,9 @@ class Runtime:
             callbacks.append(EarlyStopping(phase.patience, phase.min_delta))
         if phase.lr_schedule == "cosine":
             callbacks.append(LRSchedule(phase.epochs))
-        callbacks.append(Progress(self.params.log_every))
+        if self.progress:
+            callbacks.append(Progress(self.params.log_every))
+        callbacks.extend(self.callbacks)
         # Off under ddp: every rank would write the same file.
         if self.params.checkpoint_every > 0 and not data_parallel:
             folder = self.checkpoints or Path(self.params.checkpoint_dir)
@@ -133,6 +144,14 @@ _NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_dir", "on_busy",
                    "device_memory_fraction"}
 
 
+def result_parameters(sections: dict[str, Any]) -> dict[str, Any]:
+    """Every validated parameter that can change what a run computes, as JSON-ready dicts."""
+    parameters = {name: section.model_dump(mode="json") for name, section in sections.items()}
+    if "runtime" in parameters:
+        parameters["runtime"] = {k: v for k, v in parameters["runtime"].items() if k not in _NOT_IN_RUN_KEY}
+    return parameters
+
+
 def run_key(sections: dict[str, Any], run_params: dict[str, Any], data_dir: str | Path) -> str:
     """What makes two runs the same run: the pipelines and node filters, every validated
     parameter (but the settings above), the data folder and the input file (path, size,
@@ -140,8 +159,7 @@ def run_key(sections: dict[str, Any], run_params: dict[str, Any], data_dir: str 
     import hashlib
     import json
 
-    parameters = {name: section.model_dump(mode="json") for name, section in sections.items()}
-    parameters["runtime"] = {k: v for k, v in parameters["runtime"].items() if k not in _NOT_IN_RUN_KEY}
+    parameters = result_parameters(sections)
     data = parameters["data"]
     source = None
     if data.get("path") and Path(data["path"]).is_file():

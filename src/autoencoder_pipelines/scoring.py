@@ -94,7 +94,9 @@ class Scorer:
 
     @torch.no_grad()
     def score(self, frame: pd.DataFrame, source: str = "rows", require_id: bool = False) -> pd.DataFrame:
-        """One output row per input row: id, z_*, reconstruction_error, is_anomaly, predicted_class, probability.
+        """One output row per input row: id, z_*, reconstruction_error, is_anomaly, top_feature_i and
+        top_share_i (the flagged rows' features with the largest shares of their error; empty for
+        the others), predicted_class, probability.
 
         The id is the row's value in the id column the model was trained with (`data.id_column`),
         else `<source>:<row>` (the row's position in `source`, from 0), so ids from different
@@ -116,6 +118,8 @@ class Scorer:
         out = pd.concat([out, pd.DataFrame(codes, columns=[f"z_{i}" for i in range(codes.shape[1])])], axis=1)
         out["reconstruction_error"] = errors
         out["is_anomaly"] = errors > self.detector.threshold_
+        for column, values in self.detector.reasons(x, self.features, out["is_anomaly"].to_numpy()).items():
+            out[column] = values  # why a flagged row is flagged: its features by share of its error
         if self.classifier is not None:
             probabilities = predict_in_batches(self.classifier.predict_proba, x).numpy()
             best = probabilities.argmax(axis=1)

@@ -6,7 +6,8 @@
 
 The score of a row is its mean squared reconstruction error after standardising each feature
 by the training rows' mean and standard deviation, so every feature counts alike whatever its
-units. The anomaly node, the batch scorer and the MLflow model all use this one object. It
+units. `explain(x)` says why: each row's features with the largest shares of that error.
+The anomaly node, the batch scorer and the MLflow model all use this one object. It
 saves as tensors plus JSON (nn.serialization): nothing is unpickled.
 """
 
@@ -62,6 +63,7 @@ class DetectorSettings:
     patience: Optional[int] = 5
     min_delta: float = 0.001
     seed: int = 0
+    top_k: int = 3  # explain(): the features named per row
 
 
 class AutoencoderDetector:
@@ -148,10 +150,47 @@ class AutoencoderDetector:
             rebuilt = rebuilt * self.scale_.to(rebuilt.device) + self.center_.to(rebuilt.device)
         return rebuilt.numpy()
 
-    @torch.no_grad()
+    def feature_errors(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Each row's squared reconstruction error per feature (standardised), rows x features:
+        the terms whose mean is the row's score."""
+        return self._errors(self._standardized(self._as_tensor(x)), per_feature=True)
+
+    def explain(self, x: torch.Tensor | np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Why each row scores as it does: the indices of its `k` (settings.top_k, at most the
+        number of features) features with the largest shares of its reconstruction error, and
+        those shares (each row's shares of all features sum to 1), largest first."""
+        errors = self.feature_errors(x)
+        k = min(k or self.settings.top_k, errors.shape[1])
+        shares = errors / np.maximum(errors.sum(axis=1, keepdims=True), np.finfo(np.float32).tiny)
+        top = np.argsort(-shares, axis=1, kind="stable")[:, :k]
+        return top, np.take_along_axis(shares, top, axis=1)
+
+    def reasons(self, x: torch.Tensor | np.ndarray, names: list[str], rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns top_feature_1.., top_share_1.. (k = settings.top_k) for every row of `x`:
+        filled for the rows where `rows` is True (the flagged ones), empty (None, NaN) elsewhere."""
+        k = min(self.settings.top_k, len(names))
+        columns = {**{f"top_feature_{i + 1}": np.full(len(rows), None, dtype=object) for i in range(k)},
+                   **{f"top_share_{i + 1}": np.full(len(rows), np.nan) for i in range(k)}}
+        if rows.any():
+            inputs = x[torch.as_tensor(rows, device=x.device)] if isinstance(x, torch.Tensor) else np.asarray(x)[rows]
+            top, shares = self.explain(inputs, k)
+            for i in range(k):
+                columns[f"top_feature_{i + 1}"][rows] = np.asarray(names, dtype=object)[top[:, i]]
+                columns[f"top_share_{i + 1}"][rows] = shares[:, i]
+        return dict(sorted(columns.items(), key=lambda item: (int(item[0].rsplit("_", 1)[1]), item[0])))
+
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
+        return self._errors(inputs, per_feature=False)
+
+    @torch.no_grad()
+    def _errors(self, inputs: torch.Tensor, per_feature: bool) -> np.ndarray:
         self.network.eval()
-        return predict_in_batches(lambda batch: ((self.network(batch) - batch) ** 2).mean(dim=1), inputs).cpu().numpy()
+
+        def squared(batch: torch.Tensor) -> torch.Tensor:
+            errors = (self.network(batch) - batch) ** 2
+            return errors if per_feature else errors.mean(dim=1)
+
+        return predict_in_batches(squared, inputs).cpu().numpy()
 
     def _standardized(self, x: torch.Tensor) -> torch.Tensor:
         if self.center_ is None:

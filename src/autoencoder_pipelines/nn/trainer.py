@@ -13,7 +13,9 @@ on_epoch_start, on_batch_end after each optimizer step, on_epoch_end, on_fit_end
 - `EarlyStopping`: stop when the validation loss stops improving, keep the best weights;
 - `LRSchedule`: cosine annealing of the learning rate;
 - `Progress`: a bar on a terminal, log lines elsewhere;
-- `Checkpoint`: resumable state in one file, saved every few epochs and at the end.
+- `Checkpoint`: resumable state in one file, saved every few epochs and at the end;
+- `Pruning`: one phase's per-epoch validation figure reported to a search trial (Optuna), which
+  ends the trial when its pruner says so.
 
 An objective may bring callbacks of its own to `fit` (an adversarial autoencoder's
 regularisation phase, with its own optimizers, after every reconstruction step): they run
@@ -319,6 +321,28 @@ class Checkpoint(Callback):
                 },
                 temporary,
             )
+
+
+class Pruning(Callback):
+    """Report phase `phase`'s per-epoch `monitor` (times `sign`: the pruner compares in the
+    study's direction) to a search trial, `trial.report(value, step=epoch)`; when
+    `trial.should_prune()`, end the trial by raising `pruned` (optuna.TrialPruned: this module
+    does not import Optuna). Other phases (pretraining layers) are not reported: their figures
+    are not comparable between trials. `values` keeps what was reported."""
+
+    def __init__(self, trial: Any, phase: str, monitor: str, sign: float, pruned: type[BaseException]) -> None:
+        self.trial, self.phase, self.monitor, self.sign, self.pruned = trial, phase, monitor, sign, pruned
+        self.values: list[float] = []
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if state.name != self.phase or self.monitor not in state.record:
+            return
+        value = self.sign * state.record[self.monitor]
+        self.values.append(value)
+        self.trial.report(value, step=state.epoch)
+        if self.trial.should_prune():
+            state.stop = True
+            raise self.pruned(f"{state.name}: {self.monitor} {state.record[self.monitor]:.4g} at epoch {state.epoch}")
 
 
 def _keyed(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:

@@ -42,7 +42,8 @@ NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them
 # Metrics shown in the summary printed at the end of a run, when the run has them.
 HEADLINE = (
     "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
-    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "run.seconds",
+    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "tune.best_value", "tune.trials_complete",
+    "tune.trials_pruned", "run.seconds",
 )
 
 # MLflow's limits (mlflow.utils.validation): params per call and characters per value.

@@ -29,7 +29,8 @@ ARTIFACT_PATH = "scoring_model"
 
 
 def signature(scorer: Any):
-    """Raw feature columns (and the id column, optional) in; id, codes, score, flag, class out."""
+    """Raw feature columns (and the id column, optional) in; id, codes, score, flag, the flagged
+    rows' top features and shares, class out."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -39,6 +40,8 @@ def signature(scorer: Any):
         inputs.append(ColSpec("string", id_column, required=False))
     outputs = [ColSpec("string", "id"), *(ColSpec("float", f"z_{i}") for i in range(scorer.code_size)),
                ColSpec("float", "reconstruction_error"), ColSpec("boolean", "is_anomaly")]
+    for i in range(1, min(scorer.detector.settings.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
+        outputs += [ColSpec("string", f"top_feature_{i}", required=False), ColSpec("float", f"top_share_{i}", required=False)]
     if scorer.classifier is not None:
         classes = scorer.schema["classes"]
         kind = "long" if all(isinstance(c, int) and not isinstance(c, bool) for c in classes) else "string"

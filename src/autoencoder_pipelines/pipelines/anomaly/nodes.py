@@ -43,7 +43,7 @@ def train_detector(
         standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
         epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(train), anomaly.batch_size),
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
-        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),
+        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
     normal_train = normal_part(train, schema, anomaly)
@@ -70,15 +70,20 @@ def score_anomalies(
     detector: Detector, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any],
     params: AnomalyParams,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score and flag every row. With labels, the test rows' ranking (ROC-AUC, average
-    precision) and the flags at the threshold (precision, recall, F1, confusion counts)."""
+    """Score and flag every row; a flagged row names its anomaly.top_features features with the
+    largest shares of its reconstruction error (top_feature_1, top_share_1, ...). With labels,
+    the test rows' ranking (ROC-AUC, average precision) and the flags at the threshold
+    (precision, recall, F1, confusion counts)."""
     frames = []
     for split, part in (("train", train), ("val", val), ("test", test)):
         frame = part[[c for c in (ID, LABEL) if c in part.columns]].copy()
         frame.insert(1, "split", split)
-        frame["reconstruction_error"] = detector.decision_function(features_tensor(part, schema))
+        x = features_tensor(part, schema)
+        frame["reconstruction_error"] = detector.decision_function(x)
         frame["is_anomaly"] = frame["reconstruction_error"] > detector.threshold_
         frame[TRUTH] = _truth(part, schema, params).to_numpy()
+        for column, values in detector.reasons(x, schema["features"], frame["is_anomaly"].to_numpy()).items():
+            frame[column] = values
         frames.append(frame)
     scores = pd.concat(frames, ignore_index=True)
     test_scores = scores[scores["split"] == "test"]
@@ -176,6 +181,27 @@ def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure
     ax.set_xlabel("mean squared reconstruction error (standardised features)")
     ax.set_ylabel("rows")
     ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_anomaly_reasons(scores: pd.DataFrame) -> Figure:
+    """Why test rows were flagged: how often each feature has the largest share of a flagged
+    row's reconstruction error, and that share's spread."""
+    flagged = scores[(scores["split"] == "test") & scores["is_anomaly"]]
+    if "top_feature_1" not in flagged.columns or flagged.empty:
+        return placeholder("Reasons for the flagged test rows", "no test row is flagged")
+    plt = pyplot()
+    counts = flagged["top_feature_1"].value_counts().head(15)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.35 * len(counts) + 1.8))
+    left.barh(counts.index[::-1].astype(str), counts.to_numpy()[::-1])
+    left.set_title(f"Top feature of the {len(flagged)} flagged test rows")
+    left.set_xlabel("flagged rows")
+    shares = [flagged.loc[flagged["top_feature_1"] == name, "top_share_1"].to_numpy() for name in counts.index[::-1]]
+    right.boxplot(shares, orientation="horizontal", tick_labels=list(counts.index[::-1].astype(str)))
+    right.set_xlim(0, 1)
+    right.set_title("Its share of the row's reconstruction error")
+    right.set_xlabel("share")
     figure.tight_layout()
     return figure
 

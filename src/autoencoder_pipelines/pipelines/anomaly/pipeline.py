@@ -4,7 +4,9 @@ from autoencoder_pipelines.pipelines import training_node
 from autoencoder_pipelines.pipelines.data_processing.pipeline import ingestion
 from autoencoder_pipelines.pipelines.reporting.nodes import build_metrics, collect_histories, plot_learning_curves
 
-from .nodes import plot_anomaly_curves, plot_anomaly_scores, score_anomalies, score_baselines, train_detector
+from .nodes import (
+    plot_anomaly_curves, plot_anomaly_reasons, plot_anomaly_scores, score_anomalies, score_baselines, train_detector,
+)
 
 
 def core() -> Pipeline:
@@ -17,6 +19,7 @@ def core() -> Pipeline:
         node(score_baselines, ["train_set", "test_set", "data_schema", "params:anomaly", "params:runtime"],
              ["anomaly_baseline_scores", "anomaly_baseline_metrics"], name="score_anomaly_baselines"),
         node(plot_anomaly_scores, ["anomaly_scores", "anomaly_metrics"], "anomaly_scores_plot", name="plot_anomaly_scores"),
+        node(plot_anomaly_reasons, "anomaly_scores", "anomaly_reasons_plot", name="plot_anomaly_reasons"),
         node(plot_anomaly_curves, ["anomaly_scores", "anomaly_baseline_scores"], ["anomaly_roc_plot", "anomaly_pr_plot"],
              name="plot_anomaly_curves"),
     ])

@@ -1,0 +1,479 @@
+"""`kedro run --pipelines=tune`: an Optuna study of one job's validation metric.
+
+Each trial draws settings from `tune.space` (TPE) or walks `tune.grid` (the grid sampler),
+resolves them to concrete parameters (`resolve`), and trains the job through the pipelines'
+own nodes on the run's one Trainer, with a `Pruning` callback that reports the job's
+per-epoch validation figure to the trial (the median pruner ends trials that fall behind).
+Every trial is an MLflow run nested in the run of the search. The study lives in sqlite
+(catalog: tune_study), so an interrupted search resumes where it stopped; the best settings
+are written as parameters to copy into conf/local (catalog: tune_best_params).
+
+No torch or Optuna at import: `resolve` and `check_search` (rules against the data, run right
+after ingestion by the project hook) need neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from autoencoder_pipelines.config import (
+    CorruptionParams,
+    SearchRange,
+    TuneParams,
+    parse,
+    validate_parameters,
+    SECTIONS,
+)
+from autoencoder_pipelines.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+FACTORS = ("learning_rate", "width", "code_size", "epochs")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an objective trains (its phases' sections), and the per-epoch figure its pruner sees."""
+
+    phases: tuple[str, ...]
+    pruned_phase: str
+    monitor: str
+    sign: float  # the reported figure is sign x monitor, so the pruner compares in the study's direction
+    metric: str  # the objective's name in MLflow
+
+
+JOBS = {
+    "reconstruction": Job(("pretrain", "reduction"), "reduction", "val_loss", 1.0, "reduction.val_mse"),
+    "accuracy": Job(("pretrain", "finetune"), "finetune", "val_accuracy", 1.0, "finetune.val_accuracy"),
+    "anomaly_ap": Job(("anomaly",), "anomaly", "val_loss", -1.0, "anomaly.val_average_precision"),
+}
+
+
+def space_name(tune: TuneParams) -> str:
+    return "grid" if tune.grid is not None else "space"
+
+
+# -- from a trial's choices to parameters ---------------------------------------------------
+
+
+def base_corruption(sections: dict[str, BaseModel], objective: str) -> CorruptionParams:
+    """The corruption the job uses untuned: the detector's for anomaly_ap, else the pretraining's."""
+    if objective == "anomaly_ap":
+        return sections["anomaly"].corruption or CorruptionParams(kind="none", level=0.0)
+    return sections["corruption"]
+
+
+def base_sizes(sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> tuple[str, list[int]]:
+    """(section, hidden sizes) of the network the job trains, as configured or derived."""
+    if objective == "anomaly_ap":
+        return "anomaly", list(sections["anomaly"].detector_choices(schema)["hidden_sizes"])
+    return "model", list(sections["model"].hidden_sizes_for(len(schema["features"])))
+
+
+def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> list[int]:
+    """The code (last size) times `code`, the layers below it times `width`, kept wider than the code."""
+    code_size = sizes[-1] if code is None else max(1, round(sizes[-1] * code))
+    hidden = [max(code_size + 1, round(size * (width or 1.0))) for size in sizes[:-1]]
+    return hidden + [code_size]
+
+
+def resolve(choices: dict[str, Any], sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> dict[str, dict[str, Any]]:
+    """The parameters a trial trains with, {section: {key: value}}: only what its choices change
+    (what best_params.yml holds)."""
+    job = JOBS[objective]
+    settings: dict[str, dict[str, Any]] = {}
+    for phase in job.phases:
+        params = sections[phase]
+        if "learning_rate" in choices:
+            settings.setdefault(phase, {})["learning_rate"] = float(f"{params.learning_rate * choices['learning_rate']:.4g}")
+        if "epochs" in choices:
+            settings.setdefault(phase, {})["epochs"] = max(1, round(params.epochs * choices["epochs"]))
+    if "width" in choices or "code_size" in choices:
+        section, sizes = base_sizes(sections, schema, objective)
+        settings.setdefault(section, {})["hidden_sizes"] = scaled_sizes(sizes, choices.get("width"), choices.get("code_size"))
+    if "corruption_kind" in choices or "corruption_level" in choices:
+        base = base_corruption(sections, objective)
+        kind = choices.get("corruption_kind", base.kind)
+        level = float(f"{choices.get('corruption_level', base.level):.4g}")
+        if objective == "anomaly_ap":
+            settings.setdefault("anomaly", {})["corruption"] = None if kind == "none" else {"kind": kind, "level": level}
+        else:
+            settings["corruption"] = {"kind": kind, "level": level}
+    return settings
+
+
+def apply(sections: dict[str, BaseModel], settings: dict[str, dict[str, Any]]) -> dict[str, BaseModel]:
+    """`sections` with a trial's settings merged in, validated like the YAML would be."""
+    merged = dict(sections)
+    for name, changes in settings.items():
+        merged[name] = parse(SECTIONS[name], {**sections[name].model_dump(), **changes}, name)
+    return merged
+
+
+def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective: str) -> dict[str, Any]:
+    """The untuned configuration as choices (factors 1, the configured corruption), for the keys
+    whose range or list holds it: the first trial, the reference to beat."""
+    base = base_corruption(sections, objective)
+    defaults = {**{key: 1.0 for key in FACTORS}, "corruption_kind": base.kind, "corruption_level": base.level}
+    chosen = {}
+    for key, spec in tune.searched().items():
+        value = defaults[key]
+        inside = spec.low <= value <= spec.high if isinstance(spec, SearchRange) else value in spec
+        if inside:
+            chosen[key] = value
+    return chosen
+
+
+# -- the rules against the data, before any trial ------------------------------------------
+
+
+def check_search(sections: dict[str, BaseModel], schema: dict[str, Any], label_counts: dict[Any, int] | None) -> None:
+    """Every setting a search can reach, against the data: a bad one fails the run right after
+    ingestion, naming its tune key, not in trial 12 after an hour."""
+    from autoencoder_pipelines import checks
+    from autoencoder_pipelines.data import has_labels
+
+    tune: TuneParams = sections["tune"]
+    objective, where = tune.objective, f"tune.{space_name(tune)}"
+    if objective in ("accuracy", "anomaly_ap") and not has_labels(schema):
+        raise ConfigError(
+            f"tune.objective '{objective}' is measured against labels, but the data has none "
+            f"({schema['source']}: set data.label_column), or use tune.objective reconstruction"
+        )
+    if objective == "anomaly_ap":
+        if checks.normal_classes(sections["anomaly"], schema) is None:
+            raise ConfigError("tune.objective 'anomaly_ap' needs anomaly.normal_classes")
+        checks.check_normal_rows(sections["anomaly"], schema, label_counts)
+    else:
+        from autoencoder_pipelines.jobs import check_kind_settings
+
+        kind = check_kind_settings(sections["model"])
+        checks.check_model(sections["model"], schema)
+        corrupting = {"corruption_kind", "corruption_level"} & set(tune.searched())
+        if corrupting and not kind.corrupts_inputs:
+            raise ConfigError(
+                f"{where}.{sorted(corrupting)[0]}: model.kind '{sections['model'].kind}' does not corrupt its "
+                f"inputs, so a corruption changes nothing; set {where}.corruption_kind and corruption_level to null"
+            )
+    searched = tune.searched()
+    if "corruption_level" in searched and "corruption_kind" not in searched and base_corruption(sections, objective).kind == "none":
+        raise ConfigError(
+            f"{where}.corruption_level is searched, but the corruption kind is 'none' "
+            f"({'anomaly.corruption' if objective == 'anomaly_ap' else 'corruption.kind'}) and {where}.corruption_kind is not searched"
+        )
+    n_features = len(schema["features"])
+    for key, spec in searched.items():
+        values = [spec.low, spec.high] if isinstance(spec, SearchRange) else list(spec)
+        for value in values:
+            choices = {key: value}
+            if key == "corruption_level":  # with every kind the search may pair it with
+                kinds = searched.get("corruption_kind") or [base_corruption(sections, objective).kind]
+                trials = [{"corruption_kind": k, "corruption_level": value} for k in kinds if k != "none"]
+            else:
+                trials = [choices]
+            for trial in trials:
+                _check_reachable(f"{where}.{key}", value, trial, sections, schema, objective, n_features)
+
+
+def _check_reachable(key: str, value: Any, choices: dict[str, Any], sections: dict[str, BaseModel],
+                     schema: dict[str, Any], objective: str, n_features: int) -> None:
+    try:
+        settings = resolve(choices, sections, schema, objective)
+        resolved = apply(sections, settings)
+    except ConfigError as error:
+        raise ConfigError(f"{key} = {value} gives invalid parameters: {error}") from None
+    for section in settings:
+        sizes = settings[section].get("hidden_sizes")
+        if sizes is not None and sizes[-1] >= n_features:
+            raise ConfigError(
+                f"{key} = {value} gives a code of {sizes[-1]} units (hidden sizes {sizes}) for {n_features} features: "
+                f"a code must be smaller than the features; lower the {key.rsplit('.', 1)[1]} range"
+            )
+    if objective != "anomaly_ap" and "model" in settings:
+        from autoencoder_pipelines.jobs import check_model_on_data
+
+        try:
+            check_model_on_data(resolved["model"], schema)
+        except ConfigError as error:
+            raise ConfigError(f"{key} = {value}: {error}") from None
+
+
+# -- the study -----------------------------------------------------------------------------
+
+
+def study_name(tune: TuneParams, sections: dict[str, BaseModel], schema: dict[str, Any]) -> str:
+    """tune.study_name, or the objective and a fingerprint of what the search depends on (the
+    data, the untuned parameters of the job, the space): the same command resumes its study,
+    other settings start another."""
+    if tune.study_name:
+        return tune.study_name
+    from autoencoder_pipelines.runtime import result_parameters
+
+    used = {"runtime", "data", "split", *JOBS[tune.objective].phases,
+            *(("anomaly",) if tune.objective == "anomaly_ap" else ("model", "corruption"))}
+    parameters = result_parameters({name: section for name, section in sections.items() if name in used})
+    parameters["tune"] = tune.model_dump(mode="json", exclude={"n_trials", "timeout", "study_name"})
+    data = {key: schema.get(key) for key in ("source", "features", "n_rows", "classes")}
+    text = json.dumps([parameters, data], sort_keys=True, default=str)
+    return f"{tune.objective}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def run_search(
+    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], tune: TuneParams, parameters: dict[str, Any],
+    runtime: Any, storage: str,
+) -> tuple[pd.DataFrame, dict[str, Any], Any, Any, dict[str, list[dict[str, float]]]]:
+    """The tune node: the study's trials (all runs of it), the best parameters, the history and
+    importance figures, and the search's metrics for MLflow."""
+    import optuna
+
+    tune = tune if isinstance(tune, TuneParams) else parse(TuneParams, tune, "tune")
+    sections = validate_parameters({k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in parameters.items()})
+    sections["tune"] = tune
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    job, name = JOBS[tune.objective], study_name(tune, sections, schema)
+    study = optuna.create_study(
+        storage=storage, study_name=name, load_if_exists=True, direction=tune.direction,
+        sampler=_sampler(tune, runtime.seed_for("tune")), pruner=_pruner(tune),
+    )
+    for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        # The training lock (locks.py) keeps a second run off this data folder: a running
+        # trial is one whose run was interrupted. It does not count; a new trial takes its place.
+        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+        logger.info("tune: trial %d of an interrupted run marked FAIL", stale.number)
+    done = _count(study, "COMPLETE", "PRUNED")
+    remaining = max(0, tune.n_trials - done)
+    logger.info("tune: study '%s' in %s, %d trial(s) done, %d to run (tune.n_trials %d)%s",
+                name, storage, done, remaining, tune.n_trials, "" if not done else ": resuming")
+    if tune.start_from_defaults and tune.grid is None and not study.trials:
+        study.enqueue_trial(default_choices(tune, sections, tune.objective))
+    if remaining:
+        objective = _Objective(train, val, schema, sections, tune, runtime, job)
+        study.optimize(objective, n_trials=remaining, timeout=tune.timeout, callbacks=[_report],
+                       show_progress_bar=sys.stderr.isatty(), gc_after_trial=False)
+    return _outcome(study, tune, sections, schema, job)
+
+
+def _sampler(tune: TuneParams, seed: int) -> Any:
+    import optuna
+
+    if tune.grid is not None:
+        return optuna.samplers.GridSampler({k: list(v) for k, v in tune.grid.searched().items()}, seed=seed)
+    return optuna.samplers.TPESampler(n_startup_trials=tune.startup_trials, seed=seed)
+
+
+def _pruner(tune: TuneParams) -> Any:
+    import optuna
+
+    if tune.pruner == "none":
+        return optuna.pruners.NopPruner()
+    # steps are epochs from 1: epochs 1..prune_warmup_epochs are never pruned
+    return optuna.pruners.MedianPruner(n_startup_trials=tune.prune_startup_trials, n_warmup_steps=tune.prune_warmup_epochs + 1)
+
+
+def _count(study: Any, *states: str) -> int:
+    import optuna
+
+    wanted = tuple(getattr(optuna.trial.TrialState, s) for s in states)
+    return len(study.get_trials(deepcopy=False, states=wanted))
+
+
+def _report(study: Any, trial: Any) -> None:
+    """One log line per trial (the progress bar, on a terminal, shows the same)."""
+    best = ""
+    try:
+        best = f"; best {study.best_value:.5g} (trial {study.best_trial.number})"
+    except ValueError:  # no completed trial yet
+        pass
+    value = "" if trial.value is None else f" {trial.value:.5g}"
+    logger.info("tune: trial %d %s%s in %.1f s%s", trial.number, trial.state.name.lower(), value,
+                trial.duration.total_seconds() if trial.duration else 0.0, best)
+
+
+class _Objective:
+    """One trial: its settings, the job trained with the pruner in every phase, its value."""
+
+    def __init__(self, train, val, schema, sections, tune: TuneParams, runtime: Any, job: Job) -> None:
+        self.train, self.val, self.schema, self.sections = train, val, schema, sections
+        self.tune, self.runtime, self.job = tune, runtime, job
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        from autoencoder_pipelines.nn.trainer import Pruning
+
+        choices = {key: _suggest(trial, key, spec) for key, spec in self.tune.searched().items()}
+        settings = resolve(choices, self.sections, self.schema, self.tune.objective)
+        trial.set_user_attr("settings", settings)
+        pruning = Pruning(trial, self.job.pruned_phase, self.job.monitor, self.job.sign, optuna.TrialPruned)
+        with _TrialRun(trial, choices, settings, self.job, pruning) as run:
+            run.value = measure(self.tune.objective, self.train, self.val, self.schema, apply(self.sections, settings),
+                                self.runtime.for_trial(pruning))
+        return run.value
+
+
+def _suggest(trial: Any, key: str, spec: Any) -> Any:
+    if isinstance(spec, SearchRange):
+        return trial.suggest_float(key, spec.low, spec.high, log=spec.log)
+    return trial.suggest_categorical(key, list(spec))
+
+
+class _TrialRun:
+    """The trial as an MLflow run nested in the search's (nothing when the search is not tracked):
+    its choices and settings as parameters, the pruner's per-epoch figures, its value and state."""
+
+    def __init__(self, trial: Any, choices: dict[str, Any], settings: dict[str, Any], job: Job, pruning: Any) -> None:
+        self.trial, self.choices, self.settings, self.job, self.pruning = trial, choices, settings, job, pruning
+        self.run: Any = None
+        self.value = float("nan")
+
+    def __enter__(self) -> "_TrialRun":
+        mlflow = sys.modules.get("mlflow")
+        if mlflow is None or mlflow.active_run() is None:
+            return self
+        from autoencoder_pipelines.tracking.hook import flatten
+
+        self.run = mlflow.start_run(run_name=f"trial {self.trial.number}", nested=True,
+                                    tags={"optuna.trial_number": str(self.trial.number)})
+        self.trial.set_user_attr("mlflow_run_id", self.run.info.run_id)
+        mlflow.log_params({**{f"tune.{k}": v for k, v in self.choices.items()},
+                           **{k: str(v) for k, v in flatten(self.settings).items()}})
+        return self
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if self.run is None:
+            return False
+        import mlflow
+        import optuna
+        from mlflow.entities import Metric
+
+        pruned = isinstance(error, optuna.TrialPruned)
+        state = "COMPLETE" if error is None else ("PRUNED" if pruned else "FAIL")
+        curve = self.pruning.values
+        stamp = int(time.time() * 1000)
+        metrics = [Metric(f"{self.job.pruned_phase}.{self.job.monitor}", self.job.sign * v, stamp, step)
+                   for step, v in enumerate(curve, start=1)]
+        if error is None:
+            metrics.append(Metric(self.job.metric, float(self.value), stamp, 0))
+        if metrics:
+            mlflow.MlflowClient().log_batch(self.run.info.run_id, metrics=metrics)
+        mlflow.set_tag("optuna.state", state)
+        if error is not None and not pruned:
+            mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+        mlflow.end_run("FAILED" if state == "FAIL" else "FINISHED")
+        return False
+
+
+def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any],
+            sections: dict[str, BaseModel], runtime: Any) -> float:
+    """Train the objective's job with `sections` through the pipelines' nodes; its validation metric."""
+    import torch
+
+    from autoencoder_pipelines.data import features_tensor, labelled_part, labels_tensor
+    from autoencoder_pipelines.nn.inference import predict_in_batches
+
+    if objective == "anomaly_ap":
+        from autoencoder_pipelines.pipelines.anomaly.nodes import _truth, ranking_metrics, train_detector
+
+        detector, _ = train_detector(train, val, schema, sections["anomaly"], runtime)
+        scores = pd.Series(detector.decision_function(features_tensor(val, schema)), index=val.index)
+        metrics = ranking_metrics("val", _truth(val, schema, sections["anomaly"]), scores)
+        if not metrics:
+            raise ConfigError("tune.objective 'anomaly_ap': the validation rows hold only one of normal / anomalous")
+        return metrics["val.average_precision"]
+    from autoencoder_pipelines.pipelines.pretraining.nodes import pretrain_stack
+
+    stack, _ = pretrain_stack(train, val, schema, sections["model"], sections["pretrain"], sections["corruption"], runtime)
+    if objective == "reconstruction":
+        from autoencoder_pipelines.pipelines.reduction.nodes import finetune_reduction_autoencoder
+
+        autoencoder, _ = finetune_reduction_autoencoder(stack, train, val, schema, sections["model"], sections["reduction"], runtime)
+        autoencoder.eval()
+        x_val = features_tensor(val, schema)
+        return float(((predict_in_batches(autoencoder, x_val) - x_val) ** 2).mean())
+    from autoencoder_pipelines.pipelines.finetuning.nodes import finetune_classifier
+
+    classifier, _ = finetune_classifier(stack, train, val, schema, sections["finetune"], runtime)
+    labelled = labelled_part(val)
+    classifier.eval()
+    with torch.no_grad():
+        predicted = predict_in_batches(classifier, features_tensor(labelled, schema)).argmax(dim=1)
+    return float((predicted == labels_tensor(labelled, schema)).float().mean())
+
+
+# -- what the search leaves ------------------------------------------------------------------
+
+
+def _outcome(study: Any, tune: TuneParams, sections: dict[str, BaseModel], schema: dict[str, Any], job: Job):
+    trials = trials_table(study)
+    states = trials["state"].value_counts() if len(trials) else pd.Series(dtype=int)
+    metrics: dict[str, float] = {f"tune.trials_{s.lower()}": float(states.get(s, 0)) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    completed = _count(study, "COMPLETE")
+    if not completed:
+        raise ConfigError(f"tune: no trial of study '{study.study_name}' completed ({dict(states)}): no best parameters")
+    best = study.best_trial
+    metrics.update({"tune.best_value": float(best.value), "tune.best_trial": float(best.number)})
+    best_params = best.user_attrs.get("settings") or resolve(best.params, sections, schema, tune.objective)
+    logger.info("tune: best %s %.5g (trial %d of %d): %s", job.metric, best.value, best.number, len(trials),
+                json.dumps(best_params))
+    importance, importances = importance_figure(study)
+    metrics.update({f"tune.importance.{k}": float(v) for k, v in importances.items()})
+    history = history_figure(study)
+    return (trials, best_params, history, importance, {k: [{"value": v, "step": 0}] for k, v in metrics.items()})
+
+
+def trials_table(study: Any) -> pd.DataFrame:
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        rows.append({
+            "number": trial.number, "state": trial.state.name, "value": trial.value,
+            "seconds": trial.duration.total_seconds() if trial.duration else None,
+            **{f"params_{k}": v for k, v in trial.params.items()},
+            "settings": json.dumps(trial.user_attrs.get("settings")),
+            "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
+        })
+    return pd.DataFrame(rows)
+
+
+def history_figure(study: Any) -> Any:
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    from autoencoder_pipelines.pipelines.reporting.nodes import pyplot
+
+    pyplot()
+    axes = plot_optimization_history(study)
+    axes.figure.set_size_inches(7, 4.5)
+    axes.figure.tight_layout()
+    return axes.figure
+
+
+def importance_figure(study: Any) -> tuple[Any, dict[str, float]]:
+    """Optuna's parameter importances (fANOVA) and their figure; a placeholder that says why
+    when there are not enough completed trials (2) or nothing varied."""
+    import optuna
+    from optuna.visualization.matplotlib import plot_param_importances
+
+    from autoencoder_pipelines.pipelines.reporting.nodes import placeholder, pyplot
+
+    completed = _count(study, "COMPLETE")
+    if completed < 2:
+        return placeholder("Parameter importance", f"needs 2 completed trials ({completed} so far)"), {}
+    try:
+        importances = optuna.importance.get_param_importances(study)
+        pyplot()
+        axes = plot_param_importances(study)
+    except (RuntimeError, ValueError) as error:  # e.g. every completed trial drew the same values
+        return placeholder("Parameter importance", f"not available: {error}"[:90]), {}
+    axes.figure.set_size_inches(7, 4.5)
+    axes.figure.tight_layout()
+    return axes.figure, dict(importances)
