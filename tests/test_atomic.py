@@ -127,8 +127,9 @@ def test_atomic_path_renames_only_a_complete_write(tmp_path):
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
-ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset)
-READ_ONLY = (datasets.TabularFileDataset, datasets.OptionalPartitionedDataset)
+# ParquetPartitionsDataset: its handle writes each file through datasets.parquet_stream (atomic_path)
+ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset, datasets.ParquetPartitionsDataset)
+READ_ONLY = (datasets.TabularFileDataset, datasets.TableFileDataset, datasets.OptionalPartitionedDataset)
 NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
             "autoencoder_pipelines.tracking.datasets.MlflowParamsDataset", "MemoryDataset")
 

@@ -313,6 +313,22 @@ class RegistryParams(_Strict):
         return self.scoring_experiment or f"{self.model_name}-scoring"
 
 
+class ScoringParams(_Strict):
+    """How `score` reads and scores a file: `chunk_rows` rows at a time (memory is bounded by a
+    chunk, about chunk_rows x features x 12 bytes, whatever the file's size), in forward passes
+    of `batch_rows` rows. chunk_rows is a multiple of batch_rows, so a file gets exactly the
+    numbers in chunks that it gets scored whole."""
+
+    chunk_rows: int = Field(65536, ge=1)
+    batch_rows: int = Field(4096, ge=1)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> "ScoringParams":
+        if self.chunk_rows % self.batch_rows:
+            raise ValueError(f"chunk_rows ({self.chunk_rows}) must be a multiple of batch_rows ({self.batch_rows})")
+        return self
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "runtime": RuntimeParams,
     "data": DataParams,
@@ -326,6 +342,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "anomaly": AnomalyParams,
     "report": ReportParams,
     "registry": RegistryParams,
+    "scoring": ScoringParams,
 }
 
 Section = TypeVar("Section", bound=BaseModel)

@@ -206,6 +206,14 @@ class MlflowTrackingHook:
             self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
             logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
 
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """A folder that a node writes through the handle its dataset loads (the scored
+        partitions, streamed) is an output of the run too."""
+        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        if getattr(dataset, "written_by_node", False):
+            self.outputs.append(_relative(Path(str(dataset._path))))
+
     @hook_impl(tryfirst=True, specname="after_pipeline_run")  # before the other hooks log into the run
     def open_run_before_the_end(self) -> None:
         self.open_run()

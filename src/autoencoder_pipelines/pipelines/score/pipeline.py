@@ -16,8 +16,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 score_partitions,
-                ["scorer", "scoring_model_ref", "incoming_partitions", "scored_index"],
-                ["scored_partitions", "scoring_report"],
+                ["scorer", "scoring_model_ref", "incoming_partitions", "scored_partitions", "params:scoring"],
+                "scoring_report",
                 name="score_partitions",
             ),
             node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
