@@ -134,9 +134,14 @@ NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
             "autoencoder_pipelines.tracking.datasets.MlflowParamsDataset", "MemoryDataset")
 
 
+# Spark writes through its own commit protocol (task outputs under _temporary/, moved into place
+# when the job succeeds; a failed job publishes nothing). Named, not imported: pyspark is optional.
+SPARK_COMMITTED = ("spark.SparkDataset", "autoencoder_pipelines.spark.SourcedSparkDataset")
+
+
 def _writes_atomically(config: dict) -> bool:
     kind = config["type"]
-    if kind in NO_FILES:
+    if kind in NO_FILES or kind in SPARK_COMMITTED:
         return True
     if kind.endswith("ArtifactDataset"):  # the file is written by the wrapped dataset
         return _writes_atomically(config["dataset"])

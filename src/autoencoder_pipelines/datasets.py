@@ -243,8 +243,8 @@ class ParquetPartitions:
         """The partitions with a complete output (never a temporary file)."""
         if not self.path.is_dir():
             return set()
-        return {file.name[: -len(self.suffix)] for file in self.path.iterdir()
-                if file.is_file() and file.name.endswith(self.suffix) and not is_temporary(file)}
+        return {file.relative_to(self.path).as_posix()[: -len(self.suffix)] for file in self.path.rglob(f"*{self.suffix}")
+                if file.is_file() and not is_temporary(file)}  # partitions in subfolders too (day=1/a.csv)
 
     def file(self, partition: str) -> Path:
         return self.path / f"{partition}{self.suffix}"

@@ -37,7 +37,7 @@ from autoencoder_pipelines.tracking.store import check_tracking_store, default_t
 logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
-SCORING_PIPELINES = {"score"}  # their runs go to the registry's scoring experiment
+SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
 NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
 # Metrics shown in the summary printed at the end of a run, when the run has them.
 HEADLINE = (
