@@ -23,6 +23,7 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 REPO = Path(__file__).resolve().parents[1]
+QUIET_LOGGING = Path(__file__).with_name("logging.yml")  # in-process runs: warnings only
 TINY: dict[str, Any] = {
     "runtime": {"device": "cpu", "batch_size": 128, "log_every": 0, "threads": 1},
     "model": {"hidden_sizes": [32, 8]},
@@ -77,6 +78,7 @@ class Project:
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(self.root)
             patch.setenv("MLFLOW_TRACKING_URI", self.uri)
+            patch.setenv("KEDRO_LOGGING_CONFIG", str(QUIET_LOGGING))
             bootstrap_project(self.root)
             with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
                 session.run(pipeline_names=[pipeline])

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from autoencoder_pipelines.data import (
+    DataValidationError,
     apply_scaler,
     fit_scaler,
     validate_table,
@@ -110,3 +111,176 @@ def test_dropping_bad_rows_keeps_every_column_and_says_how_many(tmp_path, caplog
     from autoencoder_pipelines.checks import derived_settings
 
     assert derived_settings(schema, None, None, None)["data.dropped_rows"] == 3  # a parameter of the MLflow run
+# -- windows of a series ---------------------------------------------------------------------
+
+
+def _series(n=40):
+    """Two series over a time column, stored out of order: a = t, b = 100 + t."""
+    t = np.arange(n)
+    frame = pd.DataFrame({"when": pd.date_range("2026-01-01", periods=n, freq="h").astype(str), "a": t * 1.0,
+                          "b": 100.0 + t, "note": ["x"] * n})
+    return frame.sample(frac=1.0, random_state=0)
+
+
+def test_a_series_is_cut_into_overlapping_windows_in_time_order(tmp_path):
+    path = tmp_path / "series.csv"
+    _series().to_csv(path, index=False)
+    windows, schema = ingest(DataParams(source="windows", path=str(path), time_column="when",
+                                        window_length=8, window_stride=4, min_rows=2))
+    assert len(windows) == (40 - 8) // 4 + 1 == schema["n_rows"]
+    assert schema["window_shape"] == [2, 8] and schema["series_columns"] == ["a", "b"]  # text columns left out
+    assert schema["features"] == [f"a_t{k}" for k in range(8)] + [f"b_t{k}" for k in range(8)]
+    # window k holds time steps 4k .. 4k + 7 of each series, in time order, and starts at its id
+    assert windows.loc[2, [f"a_t{k}" for k in range(8)]].tolist() == list(range(8, 16))
+    assert windows.loc[2, [f"b_t{k}" for k in range(8)]].tolist() == [100.0 + k for k in range(8, 16)]
+    assert windows.loc[2, "id"] == "2026-01-01 08:00:00"
+    # without a time column the file order is kept and the id is the first row's number
+    in_order = _series().sort_values("when")
+    in_order.to_csv(path, index=False)
+    unordered, _ = ingest(DataParams(source="windows", path=str(path), window_length=8, window_stride=4, min_rows=2))
+    assert unordered["id"].tolist()[:3] == ["0", "4", "8"]
+    assert unordered.drop(columns="id").equals(windows.drop(columns="id"))
+
+
+@pytest.mark.parametrize("change, extra, message", [
+    (lambda f: f.assign(when=f["when"].where(f["a"] != 3, f["when"].iloc[0])), {}, "column 'when' (time): 1 repeated times"),
+    (lambda f: f.assign(when=f["when"].where(f["a"] != 3, "soon")), {}, "column 'when' (time): 1 missing or unreadable times, e.g. 'soon'"),
+    (lambda f: f.head(6), {}, "6 time steps, fewer than data.window_length 8"),
+    (lambda f: f.head(12), {"min_rows": 5}, "12 time steps give 2 windows of 8 every 4; at least 5 are needed"),
+    (lambda f: f.assign(b=f["b"].where(f["a"] != 3, np.nan)), {}, "column 'b': missing (empty or NaN)"),
+    (lambda f: f, {"time_column": "time"}, "data.time_column 'time' is not a column"),
+])
+def test_bad_series_are_refused_with_the_column_and_the_count(tmp_path, change, extra, message):
+    path = tmp_path / "series.csv"
+    change(_series()).to_csv(path, index=False)
+    settings = {"time_column": "when", "window_length": 8, "window_stride": 4, "min_rows": 2, **extra}
+    with pytest.raises(DataValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ingest(DataParams(source="windows", path=str(path), **settings))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"source": "windows", "path": "s.csv", "label_column": "y"}, "data.label_column does not apply to windows"),
+    ({"source": "csv", "path": "s.csv", "time_column": "t"}, "needs data.source 'windows'"),
+])
+def test_window_settings_are_checked(settings, message):
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match=message):
+        DataParams(**settings)
+
+
+def test_windows_are_split_in_time_order_with_no_shared_time_step_and_scaled_per_series(tmp_path):
+    path = tmp_path / "series.csv"
+    _series(400).sort_values("when").to_csv(path, index=False)
+    windows, schema = ingest(DataParams(source="windows", path=str(path), window_length=8, window_stride=2))
+    train, val, test, scaler = split_and_scale(windows, schema, SplitParams(), RuntimeParams())
+    starts = [part["id"].astype(int) for part in (train, val, test)]  # the first time step of each window
+    assert (len(val), len(test)) == (round(0.1 * len(windows)), round(0.2 * len(windows)))
+    assert starts[0].max() + 7 < starts[1].min() and starts[1].max() + 7 < starts[2].min()  # no shared step
+    assert starts[1].min() - starts[0].max() == 8 and len(train) + len(val) + len(test) == len(windows) - 6  # 3 left out per cut
+    assert scaler["kind"] == "per_channel"
+    for series in ("a", "b"):  # one range per series: its windows keep their shape
+        values = train[[f"{series}_t{k}" for k in range(8)]].to_numpy()
+        assert values.min() == pytest.approx(0) and values.max() == pytest.approx(1)
+        assert np.allclose(np.diff(values, axis=1), np.diff(values, axis=1)[0, 0], rtol=1e-4)  # still a straight line
+
+
+def test_too_few_windows_for_a_time_ordered_split_with_gaps(tmp_path):
+    path = tmp_path / "series.csv"
+    _series(25).sort_values("when").to_csv(path, index=False)
+    windows, schema = ingest(DataParams(source="windows", path=str(path), window_length=8, window_stride=1, min_rows=10))
+    with pytest.raises(DataValidationError, match="18 windows are too few for a time-ordered split .* the 7 windows"):
+        split_and_scale(windows, schema, SplitParams(), RuntimeParams())
+
+
+# ---- unlabelled rows (an empty label cell) ---------------------------------------------
+
+def _partly_labelled(n=300, empty=0.8, seed=0):
+    frame = _table(n)
+    frame.loc[np.random.default_rng(seed).random(n) < empty, "kind"] = np.nan
+    return frame
+
+
+def test_empty_label_cells_are_unlabelled_rows_not_bad_cells(tmp_path):
+    frame = _partly_labelled()
+    frame.loc[5, "a"] = np.nan  # a missing feature is still a bad cell
+    from autoencoder_pipelines.errors import DataValidationError
+
+    with pytest.raises(DataValidationError, match=r"1 bad cell in 1 of 300 rows:\n  line 7, column 'a'"):
+        _ingest_file(tmp_path, frame, label_column="kind")
+    validated, schema = _ingest_file(tmp_path, frame, label_column="kind", bad_rows="drop")
+    assert len(validated) == 299 and schema["dropped_rows"] == 1  # only the bad feature's row
+    labelled = int(frame.drop(index=5)["kind"].notna().sum())
+    assert (schema["labelled_rows"], schema["unlabelled_rows"]) == (labelled, 299 - labelled)
+    assert schema["classes"] == [0, 1, 2] and all(type(c) is int for c in schema["classes"])  # not 0.0, 1.0, 2.0
+    assert validated["label"].isna().sum() == 299 - labelled
+
+
+def test_other_bad_labels_are_still_refused_with_empty_cells_around():
+    from autoencoder_pipelines.checks import check_label_type
+    from autoencoder_pipelines.errors import DataValidationError
+
+    frame = _partly_labelled()
+    frame.loc[frame["kind"].notna().idxmax(), "kind"] = 0.5
+    validated, schema = validate_table(frame, "memory", label_column="kind")
+    with pytest.raises(DataValidationError, match=r"holds non-integer numbers \(e.g. 0.5\)"):
+        check_label_type(schema, validated["label"])
+    single = _partly_labelled()
+    single.loc[single["kind"].notna(), "kind"] = 1
+    with pytest.raises(DataValidationError, match="a single class 1"):
+        validate_table(single, "memory", label_column="kind")
+
+
+def test_an_all_empty_label_column_is_unlabelled_data_with_a_warning(caplog):
+    frame = _table()
+    frame["kind"] = np.nan
+    with caplog.at_level("WARNING"):
+        validated, schema = validate_table(frame, "memory", label_column="kind")
+    assert schema["classes"] is None and "label" not in validated.columns and len(validated) == 60
+    assert schema["label_column"] == "kind"  # a scoring file may still carry it
+    assert "memory: column 'kind' (label) is empty in every row: the data is treated as unlabelled" in caplog.text
+    assert (schema["labelled_rows"], schema["unlabelled_rows"]) == (0, 60)
+
+
+def test_a_text_label_of_spaces_is_as_empty_as_a_blank_cell():
+    frame = _table(8)
+    frame["kind"] = ["cat", "", "dog", None, "  ", "cat", "dog", np.nan]
+    validated, schema = validate_table(frame, "memory", label_column="kind")
+    assert schema["classes"] == ["cat", "dog"] and schema["unlabelled_rows"] == 4
+    assert validated["label"].notna().tolist() == [True, False, True, False, False, True, True, False]
+
+
+def test_the_split_stratifies_the_labelled_rows_and_places_the_unlabelled_ones():
+    from autoencoder_pipelines.pipelines.data_processing.nodes import count_rows
+
+    validated, schema = validate_table(_partly_labelled(600, empty=0.7), "memory", label_column="kind")
+    parts = split_and_scale(validated, schema, SplitParams(), RuntimeParams(seed=3))
+    ids = [set(part["id"]) for part in parts[:3]]
+    assert set.union(*ids) == set(validated["id"]) and sum(map(len, ids)) == 600
+    counts = count_rows(*parts[:3], schema)
+    assert counts["data.labelled_rows"] == schema["labelled_rows"]
+    assert counts["data.unlabelled_rows"] == schema["unlabelled_rows"]
+    for name, part, share in (("train", parts[0], 0.7), ("val", parts[1], 0.1), ("test", parts[2], 0.2)):
+        # both kinds of row in every part, in about the split's proportions
+        assert counts[f"data.{name}_unlabelled_rows"] == pytest.approx(share * schema["unlabelled_rows"], abs=1)
+        assert counts[f"data.{name}_labelled_rows"] == pytest.approx(share * schema["labelled_rows"], abs=1)
+    per_class = parts[2]["label"].value_counts()
+    assert per_class.max() - per_class.min() <= 2  # stratified (the labelled classes are balanced)
+    assert not parts[0]["label"].head(20).notna().all() and parts[0]["label"].head(20).notna().any()  # mixed
+    again = split_and_scale(validated, schema, SplitParams(), RuntimeParams(seed=3))
+    assert [p["id"].tolist() for p in again[:3]] == [p["id"].tolist() for p in parts[:3]]  # seeded
+
+
+def test_a_stratified_fraction_keeps_every_class_and_grows_by_adding_rows():
+    from autoencoder_pipelines.data import stratified_sample
+
+    frame = pd.DataFrame({"id": [str(i) for i in range(230)],
+                          "label": pd.array([0] * 100 + [1] * 100 + [2] * 10 + [None] * 20, dtype="Int64")})
+    small = stratified_sample(frame, 0.01, seed=7)
+    assert small["label"].value_counts().to_dict() == {0: 1, 1: 1, 2: 1}  # at least one row per class
+    half = stratified_sample(frame, 0.5, seed=7)
+    assert half["label"].value_counts().to_dict() == {0: 50, 1: 50, 2: 5} and half["label"].notna().all()
+    assert set(small["id"]) <= set(half["id"])  # nested: a larger budget adds labels
+    assert len(stratified_sample(frame, 1.0, seed=7)) == 210
+    assert stratified_sample(frame, 0.5, seed=7)["id"].tolist() == half["id"].tolist()
+    assert stratified_sample(frame, 0.5, seed=8)["id"].tolist() != half["id"].tolist()

@@ -58,9 +58,16 @@ def test_a_run_under_torchrun_on_two_nodes_matches_a_single_process_run(make_pro
         "--no-python", str(KEDRO), "run", "--pipelines=denoise",
     ]
     env = {**__import__("os").environ, "MLFLOW_TRACKING_URI": project.uri, "KEDRO_DISABLE_TELEMETRY": "1"}
-    nodes = [subprocess.Popen(launch, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
-    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    # Each node's output goes to a file: read from pipes one after the other, a node whose pipe
+    # filled up (64 KiB of log) would block while the other waits for it in a collective.
+    logs = [project.path(f"node_{i}.log") for i in range(2)]
+    nodes = []
+    for log in logs:
+        with log.open("w") as out:
+            nodes.append(subprocess.Popen(launch, cwd=project.root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True))
+    for node in nodes:
+        node.wait(timeout=300)
+    outputs = [log.read_text() for log in logs]
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(output[-3000:] for output in outputs)
     assert sum("rank 0 of 2 (cpu, gloo)" in output for output in outputs) == 1
 

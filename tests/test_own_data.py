@@ -86,3 +86,37 @@ def test_classifier_accuracy_comes_with_the_majority_rate_and_balanced_accuracy(
     metrics = trained_project.metrics()
     assert 0 < metrics["finetune.test_majority_rate"] < metrics["finetune.test_accuracy"]
     assert 0 < metrics["finetune.test_balanced_accuracy"] <= 1
+
+
+def test_a_table_with_90_percent_empty_labels_trains_end_to_end(make_project, tiny):
+    """400 rows, 40 of them labelled: every row pretrains and feeds the unsupervised models,
+    the 40 labelled ones the classifiers, their metrics and the label budget curve."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(400) % 2
+    values = rng.normal(size=(400, 12)) + 1.5 * labels[:, None] * (np.arange(12) < 6)
+    frame = pd.DataFrame(values, columns=[f"s{i}" for i in range(12)])
+    frame.insert(0, "status", labels.astype(float))
+    frame.loc[rng.permutation(400)[40:], "status"] = np.nan  # 90% empty
+    tiny["finetune"]["label_fractions"] = [0.25, 1.0]
+    project = make_project(tiny)
+    project.run("denoise", data={"source": "csv", "path": _write(project, frame), "label_column": "status"})
+    metrics = project.metrics()
+    assert (metrics["data.labelled_rows"], metrics["data.unlabelled_rows"]) == (40, 360)
+    assert metrics["data.train_labelled_rows"] + metrics["data.train_unlabelled_rows"] == 280
+    predictions = pd.read_parquet(project.path("data/07_model_output/test_predictions.parquet"))
+    assert len(predictions) == metrics["data.test_labelled_rows"] == 8 and predictions["label"].notna().all()
+    assert 0 < metrics["finetune.test_accuracy"] <= 1 and "anomaly.roc_auc" in metrics
+    scores = pd.read_parquet(project.path("data/07_model_output/anomaly_scores.parquet"))
+    assert scores["anomalous"].isna().sum() == 360  # an unlabelled row is neither normal nor anomalous
+    assert len(pd.read_parquet(project.path("data/07_model_output/embeddings.parquet"))) == 400
+    curve = pd.read_csv(project.path("data/08_reporting/label_budget.csv"))
+    assert list(curve["fraction"]) == [0.25, 1.0] and list(curve["labelled_rows"]) == [
+        metrics["label_budget.0.25.labelled_rows"], metrics["label_budget.1.0.labelled_rows"]]
+    assert 6 <= curve["train_labelled_rows"][0] <= 8  # a quarter of each class's training rows (28 in all)
+    assert curve["labelled_rows"][0] - curve["train_labelled_rows"][0] == 2  # validation: one row a class
+    assert metrics["label_budget.1.0.labelled_rows"] == 32  # every labelled training and validation row
+    assert metrics["label_budget.1.0.pretrained_test_accuracy"] == metrics["finetune.test_accuracy"]
+    assert project.path("data/08_reporting/label_budget.png").stat().st_size > 1000
+    (run,) = project.runs()
+    assert run.data.metrics["data.unlabelled_rows"] == 360
+    assert "label_budget.0.25.pca_logreg_test_accuracy" in run.data.metrics

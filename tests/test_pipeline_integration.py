@@ -22,9 +22,15 @@ REQUIRED_METRICS = [
     "reduction.pca_test_mse",
     "anomaly.threshold",
     "anomaly.roc_auc",
+    "contraction.jacobian_frobenius",
+    "contraction.ratio.q00_01",
+    "codes.logistic_regression.test_accuracy",
+    "raw.linear_svm.test_accuracy",
+    "pca.logistic_regression.test_accuracy",
     "run.seconds",
 ]
-FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png"]
+FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png",
+           "codes_vs_prior.png"]
 MODELS = ("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
 
 
@@ -118,3 +124,38 @@ def test_an_unlabelled_csv_runs_without_a_classifier(make_project, tiny):
     assert set(embeddings["id"]) == set(data["sensor_id"]) and "label" not in embeddings.columns
     classifier = TorchModelDataset(str(project.path("data/06_models/classifier.pt")), version=Version(None, None))
     assert "no label column" in repr(classifier.load())
+
+
+def test_windows_of_a_series_run_through_every_node_with_the_conv1d_vae(make_project, tiny):
+    """A CSV of two series over time: windows, the 1-D convolutional VAE, every downstream node
+    (no classifier: windows have no labels), the generation metrics and figures, MLflow."""
+    from mlflow.tracking import MlflowClient
+
+    t = np.arange(600)
+    rng = np.random.default_rng(0)
+    series = pd.DataFrame({"time": t, "x": np.sin(2 * np.pi * t / 16) + 0.1 * rng.standard_normal(600),
+                           "y": np.cos(2 * np.pi * t / 8) + 0.1 * rng.standard_normal(600)})
+    tiny.update({
+        "model": {"kind": "conv1d_vae", "hidden_sizes": [4], "conv1d_vae": {"channels": [4, 8]}},
+        "data": {"source": "windows", "path": "data/01_raw/series.csv", "time_column": "time",
+                 "window_length": 16, "window_stride": 4},
+        "anomaly": {**tiny["anomaly"], "normal_classes": None},
+        "reduction": {**tiny["reduction"], "sweep_code_sizes": []},
+        "report": {"contraction_rows": 50, "generation_rows": 50},
+    })
+    project = make_project(tiny)
+    series.sample(frac=1.0, random_state=0).to_csv(project.path("data/01_raw/series.csv"), index=False)
+    project.run()
+    metrics = project.metrics()
+    assert "finetune.test_accuracy" not in metrics and "codes.linear_svm.test_accuracy" not in metrics
+    for key in ("generation.mmd2.generated", "generation.mmd2.gaussian_baseline", "contraction.jacobian_frobenius",
+                "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.threshold"):
+        assert math.isfinite(metrics[key]), key
+    embeddings = pd.read_parquet(project.path("data/07_model_output/embeddings.parquet"))
+    assert len(embeddings) == (600 - 16) // 4 + 1 - 2 * 3  # every window but the 3 left out at each cut
+    for figure in ("generated_vs_real.png", "generated_samples.png", "codes_vs_prior.png", "contraction.png"):
+        assert project.path(f"data/08_reporting/{figure}").stat().st_size > 1000, figure
+    (run,) = project.runs()
+    assert run.data.params["data.source"] == "windows"
+    history = MlflowClient(project.uri).get_metric_history(run.info.run_id, "pretrain.conv1d_vae.val_kl")
+    assert [m.step for m in history] == [1, 2]

@@ -14,7 +14,9 @@ IN_MEMORY = {
     "run_started_at", "runtime", "derived_settings",  # set by the project hook during a run
     "pretrain_history", "finetune_history", "random_init_history", "denoiser_history",
     "reduction_history", "anomaly_history",
-    "classification_metrics", "denoising_metrics", "reduction_metrics", "anomaly_metrics", "anomaly_baseline_metrics",
+    "data_metrics", "classification_metrics", "label_budget_metrics", "denoising_metrics", "reduction_metrics",
+    "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics",
+    "generation_metrics", "prior_metrics",
     "scoring_report", "scoring_report_logged", "scoring_model_ref",
 }
 

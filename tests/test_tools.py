@@ -11,14 +11,22 @@ from autoencoder_pipelines.tools.sweep import run_sweep
 
 
 def _tools_project(make_project, tiny):
+    """A tiny config on 500 of the digits (8x8 images, all ten classes): each run is short."""
+    from sklearn.datasets import load_digits
+
     tiny["reduction"]["sweep_code_sizes"] = []
-    return make_project(tiny)
+    tiny["data"] = {"source": "csv", "path": "data/01_raw/digits.csv", "label_column": "target",
+                    "image_shape": [8, 8], "min_rows": 2}
+    tiny["anomaly"] = {**tiny["anomaly"], "normal_classes": list(range(9))}
+    project = make_project(tiny)
+    load_digits(as_frame=True).frame.head(500).to_csv(project.path("data/01_raw/digits.csv"), index=False)
+    return project
 
 
 def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     tiny["registry"] = {"promote": True}  # a user's standing setting: tools still never promote
     project = _tools_project(make_project, tiny)
-    kinds = ["sparse", "vae"]
+    kinds = ["adversarial", "vae"]
     table, folder = project.call(run_comparison, project.root, kinds)
     assert folder.parent == project.path("data/tools/compare")
     saved = pd.read_csv(folder / "comparison.csv")
@@ -26,6 +34,11 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     for column in ("test_accuracy", "denoised_mse", "reduction_ae_mse", "reduction_pca_mse", "anomaly_roc_auc", "seconds"):
         assert saved[column].notna().all(), column
     assert (folder / "comparison.png").stat().st_size > 1000
+    for column in ("jacobian_frobenius", "jacobian_frobenius_normalised", "contraction_ratio_nearest", "codes_logistic_accuracy"):
+        assert saved[column].notna().all() and (saved[column] > 0).all(), column
+    curves = pd.read_csv(folder / "contraction.csv")
+    assert set(curves["kind"]) == set(kinds) and set(curves["measure"]) == {"singular_value", "ratio", "normalised_ratio"}
+    assert (folder / "contraction.png").stat().st_size > 1000
     assert (folder / "vae" / "08_reporting" / "generated_samples.png").exists()
     assert not project.path("data/08_reporting").exists() and not project.path("data/06_models").exists()
 
@@ -39,6 +52,15 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     assert all(client.search_logged_models([by_name[kind].info.experiment_id], filter_string=
                f"source_run_id = '{by_name[kind].info.run_id}'") for kind in kinds)
     assert client.search_registered_models() == []
+    # the adversarial phase's losses per epoch, beside the reconstruction's
+    adversarial = by_name["adversarial"].info.run_id
+    for metric in ("train_loss", "val_loss", "discriminator_loss", "generator_loss"):
+        history = client.get_metric_history(adversarial, f"pretrain.adversarial.{metric}")
+        assert [m.step for m in history] == [1, 2], metric
+    for kind in kinds:
+        for figure in ("generated_samples.png", "codes_vs_prior.png", "generated_vs_real.png"):
+            assert (folder / kind / "08_reporting" / figure).stat().st_size > 1000
+        assert "generation.mmd2.generated" in by_name[kind].data.metrics
 
 
 def test_noise_sweep_runs_each_point_as_a_nested_run(make_project, tiny):

@@ -108,7 +108,7 @@ def test_ctrl_c_and_sigterm_end_a_real_run_killed_and_keep_its_checkpoints(make_
     the data folder free for the next training, the checkpoints kept for the restart."""
     from autoencoder_pipelines.locks import TrainingLock
 
-    tiny["pretrain"] = {"epochs": 200, "batch_size": 128}
+    tiny["pretrain"] = {"epochs": 200, "batch_size": 128, "patience": None}
     projects = {signal.SIGINT: make_project(tiny, name="interrupted"), signal.SIGTERM: make_project(tiny, name="terminated")}
     runs = {sig: _interruptible_kedro(project) for sig, project in projects.items()}
     deadline = time.time() + 240

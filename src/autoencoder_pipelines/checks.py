@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
-from autoencoder_pipelines.data import LABEL, has_labels, native
+from autoencoder_pipelines.data import LABEL, has_labels, native, window_gap
 from autoencoder_pipelines.errors import ConfigError, DataValidationError
 
 
@@ -23,7 +23,8 @@ def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
 
 
 def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[Any, int] | None) -> None:
-    """Rows enough for every part of the split and, with labels, for a stratified split."""
+    """Rows enough for every part of the split and, with labels, for a stratified split of the
+    labelled rows (unlabelled rows are placed in the parts too, but no class counts on them)."""
     n_rows = schema["n_rows"]
     n_train, n_val, n_test = split_sizes(n_rows, split)
     if min(n_train, n_val, n_test) < 1:
@@ -31,41 +32,55 @@ def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[A
             f"{schema['source']}: {n_rows} rows are too few for the split "
             f"(test {split.test_fraction}, validation {split.val_fraction}): every part needs a row"
         )
+    if schema.get("window_shape") and n_train - 2 * window_gap(schema) < 1:
+        raise DataValidationError(
+            f"{schema['source']}: {n_rows} windows are too few for a time-ordered split of {n_val} validation and "
+            f"{n_test} test windows with the {window_gap(schema)} windows that overlap both sides left out at each "
+            "cut; use a longer series, or a larger data.window_stride"
+        )
     if not label_counts:
         return
     smallest = min(label_counts, key=label_counts.get)
     if label_counts[smallest] < 3:
         raise DataValidationError(
             f"{schema['source']}: column '{schema['label_column']}' (label): class {native(smallest)!r} has "
-            f"{label_counts[smallest]} row(s); a stratified train/validation/test split needs at least 3 per class"
+            f"{label_counts[smallest]} row(s); a stratified train/validation/test split needs at least 3 labelled rows per class"
         )
+    n_labelled = sum(label_counts.values())
+    _, n_val, n_test = split_sizes(n_labelled, split)
     if min(n_test, n_val) < len(label_counts):
+        rows = f"{n_rows} rows" if n_labelled == n_rows else f"{n_labelled} labelled rows (of {n_rows})"
         raise DataValidationError(
-            f"{schema['source']}: {n_rows} rows give a test set of {n_test} and a validation set of {n_val}, "
-            f"fewer than the {len(label_counts)} classes a stratified split needs; raise the fractions or add rows"
+            f"{schema['source']}: {rows} give a test set of {n_test} and a validation set of {n_val}, "
+            f"fewer than the {len(label_counts)} classes a stratified split needs; raise the fractions or add "
+            f"{'labelled ' if n_labelled < n_rows else ''}rows"
         )
 
 
 def check_label_type(schema: dict[str, Any], labels: pd.Series) -> None:
     """A label names classes: text, booleans or whole numbers, not measurements."""
-    if pd.api.types.is_float_dtype(labels) and not all(float(v).is_integer() for v in labels.unique()):
-        example = next(v for v in labels.unique() if not float(v).is_integer())
+    values = labels.dropna().unique()  # an empty cell is an unlabelled row, not a value
+    if pd.api.types.is_float_dtype(labels) and not all(float(v).is_integer() for v in values):
+        example = next(v for v in values if not float(v).is_integer())
         raise DataValidationError(
             f"{schema['source']}: column '{schema['label_column']}' (label) holds non-integer numbers "
-            f"(e.g. {example!r}): a label names classes; point data.label_column at a class column"
+            f"(e.g. {native(example)!r}): a label names classes; point data.label_column at a class column"
         )
 
 
 def normal_classes(anomaly: AnomalyParams, schema: dict[str, Any]) -> list[Any] | None:
     """The label values the detector learns as normal; None: every row is normal (no labels).
 
-    Set: they must be classes of the data. Unset: a 0/1 (or False/True) label means 0 (False)
+    With labels, the detector learns the rows labelled normal only: an unlabelled row cannot
+    be said to be normal (it still counts in the `contamination` threshold, which is a share
+    of all training rows). Set: they must be classes of the data. Unset: a 0/1 (or False/True) label means 0 (False)
     is normal; the bundled digits hold out 9; any other labelled table must name them.
     """
     if anomaly.normal_classes is not None:
         if not has_labels(schema):
             raise ConfigError(
-                f"anomaly.normal_classes is set (got {anomaly.normal_classes}) but the data has no label column; "
+                f"anomaly.normal_classes is set (got {anomaly.normal_classes}) but the data has no labels "
+                f"({'no label column' if not schema.get('label_column') else repr(schema['label_column']) + ' is empty in every row'}); "
                 "set data.label_column or anomaly.normal_classes: null"
             )
         unknown = [c for c in anomaly.normal_classes if c not in schema["classes"]]
@@ -93,7 +108,7 @@ def check_normal_rows(anomaly: AnomalyParams, schema: dict[str, Any], label_coun
     if normal is None or not label_counts:
         return
     n_normal = sum(label_counts.get(c, 0) for c in normal)
-    if n_normal == schema["n_rows"]:
+    if n_normal == sum(label_counts.values()):  # the labelled rows; unlabelled ones are not known anomalies
         raise ConfigError(
             f"anomaly.normal_classes {normal} covers every class of the data: no row is an anomaly to measure"
         )
@@ -126,6 +141,8 @@ def derived_settings(
     """What the defaults became on this data, for the log and the MLflow run."""
     n_features = len(schema["features"])
     derived: dict[str, Any] = {"data.n_features": n_features, "data.n_rows": schema["n_rows"]}
+    if has_labels(schema):
+        derived["data.labelled_rows"] = schema.get("labelled_rows", schema["n_rows"])
     if schema.get("dropped_rows"):
         derived["data.dropped_rows"] = schema["dropped_rows"]  # data.bad_rows: drop
     if schema.get("ignored_columns"):

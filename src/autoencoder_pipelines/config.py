@@ -66,23 +66,37 @@ class RuntimeParams(_Strict):
 
 
 class DataParams(_Strict):
-    source: Literal["digits", "csv", "parquet"] = "digits"
+    # windows: a CSV (or .parquet) of numeric series over time, cut into overlapping windows
+    source: Literal["digits", "csv", "parquet", "windows"] = "digits"
     path: Optional[str] = None
     label_column: Optional[str] = None
     id_column: Optional[str] = None
-    feature_columns: Optional[list[str]] = None
+    feature_columns: Optional[list[str]] = None  # windows: the series columns
     image_shape: Optional[list[int]] = None
-    min_rows: int = Field(20, ge=2)
-    # A row with a bad cell (not a number, empty, NaN, infinite, beyond float32's range, a
-    # missing label or id): refuse the file naming them, or drop those rows and say how many.
+    min_rows: int = Field(20, ge=2)  # windows: the number of windows
+    # A row with a bad cell (a feature not a number, empty, NaN, infinite, beyond float32's
+    # range; a missing id): refuse the file naming them, or drop those rows and say how many.
+    # An empty label is not a bad cell: the row is unlabelled (it feeds pretraining and the
+    # unsupervised models, not the classifier).
     bad_rows: Literal["refuse", "drop"] = "refuse"
     # Passed to pandas.read_csv / read_parquet, e.g. {sep: ";", decimal: ","}
     read_args: dict[str, Any] = Field(default_factory=dict)
+    window_length: int = Field(32, ge=2)  # time steps per window (source windows)
+    window_stride: int = Field(8, ge=1)  # time steps from one window's start to the next
+    time_column: Optional[str] = None  # rows ordered by it; None: file order
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "DataParams":
         if self.source != "digits" and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        if self.source == "windows":
+            for key in ("label_column", "id_column", "image_shape"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"data.{key} does not apply to windows of a series (a window's id is its start time); set it to null"
+                    )
+        elif self.time_column is not None:
+            raise ValueError("data.time_column orders a series cut into windows: it needs data.source 'windows'")
         return self
 
 
@@ -92,11 +106,15 @@ class SplitParams(_Strict):
     # auto: images (data.image_shape known) share one range (global); tables are scaled per
     # feature by their 1st-99th percentile range (robust), so outliers in the training rows
     # do not squash everything else, and stay visible as values outside [0, 1]
-    scaling: Literal["auto", "global", "per_feature", "robust"] = "auto"
+    # windows of a series are scaled per series (per_channel), keeping each window's shape, and
+    # split in time order (train, then validation, then test) without shared time steps
+    scaling: Literal["auto", "global", "per_feature", "robust", "per_channel"] = "auto"
 
     def scaling_for(self, schema: dict[str, Any]) -> str:
         if self.scaling != "auto":
             return self.scaling
+        if schema.get("window_shape"):
+            return "per_channel"
         return "global" if is_images(schema) else "robust"
 
     @model_validator(mode="after")
@@ -145,7 +163,7 @@ class ModelParams(_Strict):
     hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
     activation: Literal["sigmoid", "relu", "tanh"] = "relu"
     code_activation: Literal["sigmoid", "relu", "tanh", "linear"] = "linear"
-    # the data's reconstruction; auto: bce for images (values in [0, 1]), mse for tables
+    # the data's reconstruction; auto: bce for images (values in [0, 1]), mse for tables and windows
     loss: Literal["auto", "mse", "l1", "bce"] = "auto"
     # Layers above the first reconstruct hidden codes; bce there needs sigmoid activations.
     hidden_loss: LOSS = "mse"
@@ -170,6 +188,8 @@ class ModelParams(_Strict):
         return list(self.hidden_sizes) if self.hidden_sizes is not None else stack_sizes(n_features)
 
     def loss_for(self, schema: dict[str, Any]) -> str:
+        """auto: bce for images (pixel intensities in [0, 1]), mse for tables and for windows of
+        a series (continuous values: a Gaussian, not a Bernoulli, likelihood)."""
         if self.loss != "auto":
             return self.loss
         return "bce" if is_images(schema) else "mse"
@@ -223,6 +243,18 @@ class FinetuneParams(PhaseParams):
     # Final fit on train + validation rows for exactly `epochs` (no early stopping, no
     # validation metrics): more labelled rows, as a model refit before deployment would use.
     train_on_validation: bool = False
+    # The label budget curve: for each fraction, both classifiers again on that share of the
+    # labelled training and validation rows (stratified, seeded, nested, at least one row per
+    # class), next to logistic regression on PCA codes. Empty: no curve (the default run
+    # stays as fast as before; each fraction below 1 trains two more classifiers).
+    label_fractions: list[float] = Field(default_factory=list)
+
+    @field_validator("label_fractions")
+    @classmethod
+    def _fractions(cls, fractions: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in fractions):
+            raise ValueError("every fraction must be in (0, 1]")
+        return sorted(set(fractions))
 
     @model_validator(mode="after")
     def _no_early_stopping_without_validation(self) -> "FinetuneParams":
@@ -285,6 +317,8 @@ class AnomalyParams(PhaseParams):
 class ReportParams(_Strict):
     grid_samples: int = Field(8, ge=1, le=32)
     max_points_2d: int = Field(2000, ge=10)
+    contraction_rows: int = Field(300, ge=3)  # test rows of the contraction analysis (their pairs too)
+    generation_rows: int = Field(500, ge=3)  # test rows and as many generated ones, for the MMD
 
 
 class RegistryParams(_Strict):

@@ -6,6 +6,7 @@ feature columns in schema order. Errors name the file, the column and the proble
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.errors import DataValidationError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
@@ -296,7 +299,8 @@ def _numeric_share(values: pd.Series) -> float:
 
 class BadCells:
     """The cells of a raw table that cannot be used: features that are not finite float32
-    numbers, missing labels and ids. Positions are row positions in the frame."""
+    numbers, missing ids. Positions are row positions in the frame. (A missing label is not a
+    bad cell: that row is unlabelled.)"""
 
     def __init__(self, frame: pd.DataFrame, features: list[str], roles: dict[str, str] | None = None) -> None:
         self.frame = frame
@@ -370,7 +374,7 @@ class BadCells:
         return "\n".join([
             f"{where}: {count} bad cell{'s' if count > 1 else ''} in {len(rows)} of {len(self.frame)} rows{shown}:",
             *self.first(5),
-            f"Expected: features are numbers within float32's range (±{FLOAT32_MAX_SHOWN}); labels and ids are not missing.",
+            f"Expected: features are numbers within float32's range (±{FLOAT32_MAX_SHOWN}); ids are not missing.",
             fix + hint,
         ])
 
@@ -402,10 +406,11 @@ def validate_table(
 
     Bad cells (see BadCells) are refused, naming file, line (or row), column and value for
     the first five; with `bad_rows="drop"` their rows are dropped (never a column) and the
-    schema says how many (`dropped_rows`)."""
-    import logging
+    schema says how many (`dropped_rows`).
 
-    logger = logging.getLogger(__name__)
+    An empty label cell marks an unlabelled row: it is kept (pretraining and the unsupervised
+    models use it) and the schema counts them (`labelled_rows`, `unlabelled_rows`). A label
+    column empty in every row leaves the data unlabelled (`classes` None), with a warning."""
     where = source
     check_unique_columns(list(frame.columns), where)
     if len(frame) == 0:
@@ -453,7 +458,7 @@ def validate_table(
             f"{where}: feature column(s) {_list(clashes)} use a reserved name ({', '.join(RESERVED)}); rename them"
         )
 
-    role_names = {c: r for c, r in ((label_column, "label"), (id_column, "id")) if c is not None}
+    role_names = {str(id_column): "id"} if id_column is not None else {}
     bad = BadCells(frame, features, role_names)
     dropped = 0
     if bad:
@@ -484,14 +489,37 @@ def validate_table(
     else:
         out[ID] = [str(i) for i in range(len(frame))]
     classes: list[Any] | None = None
+    labelled_rows = 0
     if label_column is not None:
         labels = frame[str(label_column)]
-        classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
-        if len(classes) < 2:
-            raise DataValidationError(
-                f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+        if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+            # text written as "" or spaces (Parquet, or a CSV with quotes) is as empty as a blank cell
+            blank = labels.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+            labels = labels.mask(blank.fillna(False).astype(bool))
+        missing = labels.isna()
+        if missing.all():
+            logger.warning(
+                "%s: column '%s' (label) is empty in every row: the data is treated as unlabelled (pretraining, "
+                "denoiser, reduction and anomaly detector train on all rows; no classifier, no classifier metrics)",
+                where, label_column,
             )
-        out[LABEL] = labels.to_numpy()
+        else:
+            present = labels[~missing]
+            if missing.any() and pd.api.types.is_float_dtype(labels) and all(float(v).is_integer() for v in present.unique()):
+                labels = labels.astype("Int64")  # whole numbers read as floats only because of the empty cells
+            classes = sorted(pd.unique(labels[~missing]).tolist(), key=lambda v: (str(type(v)), v))
+            if len(classes) < 2:
+                raise DataValidationError(
+                    f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+                )
+            out[LABEL] = labels.array if isinstance(labels.dtype, pd.Int64Dtype) else labels.to_numpy()
+            labelled_rows = int((~missing).sum())
+            if missing.any():
+                logger.info(
+                    "%s: %d of %d rows are labelled; the %d rows with an empty '%s' are unlabelled: they feed "
+                    "pretraining and the unsupervised models, not the classifier", where, labelled_rows, len(frame),
+                    int(missing.sum()), label_column,
+                )
     values = frame[features].apply(pd.to_numeric) if not all(
         pd.api.types.is_numeric_dtype(frame[c]) for c in features) else frame[features]
     out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
@@ -508,12 +536,111 @@ def validate_table(
         "classes": [native(c) for c in classes] if classes is not None else None,
         "image_shape": list(image_shape) if image_shape else None,
         "n_rows": int(len(out)),
+        "labelled_rows": labelled_rows,
+        "unlabelled_rows": int(len(out)) - labelled_rows,
     }
     if dropped:
         schema["dropped_rows"] = dropped
     if ignored:
         schema["ignored_columns"] = ignored
     return out, schema
+
+
+def cut_windows(
+    frame: pd.DataFrame,
+    source: str,
+    length: int,
+    stride: int,
+    columns: list[str] | None = None,
+    time_column: str | None = None,
+    min_rows: int = 2,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table of one or more numeric series over time -> one row per overlapping window.
+
+    Rows are put in the order of `time_column` when given (numbers, or anything
+    `pandas.to_datetime` reads; each time once), else kept in file order. Window k holds rows
+    k * stride .. k * stride + length - 1 of every series column (`columns`, default: every
+    numeric column but the time); its features are `<column>_t<step>`, column by column, and
+    its id the time (else the row number) where it starts. The schema's `window_shape` is
+    [channels, length].
+    """
+    where = source
+    if len(frame) == 0:
+        raise DataValidationError(f"{where}: no rows (has columns {list(frame.columns)[:10]})")
+    frame = frame.rename(columns=str)
+    if time_column is not None:
+        if str(time_column) not in frame.columns:
+            raise DataValidationError(f"{where}: data.time_column '{time_column}' is not a column; columns are {_list(frame.columns)}")
+        times = frame[str(time_column)]
+        parsed = times if pd.api.types.is_numeric_dtype(times) else pd.to_datetime(times, errors="coerce", format="mixed")
+        bad = parsed.isna()
+        if bad.any():
+            example = times[bad].iloc[0]
+            raise DataValidationError(
+                f"{where}: column '{time_column}' (time): {int(bad.sum())} missing or unreadable times, e.g. {example!r}"
+            )
+        repeated = parsed.duplicated()
+        if repeated.any():
+            raise DataValidationError(
+                f"{where}: column '{time_column}' (time): {int(repeated.sum())} repeated times, e.g. {times[repeated].iloc[0]!r}; "
+                "one row per time step"
+            )
+        order = np.argsort(parsed.to_numpy(), kind="stable")
+        frame, times = frame.iloc[order].reset_index(drop=True), times.iloc[order].reset_index(drop=True)
+    if columns is None:
+        candidates = [c for c in frame.columns if c != str(time_column)]
+        columns = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        if not columns:
+            raise DataValidationError(f"{where}: no numeric series columns (non-numeric: {_list(candidates)})")
+    else:
+        columns = [str(c) for c in columns]
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"{where}: data.feature_columns {_list(missing)} not in the file; columns are {_list(frame.columns)}")
+    check_features(frame, columns, where)
+    if len(frame) < length:
+        raise DataValidationError(f"{where}: {len(frame)} time steps, fewer than data.window_length {length}")
+    values = frame[columns].to_numpy(dtype="float32")  # (steps, channels)
+    windows = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)[::stride]  # (windows, channels, length)
+    if len(windows) < min_rows:
+        raise DataValidationError(
+            f"{where}: {len(frame)} time steps give {len(windows)} windows of {length} every {stride}; at least "
+            f"{min_rows} are needed (data.min_rows): a longer series, or a shorter window_length or window_stride"
+        )
+    starts = np.arange(len(windows)) * stride
+    features = [f"{column}_t{step}" for column in columns for step in range(length)]
+    out = pd.DataFrame(windows.reshape(len(windows), -1), columns=features)
+    out.insert(0, ID, [str(v) for v in (times.iloc[starts] if time_column is not None else starts)])
+    schema = {
+        "source": str(source),
+        "features": features,
+        "label_column": None,
+        "id_column": None,
+        "classes": None,
+        "image_shape": None,
+        "window_shape": [len(columns), length],
+        "window_stride": stride,
+        "series_columns": columns,
+        "time_column": time_column,
+        "n_rows": int(len(out)),
+    }
+    return out, schema
+
+
+def window_gap(schema: dict[str, Any]) -> int:
+    """Windows that share a time step with window k: up to k + gap (length - 1 steps on)."""
+    return (schema["window_shape"][1] - 1) // schema["window_stride"]
+
+
+def chronological_split(frame: pd.DataFrame, n_val: int, n_test: int, gap: int) -> tuple[pd.DataFrame, ...]:
+    """(train, validation, test) in time order: the last `n_test` rows are the test set, the
+    `n_val` before them (less `gap`) validation, the rest (less `gap`) training; the `gap` rows
+    left out at each cut are windows that share time steps with both sides."""
+    n = len(frame)
+    val_end, train_end = n - n_test - gap, n - n_test - 2 * gap - n_val
+    if train_end < 1:
+        raise ValueError(f"{n} rows leave no training rows after {n_val} + {n_test} and two gaps of {gap}")
+    return frame.iloc[:train_end], frame.iloc[val_end - n_val:val_end], frame.iloc[n - n_test:]
 
 
 def check_features(frame: pd.DataFrame, features: list[str], where: str, fix: str | None = None) -> None:
@@ -537,16 +664,26 @@ def native(value: Any) -> Any:
 
 # ---- scaling ---------------------------------------------------------------------------
 
-def fit_scaler(frame: pd.DataFrame, features: list[str], kind: str) -> dict[str, Any]:
+def fit_scaler(
+    frame: pd.DataFrame, features: list[str], kind: str, window_shape: list[int] | None = None
+) -> dict[str, Any]:
     """An affine map of each feature to about [0, 1], fitted on training rows only; plain JSON.
 
     `global`: one range for all features, the training minimum and maximum (images).
     `per_feature`: each feature's training minimum and maximum.
     `robust`: each feature's 1st and 99th training percentiles, so a few extreme rows do not
     squash the rest; values beyond them map outside [0, 1].
+    `per_channel`: windows of a series (`window_shape` [channels, length]): one range per
+    series, its training minimum and maximum over every time step, so a window keeps its shape.
     """
     values = frame[features].to_numpy(dtype="float64")
-    if kind == "global":
+    if kind == "per_channel":
+        if not window_shape:
+            raise ValueError("split.scaling 'per_channel' scales windows of a series (data.source windows)")
+        channels = values.reshape(len(values), *window_shape)
+        low = np.repeat(channels.min(axis=(0, 2)), window_shape[1])
+        high = np.repeat(channels.max(axis=(0, 2)), window_shape[1])
+    elif kind == "global":
         low, high = np.full(len(features), values.min()), np.full(len(features), values.max())
     elif kind == "per_feature":
         low, high = values.min(axis=0), values.max(axis=0)
@@ -555,7 +692,7 @@ def fit_scaler(frame: pd.DataFrame, features: list[str], kind: str) -> dict[str,
         flat = high <= low  # a feature mostly constant: fall back to its full range
         low[flat], high[flat] = values.min(axis=0)[flat], values.max(axis=0)[flat]
     else:
-        raise ValueError(f"split.scaling is '{kind}'; expected global, per_feature or robust")
+        raise ValueError(f"split.scaling is '{kind}'; expected global, per_feature, robust or per_channel")
     return {"kind": kind, "features": list(features), "minimum": low.tolist(), "maximum": high.tolist()}
 
 
@@ -589,6 +726,34 @@ def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.de
 
 def has_labels(schema: dict[str, Any]) -> bool:
     return schema.get("classes") is not None
+
+
+def is_labelled(frame: pd.DataFrame) -> pd.Series:
+    """Per row: does it carry a label (False for every row of a frame without a label column)."""
+    if LABEL not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[LABEL].notna()
+
+
+def labelled_part(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a label: what the classifiers train and are measured on."""
+    return frame[is_labelled(frame).to_numpy()]
+
+
+def stratified_sample(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """`fraction` of the labelled rows of each class (rounded, at least one per class), drawn
+    with `seed`. The draws are nested: with the same seed, a smaller fraction's rows are a
+    subset of a larger one's, so a curve over fractions adds labels rather than redrawing them."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"a fraction of the labelled rows must be in (0, 1]; got {fraction}")
+    rng = np.random.default_rng(seed)
+    labelled = labelled_part(frame)
+    chosen: list[np.ndarray] = []
+    for _, rows in sorted(labelled.groupby(LABEL, sort=False).indices.items(), key=lambda item: str(item[0])):
+        order = rng.permutation(len(rows))  # one order per class, whatever the fraction
+        chosen.append(rows[order[: max(1, int(round(fraction * len(rows))))]])
+    positions = np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
+    return labelled.iloc[positions]
 
 
 class Skipped:

@@ -40,6 +40,8 @@ def architecture(model: ModelParams, schema: dict[str, Any]) -> Architecture:
         code_activation=model.code_activation,
         image_shape=tuple(shape) if shape else None,
         options=model.kind_options(),
+        n_classes=len(schema["classes"]) if schema.get("classes") is not None else None,
+        window_shape=tuple(schema["window_shape"]) if schema.get("window_shape") else None,
     )
 
 

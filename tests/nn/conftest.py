@@ -58,6 +58,8 @@ def arch_for() -> Callable[..., Architecture]:
     def make(kind: str, **changes) -> Architecture:
         if kind == "conv":
             base = dict(hidden_sizes=(3,), image_shape=(4, 4), options={"channels": [4, 8]})
+        elif kind == "conv1d_vae":  # windows of 2 series x 8 time steps
+            base = dict(hidden_sizes=(3,), window_shape=(2, 8), options={"channels": [4, 8], "kernel_size": 3})
         else:
             base = dict(hidden_sizes=(8, 4), activation="sigmoid", code_activation="sigmoid")
         return Architecture(kind=kind, **{"n_features": N_FEATURES, **base, **changes})

@@ -1,5 +1,6 @@
 """The kind registry and every kind: its network, its pretraining objective and its rules."""
 
+import math
 import sys
 from pathlib import Path
 
@@ -359,3 +360,152 @@ def test_every_kind_adds_the_l1_weight_penalty_to_its_objective(name, arch_for, 
     with_l1, without = kind.pretrain_loss(arch, "bce", l1_weight=0.01), kind.pretrain_loss(arch, "bce")
     difference = with_l1(network, x, x, torch.Generator().manual_seed(0)) - without(network, x, x, torch.Generator().manual_seed(0))
     assert torch.allclose(difference, l1_weight_penalty(network, 0.01))
+
+
+# -- adversarial -------------------------------------------------------------------------------
+
+LOG_2 = math.log(2)
+
+
+def _adversarial(arch_for, rows, trainer_for, epochs=20, labels=None, batch_size=64, **options):
+    """An adversarial autoencoder with 2-D codes pretrained on `rows`; returns (network, history)."""
+    kind = get_kind("adversarial")
+    options = {"discriminator_learning_rate": None, "generator_learning_rate": None, **options}  # the phase's 0.005
+    arch = arch_for("adversarial", hidden_sizes=(32, 2), activation="relu", options=options,
+                    n_classes=None if labels is None else int(labels.max()) + 1)
+    with seeded(0, "init"):
+        network = kind.build(arch)
+    (history,) = pretrain(network, kind, arch, *rows, lambda name: trainer_for(name, epochs=epochs, batch_size=batch_size, learning_rate=0.005),
+                          ["bce"], [IDENTITY], labels=labels)
+    return network, history
+
+
+def _distance_from_standard_normal(codes):
+    """|mean| + ||cov - I||_F of 2-D codes."""
+    return (codes.mean(0).norm() + (torch.cov(codes.T) - torch.eye(codes.shape[1])).norm()).item()
+
+
+def test_the_discriminator_loss_moves_to_chance_as_the_codes_come_to_follow_the_prior(arch_for, structured_rows, trainer_for, monkeypatch):
+    x = structured_rows(512)
+    rows = (x[:384], x[384:])
+    network, history = _adversarial(arch_for, rows, trainer_for)
+    series = history.series()
+    assert {"train_loss", "val_loss", "discriminator_loss", "generator_loss"} <= set(series)
+    discriminator = series["discriminator_loss"]
+    # early on it tells codes from prior draws; at the end it can do no better than chance
+    assert min(discriminator[:10]) < LOG_2 - 0.15
+    assert abs(sum(discriminator[-3:]) / 3 - LOG_2) < 0.05
+    assert abs(sum(series["generator_loss"][-3:]) / 3 - LOG_2) < 0.15
+    assert series["val_loss"][-1] < 0.7 * series["val_loss"][0]  # it still reconstructs
+    # the codes' mean and covariance approach the prior's N(0, I) ...
+    with torch.no_grad():
+        adversarial_codes = network.encode(rows[1])
+    # ... which the same network trained without the regularisation phase does not do
+    monkeypatch.setattr(get_kind("adversarial"), "pretrain_callbacks", lambda arch, network: [])
+    plain, plain_history = _adversarial(arch_for, rows, trainer_for)
+    assert "discriminator_loss" not in plain_history.series()
+    with torch.no_grad():
+        plain_codes = plain.encode(rows[1])
+    assert _distance_from_standard_normal(adversarial_codes) < 0.8  # 128 rows: the estimate itself is that noisy
+    assert _distance_from_standard_normal(adversarial_codes) < 0.3 * _distance_from_standard_normal(plain_codes)
+
+
+def test_with_one_gaussian_per_class_each_class_is_encoded_into_its_own_component(arch_for, structured_rows, trainer_for):
+    x = torch.cat([structured_rows(128, seed=s) for s in range(3)])  # three classes, other structure each
+    labels = torch.arange(3).repeat_interleave(128)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    x, labels = x[order], labels[order]
+    network, _ = _adversarial(arch_for, (x[:320], x[320:]), trainer_for, epochs=30, batch_size=32,
+                              labels=labels[:320], prior="class_gaussians")
+    assert network.prior_means.shape == (3, 2)  # three means on a circle in the 2-D code space
+    with torch.no_grad():
+        codes = network.encode(x[320:])
+    nearest = torch.cdist(codes, network.prior_means).argmin(dim=1)
+    assert (nearest == labels[320:]).float().mean() > 0.8  # chance: 1/3
+
+
+def test_class_gaussians_need_labels(arch_for, rows, trainer_for):
+    kind = get_kind("adversarial")
+    arch = arch_for("adversarial", options={"prior": "class_gaussians"})
+    assert "needs labels (data.label_column)" in kind.check_data(arch)
+    assert kind.uses_labels(arch_for("adversarial", options={"prior": "class_gaussians"}, n_classes=3))
+    assert not kind.uses_labels(arch_for("adversarial", n_classes=3))
+    with pytest.raises(ValueError, match="pretrains on labelled rows"):
+        network = kind.build(arch_for("adversarial", options={"prior": "class_gaussians"}, n_classes=3))
+        pretrain(network, kind, network.architecture, *rows, trainer_for, ["bce"], [IDENTITY])
+
+
+@pytest.mark.parametrize("n_components, code_size", [(1, 4), (3, 4), (10, 2), (4, 1)])
+def test_the_class_means_are_the_configured_distance_apart(n_components, code_size):
+    from autoencoder_pipelines.nn.kinds.adversarial import prior_means
+
+    means = prior_means(n_components, code_size, separation=3.0)
+    assert means.shape == (n_components, code_size)
+    if n_components > 1:
+        distances = torch.cdist(means, means) + 1e6 * torch.eye(n_components)
+        assert torch.allclose(distances.min(dim=1).values, torch.full((n_components,), 3.0), atol=1e-5)
+
+
+def test_adversarial_samples_are_decoded_prior_draws(arch_for):
+    network = get_kind("adversarial").build(arch_for("adversarial", options={"prior": "class_gaussians", "prior_std": 0.5}, n_classes=3)).eval()
+    generator = torch.Generator().manual_seed(0)
+    draws = network.sample_prior(3000, generator, labels=torch.arange(3).repeat(1000))
+    for c in range(3):
+        component = draws[c::3]
+        assert torch.allclose(component.mean(0), network.prior_means[c], atol=0.05)
+        assert torch.allclose(component.std(0), torch.full((4,), 0.5), atol=0.05)
+    samples = network.sample(5, torch.Generator().manual_seed(1))
+    assert samples.shape == (5, 16) and samples.min() >= 0 and samples.max() <= 1
+    assert network.interpolate(torch.rand(16), torch.rand(16), 4).shape == (4, 16)
+
+
+def test_an_interrupted_adversarial_phase_resumes_to_the_uninterrupted_result(arch_for, rows, tmp_path, same_weights):
+    """The discriminator and both regularisation optimizers are part of the checkpoint."""
+    from autoencoder_pipelines.nn.trainer import Checkpoint, Trainer, TrainSettings
+
+    class Die(Callback):
+        def __init__(self, at=None):
+            self.at, self.trained = at, 0
+
+        def on_epoch_end(self, state):
+            self.trained += 1
+            if state.epoch == self.at:
+                raise RuntimeError("killed")
+
+    kind = get_kind("adversarial")
+    arch = arch_for("adversarial", hidden_sizes=(8, 2), activation="relu")
+
+    def run(die, checkpoint=True):
+        with seeded(0, "init"):
+            network = kind.build(arch)
+        callbacks = [die, Checkpoint(tmp_path / "phase.pt")] if checkpoint else [die]
+        trainer = Trainer(TrainSettings(epochs=4, batch_size=64, learning_rate=0.005), callbacks)
+        (history,) = pretrain(network, kind, arch, *rows, lambda name: trainer, ["bce"], [IDENTITY])
+        return network, history
+
+    reference, reference_history = run(Die(), checkpoint=False)
+    with pytest.raises(RuntimeError, match="killed"):
+        run(Die(at=3))
+    resumed, history = run(second := Die())
+    assert second.trained == 2  # epochs 3 and 4: it resumed after epoch 2
+    assert same_weights(resumed, reference)
+    assert history.series() == reference_history.series()
+
+
+# -- conv1d_vae --------------------------------------------------------------------------------
+
+
+def test_the_conv1d_vae_needs_windows_of_a_series(arch_for):
+    assert "needs windows of a series: set data.source to windows" in get_kind("conv1d_vae").check_data(
+        arch_for("conv1d_vae", window_shape=None))
+
+
+@pytest.mark.parametrize("window_shape, blocks", [((2, 8), 2), ((1, 12), 2), ((3, 5), 0)])
+def test_the_conv1d_vae_reads_windows_of_any_length(arch_for, window_shape, blocks):
+    n_features = window_shape[0] * window_shape[1]
+    network = get_kind("conv1d_vae").build(arch_for("conv1d_vae", n_features=n_features, window_shape=window_shape)).eval()
+    assert len(network.channels) == blocks  # as many pooling blocks as keep the length even
+    x = torch.rand(5, n_features)
+    assert network.encode(x).shape == (5, 3)
+    assert network(x).shape == (5, n_features) and network.sample(4).shape == (4, n_features)
+    assert network.interpolate(x[0], x[1], 3).shape == (3, n_features)

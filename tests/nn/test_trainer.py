@@ -212,3 +212,61 @@ def test_the_loss_gets_every_row_once_an_epoch_in_shuffled_aligned_slices():
         assert not torch.equal(order, x.squeeze(1))  # shuffled
     assert not torch.equal(orders[0], orders[1])  # afresh every epoch
     assert all(torch.equal(2 * xb, yb) for xb, yb in seen)  # rows of x and y stay paired
+
+
+class StepAfterStep(Callback):
+    """An objective's callback: after every optimizer step, sees the step's batch and the
+    weights that step produced; adds an epoch figure of its own to the record."""
+
+    def __init__(self, figure=1.0):
+        self.figure, self.batches, self.weights, self.order = figure, [], [], []
+
+    def on_batch_end(self, state, batch, generator):
+        self.batches.append(batch)
+        self.weights.append(state.model.weight.detach().clone())
+        self.generator = generator
+
+    def on_epoch_end(self, state):
+        self.order.append(sorted(state.record))
+        state.record["extra_figure"] = self.figure
+
+
+def test_objective_callbacks_run_after_every_step_and_their_figures_are_recorded():
+    x = torch.arange(250, dtype=torch.float32).unsqueeze(1) / 250
+    model, seen = nn.Linear(1, 1), []
+
+    def loss(batch, generator):
+        seen.append(batch)
+        return nn.functional.mse_loss(model(batch[0]), 2 * batch[0])
+
+    objective = StepAfterStep()
+    weights_before_steps = []
+    recorder = Callback()
+    recorder.on_fit_start = lambda state: state.optimizer.register_step_pre_hook(
+        lambda *args: weights_before_steps.append(model.weight.detach().clone()))
+    history = Trainer(TrainSettings(epochs=2, batch_size=100), [recorder]).fit(
+        model, loss, (x,), name="phase", callbacks=[objective])
+    assert len(objective.batches) == len(seen) == 6  # once per optimizer step, with that step's batch
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(objective.batches, seen))
+    # called after the step: the weights it sees are the next step's starting weights
+    assert all(torch.equal(a, b) for a, b in zip(objective.weights, weights_before_steps[1:]))
+    assert isinstance(objective.generator, torch.Generator)
+    # its figure reaches the history (it runs before MetricHistory), next to the loss
+    assert history.series()["extra_figure"] == [1.0, 1.0]
+    assert objective.order == [["train_loss"], ["train_loss"]]
+
+
+def test_a_non_finite_figure_of_an_objective_callback_stops_the_phase():
+    x = torch.rand(64, 1)
+    model = nn.Linear(1, 1)
+    with pytest.raises(TrainingDivergedError, match="phase: loss became non-finite at epoch 1"):
+        Trainer(TrainSettings(epochs=3, batch_size=32)).fit(
+            model, lambda batch, g: model(batch[0]).pow(2).mean(), (x,), name="phase",
+            callbacks=[StepAfterStep(figure=math.nan)])
+
+
+def test_callbacks_without_a_batch_hook_are_not_called_per_batch(fit_regression, monkeypatch):
+    calls = []
+    monkeypatch.setattr(Callback, "on_batch_end", lambda *args: calls.append(args))
+    fit_regression(epochs=1, callbacks=[Callback()])
+    assert calls == []  # the base no-op is skipped, not called 8 times

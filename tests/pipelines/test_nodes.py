@@ -6,6 +6,7 @@ from unittest.mock import patch
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from autoencoder_pipelines.config import AnomalyParams, DenoiserParams, FinetuneParams, ModelParams, PretrainParams, ReductionParams
 from autoencoder_pipelines.config import CorruptionParams
@@ -172,5 +173,156 @@ def test_scored_ids_are_the_id_column_or_source_and_row_and_never_repeat(frame, 
 def test_only_generative_kinds_draw_samples(frame, schema, runtime):
     vae, _ = _pretrain(frame, schema, runtime, "vae")
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    assert len(plot_generated_samples(vae, frame, schema).axes) == 16
+    assert len(plot_generated_samples(vae, frame, schema).axes) == 32  # 3 rows of prior draws, 1 of interpolation
     assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"
+
+
+def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstream_node(frame, schema, runtime, tmp_path):
+    from autoencoder_pipelines.nn.serialization import load, save
+    from autoencoder_pipelines.pipelines.finetuning.nodes import evaluate_denoiser
+    from autoencoder_pipelines.pipelines.reduction.nodes import compare_with_pca, export_embeddings
+
+    network, history = _pretrain(frame, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+    assert network.prior_means.shape == (2, 4)  # one component per class
+    assert {f"pretrain.adversarial.{m}" for m in ("train_loss", "val_loss", "discriminator_loss", "generator_loss")} == set(history)
+    with pytest.raises(ConfigError, match="class_gaussians' draws one Gaussian per class: it needs labels"):
+        _pretrain(frame, {**schema, "classes": None}, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+    model = ModelParams(kind="adversarial", hidden_sizes=[8, 4])
+    classifier, _ = finetune_classifier(network, frame, frame, schema, FinetuneParams(epochs=1, batch_size=32), runtime)
+    denoiser, _ = finetune_denoiser(network, frame, frame, frame, schema, model, MASKING, DenoiserParams(epochs=1, batch_size=32), runtime)
+    metrics, _ = evaluate_denoiser(denoiser, frame, frame, schema)
+    embeddings = export_embeddings(denoiser, frame, frame, frame, schema)
+    _, reduction = compare_with_pca(denoiser, frame, frame, frame, schema, ReductionParams())
+    assert [c for c in embeddings.columns if c.startswith("z_")] == ["z_0", "z_1", "z_2", "z_3"]
+    assert np.isfinite([metrics["denoise.test_mse_denoised"], reduction["reduction.ae_test_mse"]]).all()
+    detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
+    scored = build_scorer(frame, schema, scaler, network, detector, classifier).score(frame.head(3))
+    assert {"z_0", "predicted_class"} <= set(scored.columns)
+    save(network, tmp_path / "aae.pt")  # the prior travels with the model; the discriminator does not
+    loaded = load(tmp_path / "aae.pt")
+    assert torch.equal(loaded.prior_means, network.prior_means)
+    assert not any("discriminator" in key for key in loaded.state_dict())
+    assert len(plot_generated_samples(loaded, frame, schema).axes) > 1
+
+
+def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_same_size(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.reduction.nodes import classify_features, compare_with_pca, export_embeddings
+
+    network, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
+    embeddings = export_embeddings(network, train, test.head(4), test, schema)
+    pca, _ = compare_with_pca(network, train, test.head(4), test, schema, ReductionParams())
+    metrics = classify_features(embeddings, pca, train, test, schema)
+    assert {key for key in metrics if key.endswith("test_accuracy")} == {
+        f"{features}.{classifier}.test_accuracy"
+        for features in ("codes", "raw", "pca") for classifier in ("logistic_regression", "linear_svm")}
+    assert (metrics["codes.dimensions"], metrics["pca.dimensions"], metrics["raw.dimensions"]) == (4, 4, 16)
+    assert metrics["raw.logistic_regression.test_accuracy"] == 1.0  # class 1 is brighter everywhere
+    # the features' rows line up with their labels: scrambled labels score about chance
+    scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7)) for split, part in (("train", train), ("test", test))}
+    assert classify_features(embeddings, pca, scrambled["train"], test, schema)["raw.linear_svm.test_accuracy"] < 0.75
+    assert classify_features(embeddings, pca, train, test, {**schema, "classes": None}) == {}
+
+
+def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runtime):
+    from autoencoder_pipelines.config import ReportParams
+    from autoencoder_pipelines.pipelines.reporting.nodes import analyse_contraction
+
+    network, _ = _pretrain(frame, schema, runtime, "contractive")
+    metrics, table, figure = analyse_contraction(network, frame, schema, ReportParams(contraction_rows=20))
+    assert {"contraction.jacobian_frobenius", "contraction.jacobian_frobenius_normalised", "contraction.ratio_all",
+            "contraction.sensitive_directions", "contraction.ratio.q00_01", "contraction.normalised_ratio.q90_100"} <= set(metrics)
+    assert np.isfinite(list(metrics.values())).all()
+    assert table.groupby("measure").size().to_dict() == {"singular_value": 4, "ratio": 5, "normalised_ratio": 5}
+    assert len(figure.axes) == 3
+
+
+def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runtime):
+    from autoencoder_pipelines.config import ReportParams
+    from autoencoder_pipelines.pipelines.reporting.nodes import compare_codes_with_prior
+
+    for kind in ("adversarial", "vae"):
+        network, _ = _pretrain(frame, schema, runtime, kind)
+        metrics, figure = compare_codes_with_prior(network, frame, schema, ReportParams())
+        points = sum(len(collection.get_offsets()) for collection in figure.axes[0].collections)
+        assert points == 2 * len(frame), kind  # every test code and as many prior draws
+        assert set(metrics) == {"prior.linear_separability", "prior.mean_distance", "prior.code_std"}
+        assert 0 <= metrics["prior.linear_separability"] <= 1
+    # codes far from the prior are told apart from its draws; draws of the prior itself are not
+    network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1)) + 5
+    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] > 0.95
+    network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1))
+    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] < 0.7
+    stack, _ = _pretrain(frame, schema, runtime, "denoising")
+    metrics, figure = compare_codes_with_prior(stack, frame, schema, ReportParams())
+    assert metrics == {} and "no prior" in figure.axes[0].texts[0].get_text()
+
+
+def _partly_labelled(frame, keep_every=4):
+    """The fixture's rows with every label but each `keep_every`-th one emptied (unlabelled)."""
+    partly = frame.copy()
+    partly["label"] = pd.array(partly["label"], dtype="Int64")
+    partly.loc[partly.index % keep_every != 0, "label"] = pd.NA
+    return partly
+
+
+def test_unlabelled_rows_feed_pretraining_but_not_the_classifiers(frame, schema, runtime):
+    from autoencoder_pipelines.nn import finetuning
+
+    partly = _partly_labelled(frame)
+    n_labelled = int(partly["label"].notna().sum())
+    with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
+        stack, _ = _pretrain(partly, schema, runtime)
+    assert {len(call.args[3]) for call in spy.call_args_list} == {len(partly)}  # every row, each layer
+    params = FinetuneParams(epochs=1, batch_size=32)
+    with patch.object(finetuning, "train_classifier", wraps=finetuning.train_classifier) as spy:
+        classifier, _ = finetune_classifier(stack, partly, partly, schema, params, runtime)
+        twin, _ = train_random_init_classifier(partly, partly, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+    for call in spy.call_args_list:  # x_train, y_train, x_val, y_val: the labelled rows only
+        assert [len(t) for t in call.args[1:5]] == [n_labelled] * 4
+    metrics, predictions = evaluate_classifiers(classifier, twin, partly, partly, schema)
+    assert len(predictions) == n_labelled and predictions["label"].notna().all()
+    assert metrics["finetune.test_majority_rate"] == 0.5  # of the 16 labelled rows, 8 per class
+
+
+def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.anomaly.nodes import normal_part
+
+    partly = _partly_labelled(frame)
+    params = AnomalyParams(epochs=1, batch_size=16, normal_classes=[0])
+    assert len(normal_part(partly, schema, params)) == 8  # the rows labelled 0, not the unlabelled ones
+    detector, _ = train_detector(partly, partly, schema, params, runtime)
+    scores, metrics = score_anomalies(detector, partly, partly, partly, schema, params)
+    test = scores[scores["split"] == "test"]
+    assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
+    assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
+    assert metrics["anomaly.true_positives"] + metrics["anomaly.false_negatives"] == 8
+
+
+def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, schema, runtime):
+    from autoencoder_pipelines.pipelines.finetuning import nodes as finetuning_nodes
+    from autoencoder_pipelines.pipelines.finetuning.nodes import label_budget_curve
+    from autoencoder_pipelines.pipelines.reporting.nodes import plot_label_budget
+
+    partly = _partly_labelled(frame, keep_every=2)  # 32 labelled rows, 16 per class
+    stack, _ = _pretrain(partly, schema, runtime)
+    model, params = ModelParams(hidden_sizes=[8, 4]), FinetuneParams(epochs=2, batch_size=32, label_fractions=[1.0, 0.1, 0.5])
+    assert params.label_fractions == [0.1, 0.5, 1.0]
+    classifier, history = finetune_classifier(stack, partly, partly, schema, params, runtime)
+    twin, twin_history = train_random_init_classifier(partly, partly, schema, model, params, runtime)
+    with patch.object(finetuning_nodes, "_fit_classifier", wraps=finetuning_nodes._fit_classifier) as fit:
+        metrics, table = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly,
+                                            schema, model, params, runtime)
+    assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
+    assert {len(call.args[1]) for call in fit.call_args_list} == {4, 16}  # 0.1: 2 of each class's 16; 0.5: 8
+    for fraction, rows in (("0.1", 8), ("0.5", 32), ("1.0", 64)):  # sampled training + validation rows
+        assert metrics[f"label_budget.{fraction}.labelled_rows"] == rows
+        for name in ("pretrained", "random_init", "pca_logreg"):
+            assert 0 <= metrics[f"label_budget.{fraction}.{name}_test_accuracy"] <= 1
+    assert list(table["fraction"]) == [0.1, 0.5, 1.0] and list(table["pretrained_epochs"]) == [2, 2, 2]
+    figure = plot_label_budget(table)
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].get_lines()) == 3
+    off, empty = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly, schema,
+                                    model, FinetuneParams(), runtime)
+    assert off == {} and empty.empty and len(plot_label_budget(empty).axes[0].get_lines()) == 0

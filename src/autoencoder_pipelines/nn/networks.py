@@ -1,10 +1,10 @@
 """Dense networks shared by the kinds: one encoder/decoder layer pair, the stack built from
-them, and the classifier head put on any encoder.
+them, the detector's network, and the classifier head put on any encoder.
 
-Every autoencoder in the project (these stacks, the VAE, the convolutional one) has the same
-interface: n_features, code_size, output_activation, encode, decode, decode_preactivation,
-forward, forward_preactivation and encoder(); the code export, the fine-tuning phases, the
-detector and the classifier head rely on nothing else.
+Every autoencoder in the project (these, the VAE, the convolutional one) is an `Autoencoder`:
+n_features, code_size, output_activation, encode, decode, decode_preactivation, forward,
+forward_preactivation and encoder(); the code export, the fine-tuning phases, the detector and
+the classifier head rely on nothing else.
 """
 
 from __future__ import annotations
@@ -46,7 +46,74 @@ def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-class DenseAutoencoderLayer(nn.Module):
+@torch.no_grad()
+def interpolate_decoded(network: nn.Module, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
+    """`steps` rows decoded along the straight line from encode(x1) to encode(x2), endpoints
+    included (the generative kinds' `interpolate`)."""
+    if steps < 2:
+        raise ValueError(f"interpolate needs at least 2 steps, got {steps}")
+    z1, z2 = network.encode(x1.reshape(1, -1)), network.encode(x2.reshape(1, -1))
+    t = torch.linspace(0.0, 1.0, steps, device=z1.device, dtype=z1.dtype).unsqueeze(1)
+    # (1 - t) z1 + t z2 hits both endpoints exactly (lerp's z1 + t (z2 - z1) need not).
+    return network.decode((1 - t) * z1 + t * z2)
+
+
+class Autoencoder(nn.Module):
+    """The interface every autoencoder here has, from its `encode`, `decode_preactivation` and
+    `output_activation`: decode, forward_preactivation (logits, for losses that want them) and
+    forward. Subclasses also give encoder(), and n_features and code_size (by default from
+    the `_n_features` and `_code_size` they set)."""
+
+    output_activation = "sigmoid"
+    _n_features: int
+    _code_size: int
+
+    @property
+    def n_features(self) -> int:
+        return self._n_features
+
+    @property
+    def code_size(self) -> int:
+        return self._code_size
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return apply_activation(self.output_activation, self.decode_preactivation(z))
+
+    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_preactivation(self.encode(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class NetsAutoencoder(Autoencoder):
+    """An autoencoder held as two modules, `encoder_net` (rows -> codes) and `decoder_net`
+    (codes -> output logits)."""
+
+    def encoder(self) -> nn.Module:
+        return self.encoder_net
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_net(x)
+
+    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder_net(z)
+
+
+class Generative:
+    """For autoencoders with a prior over codes (`sample_prior`): rows decoded from it, and the
+    walk between two rows' codes."""
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new rows decoded from prior draws."""
+        return self.decode(self.sample_prior(n, generator))
+
+    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
+        return interpolate_decoded(self, x1, x2, steps)
+
+
+class DenseAutoencoderLayer(Autoencoder):
     """One encoder/decoder pair: h = act(W x + b), x_hat = out_act(W' h + b').
 
     The decoder's pre-activation is exposed so that losses can work on logits
@@ -69,17 +136,8 @@ class DenseAutoencoderLayer(nn.Module):
     def decode_preactivation(self, h: torch.Tensor) -> torch.Tensor:
         return self.decoder_linear(h)
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
-        return self.decoder_activation(self.decoder_linear(h))
 
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_preactivation(self.encode(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class StackedAutoencoder(nn.Module):
+class StackedAutoencoder(Autoencoder):
     """Layers 1..K encode in order and decode in reverse (the "unrolled" stack)."""
 
     def __init__(self, layers: Sequence[DenseAutoencoderLayer]) -> None:
@@ -137,15 +195,6 @@ class StackedAutoencoder(nn.Module):
             z = layer.decode(z)
         return self.layers[0].decode_preactivation(z)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.layers[0].decoder_activation(self.decode_preactivation(z))
-
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_preactivation(self.encode(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
 
 class EncoderClassifier(nn.Module):
     """An encoder with a softmax classifier head on its code."""
@@ -173,7 +222,7 @@ class EncoderClassifier(nn.Module):
         return torch.softmax(self.forward(x), dim=-1)
 
 
-class DenseAutoencoder(nn.Module):
+class DenseAutoencoder(NetsAutoencoder):
     """An MLP autoencoder trained end to end, the detector's network: (Linear, BatchNorm when
     asked, activation) per hidden layer, a linear code, the mirrored decoder and a linear
     output (for standardised inputs, which are not bounded)."""
@@ -185,7 +234,7 @@ class DenseAutoencoder(nn.Module):
         super().__init__()
         self.config = {"n_features": n_features, "hidden_sizes": list(hidden_sizes), "activation": activation,
                        "batch_norm": batch_norm, "output_activation": output_activation}
-        self.output_activation = output_activation
+        self.output_activation = output_activation  # the instance's, over the class default
         *hidden, code = hidden_sizes
         self.encoder_net = self._mlp([n_features, *hidden], activation, batch_norm)
         self.encoder_net.append(nn.Linear(hidden[-1] if hidden else n_features, code))
@@ -206,21 +255,3 @@ class DenseAutoencoder(nn.Module):
     @property
     def code_size(self) -> int:
         return self.config["hidden_sizes"][-1]
-
-    def encoder(self) -> nn.Sequential:
-        return self.encoder_net
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_net(x)
-
-    def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder_net(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return apply_activation(self.output_activation, self.decoder_net(z))
-
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder_net(self.encoder_net(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -18,7 +18,7 @@ from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, NetworkLoss, NetworkMetrics
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
 from autoencoder_pipelines.nn.seeding import derive_seed
-from autoencoder_pipelines.nn.trainer import History, Trainer
+from autoencoder_pipelines.nn.trainer import Callback, History, Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +35,24 @@ def train_autoencoder(
     trainer: Trainer,
     name: str,
     noisy_val: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train `network` in place on corruption(x) -> x with fresh noise every batch; validation
-    uses `noisy_val`, or `x_val` corrupted once with the phase's seeded generator."""
+    uses `noisy_val`, or `x_val` corrupted once with the phase's seeded generator. `labels`
+    (one per training row) travel in each batch beside the rows, for `callbacks` of the
+    objective; the reconstruction loss does not see them."""
     if noisy_val is None:
         generator = torch.Generator(device=x_val.device).manual_seed(derive_seed(trainer.settings.seed, "validation"))
         noisy_val = corrupt(x_val, corruption, generator)
 
     def batch_loss(batch: tuple[torch.Tensor, ...], generator: torch.Generator) -> torch.Tensor:
-        (clean,) = batch
+        clean = batch[0]
         return network_loss(network, corrupt(clean, corruption, generator), clean, generator)
 
-    return trainer.fit(network, batch_loss, (x_train,), lambda: network_metrics(network, noisy_val, x_val), name=name)
+    train_data = (x_train,) if labels is None else (x_train, labels)
+    return trainer.fit(network, batch_loss, train_data, lambda: network_metrics(network, noisy_val, x_val),
+                       name=name, callbacks=callbacks)
 
 
 def pretrain(
@@ -59,17 +65,22 @@ def pretrain(
     losses: Sequence[str],
     corruptions: Sequence[CorruptionSpec],
     l1_weight: float = 0.0,
+    labels: torch.Tensor | None = None,
 ) -> list[History]:
     """Pretrain `network` in place; one history per layer (stacking kinds) or one in all.
 
     `losses` and `corruptions` give one entry per layer of a stack (the first reconstructs the
-    data, the others hidden codes); an end-to-end kind uses the first of each.
+    data, the others hidden codes); an end-to-end kind uses the first of each, and the kind's
+    own callbacks (`kind.pretrain_callbacks`), which get `labels` when the kind uses them.
     """
     if not kind.stacks:
         name = f"pretrain.{kind.name}"
+        if kind.uses_labels(arch) and labels is None:
+            raise ValueError(f"model.kind '{kind.name}' with these options pretrains on labelled rows: pass labels")
         history = train_autoencoder(
             network, kind.pretrain_loss(arch, losses[0], l1_weight), kind.pretrain_metrics(arch, losses[0]),
             x_train, x_val, corruptions[0], trainer_for(name), name,
+            labels=labels if kind.uses_labels(arch) else None, callbacks=kind.pretrain_callbacks(arch, network),
         )
         return [history]
     assert isinstance(network, StackedAutoencoder)

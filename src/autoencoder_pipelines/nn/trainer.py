@@ -4,7 +4,8 @@ The Trainer does the epoch/batch loop and nothing else: shuffled mini-batches sl
 tensors (no DataLoader), the per-batch loss, mixed precision (`torch.autocast`, with a
 `GradScaler` enabled for fp16), gradient clipping and the optimizer step. The epoch loss is
 accumulated on the device and read back once per epoch, so the hot path makes no host syncs.
-Everything else is a callback, called in list order:
+Everything else is a callback, called in list order (`Callback`: on_fit_start,
+on_epoch_start, on_batch_end after each optimizer step, on_epoch_end, on_fit_end):
 
 - `NanGuard`: a non-finite loss stops the phase, naming it and the epoch, with the last good
   weights restored (always on);
@@ -13,6 +14,10 @@ Everything else is a callback, called in list order:
 - `LRSchedule`: cosine annealing of the learning rate;
 - `Progress`: a bar on a terminal, log lines elsewhere;
 - `Checkpoint`: resumable state in one file, saved every few epochs and at the end.
+
+An objective may bring callbacks of its own to `fit` (an adversarial autoencoder's
+regularisation phase, with its own optimizers, after every reconstruction step): they run
+first, so the figures they add to an epoch's record are checked and recorded like the loss.
 
 Under torchrun (a process group is initialised) the same loop trains with
 DistributedDataParallel: each rank takes its DistributedSampler shard of the epoch's order.
@@ -103,6 +108,10 @@ class Callback:
     def on_fit_start(self, state: TrainState) -> None: ...
 
     def on_epoch_start(self, state: TrainState) -> None: ...
+
+    def on_batch_end(self, state: TrainState, batch: Batch, generator: torch.Generator) -> None:
+        """After each optimizer step, with the step's batch and the phase's noise generator.
+        Only callbacks that override it are called (the hot path pays nothing otherwise)."""
 
     def on_epoch_end(self, state: TrainState) -> None: ...
 
@@ -342,10 +351,13 @@ class Trainer:
         train_data: Sequence[torch.Tensor],
         evaluate: Evaluate | None = None,
         name: str = "train",
+        callbacks: Sequence[Callback] = (),
     ) -> History:
         """`batch_loss(batch, generator)` gets one row slice of each of `train_data` and the
         phase's seeded generator, for fresh per-batch noise. `evaluate()` runs after every
         epoch in eval mode without gradients and adds its figures to the epoch's record.
+        `callbacks` belong to this objective (not to the Trainer's behaviour): they run before
+        every other callback, so what they add to the record is guarded and recorded.
 
         Draws from torch's global generator inside the phase (dropout, a VAE's sampling) come
         from the phase's own seed, whatever ran before, and the global state is left as it was:
@@ -353,9 +365,9 @@ class Trainer:
         device = next(model.parameters(), train_data[0]).device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(derive_seed(self.settings.seed, "global"))
-            return self._fit(model, batch_loss, train_data, evaluate, name)
+            return self._fit(model, batch_loss, train_data, evaluate, name, list(callbacks))
 
-    def _fit(self, model, batch_loss, train_data, evaluate, name) -> History:
+    def _fit(self, model, batch_loss, train_data, evaluate, name, objective_callbacks) -> History:
         settings = self.settings
         rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_worker() else (0, 1)
         # Compute where the model is. Training data on another device (host memory, when it
@@ -380,7 +392,8 @@ class Trainer:
             step_loss = nn.parallel.DistributedDataParallel(
                 Objective(model, step_loss), device_ids=[device] if device.type == "cuda" else None
             )
-        callbacks = [NanGuard(), MetricHistory(), *self.callbacks]
+        callbacks = [*objective_callbacks, NanGuard(), MetricHistory(), *self.callbacks]
+        batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         state = TrainState(
             name=name, model=model, optimizer=optimizer, settings=settings, generators=generators,
             train_data=train_data, history=History(name=name), callbacks=callbacks, rank=rank,
@@ -415,6 +428,8 @@ class Trainer:
                 scaler.step(optimizer)
                 scaler.update()
                 loss_sum.add_(loss.detach(), alpha=index.numel())
+                for callback in batch_callbacks:
+                    callback.on_batch_end(state, batch, noise_generator)
             if world_size > 1:
                 dist.all_reduce(loss_sum)
             state.record = {"train_loss": (loss_sum / (rows * world_size)).item()}  # the one host sync

@@ -4,8 +4,12 @@ MLflow run named by the kind (nested in one `compare_kinds` run), then a table a
     .venv/bin/python -m autoencoder_pipelines.tools.compare --kinds undercomplete denoising sparse contractive vae conv
 
 Writes everything under data/tools/compare/<timestamp>/: one folder per kind with that run's
-outputs, and comparison.csv and comparison.png (also logged to the parent run). In the MLflow
-UI, select the child runs and press Compare: `model.kind` is a parameter.
+outputs, comparison.csv and comparison.png, and the contraction analysis of each kind's
+pretrained encoder side by side, contraction.csv and contraction.png (all also logged to the
+parent run). In the MLflow UI, select the child runs and press Compare: `model.kind` is a
+parameter. Which encoder contracts most (Rifai et al. 2011):
+
+    .venv/bin/python -m autoencoder_pipelines.tools.compare --kinds undercomplete denoising contractive
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ FIGURES = {
     "reduction_ae_mse": "reduction.ae_test_mse",
     "reduction_pca_mse": "reduction.pca_test_mse",
     "anomaly_roc_auc": "anomaly.roc_auc",
+    "codes_logistic_accuracy": "codes.logistic_regression.test_accuracy",
+    "jacobian_frobenius": "contraction.jacobian_frobenius",
+    "jacobian_frobenius_normalised": "contraction.jacobian_frobenius_normalised",
+    "sensitive_directions": "contraction.sensitive_directions",
+    "contraction_ratio_all": "contraction.ratio_all",
+    "contraction_ratio_nearest": "contraction.ratio.q00_01",
+    "normalised_ratio_nearest": "contraction.normalised_ratio.q00_01",
+    "normalised_ratio_farthest": "contraction.normalised_ratio.q90_100",
 }
 
 
@@ -37,7 +49,48 @@ def run_comparison(project_path: Path, kinds: list[str], env: str | None = None)
         for kind, metrics in zip(kinds, results)
     ])
     publish(folder, "comparison", table, plot_comparison(table), parent_run_id)
+    curves = pd.concat([
+        pd.read_csv(path).assign(kind=kind)
+        for kind in kinds if (path := folder / kind / "08_reporting" / "contraction.csv").exists()
+    ], ignore_index=True)
+    publish(folder, "contraction", curves, plot_contraction_comparison(table, curves), parent_run_id)
     return table, folder
+
+
+def plot_contraction_comparison(table: pd.DataFrame, curves: pd.DataFrame):
+    """Each kind's pretrained encoder: Jacobian norm (raw and relative to its mean contraction
+    of the data), the decay of its mean singular values, contraction ratio by the pairs' input
+    distance (raw and relative to the kind's mean ratio)."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    positions = range(len(table))
+    width = 0.4
+    axes[0].bar([p - width / 2 for p in positions], table["jacobian_frobenius"], width, label="raw")
+    twin = axes[0].twinx()
+    twin.bar([p + width / 2 for p in positions], table["jacobian_frobenius_normalised"], width, color="C1", label="/ mean ratio")
+    axes[0].set_xticks(list(positions), table["kind"], rotation=45, fontsize=8)
+    axes[0].set_ylabel("mean ||J(x)||_F (raw, blue)")
+    twin.set_ylabel("||J||_F / mean contraction ratio (orange)")
+    axes[0].set_title("Encoder Jacobian norm on test rows", fontsize=9)
+    for kind, part in curves.groupby("kind", sort=False):
+        spectrum = part[part["measure"] == "singular_value"]
+        axes[1].semilogy(spectrum["x"], spectrum["value"] / spectrum["value"].iloc[0], marker="o", markersize=3, label=kind)
+        for ax, measure in ((axes[2], "ratio"), (axes[3], "normalised_ratio")):
+            rows = part[part["measure"] == measure]
+            ax.plot(rows["x"], rows["value"], marker="o", label=kind)
+    axes[1].set(xlabel="singular value index", ylabel="mean singular value / the largest")
+    axes[1].axhline(0.1, color="grey", linestyle=":")
+    axes[1].set_title("Jacobian spectrum, relative to its largest value", fontsize=9)
+    axes[2].set(xlabel="input distance of the pairs (bin mean)", ylabel="code distance / input distance")
+    axes[2].set_title("Contraction ratio", fontsize=9)
+    axes[3].set(xlabel="input distance of the pairs (bin mean)", ylabel="ratio / the kind's mean ratio")
+    axes[3].axhline(1.0, color="grey", linestyle=":")
+    axes[3].set_title("Contraction ratio, relative to the kind's mean", fontsize=9)
+    for ax in axes[1:]:
+        ax.legend(fontsize=7)
+    figure.suptitle("Which encoder contracts most (Rifai et al. 2011): same data, budget and test rows")
+    figure.tight_layout()
+    return figure
 
 
 def plot_comparison(table: pd.DataFrame):

@@ -11,6 +11,7 @@ from torch import nn
 
 from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
+from autoencoder_pipelines.nn.trainer import Callback
 
 # (network, corrupted input, clean target, generator) -> scalar training loss
 NetworkLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -35,6 +36,8 @@ class Architecture:
     code_activation: str = "linear"
     image_shape: tuple[int, int] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    n_classes: int | None = None  # classes of the data's label, None without labels
+    window_shape: tuple[int, int] | None = None  # (channels, length) of windows cut from a series
 
     @property
     def code_size(self) -> int:
@@ -45,8 +48,8 @@ class Architecture:
 
     @classmethod
     def from_json(cls, saved: dict[str, Any]) -> "Architecture":
-        shape = saved.get("image_shape")
-        return cls(**{**saved, "hidden_sizes": tuple(saved["hidden_sizes"]), "image_shape": tuple(shape) if shape else None})
+        shapes = {key: tuple(saved[key]) if saved.get(key) else None for key in ("image_shape", "window_shape")}
+        return cls(**{**saved, "hidden_sizes": tuple(saved["hidden_sizes"]), **shapes})
 
 
 class AutoencoderKind:
@@ -85,6 +88,17 @@ class AutoencoderKind:
 
     def network(self, arch: Architecture) -> nn.Module:
         return StackedAutoencoder.build(arch.n_features, arch.hidden_sizes, arch.activation, arch.code_activation)
+
+    def uses_labels(self, arch: Architecture) -> bool:
+        """Whether end-to-end pretraining needs each training row's class index (batched with
+        the rows); the pretraining node passes them only then, and `check_data` should refuse
+        data without labels."""
+        return False
+
+    def pretrain_callbacks(self, arch: Architecture, network: nn.Module) -> list[Callback]:
+        """Callbacks that are part of the end-to-end pretraining objective (e.g. an adversarial
+        phase after every reconstruction step); they get the batch, labels included."""
+        return []
 
     def penalty(
         self, options: KindOptions, network: nn.Module, noisy: torch.Tensor, codes: torch.Tensor

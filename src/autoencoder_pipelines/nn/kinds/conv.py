@@ -11,6 +11,7 @@ from pydantic import Field
 from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
+from autoencoder_pipelines.nn.networks import NetsAutoencoder
 
 
 class ConvOptions(KindOptions):
@@ -31,19 +32,17 @@ class _Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(NetsAutoencoder):
     """Encoder: (conv 3x3 + ReLU + maxpool 2) blocks for as many of `channels` as keep the
     spatial size even (8x8: 8->4->2; 28x28: 28->14->7), then a linear map to the code.
     Decoder mirrors it with (upsample 2 + conv 3x3 + ReLU) blocks and a final conv to one
     channel of logits. Rows in, rows out, with the stack's interface."""
 
-    output_activation = "sigmoid"
-
     def __init__(self, image_shape: tuple[int, int], code_size: int, channels: Sequence[int] = (16, 32)) -> None:
         super().__init__()
         height, width = image_shape
         self.image_shape = (height, width)
-        self._code_size = code_size
+        self._n_features, self._code_size = height * width, code_size
         blocks: list[nn.Module] = []
         used, in_channels = [], 1
         for out_channels in channels:
@@ -67,31 +66,8 @@ class ConvAutoencoder(nn.Module):
             nn.Conv2d(used[0] if used else 1, 1, 3, padding=1),
         )
 
-    @property
-    def n_features(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
-
-    @property
-    def code_size(self) -> int:
-        return self._code_size
-
-    def encoder(self) -> nn.Sequential:
-        return self.encoder_net
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_net(x)
-
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_net(z).flatten(start_dim=1)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decode_preactivation(z))
-
-    def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_preactivation(self.encode(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 class Conv(AutoencoderKind):

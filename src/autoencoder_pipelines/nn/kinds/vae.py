@@ -12,18 +12,16 @@ from torch import nn
 
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
 from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss
-from autoencoder_pipelines.nn.networks import mlp
+from autoencoder_pipelines.nn.networks import Autoencoder, Generative, mlp
 
 
 class VaeOptions(KindOptions):
     beta: float = Field(1.0, ge=0)
 
 
-class VariationalAutoencoder(nn.Module):
+class VariationalAutoencoder(Generative, Autoencoder):
     """Gaussian-latent VAE with the stack's interface (n_features, code_size, encode, decode,
     decode_preactivation, forward_preactivation, encoder()); `encode` is the posterior mean."""
-
-    output_activation = "sigmoid"
 
     def __init__(self, n_features: int, hidden_sizes: Sequence[int], code_size: int, activation: str = "relu") -> None:
         super().__init__()
@@ -34,14 +32,6 @@ class VariationalAutoencoder(nn.Module):
         self.logvar_head = nn.Linear(widths[-1], code_size)
         self.decoder_body = mlp([code_size, *reversed(widths[1:])], activation)
         self.decoder_out = nn.Linear(widths[1] if hidden_sizes else code_size, n_features)
-
-    @property
-    def n_features(self) -> int:
-        return self._n_features
-
-    @property
-    def code_size(self) -> int:
-        return self._code_size
 
     def encoder(self) -> nn.Sequential:
         """x -> mu as one module (shares parameters), for the classifier head."""
@@ -64,9 +54,6 @@ class VariationalAutoencoder(nn.Module):
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder_out(self.decoder_body(z))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decode_preactivation(z))
 
     def forward_preactivation(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of a sampled reconstruction in train mode, of decode(mu) in eval mode."""
@@ -94,22 +81,11 @@ class VariationalAutoencoder(nn.Module):
         kl_per_row = 0.5 * (mu.pow(2) + (torch.expm1(logvar) - logvar)).sum(dim=1)
         return rec, kl_per_row.mean() / self.n_features
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new rows decoded from prior draws z ~ N(0, I); values in [0, 1]."""
-        device = self.decoder_out.weight.device
-        z = torch.randn((n, self.code_size), generator=generator, device=device)
-        return self.decode(z)
-
-    @torch.no_grad()
-    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int) -> torch.Tensor:
-        """`steps` rows decoded along the straight line from mu(x1) to mu(x2), endpoints included."""
-        if steps < 2:
-            raise ValueError(f"interpolate needs at least 2 steps, got {steps}")
-        mu1, mu2 = self.encode(x1.reshape(1, -1)), self.encode(x2.reshape(1, -1))
-        t = torch.linspace(0.0, 1.0, steps, device=mu1.device, dtype=mu1.dtype).unsqueeze(1)
-        # (1 - t) mu1 + t mu2 hits both endpoints exactly (lerp's mu1 + t (mu2 - mu1) need not).
-        return self.decode((1 - t) * mu1 + t * mu2)
+    def sample_prior(
+        self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """n codes z ~ N(0, I), the prior the KL pulls the posterior towards."""
+        return torch.randn((n, self.code_size), generator=generator, device=next(self.parameters()).device)
 
 
 class Vae(AutoencoderKind):

@@ -21,7 +21,8 @@ TRUTH = "anomalous"  # the label's verdict per row: True, False, or missing with
 
 
 def normal_part(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
-    """The rows of the normal classes (every row when there are no labels)."""
+    """The rows labelled with a normal class (every row when there are no labels). Unlabelled
+    rows of a labelled table are left out: nothing says they are normal."""
     normal = normal_classes(params, schema)
     return frame if normal is None else frame[frame[LABEL].isin(normal)]
 
@@ -45,7 +46,10 @@ def train_detector(
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"),
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
-    (x_normal,) = runtime.place(features_tensor(normal_part(train, schema, anomaly), schema))
+    normal_train = normal_part(train, schema, anomaly)
+    if len(normal_train) < len(train):
+        logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
+    (x_normal,) = runtime.place(features_tensor(normal_train, schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
     detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
     if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
@@ -58,7 +62,8 @@ def _truth(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -
     normal = normal_classes(params, schema)
     if normal is None:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    return (~frame[LABEL].isin(normal)).astype("boolean")
+    truth = (~frame[LABEL].isin(normal)).astype("boolean")
+    return truth.mask(frame[LABEL].isna())  # an unlabelled row: unknown, neither normal nor anomalous
 
 
 def score_anomalies(

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import ingest, split_and_scale
+from .nodes import count_rows, ingest, split_and_scale
 
 
 def ingestion() -> Pipeline:
@@ -13,6 +13,7 @@ def ingestion() -> Pipeline:
             ["train_set", "val_set", "test_set", "scaler"],
             name="split_and_scale",
         ),
+        node(count_rows, ["train_set", "val_set", "test_set", "data_schema"], "data_metrics", name="count_rows"),
     ])
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams, RuntimeParams
-from autoencoder_pipelines.data import Skipped, has_labels
+from autoencoder_pipelines.data import Skipped, has_labels, labelled_part
 from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,15 @@ def _fit_classifier(
     from autoencoder_pipelines.nn.seeding import seeded
 
     if not has_labels(schema):
-        logger.info("%s skipped: the data has no label column", name)
-        return Skipped("no label column in the data"), {}
+        reason = ("no label column in the data" if not schema.get("label_column")
+                  else f"the label column '{schema['label_column']}' is empty in every row")
+        logger.info("%s skipped: %s", name, reason)
+        return Skipped(reason), {}
+    labelled = labelled_part(train)
+    if len(labelled) < len(train):
+        logger.info("%s: %d labelled training rows (%d unlabelled rows left to pretraining)",
+                    name, len(labelled), len(train) - len(labelled))
+    train, val = labelled, labelled_part(val)
     with seeded(runtime.seed, f"init.{name}.head"):
         classifier = EncoderClassifier.on(autoencoder, len(schema["classes"]), params.dropout).to(runtime.device)
     if params.train_on_validation:
@@ -98,14 +105,17 @@ def evaluate_classifiers(
     noisy_test: pd.DataFrame,
     schema: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions."""
+    """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions,
+    on the labelled test rows."""
     import torch
 
-    from autoencoder_pipelines.data import features_tensor, labels_tensor
+    from autoencoder_pipelines.data import features_tensor, is_labelled, labels_tensor
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
         return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
+    labelled = is_labelled(test).to_numpy()  # the noisy set holds the same rows in the same order
+    test, noisy_test = test[labelled], noisy_test[labelled]
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
     predicted = {}
     for label, model in (("pretrained", classifier), ("random_init", random_init_classifier)):
@@ -138,6 +148,102 @@ def evaluate_classifiers(
         "random_init_predicted": [classes[i] for i in predicted["random_init", "clean"].tolist()],
     })
     return metrics, predictions
+
+
+LABEL_BUDGET_COLUMNS = [
+    "fraction", "labelled_rows", "train_labelled_rows", "pretrained_test_accuracy", "random_init_test_accuracy",
+    "pca_logreg_test_accuracy", "pretrained_epochs", "random_init_epochs",
+]
+
+
+def label_budget_curve(
+    stack: Network,
+    classifier: Network | Skipped,
+    random_init_classifier: Network | Skipped,
+    finetune_history: History,
+    random_init_history: History,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: dict[str, Any],
+    model: ModelParams,
+    finetune: FinetuneParams,
+    runtime: Runtime,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Where pretraining pays: test accuracy against the number of labels.
+
+    For each of `finetune.label_fractions`, that share of the labelled training rows and of
+    the labelled validation rows (stratified, seeded, nested, at least one row per class)
+    fine-tunes the pretrained encoder and trains the random-init twin, with the same settings
+    and budget as the run's own classifiers (fraction 1.0 is those classifiers). Beside them,
+    logistic regression on PCA codes: PCA (as many components as the autoencoder's code) fitted
+    on every training row, labelled or not, as the pretraining is; the regression on the
+    sampled labelled training rows. Every accuracy is on all labelled test rows. `labelled_rows`
+    counts the labels a point used: sampled training plus validation rows."""
+    if not finetune.label_fractions or not has_labels(schema) or isinstance(classifier, Skipped):
+        if finetune.label_fractions:
+            logger.info("label budget curve skipped: the data has no labels")
+        return {}, pd.DataFrame(columns=LABEL_BUDGET_COLUMNS)
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoencoder_pipelines import jobs
+    from autoencoder_pipelines.data import features_tensor, labels_tensor, stratified_sample
+
+    features = schema["features"]
+    train_labelled, val_labelled, test_labelled = (labelled_part(part) for part in (train, val, test))
+    x_test, y_test = features_tensor(test_labelled, schema), labels_tensor(test_labelled, schema).numpy()
+    n_components = min(stack.code_size, len(features), len(train))
+    codes = make_pipeline(PCA(n_components=n_components, random_state=0), StandardScaler())
+    codes.fit(train[features].to_numpy(dtype="float32"))  # every training row: unsupervised, like pretraining
+    x_test_codes = codes.transform(test_labelled[features].to_numpy(dtype="float32"))
+
+    def accuracy(network: Network) -> float:
+        from autoencoder_pipelines.nn.inference import predict_in_batches
+
+        network.eval()
+        predicted = predict_in_batches(lambda batch: network(batch).argmax(dim=1), x_test).numpy()
+        return float((predicted == y_test).mean())
+
+    rows, metrics = [], {}
+    for fraction in finetune.label_fractions:
+        key = str(fraction)
+        sub_train = stratified_sample(train_labelled, fraction, runtime.seed_for("label_budget.train"))
+        sub_val = stratified_sample(val_labelled, fraction, runtime.seed_for("label_budget.val"))
+        if fraction == 1.0:  # every labelled row: the run's own classifiers, trained on exactly these
+            pretrained, twin, histories = classifier, random_init_classifier, (finetune_history, random_init_history)
+        else:
+            pretrained, pretrained_history = _fit_classifier(
+                stack, sub_train, sub_val, schema, finetune, runtime, f"label_budget.{key}.finetune")
+            fresh = jobs.build_autoencoder(model, schema, runtime.seed, "init.random_init")
+            twin, twin_history = _fit_classifier(
+                fresh, sub_train, sub_val, schema, finetune.model_copy(update={"mode": "full"}), runtime,
+                f"label_budget.{key}.random_init")
+            histories = (pretrained_history, twin_history)
+        y_sub = labels_tensor(sub_train, schema).numpy()
+        logreg = LogisticRegression(max_iter=2000).fit(codes.transform(sub_train[features].to_numpy(dtype="float32")), y_sub)
+        epochs = [max((len(v) for k, v in h.items() if k.endswith(".train_loss")), default=0) for h in histories]
+        row = {
+            "fraction": fraction,
+            "labelled_rows": len(sub_train) + len(sub_val),
+            "train_labelled_rows": len(sub_train),
+            "pretrained_test_accuracy": accuracy(pretrained),
+            "random_init_test_accuracy": accuracy(twin),
+            "pca_logreg_test_accuracy": float((logreg.predict(x_test_codes) == y_test).mean()),
+            "pretrained_epochs": epochs[0],
+            "random_init_epochs": epochs[1],
+        }
+        rows.append(row)
+        for name in ("labelled_rows", "pretrained_test_accuracy", "random_init_test_accuracy", "pca_logreg_test_accuracy"):
+            metrics[f"label_budget.{key}.{name}"] = row[name]
+        logger.info(
+            "label budget %s (%d labelled rows): test accuracy pretrained %.4f, random init %.4f, PCA + logistic "
+            "regression %.4f", key, row["labelled_rows"], row["pretrained_test_accuracy"],
+            row["random_init_test_accuracy"], row["pca_logreg_test_accuracy"],
+        )
+    return metrics, pd.DataFrame(rows, columns=LABEL_BUDGET_COLUMNS)
 
 
 def finetune_denoiser(

@@ -22,19 +22,24 @@ def pretrain_stack(
     """The network of `model.kind`, pretrained with its own objective; each layer of a stack
     gets `pretrain`'s budget, an end-to-end kind gets it once."""
     from autoencoder_pipelines import jobs
-    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.data import features_tensor, labels_tensor
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.stacking import layer_corruptions, pretrain as pretrain_network
 
     kind = jobs.check_kind_settings(model)
     network = jobs.build_autoencoder(model, schema, runtime.seed, "init.pretrain").to(runtime.device)
-    (x_train,) = runtime.place(features_tensor(train, schema))
+    arch = network.architecture
+    if kind.uses_labels(arch):  # e.g. an adversarial autoencoder with one prior component per class
+        x_train, labels = runtime.place(features_tensor(train, schema), labels_tensor(train, schema))
+    else:
+        (x_train,), labels = runtime.place(features_tensor(train, schema)), None
     per_layer = [CorruptionSpec.of(c) for c in pretrain.layer_corruption] if pretrain.layer_corruption else None
     histories = pretrain_network(
-        network, kind, network.architecture, x_train, runtime.features(val, schema),
+        network, kind, arch, x_train, runtime.features(val, schema),
         trainer_for=lambda name: runtime.trainer(pretrain, name, len(x_train)),
         losses=jobs.layer_losses(model, schema),
         corruptions=layer_corruptions(kind, len(network.architecture.hidden_sizes), CorruptionSpec.of(corruption), per_layer),
         l1_weight=model.l1_weight,
+        labels=labels,
     )
     return network.cpu(), history_series(*histories)

@@ -2,7 +2,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from autoencoder_pipelines.pipelines import training_node
 
-from .nodes import compare_with_pca, export_embeddings, finetune_reduction_autoencoder, sweep_code_sizes
+from .nodes import classify_features, compare_with_pca, export_embeddings, finetune_reduction_autoencoder, sweep_code_sizes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,6 +23,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ["reduction_autoencoder", "train_set", "val_set", "test_set", "data_schema", "params:reduction"],
             ["pca_embeddings", "reduction_metrics"],
             name="compare_with_pca",
+        ),
+        node(
+            classify_features,
+            ["embeddings", "pca_embeddings", "train_set", "test_set", "data_schema"],
+            "feature_classifier_metrics",
+            name="classify_features",
         ),
         training_node(sweep_code_sizes, "reduction_by_code_size", "sweep_code_sizes",
                       params={"model": "model", "params": "reduction"},

@@ -87,12 +87,14 @@ def plot_denoising_grid(
     features = schema["features"]
     rows = [("clean", test), ("corrupted", noisy_test), ("denoised", denoised_test)]
     grid = [(title, frame[features].to_numpy()[:n]) for title, frame in rows]
-    return _draw_rows(grid, schema.get("image_shape"), "Test rows: clean, corrupted, denoised")
+    return _draw_rows(grid, schema, "Test rows: clean, corrupted, denoised")
 
 
-def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, title: str) -> Figure:
-    """One figure row per (label, rows): images when the shape is known, else line plots."""
+def _draw_rows(grid: list[tuple[str, np.ndarray]], schema: dict[str, Any], title: str) -> Figure:
+    """One figure row per (label, rows): images when the data has an image shape, one line per
+    channel for windows of a series, else the row's values as a line."""
     plt = pyplot()
+    shape, window = schema.get("image_shape"), schema.get("window_shape")
     n = len(grid[0][1])
     figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
     for r, (label, values) in enumerate(grid):
@@ -103,7 +105,8 @@ def _draw_rows(grid: list[tuple[str, np.ndarray]], shape: list[int] | None, titl
                 ax.set_xticks([])
                 ax.set_yticks([])
             else:
-                ax.plot(values[c])
+                for line in values[c].reshape(window) if window else [values[c]]:
+                    ax.plot(line, linewidth=0.8)
                 ax.set_ylim(-0.05, 1.05)
                 ax.tick_params(labelsize=6)
             if c == 0:
@@ -124,7 +127,7 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     points = PCA(n_components=2).fit_transform(codes) if codes.shape[1] > 2 else codes
     figure, ax = plt.subplots(figsize=(6, 5))
     if LABEL in test.columns:
-        labels = test[LABEL].astype(str).to_numpy()
+        labels = test[LABEL].astype(object).where(test[LABEL].notna(), "unlabelled").astype(str).to_numpy()
         for value in sorted(set(labels), key=lambda v: (len(v), v)):
             mask = labels == value
             ax.scatter(points[mask, 0], points[mask, 1], s=10, label=value)
@@ -190,6 +193,32 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
     return figure
 
 
+def plot_label_budget(table: pd.DataFrame) -> Figure:
+    """Test accuracy against the labelled rows used (log scale): the pretrained encoder, the
+    same network from random init, and logistic regression on PCA codes."""
+    if table.empty:
+        return placeholder("Label budget", "no curve: finetune.label_fractions is empty, or the data has no labels")
+    plt = pyplot()
+    table = table.sort_values("labelled_rows")
+    figure, ax = plt.subplots(figsize=(6.5, 4.5))
+    for column, label, marker in (("pretrained_test_accuracy", "pretrained encoder", "o"),
+                                  ("random_init_test_accuracy", "random init (same network, budget)", "s"),
+                                  ("pca_logreg_test_accuracy", "logistic regression on PCA codes", "^")):
+        ax.plot(table["labelled_rows"], table[column], marker=marker, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks(table["labelled_rows"].tolist(),
+                  [f"{int(n)}\n({f:.0%})" if f >= 0.01 else f"{int(n)}\n({f:.1%})"
+                   for n, f in zip(table["labelled_rows"], table["fraction"])], fontsize=7)
+    ax.minorticks_off()
+    ax.set_xlabel("labelled rows used (training + validation), share of the labels")
+    ax.set_ylabel("test accuracy (all labelled test rows)")
+    ax.set_title("Where pretraining pays: accuracy against labels")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
 def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     """Autoencoder vs PCA test reconstruction error over code sizes."""
     plt = pyplot()
@@ -206,18 +235,203 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
 
 
 def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
-    """Generative kinds (those whose network can `sample`): rows decoded from the prior, and a
-    walk between two test rows' codes."""
+    """Generative kinds (those whose network can `sample`): a grid of rows decoded from prior
+    draws, and a walk between two test rows' codes."""
     if not hasattr(model, "sample"):
         return placeholder("Generated samples", "this model.kind does not generate")
     import torch
 
     model.eval()
-    samples = model.sample(8, generator=torch.Generator().manual_seed(0)).detach().numpy()
+    samples = model.sample(24, generator=torch.Generator().manual_seed(0)).detach().numpy()
     x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
     walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
     return _draw_rows(
-        [("prior samples", samples), ("interpolation", walk)],
-        schema.get("image_shape"),
-        "Decoded from the prior, and from the line between two test codes",
+        [("prior samples", samples[:8]), ("", samples[8:16]), ("", samples[16:]), ("interpolation", walk)],
+        schema,
+        "Decoded from prior draws, and from the line between two test rows' codes",
     )
+
+
+def evaluate_generation(
+    model: Network, train: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
+) -> tuple[dict[str, float], Figure]:
+    """Generative kinds: how close rows decoded from prior draws are to the test rows, as MMD^2
+    with an RBF kernel (nn/generation.py) whose bandwidth is the median distance between test
+    rows (`generation.mmd2.*`: at that scale it sees mostly the first two moments) and a quarter
+    of it (`generation.mmd2_local.*`: finer structure), beside the same for a Gaussian fitted to
+    the training rows and for training rows themselves (what a perfect generator would score,
+    about 0); and a figure of real against generated rows, with the mean power spectrum of each
+    series for windows."""
+    if not hasattr(model, "sample"):
+        return {}, placeholder("Generated against real rows", "this model.kind does not generate")
+    import torch
+
+    from autoencoder_pipelines.nn.generation import gaussian_baseline, median_bandwidth, mmd2
+
+    features = schema["features"]
+    n = min(len(test), report.generation_rows)
+    rng = np.random.default_rng(0)
+    real = test[features].to_numpy(dtype="float32")[rng.choice(len(test), n, replace=False)]
+    x_train = train[features].to_numpy(dtype="float32")
+    model.eval()
+    generated = model.sample(n, generator=torch.Generator().manual_seed(0)).detach().numpy()
+    candidates = {
+        "generated": generated,
+        "gaussian_baseline": gaussian_baseline(x_train, n),
+        "training_rows": x_train[rng.choice(len(x_train), min(n, len(x_train)), replace=False)],
+    }
+    bandwidth = median_bandwidth(torch.tensor(real))
+    metrics = {f"generation.{measure}.{name}": mmd2(torch.tensor(real), torch.tensor(rows), bandwidth * scale)
+               for measure, scale in (("mmd2", 1.0), ("mmd2_local", 0.25)) for name, rows in candidates.items()}
+    metrics["generation.rows"] = n
+    return metrics, plot_generated_against_real(real, candidates, schema, metrics)
+
+
+def plot_generated_against_real(
+    real: np.ndarray, candidates: dict[str, np.ndarray], schema: dict[str, Any], metrics: dict[str, float]
+) -> Figure:
+    title = (f"Real test rows against generated ones (MMD^2 {metrics['generation.mmd2.generated']:.4f}; "
+             f"Gaussian baseline {metrics['generation.mmd2.gaussian_baseline']:.4f}; "
+             f"training rows {metrics['generation.mmd2.training_rows']:.4f})")
+    window = schema.get("window_shape")
+    if not window:
+        grid = [("real (test)", real[:8]), ("generated", candidates["generated"][:8]),
+                ("Gaussian fit", candidates["gaussian_baseline"][:8])]
+        return _draw_rows(grid, schema, title)
+    from autoencoder_pipelines.nn.generation import mean_power_spectrum
+
+    plt = pyplot()
+    channels, length = window
+    names = schema.get("series_columns") or [f"series {c}" for c in range(channels)]
+    figure, axes = plt.subplots(channels, 3, figsize=(14, 3.0 * channels), squeeze=False)
+    for c in range(channels):
+        for ax, (label, rows) in zip(axes[c, :2], (("real (test)", real), ("generated", candidates["generated"]))):
+            for row in rows[:6]:
+                ax.plot(row.reshape(window)[c], linewidth=0.8)
+            ax.set_title(f"{names[c]}: {label} windows", fontsize=9)
+            ax.set_ylim(-0.1, 1.1)
+            ax.set_xlabel("time step")
+        spectra = {"real (test)": real, "generated": candidates["generated"], "Gaussian fit": candidates["gaussian_baseline"]}
+        for label, rows in spectra.items():
+            spectrum = mean_power_spectrum(rows, window)[c]
+            axes[c, 2].semilogy(range(1, len(spectrum)), spectrum[1:], marker="o", markersize=3, label=label)
+        axes[c, 2].set_xlabel(f"cycles per window of {length} steps")
+        axes[c, 2].set_ylabel("mean power")
+        axes[c, 2].set_title(f"{names[c]}: power spectrum", fontsize=9)
+        axes[c, 2].legend(fontsize=7)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def compare_codes_with_prior(
+    model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
+) -> tuple[dict[str, float], Figure]:
+    """Networks with a prior over their codes (`sample_prior`: adversarial, vae): how far the
+    test rows' codes are from as many prior draws (from each row's class component where the
+    prior has one per class): `prior.linear_separability`, the 3-fold cross-validated accuracy
+    of a logistic regression telling codes from draws (0.5: a linear classifier cannot), the
+    distance between their means and the codes' mean deviation per dimension; and both in one
+    2-D view (the codes themselves when 2-D, else the first two principal axes of both)."""
+    if not hasattr(model, "sample_prior"):
+        return {}, placeholder("Codes against the prior", "this model.kind has no prior over its codes")
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoencoder_pipelines.data import has_labels, labels_tensor
+
+    rows = test.head(report.max_points_2d)
+    model.eval()
+    with torch.no_grad():
+        codes = model.encode(torch.tensor(rows[schema["features"]].to_numpy(dtype="float32"))).numpy()
+        labels = labels_tensor(rows, schema) if has_labels(schema) else None
+        prior = model.sample_prior(len(rows), torch.Generator().manual_seed(0), labels).numpy()
+    both, is_draw = np.vstack([codes, prior]), np.r_[np.zeros(len(codes)), np.ones(len(prior))]
+    separability = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), both, is_draw,
+                                   cv=3).mean()
+    metrics = {
+        "prior.linear_separability": float(separability),
+        "prior.mean_distance": float(np.linalg.norm(codes.mean(axis=0) - prior.mean(axis=0))),
+        "prior.code_std": float(codes.std(axis=0).mean()),
+    }
+    return metrics, _plot_codes_against_prior(codes, prior, rows, metrics)
+
+
+def _plot_codes_against_prior(codes: np.ndarray, prior: np.ndarray, rows: pd.DataFrame, metrics: dict[str, float]) -> Figure:
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        projection = PCA(n_components=2).fit(np.vstack([codes, prior]))
+        codes, prior = projection.transform(codes), projection.transform(prior)
+        axis = "principal axis"
+    else:
+        axis = "code"
+    plt = pyplot()
+    figure, ax = plt.subplots(figsize=(6, 5))
+    ax.scatter(prior[:, 0], prior[:, 1], s=8, c="lightgrey", label="prior draws")
+    if LABEL in rows.columns:
+        values = rows[LABEL].astype(str).to_numpy()
+        for value in sorted(set(values), key=lambda v: (len(v), v)):
+            mask = values == value
+            ax.scatter(codes[mask, 0], codes[mask, 1], s=8, label=value)
+    else:
+        ax.scatter(codes[:, 0], codes[:, 1], s=8, label="test codes")
+    ax.legend(fontsize=7, markerscale=1.5, loc="best", title="codes by label" if LABEL in rows.columns else None)
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title(f"Test codes against draws from the prior (told apart linearly: "
+                 f"{metrics['prior.linear_separability']:.0%} of the time)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def analyse_contraction(
+    model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
+) -> tuple[dict[str, float], pd.DataFrame, Figure]:
+    """How much the pretrained encoder contracts the input space (nn/contraction.py) on the
+    first `report.contraction_rows` test rows: metrics `contraction.*`, the curves as a table
+    (the spectrum, the ratio by input distance) and a figure."""
+    import torch
+
+    from autoencoder_pipelines.nn.contraction import analyse
+
+    model.eval()
+    x = torch.tensor(test[schema["features"]].head(report.contraction_rows).to_numpy(dtype="float32"))
+    result = analyse(model.encode, x)
+    metrics = {f"contraction.{key}": value for key, value in result.summary().items()}
+    spectrum = result.singular_values.mean(dim=0).tolist()
+    table = pd.DataFrame(
+        [{"measure": "singular_value", "bin": "", "x": k, "value": v} for k, v in enumerate(spectrum, start=1)]
+        + [{"measure": measure, "bin": row["bin"], "x": row["input_distance"], "value": row[measure]}
+           for measure in ("ratio", "normalised_ratio") for row in result.bins()]
+    )
+    return metrics, table, plot_contraction(result, metrics)
+
+
+def plot_contraction(result: Any, metrics: dict[str, float]) -> Figure:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].hist(result.frobenius.numpy(), bins=30)
+    axes[0].set_xlabel("||J(x)||_F of a test row")
+    axes[0].set_ylabel("rows")
+    axes[0].set_title(f"Encoder Jacobian norm (mean {metrics['contraction.jacobian_frobenius']:.3g})", fontsize=9)
+    spectrum = result.singular_values.mean(dim=0).numpy()
+    axes[1].semilogy(range(1, len(spectrum) + 1), spectrum, marker="o", markersize=3)
+    axes[1].set_xlabel("singular value index")
+    axes[1].set_ylabel("mean singular value of J(x)")
+    axes[1].set_title(f"Jacobian spectrum ({metrics['contraction.sensitive_directions']:.1f} directions >= 10% of the top)", fontsize=9)
+    generator = np.random.default_rng(0)
+    shown = generator.choice(len(result.ratio), size=min(3000, len(result.ratio)), replace=False)
+    axes[2].scatter(result.input_distance.numpy()[shown], result.ratio.numpy()[shown], s=2, c="lightgrey", label="pairs of test rows")
+    bins = result.bins()
+    axes[2].plot([b["input_distance"] for b in bins], [b["ratio"] for b in bins], marker="o", color="C1", label="mean by distance bin")
+    axes[2].set_xlabel("input distance ||x_i - x_j||")
+    axes[2].set_ylabel("code distance / input distance")
+    axes[2].set_title("Contraction ratio of pairs of rows", fontsize=9)
+    axes[2].legend(fontsize=7)
+    figure.suptitle("How much the pretrained encoder contracts the input space (Rifai et al. 2011)")
+    figure.tight_layout()
+    return figure
