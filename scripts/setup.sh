@@ -20,6 +20,11 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
 # gigabytes of CUDA packages.
 pip install --quiet torch==2.13.0
 pip install --quiet -r requirements.lock
+# The `spark` extra (score_spark, its test): pyspark needs Java 17 at run time. AEP_SPARK=0 skips
+# it (the Spark test is then skipped).
+if [ "${AEP_SPARK:-1}" != "0" ]; then
+  pip install --quiet -r requirements-spark.lock
+fi
 # Dropped from the stack: kedro-mlflow's CLI plugin imported MLflow at every kedro command.
 pip uninstall --quiet --yes kedro-mlflow 2>/dev/null || true
 pip install --quiet --no-deps -e ".[dev]"

@@ -186,3 +186,15 @@ def tiny() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`cuda` tests need a CUDA GPU: skipped without one, or failed when AEP_REQUIRE_CUDA=1
+    (scripts/gpu_check.sh, where a skip would hide that the GPU path did not run)."""
+    if torch.cuda.is_available():
+        return
+    if os.environ.get("AEP_REQUIRE_CUDA") == "1" and any("cuda" in item.keywords for item in items):
+        raise pytest.UsageError("AEP_REQUIRE_CUDA=1 but torch sees no CUDA device: the cuda tests cannot run")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (scripts/gpu_check.sh)"))

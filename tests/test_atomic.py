@@ -127,16 +127,23 @@ def test_atomic_path_renames_only_a_complete_write(tmp_path):
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
-ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset)
+# ParquetPartitionsDataset: its handle writes each file through datasets.parquet_stream (atomic_path)
+ATOMIC_PROJECT_DATASETS = (datasets.TorchModelDataset, datasets.AtomicParquetDataset, datasets.ParquetPartitionsDataset)
 # OptunaStorageDataset: the study is a sqlite file Optuna writes in transactions; the catalog only names it
-READ_ONLY = (datasets.TabularFileDataset, datasets.OptionalPartitionedDataset, datasets.OptunaStorageDataset)
+READ_ONLY = (datasets.TabularFileDataset, datasets.TableFileDataset, datasets.OptionalPartitionedDataset,
+             datasets.OptunaStorageDataset)
 NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
             "autoencoder_pipelines.tracking.datasets.MlflowParamsDataset", "MemoryDataset")
 
 
+# Spark writes through its own commit protocol (task outputs under _temporary/, moved into place
+# when the job succeeds; a failed job publishes nothing). Named, not imported: pyspark is optional.
+SPARK_COMMITTED = ("spark.SparkDataset", "autoencoder_pipelines.spark.SourcedSparkDataset")
+
+
 def _writes_atomically(config: dict) -> bool:
     kind = config["type"]
-    if kind in NO_FILES:
+    if kind in NO_FILES or kind in SPARK_COMMITTED:
         return True
     if kind.endswith("ArtifactDataset"):  # the file is written by the wrapped dataset
         return _writes_atomically(config["dataset"])

@@ -479,6 +479,22 @@ class TuneParams(_Strict):
         return self
 
 
+class ScoringParams(_Strict):
+    """How `score` reads and scores a file: `chunk_rows` rows at a time (memory is bounded by a
+    chunk, about chunk_rows x features x 12 bytes, whatever the file's size), in forward passes
+    of `batch_rows` rows. chunk_rows is a multiple of batch_rows, so a file gets exactly the
+    numbers in chunks that it gets scored whole."""
+
+    chunk_rows: int = Field(65536, ge=1)
+    batch_rows: int = Field(4096, ge=1)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> "ScoringParams":
+        if self.chunk_rows % self.batch_rows:
+            raise ValueError(f"chunk_rows ({self.chunk_rows}) must be a multiple of batch_rows ({self.batch_rows})")
+        return self
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "runtime": RuntimeParams,
     "data": DataParams,
@@ -493,6 +509,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "report": ReportParams,
     "registry": RegistryParams,
     "tune": TuneParams,
+    "scoring": ScoringParams,
 }
 
 Section = TypeVar("Section", bound=BaseModel)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import PurePosixPath, Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
@@ -15,8 +16,8 @@ from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 from kedro_datasets.partitions import PartitionedDataset
 
-from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, write_text
-from autoencoder_pipelines.data import Skipped, read_table
+from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, is_temporary, write_text
+from autoencoder_pipelines.data import Skipped, TableFile, read_table
 from autoencoder_pipelines.errors import DataValidationError
 
 
@@ -125,6 +126,25 @@ class OptionalPartitionedDataset(PartitionedDataset):
             raise
 
 
+class TableFileDataset(AbstractDataset):
+    """One CSV or Parquet file of an inbox, loaded as a data.TableFile: a handle that reads the
+    file whole or in chunks (the `score` pipeline streams it). The format is taken from the
+    file name (for mixed inboxes)."""
+
+    def __init__(self, filepath: str, read_args: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self._read_args = dict(read_args or {})  # to pandas.read_csv, e.g. {sep: ";"}
+
+    def load(self) -> TableFile:
+        return TableFile(self._filepath, self._read_args)
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(f"{self._filepath}: incoming files are read-only")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "read_args": self._read_args}
+
+
 class TabularFileDataset(AbstractDataset):
     """One CSV or Parquet file, the format taken from the file name (for mixed inboxes)."""
 
@@ -163,3 +183,101 @@ class AtomicParquetDataset(AbstractDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
+
+
+class ParquetStream:
+    """One Parquet file written a chunk at a time: one pyarrow ParquetWriter, a row group per
+    chunk; every chunk must have the columns and types of the first. Use `parquet_stream`,
+    which makes it atomic."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self._writer: Any = None
+        self._schema: Any = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+@contextmanager
+def parquet_stream(path: str | Path) -> Iterator[ParquetStream]:
+    """A ParquetStream to `path`, atomic (atomic.atomic_path): the chunks go to a temporary
+    file beside it, renamed into place when the block ends without an error and at least one
+    chunk was written, removed otherwise.
+
+        with parquet_stream(path) as stream:
+            for frame in frames:
+                stream.write(frame)
+    """
+    with atomic_path(path) as temporary:
+        stream = ParquetStream(temporary)
+        try:
+            yield stream
+        finally:
+            stream.close()
+        if stream.rows == 0 and not temporary.exists():
+            raise DatasetError(f"{path}: nothing was written")
+
+
+class ParquetPartitionsDataset(AbstractDataset):
+    """A folder of Parquet files, one per partition (`<partition><suffix>`), that a node writes
+    itself, a partition at a time, streaming: `load()` returns a ParquetPartitions handle
+    (the partitions written so far, and an atomic streaming writer per partition). A Kedro
+    output would hold a whole partition in memory; this keeps memory bounded by a chunk."""
+
+    written_by_node = True  # the run's summary lists the folder among its outputs
+
+    def __init__(self, path: str, filename_suffix: str = ".parquet") -> None:
+        self._path = Path(path)
+        self._suffix = filename_suffix
+
+    def load(self) -> "ParquetPartitions":
+        return ParquetPartitions(self._path, self._suffix)
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(f"{self._path}: written by the node through the handle that load() returns")
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "filename_suffix": self._suffix}
+
+
+class ParquetPartitions:
+    def __init__(self, path: Path, suffix: str = ".parquet") -> None:
+        self.path, self.suffix = Path(path), suffix
+
+    def __repr__(self) -> str:
+        return f"ParquetPartitions({str(self.path)!r})"
+
+    def partitions(self) -> set[str]:
+        """The partitions with a complete output (never a temporary file)."""
+        if not self.path.is_dir():
+            return set()
+        return {file.relative_to(self.path).as_posix()[: -len(self.suffix)] for file in self.path.rglob(f"*{self.suffix}")
+                if file.is_file() and not is_temporary(file)}  # partitions in subfolders too (day=1/a.csv)
+
+    def file(self, partition: str) -> Path:
+        return self.path / f"{partition}{self.suffix}"
+
+    def writer(self, partition: str):
+        """A context manager: an atomic ParquetStream to the partition's file."""
+        return parquet_stream(self.file(partition))
+
+    def load(self, partition: str) -> pd.DataFrame:
+        return pd.read_parquet(self.file(partition))

@@ -9,17 +9,16 @@ score rows identically. It is saved as one file of tensors plus JSON (nn.seriali
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from autoencoder_pipelines.data import ID, LABEL, apply_scaler, check_features, check_unique_columns
+from autoencoder_pipelines.data import FLOAT32_MAX, ID, LABEL, check_features, check_unique_columns
 from autoencoder_pipelines.errors import DataValidationError
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
-from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.networks import EncoderClassifier
 from autoencoder_pipelines.nn.serialization import load_bundle, save_bundle
 
@@ -42,6 +41,10 @@ def check_ids(ids: pd.Series, column: str, source: str) -> None:
 
 
 class Scorer:
+    # Rows per forward pass. Rows are scored in these batches from the start of a file, so a
+    # file scored in chunks of a multiple of it gets exactly the numbers it gets scored whole.
+    batch_rows = 4096
+
     def __init__(
         self,
         schema: dict[str, Any],
@@ -58,6 +61,13 @@ class Scorer:
         self.detector = detector
         self.classifier = None if classifier is None else classifier.cpu().eval()
         self.example = example or []
+        # the fitted scaling, in the feature order of the rows scored
+        order = {name: i for i, name in enumerate(scaler["features"])}
+        index = [order[name] for name in self.features]
+        low, high = np.asarray(scaler["minimum"], dtype="float64"), np.asarray(scaler["maximum"], dtype="float64")
+        self._low = low[index]
+        self._span = np.where(high > low, high - low, 1.0)[index]
+        self._classes = pd.Index(schema["classes"]) if schema.get("classes") is not None else None
 
     @property
     def features(self) -> list[str]:
@@ -72,6 +82,13 @@ class Scorer:
 
     def validate(self, frame: pd.DataFrame, source: str) -> None:
         """The rows must carry exactly the training features (plus id/label columns), numeric and finite."""
+        frame = frame.rename(columns=str)
+        self._features(frame, source)
+        id_column = self.schema.get("id_column")
+        if id_column in frame.columns:
+            check_ids(frame[id_column], id_column, source)
+
+    def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
         allowed = {c for c in (self.schema.get("id_column"), self.schema.get("label_column"), ID, LABEL) if c}
         check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
@@ -84,15 +101,75 @@ class Scorer:
             if unexpected:
                 parts.append(f"{len(unexpected)} column(s) the model was not trained on, e.g. {unexpected[:5]}")
             raise DataValidationError(f"{source}: " + "; ".join(parts))
+
+    def _features(self, frame: pd.DataFrame, source: str) -> np.ndarray:
+        """The feature cells as one float32 matrix, after the checks of `validate` (columns,
+        rows, every cell a finite number within float32's range). Numeric columns are checked on
+        the matrix itself (its minimum and maximum); anything else, or a failure, goes through
+        data.BadCells, which names the file, line (or row), column and value."""
+        self._check_columns(frame, source)
         if len(frame) == 0:
             raise DataValidationError(f"{source}: no rows")
-        check_features(frame.rename(columns=str), self.features, source,
-                       "Fix or remove those rows; the file is scored once it is fixed.")
-        id_column = self.schema.get("id_column")
-        if id_column in columns:
-            check_ids(frame[id_column], id_column, source)
+        features = frame[self.features]
+        if all(isinstance(dtype, np.dtype) and dtype.kind in "fiub" for dtype in features.dtypes):
+            with np.errstate(over="ignore"):
+                values = features.to_numpy(dtype="float32")  # beyond float32's range becomes inf
+            low, high = values.min(), values.max()  # nan when a cell is nan
+            if -FLOAT32_MAX < low and high < FLOAT32_MAX:
+                return values
+        check_features(frame, self.features, source, "Fix or remove those rows; the file is scored once it is fixed.")
+        return features.to_numpy(dtype="float32")  # BadCells passed: numbers as text, nullable types
 
     @torch.no_grad()
+    def _score_values(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """Scale (as in training: float64, then float32) and score rows in batches of `batch_rows`."""
+        rows = len(values)
+        codes = np.empty((rows, self.code_size), dtype="float32")
+        errors = np.empty(rows, dtype="float32")
+        if self.classifier is not None:
+            best = np.empty(rows, dtype="int64")
+            probability = np.empty(rows, dtype="float32")
+        # one batch's scaled rows, row-major (a frame's matrix is column-major: strided rows
+        # would slow every layer), reused for every batch
+        wide = np.empty((min(self.batch_rows, rows), values.shape[1]), dtype="float64")
+        scaled = np.empty(wide.shape, dtype="float32")
+        reasons: list[dict[str, np.ndarray]] = []  # why a flagged row is flagged: its features by share of its error
+        for start in range(0, rows, self.batch_rows):
+            stop = min(start + self.batch_rows, rows)
+            np.subtract(values[start:stop], self._low, out=wide[: stop - start])
+            np.divide(wide[: stop - start], self._span, out=scaled[: stop - start], casting="same_kind")
+            x = torch.from_numpy(scaled[: stop - start])
+            codes[start:stop] = self.autoencoder.encode(x).numpy()
+            errors[start:stop] = self.detector.decision_function(x)
+            reasons.append(self.detector.reasons(x, self.features, errors[start:stop] > self.detector.threshold_))
+            if self.classifier is not None:
+                top = self.classifier.predict_proba(x).max(dim=1)
+                best[start:stop], probability[start:stop] = top.indices.numpy(), top.values.numpy()
+        out = {f"z_{i}": codes[:, i] for i in range(self.code_size)}
+        out["reconstruction_error"] = errors
+        out["is_anomaly"] = errors > self.detector.threshold_
+        for column in reasons[0]:
+            values = np.concatenate([part[column] for part in reasons])
+            # text even where no row of a chunk is flagged: every chunk of a file one Parquet schema
+            out[column] = pd.array(values, dtype="string") if column.startswith("top_feature") else values
+        if self.classifier is not None:
+            out["predicted_class"] = self._classes.take(best)  # the classes' own dtype
+            out["predicted_probability"] = probability
+        return out
+
+    def _score_frame(self, frame: pd.DataFrame, source: str, require_id: bool, first_row: int) -> pd.DataFrame:
+        frame = frame.rename(columns=str)
+        id_column = self.schema.get("id_column")
+        if require_id and id_column and id_column not in frame.columns:
+            raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
+        values = self._features(frame, source)
+        if id_column in frame.columns:
+            check_ids(frame[id_column], id_column, source)
+            ids = frame[id_column].astype(str).to_numpy()
+        else:
+            ids = (f"{source}:" + pd.Series(np.arange(first_row, first_row + len(frame))).astype(str)).to_numpy()
+        return pd.DataFrame({ID: ids, **self._score_values(values)})
+
     def score(self, frame: pd.DataFrame, source: str = "rows", require_id: bool = False) -> pd.DataFrame:
         """One output row per input row: id, z_*, reconstruction_error, is_anomaly, top_feature_i and
         top_share_i (the flagged rows' features with the largest shares of their error; empty for
@@ -101,31 +178,39 @@ class Scorer:
         The id is the row's value in the id column the model was trained with (`data.id_column`),
         else `<source>:<row>` (the row's position in `source`, from 0), so ids from different
         files never collide. `require_id`: a model trained with an id column refuses rows without it."""
-        frame = frame.rename(columns=str)
+        return self._score_frame(frame, source, require_id, 0)
+
+    def score_chunks(
+        self,
+        chunks: Iterable[pd.DataFrame],
+        source: str = "rows",
+        require_id: bool = False,
+        ids_of_source: Callable[[], pd.Series] | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """`score` for rows that come in chunks (a file read in parts): the scored chunks, each as
+        `score` would score those rows of the whole file. Every check of `score` holds across
+        chunks: ids are unique in the whole source (checked on 64-bit hashes, 8 bytes a row; a
+        suspected duplicate is confirmed on `ids_of_source()`, the whole id column, which the
+        refusal names). The check across chunks raises after the last chunk: a writer of the
+        chunks must keep its output unpublished until the iteration ends."""
         id_column = self.schema.get("id_column")
-        if require_id and id_column and id_column not in frame.columns:
-            raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
-        self.validate(frame, source)
-        if id_column in frame.columns:
-            ids = frame[id_column].astype(str).to_numpy()
-        else:
-            ids = np.array([f"{source}:{row}" for row in range(len(frame))], dtype=object)
-        scaled = apply_scaler(frame[self.features], self.scaler)
-        x = torch.tensor(scaled[self.features].to_numpy(dtype="float32"))
-        codes = predict_in_batches(self.autoencoder.encode, x).numpy()
-        errors = self.detector.decision_function(x)
-        out = pd.DataFrame({ID: ids})
-        out = pd.concat([out, pd.DataFrame(codes, columns=[f"z_{i}" for i in range(codes.shape[1])])], axis=1)
-        out["reconstruction_error"] = errors
-        out["is_anomaly"] = errors > self.detector.threshold_
-        for column, values in self.detector.reasons(x, self.features, out["is_anomaly"].to_numpy()).items():
-            out[column] = values  # why a flagged row is flagged: its features by share of its error
-        if self.classifier is not None:
-            probabilities = predict_in_batches(self.classifier.predict_proba, x).numpy()
-            best = probabilities.argmax(axis=1)
-            out["predicted_class"] = [self.schema["classes"][i] for i in best]
-            out["predicted_probability"] = probabilities[np.arange(len(best)), best]
-        return out
+        hashes: list[np.ndarray] = []
+        first_row = 0
+        for chunk in chunks:
+            scored = self._score_frame(chunk, source, require_id, first_row)  # ids unique in the chunk
+            if id_column in chunk.columns:
+                hashes.append(pd.util.hash_array(scored[ID].to_numpy(dtype=object)))
+            first_row += len(chunk)
+            yield scored
+        if first_row == 0:
+            raise DataValidationError(f"{source}: no rows")
+        if len(hashes) > 1:
+            ordered = np.sort(np.concatenate(hashes))
+            if (ordered[1:] == ordered[:-1]).any():
+                if ids_of_source is None:
+                    raise DataValidationError(f"{source}: column '{id_column}' (id): ids repeat across chunks; "
+                                              "ids must be unique within a file")
+                check_ids(ids_of_source(), id_column, source)  # passes on a mere hash collision
 
     def save(self, path: str | Path) -> None:
         parts = {"autoencoder": self.autoencoder, "detector": self.detector}

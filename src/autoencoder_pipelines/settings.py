@@ -3,12 +3,13 @@
 import warnings
 
 from autoencoder_pipelines.hooks import DistributedRunHook, NodeTimingHook, ProjectHooks
+from autoencoder_pipelines.spark import SparkHooks
 from autoencoder_pipelines.tracking.hook import MlflowTrackingHook
 
 # omegaconf's resolver-API deprecation, raised inside kedro: says nothing about this project's run.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-HOOKS = (ProjectHooks(), NodeTimingHook(), DistributedRunHook(), MlflowTrackingHook())
+HOOKS = (ProjectHooks(), NodeTimingHook(), DistributedRunHook(), MlflowTrackingHook(), SparkHooks())
 # kedro-viz (a dev tool) registers hooks that record dataset statistics and run events at
 # every run; `kedro viz run` works without them.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
@@ -16,7 +17,7 @@ DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"], "spark": ["spark*", "spark*/**"]},
     # `--env gpu` overrides single keys, not whole blocks.
-    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft", "spark": "soft"},
 }

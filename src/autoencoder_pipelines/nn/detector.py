@@ -171,8 +171,9 @@ class AutoencoderDetector:
         k = min(self.settings.top_k, len(names))
         columns = {**{f"top_feature_{i + 1}": np.full(len(rows), None, dtype=object) for i in range(k)},
                    **{f"top_share_{i + 1}": np.full(len(rows), np.nan) for i in range(k)}}
+        rows = np.array(rows, dtype=bool)  # a copy: pandas may hand over a read-only array
         if rows.any():
-            inputs = x[torch.as_tensor(rows, device=x.device)] if isinstance(x, torch.Tensor) else np.asarray(x)[rows]
+            inputs = x[torch.from_numpy(rows).to(x.device)] if isinstance(x, torch.Tensor) else np.asarray(x)[rows]
             top, shares = self.explain(inputs, k)
             for i in range(k):
                 columns[f"top_feature_{i + 1}"][rows] = np.asarray(names, dtype=object)[top[:, i]]

@@ -37,7 +37,7 @@ from autoencoder_pipelines.tracking.store import check_tracking_store, default_t
 logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
-SCORING_PIPELINES = {"score"}  # their runs go to the registry's scoring experiment
+SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
 NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
 # Metrics shown in the summary printed at the end of a run, when the run has them.
 HEADLINE = (
@@ -206,6 +206,14 @@ class MlflowTrackingHook:
 
             self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
             logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """A folder that a node writes through the handle its dataset loads (the scored
+        partitions, streamed) is an output of the run too."""
+        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        if getattr(dataset, "written_by_node", False):
+            self.outputs.append(_relative(Path(str(dataset._path))))
 
     @hook_impl(tryfirst=True, specname="after_pipeline_run")  # before the other hooks log into the run
     def open_run_before_the_end(self) -> None:

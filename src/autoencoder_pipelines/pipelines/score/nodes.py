@@ -8,9 +8,10 @@ import os
 import time
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import RegistryParams
+from autoencoder_pipelines.config import RegistryParams, ScoringParams
 from autoencoder_pipelines.errors import DataValidationError, UserError
 
 logger = logging.getLogger(__name__)
@@ -43,37 +44,53 @@ def load_scoring_model(registry: RegistryParams) -> tuple[Any, Any, dict[str, st
 def score_partitions(
     scorer: Any,
     model: Any,
-    incoming: dict[str, Callable[[], pd.DataFrame]],
-    already_scored: dict[str, Callable[[], pd.DataFrame]],
-) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    incoming: dict[str, Callable[[], Any]],
+    scored: Any,
+    scoring: ScoringParams,
+) -> dict[str, Any]:
     """Score every inbox partition that has no output yet, stamping each row with the model's
-    name, version and training run; bad partitions are recorded, not fatal."""
+    name, version and training run; bad partitions are recorded, not fatal.
+
+    `incoming`: data.TableFile loaders; `scored`: datasets.ParquetPartitions. Each file is
+    streamed: read, scored and written `scoring.chunk_rows` rows at a time into one Parquet
+    file, published (renamed into place) once its last chunk has passed every check; a file
+    refused midway leaves no output."""
     started = time.perf_counter()
-    new = sorted(partition for partition in incoming if partition not in already_scored)
-    outputs: dict[str, pd.DataFrame] = {}
+    scorer.batch_rows = scoring.batch_rows
+    done = scored.partitions()
+    new = sorted(partition for partition in incoming if partition not in done)
+    id_column = scorer.schema.get("id_column")
+    written: dict[str, int] = {}
     errors: dict[str, str] = {}
-    rows_refused = 0
+    rows_refused = anomalies = 0
     if not new:
         logger.info("nothing new to score: %d partition(s) in the inbox, all scored already", len(incoming))
     for partition in new:
-        frame = None
+        table = None
         try:
-            frame = incoming[partition]()
-            outputs[partition] = stamp(scorer.score(frame, source=partition, require_id=True), model)
-            logger.info("scored %s: %d rows", partition, len(outputs[partition]))
+            table = incoming[partition]()
+            chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
+            found = 0
+            with scored.writer(partition) as stream:
+                for frame in scorer.score_chunks(chunks, source=partition, require_id=True,
+                                                 ids_of_source=lambda: table.column(id_column)):
+                    stream.write(stamp(frame, model))
+                    found += int(frame["is_anomaly"].sum())
+            written[partition] = stream.rows
+            anomalies += found
+            logger.info("scored %s: %d rows", partition, stream.rows)
         except DataValidationError as error:
             errors[partition] = str(error)
         except Exception as error:  # a bad file must not stop the good ones
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
         if partition in errors:
-            rows_refused += 0 if frame is None else len(frame)
+            rows_refused += 0 if table is None else table.count_rows()
             logger.error("could not score %s", errors[partition])
-    rows = sum(len(frame) for frame in outputs.values())
-    anomalies = sum(int(frame["is_anomaly"].sum()) for frame in outputs.values())
-    report = {
+    rows = sum(written.values())
+    return {
         "partitions_in_inbox": len(incoming),
         "partitions_new": len(new),
-        "partitions_scored": len(outputs),
+        "partitions_scored": len(written),
         "partitions_failed": len(errors),
         "rows_scored": rows,
         "rows_refused": rows_refused,
@@ -82,14 +99,15 @@ def score_partitions(
         "seconds": time.perf_counter() - started,
         "errors": errors,
     }
-    return outputs, report
 
 
 def stamp(scored: pd.DataFrame, model: Any) -> pd.DataFrame:
     """The model's name, version and training run on every row (version empty for a plain URI)."""
     columns = model.columns()
     scored["model_name"] = columns["model_name"]
-    scored["model_version"] = pd.array([columns["model_version"]] * len(scored), dtype="Int64")
+    version, rows = columns["model_version"], len(scored)
+    scored["model_version"] = pd.arrays.IntegerArray(  # Int64, missing for a plain URI
+        np.full(rows, version or 0, dtype="int64"), np.full(rows, version is None))
     scored["model_run_id"] = columns["model_run_id"]
     return scored
 

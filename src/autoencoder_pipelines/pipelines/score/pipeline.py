@@ -10,8 +10,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(load_scoring_model, "params:registry", ["scorer", "scoring_model_ref", "scoring_model_params_mlflow"],
                  name="load_scoring_model"),
-            node(score_partitions, ["scorer", "scoring_model_ref", "incoming_partitions", "scored_index"],
-                 ["scored_partitions", "scoring_report"], name="score_partitions"),
+            node(score_partitions, ["scorer", "scoring_model_ref", "incoming_partitions", "scored_partitions", "params:scoring"],
+                 "scoring_report", name="score_partitions"),
             node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
                  name="scoring_metrics"),
             node(fail_on_bad_partitions, "scoring_report_logged", None, name="fail_on_bad_partitions"),

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import dag, task
+
+from kedro.framework.session import KedroSession
+from kedro.framework.project import configure_project
+
+# Kedro settings required to run your pipeline
+env = "local"
+pipeline_name = "denoise"
+project_path = Path(os.environ.get("AEP_PROJECT_PATH") or Path.cwd())
+package_name = "autoencoder_pipelines"
+conf_source = "" or project_path / "conf"
+
+
+def _run_kedro_node(node_names=None, namespaces=None):
+    """Run a Kedro pipeline slice (all of it when neither is given)."""
+    configure_project(package_name)
+    with KedroSession.create(project_path=project_path, env=env, conf_source=conf_source) as session:
+        if namespaces is not None:
+            session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
+        else:
+            session.run(pipeline_names=[pipeline_name], node_names=node_names)
+
+
+@dag(
+    dag_id="autoencoder-pipelines-denoise",
+    start_date=datetime(2023,1,1),
+    max_active_runs=1,
+    schedule=None,
+    catchup=False,
+    default_args=dict(
+        owner="airflow",
+        depends_on_past=False,
+        email_on_failure=False,
+        email_on_retry=False,
+        retries=0,
+        retry_delay=timedelta(minutes=5)
+    ),
+)
+def autoencoder_pipelines_denoise():
+
+    @task(task_id="denoise")
+    def denoise():
+        _run_kedro_node()
+
+    denoise()
+
+
+autoencoder_pipelines_denoise()

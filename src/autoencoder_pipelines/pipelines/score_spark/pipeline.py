@@ -1,0 +1,20 @@
+from kedro.pipeline import Pipeline, node, pipeline
+
+from autoencoder_pipelines.locks import NO_LOCK_TAG
+
+from .nodes import resolve_spark_model, score_with_spark, spark_scoring_metrics
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(resolve_spark_model, "params:registry", ["spark_scoring_model_ref", "spark_scoring_model_params_mlflow"],
+                 name="resolve_spark_model"),
+            node(score_with_spark, ["spark_incoming", "spark_scoring_model_ref"], "spark_scored",
+                 name="score_with_spark"),
+            # reads back what was written (its small columns): the scoring runs once, at the save
+            node(spark_scoring_metrics, ["spark_scored", "spark_scoring_model_ref"], "spark_scoring_metrics_mlflow",
+                 name="spark_scoring_metrics"),
+        ],
+        tags=[NO_LOCK_TAG],  # reads its pinned model and writes its own folder: runs beside a training
+    )

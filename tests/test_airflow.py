@@ -1,0 +1,110 @@
+"""The Airflow DAGs (dags/, written by `kedro airflow create` with scripts/airflow_dag.j2):
+their tasks, the nodes each runs and their order, the schedule of conf/base/airflow.yml. The
+committed files are read as Python syntax (Airflow is not in the project's environment); where
+kedro-airflow is installed, they are also generated afresh and must match, and a DAG of node
+groups is checked to keep every MemoryDataset inside one task."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DAGS = REPO / "dags"
+CONFIG = yaml.safe_load((REPO / "conf/base/airflow.yml").read_text())
+CREATE = ["airflow", "create", "--pipelines=score,denoise", "--group-by=memory", "-j", "scripts/airflow_dag.j2"]
+
+
+def parse_dag(path: Path) -> dict:
+    """dag_id, schedule, max_active_runs, retries; tasks (task_id -> node names, None for the
+    whole pipeline) in the order written; dependencies (upstream, downstream)."""
+    tree = ast.parse(path.read_text())
+    dag: dict = {"tasks": {}, "dependencies": []}
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        for decorator in function.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            name = getattr(decorator.func, "id", None)
+            arguments = {k.arg: k.value for k in decorator.keywords}
+            if name == "dag":
+                dag["dag_id"] = ast.literal_eval(arguments["dag_id"])
+                dag["schedule"] = ast.literal_eval(arguments["schedule"])
+                dag["max_active_runs"] = ast.literal_eval(arguments["max_active_runs"])
+                retries = next(k.value for k in arguments["default_args"].keywords if k.arg == "retries")
+                dag["retries"] = ast.literal_eval(retries)
+            elif name == "task":
+                (call,) = [n for n in ast.walk(function) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_run_kedro_node"]
+                nodes = {k.arg: ast.literal_eval(k.value) for k in call.keywords}.get("node_names")
+                dag["tasks"][ast.literal_eval(arguments["task_id"])] = nodes
+    for statement in (n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.RShift)):
+        dag["dependencies"].append((ast.literal_eval(statement.left.slice), ast.literal_eval(statement.right.slice)))
+    return dag
+
+
+def _pipeline(name: str):
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("autoencoder_pipelines")
+    return pipelines[name]
+
+
+def test_the_score_dag_is_one_task_running_the_pipelines_nodes_in_order():
+    dag = parse_dag(DAGS / "autoencoder_pipelines_score_dag.py")
+    assert dag["dag_id"] == "autoencoder-pipelines-score"
+    assert dag["schedule"] == CONFIG["score"]["schedule"] == "*/15 * * * *"
+    assert dag["max_active_runs"] == 1 and dag["retries"] == 0
+    # its nodes hand the scorer and the model reference over in memory: one task, in Kedro's order
+    assert list(dag["tasks"].values()) == [[node.name for node in _pipeline("score").nodes]]
+    assert list(dag["tasks"].values())[0] == ["load_scoring_model", "score_partitions", "scoring_metrics",
+                                                "fail_on_bad_partitions"]
+    assert dag["dependencies"] == []
+
+
+def test_the_training_dag_runs_the_whole_training_in_one_task():
+    dag = parse_dag(DAGS / "autoencoder_pipelines_denoise_dag.py")
+    assert dag["dag_id"] == "autoencoder-pipelines-denoise"
+    assert dag["schedule"] is None and dag["max_active_runs"] == 1 and dag["retries"] == 0
+    assert dag["tasks"] == {"denoise": None}  # _run_kedro_node(): the whole pipeline, one MLflow run
+
+
+def _kedro_airflow(*args: str, cwd: Path) -> None:
+    pytest.importorskip("kedro_airflow", reason="kedro-airflow is installed by hand (README: Airflow)")
+    environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    result = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=cwd, env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_the_committed_dags_are_what_kedro_airflow_writes(tmp_path):
+    _kedro_airflow(*CREATE, "-t", str(tmp_path), cwd=REPO)
+    for committed in DAGS.glob("*_dag.py"):
+        assert (tmp_path / committed.name).read_text() == committed.read_text(), committed.name
+
+
+def test_a_dag_of_node_groups_keeps_each_memory_dataset_in_one_task_and_orders_the_groups(tmp_path):
+    """The training as node groups (one_task off): every MemoryDataset's producer and consumers
+    share a task, and a task runs after every task whose outputs it reads."""
+    _kedro_airflow(*CREATE, "-t", str(tmp_path), "--params", "one_task=false", cwd=REPO)
+    dag = parse_dag(tmp_path / "autoencoder_pipelines_denoise_dag.py")
+    pipeline = _pipeline("denoise")
+    task_of = {node: task for task, nodes in dag["tasks"].items() for node in nodes}
+    assert sorted(task_of) == sorted(node.name for node in pipeline.nodes)  # every node, once
+    catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
+    in_memory = {name for name in pipeline.datasets() if name not in catalog or catalog[name].get("type") == "MemoryDataset"}
+    in_memory -= {name for name in pipeline.datasets() if name.startswith("params:") or name == "parameters"}
+    upstream = {(a, b) for a, b in dag["dependencies"]}
+    for node in pipeline.nodes:
+        for consumer in pipeline.nodes:
+            shared = set(node.outputs) & set(consumer.inputs)
+            if not shared:
+                continue
+            if shared & in_memory:
+                assert task_of[node.name] == task_of[consumer.name], (node.name, consumer.name, shared & in_memory)
+            elif task_of[node.name] != task_of[consumer.name]:
+                assert (task_of[node.name], task_of[consumer.name]) in upstream, (node.name, consumer.name)

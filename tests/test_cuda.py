@@ -1,0 +1,47 @@
+"""The GPU path, run by scripts/gpu_check.sh on a machine with CUDA: training in fp32, bf16 and
+fp16 on the GPU, and a tiny `kedro run --env gpu` whose scoring model then scores on the CPU.
+Marked `cuda`: skipped without a GPU (conftest), failed instead with AEP_REQUIRE_CUDA=1."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.cuda
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_the_trainer_learns_on_the_gpu_in_every_precision(precision):
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.device import resolve_precision
+    from autoencoder_pipelines.nn.finetuning import fine_tune
+    from autoencoder_pipelines.nn.networks import StackedAutoencoder
+    from autoencoder_pipelines.nn.trainer import Trainer, TrainSettings
+
+    device = torch.device("cuda")
+    torch.manual_seed(0)
+    x = torch.rand(4096, 64, device=device)
+    stack = StackedAutoencoder.build(64, [128, 16], "relu", "sigmoid").to(device)
+    trainer = Trainer(TrainSettings(epochs=4, batch_size=256, learning_rate=3e-3, precision=resolve_precision(precision)))
+    stack, history = fine_tune(stack, x, x[:512], trainer, f"gpu_{precision}", "bce", CorruptionSpec("masking", 0.25))
+    losses = [epoch["train_loss"] for epoch in history.epochs]
+    assert all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0]
+    assert next(stack.parameters()).device.type == "cuda"
+
+
+def test_a_gpu_training_run_registers_a_model_that_scores_on_the_cpu(make_project, tiny, tmp_path):
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    tiny["runtime"].update({"device": "cuda", "precision": "bf16"})
+    project = make_project(tiny)
+    project.run("denoise")
+    assert project.metrics()["finetune.test_accuracy"] > 0.1
+    project.promote(1)
+    inbox = project.path("data/01_raw/incoming")
+    inbox.mkdir(parents=True)
+    load_digits(as_frame=True).frame.drop(columns=["target"]).iloc[:64].to_csv(inbox / "day1.csv", index=False)
+    project.run("score")  # the scorer is loaded on the CPU whatever the training device
+    assert len(pd.read_parquet(project.path("data/07_model_output/scored/day1.csv.parquet"))) == 64
