@@ -26,6 +26,7 @@ from pydantic import (
 
 from autoencoder_pipelines.errors import ConfigError
 from autoencoder_pipelines.nn.kinds import kind_names
+from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
 
 
 class _Strict(BaseModel):
@@ -57,7 +58,7 @@ class RuntimeParams(_Strict):
             return phase
         if self.batch_size is not None:
             return self.batch_size
-        return min(max(round(n_rows / 40), 32), 256)
+        return default_batch_size(n_rows)
 
     @field_validator("device")
     @classmethod
@@ -286,9 +287,8 @@ class AnomalyParams(PhaseParams):
     def detector_choices(self, schema: dict[str, Any]) -> dict[str, Any]:
         """hidden_sizes, standardize and loss as set, or from the kind of data."""
         d, images = len(schema["features"]), is_images(schema)
-        table_sizes = [min(2 * d, 256), max(1, min(max(d // 4, 2), 64, d - 1))]
         return {
-            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else table_sizes)),
+            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else default_hidden_sizes(d))),
             "standardize": (not images) if self.standardize is None else self.standardize,
             "loss": self.loss if self.loss != "auto" else ("bce" if images else "mse"),
         }

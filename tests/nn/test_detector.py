@@ -6,7 +6,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
-from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings, default_hidden_sizes
+from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
@@ -156,3 +157,18 @@ def test_predict_in_batches_matches_one_pass(n_rows):
     out = predict_in_batches(lambda b: calls.append(len(b)) or b * 2, x, batch_size=64)
     assert torch.equal(out, x * 2)
     assert calls == [min(n_rows - start, 64) for start in range(0, n_rows, 64)]
+
+
+@pytest.mark.parametrize(("rows", "settings", "expected"), [
+    (250, DetectorSettings(), 32),  # a small table: enough steps an epoch to learn and to stop early
+    (4000, DetectorSettings(), 100),
+    (50_000, DetectorSettings(), 256),
+    (250, DetectorSettings(batch_size=64), 64),
+])
+def test_the_batch_size_follows_the_training_rows_unless_set(rows, settings, expected, monkeypatch):
+    import autoencoder_pipelines.nn.detector as module
+
+    used = []
+    monkeypatch.setattr(module, "fine_tune", lambda network, x, val, trainer, *rest: (used.append(trainer.settings.batch_size), (network, None))[1])
+    AutoencoderDetector(DetectorSettings(**{**settings.__dict__, "epochs": 1})).fit(torch.rand(rows, 4))
+    assert used == [expected]

@@ -26,16 +26,10 @@ from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
 from autoencoder_pipelines.nn.seeding import seeded
+from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, History, Trainer, TrainSettings
 
 ThresholdRule = Literal["contamination", "false_alarm_rate"]
-
-
-def default_hidden_sizes(n_features: int) -> list[int]:
-    """[min(2d, 256), code], code = max(d // 4, 2), at most 64 and below d: a layer wider than
-    the input, then a code a quarter of it. Chosen on 12 tables against other widths, codes,
-    activations, dropout and batch norm (benchmarks/RESULTS.md, anomaly detector)."""
-    return [min(2 * n_features, 256), max(1, min(max(n_features // 4, 2), 64, n_features - 1))]
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class DetectorSettings:
     standardize: bool = True
     loss: str = "mse"  # bce: a sigmoid output, for inputs in [0, 1] (images); else a linear output
     epochs: int = 50
-    batch_size: int = 256
+    batch_size: Optional[int] = None  # None: trainer.default_batch_size of the training rows
     learning_rate: float = 0.03
     weight_decay: float = 0.0
     patience: Optional[int] = 5
@@ -109,7 +103,7 @@ class AutoencoderDetector:
                 self.network = DenseAutoencoder(x.shape[1], sizes, s.activation, s.batch_norm, output).to(x.device)
         inputs = self._standardized(x)
         val = inputs if x_val is None else self._standardized(self._as_tensor(x_val))
-        self.network, self.history_ = fine_tune(self.network, inputs, val, trainer or self._trainer(), name, s.loss, self.corruption)
+        self.network, self.history_ = fine_tune(self.network, inputs, val, trainer or self._trainer(len(inputs)), name, s.loss, self.corruption)
         self.network.eval()
         reference = inputs if s.threshold_rule == "contamination" else val
         self.set_threshold(self._scores(reference))
@@ -120,10 +114,11 @@ class AutoencoderDetector:
         share = self.settings.contamination if self.settings.threshold_rule == "contamination" else self.settings.false_alarm_rate
         self.threshold_ = float(np.quantile(reference_scores, 1.0 - share))
 
-    def _trainer(self) -> Trainer:
+    def _trainer(self, n_rows: int) -> Trainer:
         s = self.settings
         callbacks: list[Callback] = [] if s.patience is None else [EarlyStopping(s.patience, s.min_delta)]
-        return Trainer(TrainSettings(s.epochs, s.batch_size, s.learning_rate, s.weight_decay, seed=s.seed), callbacks)
+        batch_size = s.batch_size or default_batch_size(n_rows)
+        return Trainer(TrainSettings(s.epochs, batch_size, s.learning_rate, s.weight_decay, seed=s.seed), callbacks)
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -200,7 +195,7 @@ class AutoencoderDetector:
 
     def _as_tensor(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Rows as float32 on the network's device (they stay where they are before fit)."""
-        tensor = x.float() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+        tensor = x.float() if isinstance(x, torch.Tensor) else torch.from_numpy(np.require(x, np.float32, ["C", "W"]))  # copies a read-only or strided array
         return tensor if self.network is None else tensor.to(next(self.network.parameters()).device)
 
     # -- persistence: nn.serialization (tensors plus JSON) -----------------------------------
