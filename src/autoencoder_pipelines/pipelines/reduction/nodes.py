@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,6 +165,7 @@ def classify_features(
     training rows' autoencoder codes (the export), their raw inputs and their PCA codes of the
     same size, and scored on the test rows: `<codes|raw|pca>.<classifier>.test_accuracy`.
     Labelled rows only (the codes come from every row); nothing without labels."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -186,13 +188,19 @@ def classify_features(
     classifiers = {
         # newton-cg: the same optimum as the default lbfgs on these tables, about 10x faster here
         "logistic_regression": lambda: LogisticRegression(solver="newton-cg", max_iter=1000),
-        "linear_svm": lambda: LinearSVC(max_iter=20000),
+        # the dual solver with a cap: the primal one took 60 s on 7,000 raw 784-pixel rows (the
+        # dual's 1,000 iterations: 10 s, within 0.005 of it there); the same optimum on the digits
+        "linear_svm": lambda: LinearSVC(dual=True, max_iter=1000),
     }
     metrics: dict[str, Any] = {}
     for name, (x_train, x_test) in sets.items():
         metrics[f"{name}.dimensions"] = x_train.shape[1]
         for classifier, make in classifiers.items():
-            fitted = make_pipeline(StandardScaler(), make()).fit(x_train, y_train)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                fitted = make_pipeline(StandardScaler(), make()).fit(x_train, y_train)
+            if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+                logger.info("classical classifiers: %s on %s stopped at its iteration cap before converging", classifier, name)
             metrics[f"{name}.{classifier}.test_accuracy"] = float((fitted.predict(x_test) == y_test).mean())
     logger.info("classical classifiers, test accuracy: %s", ", ".join(
         f"{k.removesuffix('.test_accuracy')} {v:.4f}" for k, v in metrics.items() if k.endswith("accuracy")))
