@@ -85,12 +85,19 @@ def test_tracking_store_check(tmp_path):
     check_tracking_store("http://tracking.example:5000", tmp_path)  # remote stores are not contacted
 
 
-def test_mlflow_telemetry_is_off_when_the_project_is_loaded():
-    code = ("import os; os.environ.pop('MLFLOW_DISABLE_TELEMETRY', None); import autoencoder_pipelines.settings; "
-            "from mlflow.telemetry import get_telemetry_client; print(get_telemetry_client())")
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY", "PYTEST_CURRENT_TEST", "CI")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "None"
+def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path):
+    """Also where no .telemetry file says so: the packaged project on a scoring machine (there,
+    kedro-telemetry's catalog hook also imported every dataset class, Spark's included).
+    kedro_telemetry.plugin._check_for_telemetry_consent is private: pinned here."""
+    code = ("import autoencoder_pipelines.settings, pathlib, sys; "
+            "from mlflow.telemetry import get_telemetry_client; "
+            "from kedro_telemetry.plugin import _check_for_telemetry_consent; "
+            "print(get_telemetry_client(), _check_for_telemetry_consent(pathlib.Path(sys.argv[1])))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_DISABLE_TELEMETRY", "KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK", "PYTEST_CURRENT_TEST", "CI")}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "None False"
 
 
 def _interruptible_kedro(project) -> subprocess.Popen:

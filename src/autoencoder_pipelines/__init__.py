@@ -6,5 +6,9 @@ import os
 # never touches the network. Set here, before anything of the package imports mlflow (the
 # Kedro CLI imports this package before mlflow); the user's own setting wins.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Kedro's telemetry too: the repository's .telemetry says consent: false, but a packaged
+# project on a scoring machine has no such file (and kedro-telemetry's catalog hook imported
+# every dataset class there, Spark's without pyspark included).
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
