@@ -93,11 +93,12 @@ def test_two_trainings_started_together_in_one_folder_run_one_after_the_other(ma
 
 
 START_TOGETHER = (
-    "import sys, time\n"
+    "import os, sys, time\n"
     "from pathlib import Path\n"
+    "import mlflow, sqlalchemy  # imported before the barrier: the processes then start together\n"
     "from autoencoder_pipelines.tracking.store import prepare_store\n"
-    "start = float(sys.argv[2])\n"
-    "while time.time() < start: time.sleep(0.001)\n"
+    "Path(f'ready-{os.getpid()}').touch()\n"
+    "while len(list(Path.cwd().glob('ready-*'))) < int(sys.argv[2]): time.sleep(0.001)\n"
     "print(prepare_store(sys.argv[1], Path.cwd(), 'autoencoder_pipelines'))\n"
 )
 
@@ -105,12 +106,12 @@ START_TOGETHER = (
 def test_processes_starting_together_on_a_new_store_create_it_once(tmp_path):
     """Without the store lock, all but one of such processes crashed in MLflow's table creation."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start = str(time.time() + 5)  # after every process has imported MLflow
+    count = 3
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    processes = [subprocess.Popen([sys.executable, "-c", START_TOGETHER, uri, start], cwd=tmp_path, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    processes = [subprocess.Popen([sys.executable, "-c", START_TOGETHER, uri, str(count)], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(count)]
     outputs = [p.communicate(timeout=120)[0] for p in processes]
-    assert [p.returncode for p in processes] == [0] * 3, "\n".join(o[-1500:] for o in outputs)
+    assert [p.returncode for p in processes] == [0] * count, "\n".join(o[-1500:] for o in outputs)
     assert len({o.strip().splitlines()[-1] for o in outputs}) == 1, "one experiment, the same id for all"
 
 
