@@ -1,5 +1,7 @@
 """The anomaly detector (fit, scores, thresholds, saving) and the batched inference under it."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -170,5 +172,5 @@ def test_the_batch_size_follows_the_training_rows_unless_set(rows, settings, exp
 
     used = []
     monkeypatch.setattr(module, "fine_tune", lambda network, x, val, trainer, *rest: (used.append(trainer.settings.batch_size), (network, None))[1])
-    AutoencoderDetector(DetectorSettings(**{**settings.__dict__, "epochs": 1})).fit(torch.rand(rows, 4))
+    AutoencoderDetector(dataclasses.replace(settings, epochs=1)).fit(torch.rand(rows, 4))
     assert used == [expected]

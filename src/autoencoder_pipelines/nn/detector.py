@@ -51,7 +51,7 @@ class DetectorSettings:
     standardize: bool = True
     loss: str = "mse"  # bce: a sigmoid output, for inputs in [0, 1] (images); else a linear output
     epochs: int = 50
-    batch_size: Optional[int] = None  # None: trainer.default_batch_size of the training rows
+    batch_size: Optional[int] = None  # None: sizes.default_batch_size of the training rows
     learning_rate: float = 0.03
     weight_decay: float = 0.0
     patience: Optional[int] = 5
@@ -164,8 +164,10 @@ class AutoencoderDetector:
         """Columns top_feature_1.., top_share_1.. (k = settings.top_k) for every row of `x`:
         filled for the rows where `rows` is True (the flagged ones), empty (None, NaN) elsewhere."""
         k = min(self.settings.top_k, len(names))
-        columns = {**{f"top_feature_{i + 1}": np.full(len(rows), None, dtype=object) for i in range(k)},
-                   **{f"top_share_{i + 1}": np.full(len(rows), np.nan) for i in range(k)}}
+        columns: dict[str, np.ndarray] = {}
+        for i in range(1, k + 1):
+            columns[f"top_feature_{i}"] = np.full(len(rows), None, dtype=object)
+            columns[f"top_share_{i}"] = np.full(len(rows), np.nan)
         rows = np.array(rows, dtype=bool)  # a copy: pandas may hand over a read-only array
         if rows.any():
             inputs = x[torch.from_numpy(rows).to(x.device)] if isinstance(x, torch.Tensor) else np.asarray(x)[rows]
@@ -173,7 +175,7 @@ class AutoencoderDetector:
             for i in range(k):
                 columns[f"top_feature_{i + 1}"][rows] = np.asarray(names, dtype=object)[top[:, i]]
                 columns[f"top_share_{i + 1}"][rows] = shares[:, i]
-        return dict(sorted(columns.items(), key=lambda item: (int(item[0].rsplit("_", 1)[1]), item[0])))
+        return columns
 
     def _scores(self, inputs: torch.Tensor) -> np.ndarray:
         return self._errors(inputs, per_feature=False)
