@@ -696,12 +696,18 @@ def fit_scaler(
     return {"kind": kind, "features": list(features), "minimum": low.tolist(), "maximum": high.tolist()}
 
 
+def scaler_bounds(scaler: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted map x -> (x - low) / span, per feature in scaler["features"] order, float64;
+    a constant feature's span is 1."""
+    low, high = np.asarray(scaler["minimum"], dtype="float64"), np.asarray(scaler["maximum"], dtype="float64")
+    return low, np.where(high > low, high - low, 1.0)
+
+
 def apply_scaler(frame: pd.DataFrame, scaler: dict[str, Any]) -> pd.DataFrame:
     """Scale features with the fitted map. Not clipped: unseen rows beyond the training range
     keep their distance, which is what an anomaly score should see."""
     features = scaler["features"]
-    low, high = np.asarray(scaler["minimum"]), np.asarray(scaler["maximum"])
-    span = np.where(high > low, high - low, 1.0)
+    low, span = scaler_bounds(scaler)
     scaled = (frame[features].to_numpy(dtype="float64") - low) / span
     out = frame.copy()
     out[features] = scaled.astype("float32")

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from autoencoder_pipelines.data import FLOAT32_MAX, ID, LABEL, check_features, check_unique_columns
+from autoencoder_pipelines.data import FLOAT32_MAX, ID, LABEL, check_features, check_unique_columns, scaler_bounds
 from autoencoder_pipelines.errors import DataValidationError
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.networks import EncoderClassifier
@@ -64,9 +64,8 @@ class Scorer:
         # the fitted scaling, in the feature order of the rows scored
         order = {name: i for i, name in enumerate(scaler["features"])}
         index = [order[name] for name in self.features]
-        low, high = np.asarray(scaler["minimum"], dtype="float64"), np.asarray(scaler["maximum"], dtype="float64")
-        self._low = low[index]
-        self._span = np.where(high > low, high - low, 1.0)[index]
+        low, span = scaler_bounds(scaler)
+        self._low, self._span = low[index], span[index]
         self._classes = pd.Index(schema["classes"]) if schema.get("classes") is not None else None
 
     @property
