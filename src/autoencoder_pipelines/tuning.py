@@ -355,18 +355,16 @@ class _TrialRun:
             return False
         import mlflow
         import optuna
-        from mlflow.entities import Metric
+
+        from autoencoder_pipelines.tracking.datasets import MlflowMetricsDataset
 
         pruned = isinstance(error, optuna.TrialPruned)
         state = "COMPLETE" if error is None else ("PRUNED" if pruned else "FAIL")
-        curve = self.pruning.values
-        stamp = int(time.time() * 1000)
-        metrics = [Metric(f"{self.job.pruned_phase}.{self.job.monitor}", self.job.sign * v, stamp, step)
-                   for step, v in enumerate(curve, start=1)]
+        metrics = {f"{self.job.pruned_phase}.{self.job.monitor}": [
+            {"value": self.job.sign * v, "step": step} for step, v in enumerate(self.pruning.values, start=1)]}
         if error is None:
-            metrics.append(Metric(self.job.metric, float(self.value), stamp, 0))
-        if metrics:
-            mlflow.MlflowClient().log_batch(self.run.info.run_id, metrics=metrics)
+            metrics[self.job.metric] = [{"value": float(self.value), "step": 0}]
+        MlflowMetricsDataset().save(metrics)  # into the trial's run, the active one
         mlflow.set_tag("optuna.state", state)
         if error is not None and not pruned:
             mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
@@ -377,10 +375,8 @@ class _TrialRun:
 def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any],
             sections: dict[str, BaseModel], runtime: Any) -> float:
     """Train the objective's job with `sections` through the pipelines' nodes; its validation metric."""
-    import torch
-
     from autoencoder_pipelines.data import features_tensor, labelled_part, labels_tensor
-    from autoencoder_pipelines.nn.inference import predict_in_batches
+    from autoencoder_pipelines.nn.inference import predict_classes
 
     if objective == "anomaly_ap":
         from autoencoder_pipelines.pipelines.anomaly.nodes import _truth, ranking_metrics, train_detector
@@ -397,17 +393,15 @@ def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict
     if objective == "reconstruction":
         from autoencoder_pipelines.pipelines.reduction.nodes import finetune_reduction_autoencoder
 
+        from autoencoder_pipelines.pipelines.reduction.nodes import reconstruction_mse
+
         autoencoder, _ = finetune_reduction_autoencoder(stack, train, val, schema, sections["model"], sections["reduction"], runtime)
-        autoencoder.eval()
-        x_val = features_tensor(val, schema)
-        return float(((predict_in_batches(autoencoder, x_val) - x_val) ** 2).mean())
+        return reconstruction_mse(autoencoder, val[schema["features"]].to_numpy(dtype="float32"))
     from autoencoder_pipelines.pipelines.finetuning.nodes import finetune_classifier
 
     classifier, _ = finetune_classifier(stack, train, val, schema, sections["finetune"], runtime)
     labelled = labelled_part(val)
-    classifier.eval()
-    with torch.no_grad():
-        predicted = predict_in_batches(classifier, features_tensor(labelled, schema)).argmax(dim=1)
+    predicted = predict_classes(classifier, features_tensor(labelled, schema))
     return float((predicted == labels_tensor(labelled, schema)).float().mean())
 
 

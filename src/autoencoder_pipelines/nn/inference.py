@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from torch import nn
 
 
 @torch.no_grad()
@@ -27,3 +28,9 @@ def predict_in_batches(
         function(x[start : start + batch_size].to(device, non_blocking=True)).to(x.device)
         for start in range(0, x.shape[0], batch_size)
     ])
+
+
+def predict_classes(classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The class whose logit is largest for each row of `x` (eval mode, in batches)."""
+    classifier.eval()
+    return predict_in_batches(lambda batch: classifier(batch).argmax(dim=1), x)

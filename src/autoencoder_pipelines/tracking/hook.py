@@ -123,10 +123,10 @@ class MlflowTrackingHook:
 
             mlflow.set_tracking_uri(self.uri)
         self.pending, self.nodes_started = self.enabled_for(run_params), 0
-        if self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
-            check_tracking_store(self.uri, self.project_path)
         if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
-            self.open_run()
+            self.open_run()  # (which checks the store)
+        elif self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
+            check_tracking_store(self.uri, self.project_path)
 
     @hook_impl(trylast=True)
     def before_node_run(self) -> None:

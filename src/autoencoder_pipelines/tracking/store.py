@@ -30,10 +30,8 @@ def _writable_directory(directory: Path, uri: str, what: str) -> None:
 def check_tracking_store(uri: str, project_path: Path) -> None:
     """Local stores (sqlite, file) are checked by writing to them; remote ones are not contacted."""
     parsed = urlparse(uri)
-    if parsed.scheme == "sqlite":
-        # sqlite:///relative.db and sqlite:////absolute.db
-        raw = unquote(uri[len("sqlite:///"):])
-        path = Path(raw) if raw.startswith("/") else project_path / raw
+    path = sqlite_path(uri, project_path)
+    if path is not None:
         _writable_directory(path.parent, uri, "tracking store")
         try:
             connection = sqlite3.connect(path)
@@ -57,6 +55,7 @@ def default_tracking_uri(project_path: Path) -> str:
 
 
 def sqlite_path(uri: str, project_path: Path) -> Path | None:
+    """The file of a SQLite store (sqlite:///relative.db, sqlite:////absolute.db); None for others."""
     if urlparse(uri).scheme != "sqlite":
         return None
     raw = unquote(uri[len("sqlite:///"):])

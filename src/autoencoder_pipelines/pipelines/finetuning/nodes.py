@@ -110,7 +110,7 @@ def evaluate_classifiers(
     import torch
 
     from autoencoder_pipelines.data import features_tensor, is_labelled, labels_tensor
-    from autoencoder_pipelines.nn.inference import predict_in_batches
+    from autoencoder_pipelines.nn.inference import predict_classes
 
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
         return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
@@ -119,9 +119,8 @@ def evaluate_classifiers(
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
     predicted = {}
     for label, model in (("pretrained", classifier), ("random_init", random_init_classifier)):
-        model.eval()
         for inputs, tensor in (("clean", x), ("noisy", x_noisy)):
-            predicted[label, inputs] = predict_in_batches(lambda batch: model(batch).argmax(dim=1), tensor)
+            predicted[label, inputs] = predict_classes(model, tensor)
     from sklearn.metrics import balanced_accuracy_score
 
     accuracy = {key: float((value == y).float().mean()) for key, value in predicted.items()}
@@ -201,11 +200,9 @@ def label_budget_curve(
     x_test_codes = codes.transform(test_labelled[features].to_numpy(dtype="float32"))
 
     def accuracy(network: Network) -> float:
-        from autoencoder_pipelines.nn.inference import predict_in_batches
+        from autoencoder_pipelines.nn.inference import predict_classes
 
-        network.eval()
-        predicted = predict_in_batches(lambda batch: network(batch).argmax(dim=1), x_test).numpy()
-        return float((predicted == y_test).mean())
+        return float((predict_classes(network, x_test).numpy() == y_test).mean())
 
     rows, metrics = [], {}
     for fraction in finetune.label_fractions:

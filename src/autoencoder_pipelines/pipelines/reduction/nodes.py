@@ -76,7 +76,7 @@ def compare_with_pca(
     metrics = {
         "reduction.code_size": autoencoder.code_size,
         "reduction.pca_components": n_components,
-        "reduction.ae_test_mse": _test_mse(autoencoder, x_test),
+        "reduction.ae_test_mse": reconstruction_mse(autoencoder, x_test),
         "reduction.pca_test_mse": _pca_test_mse(pca, x_test),
         "reduction.pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
     }
@@ -89,14 +89,15 @@ def compare_with_pca(
     return _codes_frame(parts, codes, "pc"), metrics
 
 
-def _test_mse(autoencoder: Network, x_test: np.ndarray) -> float:
+def reconstruction_mse(autoencoder: Network, x: np.ndarray) -> float:
+    """Mean squared error per value of the autoencoder's reconstruction of `x` (its rows, float32)."""
     import torch
 
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     autoencoder.eval()
-    reconstruction = predict_in_batches(autoencoder, torch.tensor(x_test)).numpy()
-    return float(((reconstruction - x_test) ** 2).mean())
+    reconstruction = predict_in_batches(autoencoder, torch.tensor(x)).numpy()
+    return float(((reconstruction - x) ** 2).mean())
 
 
 def _fit_pca(x_train: np.ndarray, n_components: int) -> "PCA":
@@ -133,7 +134,7 @@ def sweep_code_sizes(
     features = schema["features"]
     x_train, x_test = train[features].to_numpy(dtype="float32"), test[features].to_numpy(dtype="float32")
     rows = [{
-        "code_size": autoencoder.code_size, "autoencoder_test_mse": _test_mse(autoencoder, x_test),
+        "code_size": autoencoder.code_size, "autoencoder_test_mse": reconstruction_mse(autoencoder, x_test),
         "pca_test_mse": _pca_test_mse(_fit_pca(x_train, autoencoder.code_size), x_test), "epochs": params.epochs,
     }]
     if not get_kind(model.kind).stacks:
@@ -148,7 +149,7 @@ def sweep_code_sizes(
             lower.load_state_dict(pretrained.state_dict())
         trained, _ = jobs.fine_tune_phase(candidate, train, val, schema, model, phase, runtime, f"reduction_sweep.k{size}")
         rows.append({
-            "code_size": size, "autoencoder_test_mse": _test_mse(trained, x_test),
+            "code_size": size, "autoencoder_test_mse": reconstruction_mse(trained, x_test),
             "pca_test_mse": _pca_test_mse(_fit_pca(x_train, size), x_test), "epochs": params.sweep_epochs,
         })
     return pd.DataFrame(rows).sort_values("code_size").reset_index(drop=True)
