@@ -156,6 +156,12 @@ def is_images(schema: dict[str, Any]) -> bool:
     return bool(schema.get("image_shape"))
 
 
+def data_loss(loss: str, schema: dict[str, Any]) -> str:
+    """`loss`, or for auto: bce for images (pixel intensities in [0, 1]), mse for tables and for
+    windows of a series (continuous values: a Gaussian, not a Bernoulli, likelihood)."""
+    return loss if loss != "auto" else ("bce" if is_images(schema) else "mse")
+
+
 class ModelParams(_Strict):
     """The network. A kind's own options sit under its name (`model.sparse.weight`); they are
     validated by the kind's schema (nn/kinds/<kind>.py), not here."""
@@ -192,11 +198,7 @@ class ModelParams(_Strict):
         return list(self.hidden_sizes) if self.hidden_sizes is not None else stack_sizes(n_features)
 
     def loss_for(self, schema: dict[str, Any]) -> str:
-        """auto: bce for images (pixel intensities in [0, 1]), mse for tables and for windows of
-        a series (continuous values: a Gaussian, not a Bernoulli, likelihood)."""
-        if self.loss != "auto":
-            return self.loss
-        return "bce" if is_images(schema) else "mse"
+        return data_loss(self.loss, schema)
 
     @model_validator(mode="after")
     def _known_blocks(self) -> "ModelParams":
@@ -290,7 +292,7 @@ class AnomalyParams(PhaseParams):
         return {
             "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else default_hidden_sizes(d))),
             "standardize": (not images) if self.standardize is None else self.standardize,
-            "loss": self.loss if self.loss != "auto" else ("bce" if images else "mse"),
+            "loss": data_loss(self.loss, schema),
         }
 
     # None: from the label column (checks.normal_classes): 0/False of a 0/1 label; every row

@@ -79,14 +79,6 @@ class Scorer:
     def input_example(self) -> pd.DataFrame | None:
         return pd.DataFrame(self.example) if self.example else None
 
-    def validate(self, frame: pd.DataFrame, source: str) -> None:
-        """The rows must carry exactly the training features (plus id/label columns), numeric and finite."""
-        frame = frame.rename(columns=str)
-        self._features(frame, source)
-        id_column = self.schema.get("id_column")
-        if id_column in frame.columns:
-            check_ids(frame[id_column], id_column, source)
-
     def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
         allowed = {c for c in (self.schema.get("id_column"), self.schema.get("label_column"), ID, LABEL) if c}
         check_unique_columns(list(frame.columns), source)
@@ -102,8 +94,8 @@ class Scorer:
             raise DataValidationError(f"{source}: " + "; ".join(parts))
 
     def _features(self, frame: pd.DataFrame, source: str) -> np.ndarray:
-        """The feature cells as one float32 matrix, after the checks of `validate` (columns,
-        rows, every cell a finite number within float32's range). Numeric columns are checked on
+        """The feature cells as one float32 matrix, after the checks: exactly the training
+        features (plus id/label columns), rows, every cell a finite number within float32's range. Numeric columns are checked on
         the matrix itself (its minimum and maximum); anything else, or a failure, goes through
         data.BadCells, which names the file, line (or row), column and value."""
         self._check_columns(frame, source)

@@ -37,16 +37,16 @@ def train_detector(
     from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
 
     choices = anomaly.detector_choices(schema)
+    normal_train = normal_part(train, schema, anomaly)
     settings = DetectorSettings(
         contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
         false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
         standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
-        epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(train), anomaly.batch_size),
+        epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(normal_train), anomaly.batch_size),  # as the trainer below
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
     )
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
-    normal_train = normal_part(train, schema, anomaly)
     if len(normal_train) < len(train):
         logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
     (x_normal,) = runtime.place(features_tensor(normal_train, schema))
