@@ -727,7 +727,11 @@ def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.de
     import torch
 
     index = {value: i for i, value in enumerate(schema["classes"])}
-    return torch.tensor(frame[LABEL].map(index).to_numpy(dtype="int64"), device=device)
+    classes = frame[LABEL].map(index)
+    if classes.isna().any():  # a caller's bug, not the user's: name it plainly
+        raise ValueError(f"labels_tensor: {int(classes.isna().sum())} of {len(frame)} rows have no label; "
+                         "pass labelled_part(frame)")
+    return torch.tensor(classes.to_numpy(dtype="int64"), device=device)
 
 
 def has_labels(schema: dict[str, Any]) -> bool:

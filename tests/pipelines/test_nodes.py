@@ -326,3 +326,22 @@ def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, sche
     off, empty = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly, schema,
                                     model, FinetuneParams(), runtime)
     assert off == {} and empty.empty and len(plot_label_budget(empty).axes[0].get_lines()) == 0
+
+
+def test_a_prior_with_a_component_per_class_pretrains_and_reports_on_the_labelled_rows(frame, schema, runtime):
+    """Unlabelled rows have no component: the class-conditioned adversarial kind pretrains on
+    the labelled rows, and its codes are set against the prior on the labelled test rows."""
+    from autoencoder_pipelines.config import ReportParams
+    from autoencoder_pipelines.data import labels_tensor
+    from autoencoder_pipelines.pipelines.reporting.nodes import compare_codes_with_prior
+
+    partly = _partly_labelled(frame)
+    n_labelled = int(partly["label"].notna().sum())
+    with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
+        network, _ = _pretrain(partly, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+    assert [len(call.args[3]) for call in spy.call_args_list] == [n_labelled]
+    metrics, figure = compare_codes_with_prior(network, partly, schema, ReportParams())
+    assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 2 * n_labelled
+    assert 0 <= metrics["prior.linear_separability"] <= 1
+    with pytest.raises(ValueError, match=f"labels_tensor: {len(frame) - n_labelled} of {len(frame)} rows have no label"):
+        labels_tensor(partly, schema)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 
 from autoencoder_pipelines.config import CorruptionParams, ModelParams, PretrainParams
 from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
+
+logger = logging.getLogger(__name__)
 
 
 def pretrain_stack(
@@ -22,7 +25,7 @@ def pretrain_stack(
     """The network of `model.kind`, pretrained with its own objective; each layer of a stack
     gets `pretrain`'s budget, an end-to-end kind gets it once."""
     from autoencoder_pipelines import jobs
-    from autoencoder_pipelines.data import features_tensor, labels_tensor
+    from autoencoder_pipelines.data import features_tensor, labelled_part, labels_tensor
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.stacking import layer_corruptions, pretrain as pretrain_network
 
@@ -30,7 +33,11 @@ def pretrain_stack(
     network = jobs.build_autoencoder(model, schema, runtime.seed, "init.pretrain").to(runtime.device)
     arch = network.architecture
     if kind.uses_labels(arch):  # e.g. an adversarial autoencoder with one prior component per class
-        x_train, labels = runtime.place(features_tensor(train, schema), labels_tensor(train, schema))
+        labelled = labelled_part(train)  # its objective needs each row's class
+        if len(labelled) < len(train):
+            logger.info("pretraining %s: on the %d labelled of %d training rows (its prior has a component per class)",
+                        model.kind, len(labelled), len(train))
+        x_train, labels = runtime.place(features_tensor(labelled, schema), labels_tensor(labelled, schema))
     else:
         (x_train,), labels = runtime.place(features_tensor(train, schema)), None
     per_layer = [CorruptionSpec.of(c) for c in pretrain.layer_corruption] if pretrain.layer_corruption else None

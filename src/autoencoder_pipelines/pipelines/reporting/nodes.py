@@ -341,9 +341,10 @@ def compare_codes_with_prior(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from autoencoder_pipelines.data import has_labels, labels_tensor
+    from autoencoder_pipelines.data import has_labels, labelled_part, labels_tensor
 
-    rows = test.head(report.max_points_2d)
+    # with labels, each code is set against a draw from its own class's component
+    rows = (labelled_part(test) if has_labels(schema) else test).head(report.max_points_2d)
     model.eval()
     with torch.no_grad():
         codes = model.encode(torch.tensor(rows[schema["features"]].to_numpy(dtype="float32"))).numpy()
