@@ -4,6 +4,7 @@ example, registered in the Model Registry, promoted by alias, and resolved by sc
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,15 @@ def promote(name: str, alias: str, version: int | None) -> Any:
     MlflowClient().set_registered_model_alias(name, alias, str(version))
     logger.info("%s@%s -> version %s (run %s)", name, alias, version, model_version.run_id)
     return model_version
+
+
+def pinned_scoring_model(registry: Any, scoring_with: str = "scoring with") -> ScoringModelRef:
+    """resolve_scoring_model for a scoring run, logged; MLflow is told to refuse pickled
+    models in this process (the scorer is tensors plus JSON)."""
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    model = resolve_scoring_model(registry)
+    logger.info("%s %s (%s, training run %s)", scoring_with, model, model.uri, model.run_id)
+    return model
 
 
 def resolve_scoring_model(registry: Any) -> ScoringModelRef:

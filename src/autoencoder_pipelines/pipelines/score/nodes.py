@@ -4,7 +4,6 @@ ones are written."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any, Callable
 
@@ -32,13 +31,10 @@ def load_scoring_model(registry: RegistryParams) -> tuple[Any, Any, dict[str, st
     registry.version, or registry.model_uri), the reference stamped on every row, and the
     reference as the run's parameters. Nothing is unpickled: the scorer is tensors plus JSON,
     and MLflow is told to refuse pickled models in this process."""
-    from autoencoder_pipelines.tracking.models import load_scorer, resolve_scoring_model
+    from autoencoder_pipelines.tracking.models import load_scorer, pinned_scoring_model
 
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    model = resolve_scoring_model(registry)
-    scorer = load_scorer(model)
-    logger.info("scoring with %s (%s, training run %s)", model, model.uri, model.run_id)
-    return scorer, model, model.params()
+    model = pinned_scoring_model(registry)
+    return load_scorer(model), model, model.params()
 
 
 def score_partitions(

@@ -8,7 +8,6 @@ a failed job (a bad cell in any row fails its task) publishes nothing."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from autoencoder_pipelines.config import RegistryParams
@@ -22,11 +21,9 @@ SCORED = "_aep_scored"
 def resolve_spark_model(registry: RegistryParams) -> tuple[Any, dict[str, str]]:
     """The model to score with, pinned (tracking.models.resolve_scoring_model), and its reference
     as the run's parameters."""
-    from autoencoder_pipelines.tracking.models import resolve_scoring_model
+    from autoencoder_pipelines.tracking.models import pinned_scoring_model
 
-    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    model = resolve_scoring_model(registry)
-    logger.info("scoring on Spark with %s (%s, training run %s)", model, model.uri, model.run_id)
+    model = pinned_scoring_model(registry, "scoring on Spark with")
     return model, model.params()
 
 
