@@ -15,7 +15,6 @@ baselines', never more than 0.02 below the better).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Callable
 
@@ -26,10 +25,14 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
-from autoencoder_pipelines.data import apply_scaler, fit_scaler
-from autoencoder_pipelines.pipelines.anomaly.nodes import ranking_metrics, score_anomalies, score_baselines, train_detector
+from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.jobs.anomaly import ranking_metrics, train_detector
+from autoencoder_pipelines.jobs.runtime import resolve_runtime
 from autoencoder_pipelines.nn.seeding import derive_seed
-from autoencoder_pipelines.runtime import resolve_runtime
+from autoencoder_pipelines.pipelines.anomaly.nodes import (
+    score_anomalies,
+    score_baselines,
+)
 
 Table = Callable[[int], tuple[np.ndarray, np.ndarray]]
 

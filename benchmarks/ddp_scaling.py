@@ -27,7 +27,11 @@ def worker(args: argparse.Namespace) -> None:
 
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
     from autoencoder_pipelines.nn.device import resolve_device
-    from autoencoder_pipelines.nn.distributed import destroy_process_group, init_process_group, local_device
+    from autoencoder_pipelines.nn.distributed import (
+        destroy_process_group,
+        init_process_group,
+        local_device,
+    )
     from autoencoder_pipelines.nn.finetuning import fine_tune
     from autoencoder_pipelines.nn.networks import StackedAutoencoder
     from autoencoder_pipelines.nn.trainer import Trainer, TrainSettings

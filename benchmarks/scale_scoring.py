@@ -81,9 +81,9 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[dict, float]:
 def register_model(store: Path, n_features: int) -> str:
     """The benchmark scorer, logged and registered in a store of its own: its models:/ URI."""
     import mlflow
+    from scoring_throughput import make_scorer
 
     from autoencoder_pipelines.tracking.models import log_scoring_model
-    from scoring_throughput import make_scorer
 
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
     mlflow.set_experiment("scale-benchmark")
@@ -100,8 +100,8 @@ def pandas_side(source: str, output: str) -> None:
     import torch
 
     from autoencoder_pipelines.config import RegistryParams, ScoringParams
-    from autoencoder_pipelines.data import TableFile
-    from autoencoder_pipelines.datasets import ParquetPartitions
+    from autoencoder_pipelines.data.tables import TableFile
+    from autoencoder_pipelines.framework.datasets import ParquetPartitions
     from autoencoder_pipelines.pipelines.score.nodes import score_partitions
     from autoencoder_pipelines.tracking.models import load_scorer, resolve_scoring_model
 
@@ -122,8 +122,15 @@ def spark_side(folder: str, output: str) -> None:
     from kedro_datasets.spark import SparkDataset
 
     from autoencoder_pipelines.config import RegistryParams
-    from autoencoder_pipelines.pipelines.score_spark.nodes import resolve_spark_model, score_with_spark
-    from autoencoder_pipelines.spark import SOURCE_COLUMN, SourcedSparkDataset, spark_session
+    from autoencoder_pipelines.framework.spark import (
+        SOURCE_COLUMN,
+        SourcedSparkDataset,
+        spark_session,
+    )
+    from autoencoder_pipelines.pipelines.score_spark.nodes import (
+        resolve_spark_model,
+        score_with_spark,
+    )
 
     started = time.perf_counter()
     settings = yaml.safe_load((REPO / "conf/base/spark.yml").read_text())

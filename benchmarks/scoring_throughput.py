@@ -33,14 +33,14 @@ import pandas as pd
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
-from autoencoder_pipelines.data import TableFile
-from autoencoder_pipelines.datasets import ParquetPartitions
-from autoencoder_pipelines.jobs import architecture
+from autoencoder_pipelines.data.tables import TableFile
+from autoencoder_pipelines.framework.datasets import ParquetPartitions
+from autoencoder_pipelines.jobs.autoencoders import architecture
+from autoencoder_pipelines.jobs.scoring import Scorer
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import EncoderClassifier
 from autoencoder_pipelines.pipelines.score.nodes import score_partitions
-from autoencoder_pipelines.scoring import Scorer
 
 
 class _Model:

@@ -60,7 +60,11 @@ def run(kind: str, csv: Path, store: Path) -> tuple[float, Path]:
 def peaks(folder: Path, n: int = 500) -> dict[str, list[list[int]]]:
     import torch
 
-    from autoencoder_pipelines.nn.generation import gaussian_baseline, mean_power_spectrum, spectrum_peaks
+    from autoencoder_pipelines.nn.generation import (
+        gaussian_baseline,
+        mean_power_spectrum,
+        spectrum_peaks,
+    )
     from autoencoder_pipelines.nn.serialization import load
 
     schema = json.loads((folder / "02_intermediate" / "data_schema.json").read_text())

@@ -20,8 +20,9 @@ from fsspec.implementations.local import LocalFileOpener  # noqa: E402
 from kedro.io import AbstractDataset, Version  # noqa: E402
 from kedro.utils import load_obj  # noqa: E402
 
-from autoencoder_pipelines import datasets  # noqa: E402
-from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, is_temporary  # noqa: E402
+from autoencoder_pipelines.framework import datasets  # noqa: E402
+from autoencoder_pipelines.framework.datasets import AtomicWrites  # noqa: E402
+from autoencoder_pipelines.nn.atomic import atomic_path, is_temporary
 from autoencoder_pipelines.nn.networks import DenseAutoencoder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ NO_FILES = ("autoencoder_pipelines.tracking.datasets.MlflowMetricsDataset",
 
 # Spark writes through its own commit protocol (task outputs under _temporary/, moved into place
 # when the job succeeds; a failed job publishes nothing). Named, not imported: pyspark is optional.
-SPARK_COMMITTED = ("spark.SparkDataset", "autoencoder_pipelines.spark.SourcedSparkDataset")
+SPARK_COMMITTED = ("spark.SparkDataset", "autoencoder_pipelines.framework.spark.SourcedSparkDataset")
 
 
 def _writes_atomically(config: dict) -> bool:

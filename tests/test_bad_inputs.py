@@ -10,7 +10,6 @@ no traceback on the screen, and the traceback in errors.log."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from autoencoder_pipelines.cli import failure_block
-from autoencoder_pipelines.errors import user_error
-from autoencoder_pipelines.locks import TrainingLock
+from autoencoder_pipelines.data.errors import user_error
+from autoencoder_pipelines.framework.cli import failure_block
+from autoencoder_pipelines.framework.locks import TrainingLock
 
 DIGITS_COLUMNS = [f"pixel_{i}_{j}" for i in range(8) for j in range(8)]
 
@@ -402,7 +400,7 @@ def test_verbose_prints_the_traceback_too(project):
 def test_an_unexpected_error_is_one_block_too():
     from kedro.io import DatasetError
 
-    from autoencoder_pipelines.errors import DataValidationError
+    from autoencoder_pipelines.data.errors import DataValidationError
 
     try:
         raise RuntimeError("the loss went sideways\nsecond line")

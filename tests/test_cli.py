@@ -4,7 +4,6 @@ training keeps the first one's model versions. (Refusals on the command line: te
 from __future__ import annotations
 
 
-
 def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project, tmp_path):
     again = trained_project.copy(tmp_path / "again")
     again.run()

@@ -14,12 +14,12 @@ import time
 import pytest
 
 from autoencoder_pipelines.config import validate_parameters
-from autoencoder_pipelines.locks import FolderBusyError, TrainingLock
-from autoencoder_pipelines.runtime import checkpoint_folder, run_key
+from autoencoder_pipelines.framework.locks import FolderBusyError, TrainingLock
+from autoencoder_pipelines.jobs.runtime import checkpoint_folder, run_key
 
 HOLD = (
     "import sys\n"
-    "from autoencoder_pipelines.locks import TrainingLock\n"
+    "from autoencoder_pipelines.framework.locks import TrainingLock\n"
     "lock = TrainingLock(sys.argv[1])\n"
     "lock.acquire()\n"
     "print('held', flush=True)\n"
@@ -61,7 +61,7 @@ def test_a_second_training_refuses_at_once_naming_the_holder(holder):
 def test_a_second_training_waits_and_says_so(holder, caplog):
     lock = TrainingLock(holder.folder)
     threading.Timer(1.0, holder.release).start()
-    with caplog.at_level(logging.INFO, logger="autoencoder_pipelines.locks"):
+    with caplog.at_level(logging.INFO, logger="autoencoder_pipelines.framework.locks"):
         lock.acquire("wait", poll_seconds=0.3)
     try:
         assert lock.held

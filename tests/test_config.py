@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autoencoder_pipelines.config import SECTIONS, ConfigError, ModelParams, validate_parameters
-from autoencoder_pipelines.jobs import check_kind_settings
+from autoencoder_pipelines.config import (
+    SECTIONS,
+    ConfigError,
+    ModelParams,
+)
+from autoencoder_pipelines.jobs.autoencoders import check_kind_settings
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoencoder_pipelines.data import (
-    DataValidationError,
-    apply_scaler,
-    fit_scaler,
-    validate_table,
-)
 from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
-from autoencoder_pipelines.pipelines.data_processing.nodes import ingest, split_and_scale
+from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.data.validation import validate_table
+from autoencoder_pipelines.pipelines.data_processing.nodes import (
+    ingest,
+    split_and_scale,
+)
 
 
 def _table(n=60, labels=True):
@@ -108,7 +108,7 @@ def test_dropping_bad_rows_keeps_every_column_and_says_how_many(tmp_path, caplog
     assert schema["dropped_rows"] == 3
     assert "input.csv: dropped 3 of 60 rows with 3 bad cell(s) (data.bad_rows: drop)" in caplog.text
     assert "line 5, column 'b': 'oops' (not a number)" in caplog.text
-    from autoencoder_pipelines.checks import derived_settings
+    from autoencoder_pipelines.jobs.checks import derived_settings
 
     assert derived_settings(schema, None, None, None)["data.dropped_rows"] == 3  # a parameter of the MLflow run
 # -- windows of a series ---------------------------------------------------------------------
@@ -204,7 +204,7 @@ def _partly_labelled(n=300, empty=0.8, seed=0):
 def test_empty_label_cells_are_unlabelled_rows_not_bad_cells(tmp_path):
     frame = _partly_labelled()
     frame.loc[5, "a"] = np.nan  # a missing feature is still a bad cell
-    from autoencoder_pipelines.errors import DataValidationError
+    from autoencoder_pipelines.data.errors import DataValidationError
 
     with pytest.raises(DataValidationError, match=r"1 bad cell in 1 of 300 rows:\n  line 7, column 'a'"):
         _ingest_file(tmp_path, frame, label_column="kind")
@@ -217,8 +217,8 @@ def test_empty_label_cells_are_unlabelled_rows_not_bad_cells(tmp_path):
 
 
 def test_other_bad_labels_are_still_refused_with_empty_cells_around():
-    from autoencoder_pipelines.checks import check_label_type
-    from autoencoder_pipelines.errors import DataValidationError
+    from autoencoder_pipelines.data.errors import DataValidationError
+    from autoencoder_pipelines.jobs.checks import check_label_type
 
     frame = _partly_labelled()
     frame.loc[frame["kind"].notna().idxmax(), "kind"] = 0.5
@@ -272,7 +272,7 @@ def test_the_split_stratifies_the_labelled_rows_and_places_the_unlabelled_ones()
 
 
 def test_a_stratified_fraction_keeps_every_class_and_grows_by_adding_rows():
-    from autoencoder_pipelines.data import stratified_sample
+    from autoencoder_pipelines.data.frames import stratified_sample
 
     frame = pd.DataFrame({"id": [str(i) for i in range(230)],
                           "label": pd.array([0] * 100 + [1] * 100 + [2] * 10 + [None] * 20, dtype="Int64")})

@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from autoencoder_pipelines.config import RuntimeParams
-from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.hooks import DistributedRunHook
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.framework.hooks import DistributedRunHook
+from autoencoder_pipelines.jobs.runtime import resolve_runtime
 from autoencoder_pipelines.nn.distributed import local_device
 from autoencoder_pipelines.nn.launch import is_rank_zero
-from autoencoder_pipelines.runtime import resolve_runtime
 
 PHASES = ("pretrain", "finetune", "denoiser", "reduction", "anomaly")
 KEDRO = Path(sys.executable).with_name("kedro")
@@ -154,7 +154,10 @@ def test_only_rank_zero_keeps_its_log_files(monkeypatch, tmp_path):
 
 
 def test_on_one_machine_the_process_group_listens_on_loopback_only(monkeypatch):
-    from autoencoder_pipelines.nn.distributed import bind_to_loopback, loopback_interface
+    from autoencoder_pipelines.nn.distributed import (
+        bind_to_loopback,
+        loopback_interface,
+    )
 
     assert loopback_interface() == "lo"
     for variable in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from autoencoder_pipelines.checks import normal_classes
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.jobs.checks import normal_classes
 
 BASELINE_KEYS = ["anomaly.roc_auc", "anomaly.average_precision", "anomaly.isolation_forest.roc_auc",
                  "anomaly.isolation_forest.average_precision", "anomaly.pca.roc_auc", "anomaly.pca.average_precision"]

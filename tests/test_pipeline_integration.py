@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from kedro.io import Version
 
-from autoencoder_pipelines.datasets import TorchModelDataset
+from autoencoder_pipelines.framework.datasets import TorchModelDataset
 from autoencoder_pipelines.nn.serialization import load
 
 REQUIRED_METRICS = [

@@ -5,7 +5,7 @@ from unittest.mock import patch
 import torch
 
 from autoencoder_pipelines.config import RuntimeParams
-from autoencoder_pipelines.runtime import Runtime, resolve_runtime
+from autoencoder_pipelines.jobs.runtime import Runtime, resolve_runtime
 
 
 def _cuda_runtime(fraction=0.5, pin=False):

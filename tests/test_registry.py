@@ -38,7 +38,7 @@ def test_training_registers_a_version_it_does_not_promote(trained_project):
     model = _model_dir(trained_project)
     assert (model / "requirements.txt").read_text().split() == PIP_REQUIREMENTS
     assert not [p for p in model.rglob("*") if p.suffix in (".pkl", ".pickle", ".cloudpickle")]
-    assert (model / "code" / "autoencoder_pipelines" / "scoring.py").is_file()
+    assert (model / "code" / "autoencoder_pipelines" / "jobs" / "scoring.py").is_file()
     info = trained_project.call(mlflow.models.get_model_info, f"models:/{NAME}/1")
     assert [c.name for c in info.signature.inputs.inputs] == list(DIGITS.columns)
     outputs = [c.name for c in info.signature.outputs.inputs]
@@ -64,7 +64,7 @@ def test_a_training_run_promotes_only_when_asked(trained_project, tmp_path, caps
 
 
 def test_promote_on_a_run_that_cannot_register_is_refused_before_a_run_opens(trained_project, tmp_path):
-    from autoencoder_pipelines.errors import ConfigError
+    from autoencoder_pipelines.data.errors import ConfigError
 
     project = trained_project.copy(tmp_path / "project")
     project.path("conf/local/mlflow.yml").write_text("disable_for_pipelines: [scorer]\n")

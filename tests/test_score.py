@@ -17,8 +17,8 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from autoencoder_pipelines.jobs.scoring import Scorer
 from autoencoder_pipelines.pipelines.score.nodes import ScoringFailedError
-from autoencoder_pipelines.scoring import Scorer
 from autoencoder_pipelines.tracking.models import ModelLoadError, ModelNotFoundError
 
 DIGITS = load_digits(as_frame=True).frame.drop(columns=["target"])
@@ -257,7 +257,7 @@ def test_the_readme_cron_line_runs_as_written(scoring_project):
 
 
 def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_project):
-    from autoencoder_pipelines.locks import TrainingLock
+    from autoencoder_pipelines.framework.locks import TrainingLock
 
     project = scoring_project
     project.promote(1)

@@ -4,22 +4,20 @@ output where a later chunk is refused."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
-from autoencoder_pipelines.data import TableFile
-from autoencoder_pipelines.datasets import ParquetPartitions, parquet_stream
-from autoencoder_pipelines.jobs import architecture
+from autoencoder_pipelines.data.tables import TableFile
+from autoencoder_pipelines.framework.datasets import ParquetPartitions, parquet_stream
+from autoencoder_pipelines.jobs.autoencoders import architecture
+from autoencoder_pipelines.jobs.scoring import Scorer
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import EncoderClassifier
-from autoencoder_pipelines.pipelines.score.nodes import score_partitions, stamp
-from autoencoder_pipelines.scoring import Scorer
+from autoencoder_pipelines.pipelines.score.nodes import score_partitions
 
 FEATURES = [f"f{i}" for i in range(12)]
 ROWS = 300

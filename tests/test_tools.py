@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from autoencoder_pipelines.tools.compare import run_comparison
-from autoencoder_pipelines.tools.sweep import run_sweep
+from autoencoder_pipelines.framework.tools.compare import run_comparison
+from autoencoder_pipelines.framework.tools.sweep import run_sweep
 
 
 def _tools_project(make_project, tiny):

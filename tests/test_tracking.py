@@ -14,8 +14,13 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from autoencoder_pipelines.errors import TrackingStoreError
-from autoencoder_pipelines.tracking.hook import PARAM_VALUE_LIMIT, flatten, log_parameters, mark_dead_runs_killed
+from autoencoder_pipelines.data.errors import TrackingStoreError
+from autoencoder_pipelines.config import flatten
+from autoencoder_pipelines.tracking.hook import (
+    PARAM_VALUE_LIMIT,
+    log_parameters,
+    mark_dead_runs_killed,
+)
 from autoencoder_pipelines.tracking.store import check_tracking_store
 
 
@@ -113,7 +118,7 @@ def _interruptible_kedro(project) -> subprocess.Popen:
 def test_ctrl_c_and_sigterm_end_a_real_run_killed_and_keep_its_checkpoints(make_project, tiny):
     """Both signals mid-training: one line on the screen, exit 130 / 143, the MLflow run KILLED,
     the data folder free for the next training, the checkpoints kept for the restart."""
-    from autoencoder_pipelines.locks import TrainingLock
+    from autoencoder_pipelines.framework.locks import TrainingLock
 
     tiny["pretrain"] = {"epochs": 200, "batch_size": 128, "patience": None}
     projects = {signal.SIGINT: make_project(tiny, name="interrupted"), signal.SIGTERM: make_project(tiny, name="terminated")}

@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from autoencoder_pipelines.config import ConfigError, TuneParams, validate_parameters
+from autoencoder_pipelines.jobs.tuning import check_search, default_choices, resolve
 from autoencoder_pipelines.nn.trainer import Pruning
-from autoencoder_pipelines.tuning import check_search, default_choices, resolve
 
 SCHEMA = {"source": "table.csv", "features": [f"x{i}" for i in range(10)], "n_rows": 200, "classes": None,
           "label_column": None, "image_shape": None}

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.nn.kinds import kind_names
 from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
 
@@ -558,3 +558,15 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
             f"{len(model.hidden_sizes)} layers in model.hidden_sizes; give one per layer or null"
         )
     return parsed
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model": {"kind": "vae"}} -> {"model.kind": "vae"}; lists stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

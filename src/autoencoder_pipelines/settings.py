@@ -2,8 +2,12 @@
 
 import warnings
 
-from autoencoder_pipelines.hooks import DistributedRunHook, NodeTimingHook, ProjectHooks
-from autoencoder_pipelines.spark import SparkHooks
+from autoencoder_pipelines.framework.hooks import (
+    DistributedRunHook,
+    NodeTimingHook,
+    ProjectHooks,
+)
+from autoencoder_pipelines.framework.spark import SparkHooks
 from autoencoder_pipelines.tracking.hook import MlflowTrackingHook
 
 # omegaconf's resolver-API deprecation, raised inside kedro: says nothing about this project's run.

@@ -9,7 +9,14 @@ from torch import nn
 
 from autoencoder_pipelines.nn import trainer as trainer_module
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.trainer import Callback, Checkpoint, EarlyStopping, LRSchedule, Trainer, TrainSettings
+from autoencoder_pipelines.nn.trainer import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    LRSchedule,
+    Trainer,
+    TrainSettings,
+)
 
 EPOCHS = 6
 

@@ -9,11 +9,11 @@ from sklearn.metrics import roc_auc_score
 
 from autoencoder_pipelines.nn.corruption import CorruptionSpec
 from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
-from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
-from autoencoder_pipelines.nn.serialization import ModelFileError, save
+from autoencoder_pipelines.nn.serialization import ModelFileError, load, save
+from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 from autoencoder_pipelines.nn.trainer import Trainer, TrainSettings
 
 LABELS = np.r_[np.zeros(200), np.ones(20)]  # of data["test"]
@@ -112,8 +112,8 @@ def test_scores_codes_and_reconstructions(detector, data):
 
 def test_save_and_load_give_the_same_detector(detector, data, tmp_path):
     path = tmp_path / "detector.pt"
-    detector.save(path)
-    loaded = AutoencoderDetector.load(path)
+    save(detector, path)
+    loaded = load(path, expected=AutoencoderDetector)
     assert loaded.threshold_ == detector.threshold_ and loaded.settings == detector.settings
     assert torch.equal(loaded.center_, detector.center_) and torch.equal(loaded.scale_, detector.scale_)
     assert np.array_equal(loaded.decision_function(data["test"]), detector.decision_function(data["test"]))
@@ -123,8 +123,8 @@ def test_save_and_load_give_the_same_detector(detector, data, tmp_path):
 def test_the_corruption_and_hidden_sizes_are_saved_with_the_detector(data, tmp_path):
     settings = DetectorSettings(hidden_sizes=(8, 3))
     detector = AutoencoderDetector(settings, corruption=CorruptionSpec("gaussian", 0.2)).fit(data["train"], trainer=_quick())
-    detector.save(tmp_path / "detector.pt")
-    loaded = AutoencoderDetector.load(tmp_path / "detector.pt")
+    save(detector, tmp_path / "detector.pt")
+    loaded = load(tmp_path / "detector.pt", expected=AutoencoderDetector)
     assert loaded.corruption == CorruptionSpec("gaussian", 0.2) and loaded.settings == settings
 
 
@@ -132,7 +132,7 @@ def test_a_planted_pickle_is_refused_without_running_it(tmp_path, plant_pickle):
     path = tmp_path / "detector.pt"
     marker = plant_pickle(path)
     with pytest.raises(ModelFileError, match="refused: it holds Python objects, not only tensors, and is never unpickled"):
-        AutoencoderDetector.load(path)
+        load(path, expected=AutoencoderDetector)
     assert not marker.exists()
     torch.load(path, weights_only=False)  # the file is live: an unsafe load runs it
     assert marker.exists()
@@ -141,7 +141,7 @@ def test_a_planted_pickle_is_refused_without_running_it(tmp_path, plant_pickle):
 def test_a_file_of_another_model_is_not_a_detector(tmp_path, arch_for):
     save(get_kind("undercomplete").build(arch_for("undercomplete")), tmp_path / "autoencoder.pt")
     with pytest.raises(ModelFileError, match="holds a StackedAutoencoder, expected a AutoencoderDetector"):
-        AutoencoderDetector.load(tmp_path / "autoencoder.pt")
+        load(tmp_path / "autoencoder.pt", expected=AutoencoderDetector)
 
 
 def test_any_number_of_rows_can_be_fitted(data):

@@ -4,7 +4,12 @@
 import pytest
 import torch
 
-from autoencoder_pipelines.nn.device import DeviceUnavailableError, autocast, resolve_device, resolve_precision
+from autoencoder_pipelines.nn.device import (
+    DeviceUnavailableError,
+    autocast,
+    resolve_device,
+    resolve_precision,
+)
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ import torch
 from torch import nn
 
 from autoencoder_pipelines.nn import launch
-from autoencoder_pipelines.nn.distributed import Objective, is_worker, local_device, shard
+from autoencoder_pipelines.nn.distributed import (
+    Objective,
+    is_worker,
+    local_device,
+    shard,
+)
 
 TORCHRUN = {"TORCHELASTIC_RUN_ID": "job-1", "WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "1"}
 

@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.finetuning import fine_tune, reconstruction_objective, train_classifier
+from autoencoder_pipelines.nn.finetuning import (
+    fine_tune,
+    reconstruction_objective,
+    train_classifier,
+)
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import EncoderClassifier
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from autoencoder_pipelines.nn.generation import gaussian_baseline, mean_power_spectrum, median_bandwidth, mmd2, spectrum_peaks
+from autoencoder_pipelines.nn.generation import (
+    gaussian_baseline,
+    mean_power_spectrum,
+    median_bandwidth,
+    mmd2,
+    spectrum_peaks,
+)
 
 
 def test_mmd_is_about_zero_for_one_distribution_and_grows_with_the_difference():

@@ -11,7 +11,11 @@ import torch
 from autoencoder_pipelines.nn import kinds
 from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
-from autoencoder_pipelines.nn.losses import contractive_penalty, jacobian_sq_frobenius, l1_weight_penalty
+from autoencoder_pipelines.nn.losses import (
+    contractive_penalty,
+    jacobian_sq_frobenius,
+    l1_weight_penalty,
+)
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
 from autoencoder_pipelines.nn.seeding import seeded
 from autoencoder_pipelines.nn.stacking import layer_corruptions, pretrain

@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
-from autoencoder_pipelines.nn.losses import l1_weight_penalty, reconstruction_loss, sparsity_penalty
+from autoencoder_pipelines.nn.losses import (
+    l1_weight_penalty,
+    reconstruction_loss,
+    sparsity_penalty,
+)
 from autoencoder_pipelines.nn.networks import (
     DenseAutoencoder,
     DenseAutoencoderLayer,

@@ -7,8 +7,18 @@ import torch
 
 from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
-from autoencoder_pipelines.nn.networks import DenseAutoencoder, EncoderClassifier, StackedAutoencoder
-from autoencoder_pipelines.nn.serialization import ModelFileError, load, load_bundle, save, save_bundle
+from autoencoder_pipelines.nn.networks import (
+    DenseAutoencoder,
+    EncoderClassifier,
+    StackedAutoencoder,
+)
+from autoencoder_pipelines.nn.serialization import (
+    ModelFileError,
+    load,
+    load_bundle,
+    save,
+    save_bundle,
+)
 
 
 def _perturbed(module):

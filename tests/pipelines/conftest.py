@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from autoencoder_pipelines.config import RuntimeParams
-from autoencoder_pipelines.runtime import resolve_runtime
+from autoencoder_pipelines.jobs.runtime import resolve_runtime
 
 FEATURES = [f"f{i}" for i in range(16)]
 

@@ -8,17 +8,30 @@ import pandas as pd
 import pytest
 import torch
 
-from autoencoder_pipelines.config import AnomalyParams, DenoiserParams, FinetuneParams, ModelParams, PretrainParams, ReductionParams
-from autoencoder_pipelines.config import CorruptionParams
-from autoencoder_pipelines.data import Skipped
-from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.jobs import layer_losses
-from autoencoder_pipelines.nn import stacking
-from autoencoder_pipelines.pipelines.anomaly.nodes import score_anomalies, train_detector
-from autoencoder_pipelines.pipelines.finetuning.nodes import (
-    evaluate_classifiers, finetune_classifier, finetune_denoiser, train_random_init_classifier,
+from autoencoder_pipelines.config import (
+    AnomalyParams,
+    CorruptionParams,
+    DenoiserParams,
+    FinetuneParams,
+    ModelParams,
+    PretrainParams,
+    ReductionParams,
 )
-from autoencoder_pipelines.pipelines.pretraining.nodes import pretrain_stack
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.frames import Skipped
+from autoencoder_pipelines.jobs.anomaly import train_detector
+from autoencoder_pipelines.jobs.autoencoders import layer_losses
+from autoencoder_pipelines.jobs.classification import (
+    finetune_classifier,
+    train_random_init_classifier,
+)
+from autoencoder_pipelines.jobs.pretraining import pretrain_stack
+from autoencoder_pipelines.nn import stacking
+from autoencoder_pipelines.pipelines.anomaly.nodes import score_anomalies
+from autoencoder_pipelines.pipelines.finetuning.nodes import (
+    evaluate_classifiers,
+    finetune_denoiser,
+)
 from autoencoder_pipelines.pipelines.reduction.nodes import sweep_code_sizes
 from autoencoder_pipelines.pipelines.reporting.nodes import plot_generated_samples
 from autoencoder_pipelines.pipelines.scorer.nodes import build_scorer
@@ -149,7 +162,7 @@ def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
 
 
 def test_scored_ids_are_the_id_column_or_source_and_row_and_never_repeat(frame, schema, runtime):
-    from autoencoder_pipelines.errors import DataValidationError
+    from autoencoder_pipelines.data.errors import DataValidationError
 
     rows = frame[schema["features"]].head(8)
     without_ids = _scorer(frame, schema, runtime, None)
@@ -180,7 +193,10 @@ def test_only_generative_kinds_draw_samples(frame, schema, runtime):
 def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstream_node(frame, schema, runtime, tmp_path):
     from autoencoder_pipelines.nn.serialization import load, save
     from autoencoder_pipelines.pipelines.finetuning.nodes import evaluate_denoiser
-    from autoencoder_pipelines.pipelines.reduction.nodes import compare_with_pca, export_embeddings
+    from autoencoder_pipelines.pipelines.reduction.nodes import (
+        compare_with_pca,
+        export_embeddings,
+    )
 
     network, history = _pretrain(frame, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
     assert network.prior_means.shape == (2, 4)  # one component per class
@@ -207,7 +223,11 @@ def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstr
 
 
 def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_same_size(frame, schema, runtime):
-    from autoencoder_pipelines.pipelines.reduction.nodes import classify_features, compare_with_pca, export_embeddings
+    from autoencoder_pipelines.pipelines.reduction.nodes import (
+        classify_features,
+        compare_with_pca,
+        export_embeddings,
+    )
 
     network, _ = _pretrain(frame, schema, runtime, "undercomplete")
     train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
@@ -287,7 +307,7 @@ def test_unlabelled_rows_feed_pretraining_but_not_the_classifiers(frame, schema,
 
 
 def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime):
-    from autoencoder_pipelines.pipelines.anomaly.nodes import normal_part
+    from autoencoder_pipelines.jobs.anomaly import normal_part
 
     partly = _partly_labelled(frame)
     params = AnomalyParams(epochs=1, batch_size=16, normal_classes=[0])
@@ -311,7 +331,7 @@ def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, sche
     assert params.label_fractions == [0.1, 0.5, 1.0]
     classifier, history = finetune_classifier(stack, partly, partly, schema, params, runtime)
     twin, twin_history = train_random_init_classifier(partly, partly, schema, model, params, runtime)
-    with patch.object(finetuning_nodes, "_fit_classifier", wraps=finetuning_nodes._fit_classifier) as fit:
+    with patch.object(finetuning_nodes, "fit_classifier", wraps=finetuning_nodes.fit_classifier) as fit:
         metrics, table = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly,
                                             schema, model, params, runtime)
     assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
@@ -332,7 +352,7 @@ def test_a_prior_with_a_component_per_class_pretrains_and_reports_on_the_labelle
     """Unlabelled rows have no component: the class-conditioned adversarial kind pretrains on
     the labelled rows, and its codes are set against the prior on the labelled test rows."""
     from autoencoder_pipelines.config import ReportParams
-    from autoencoder_pipelines.data import labels_tensor
+    from autoencoder_pipelines.data.frames import labels_tensor
     from autoencoder_pipelines.pipelines.reporting.nodes import compare_codes_with_prior
 
     partly = _partly_labelled(frame)

@@ -5,12 +5,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoencoder_pipelines.config import DataParams, ModelParams, PretrainParams, ReportParams, RuntimeParams, SplitParams
-from autoencoder_pipelines.config import CorruptionParams
+from autoencoder_pipelines.config import (
+    CorruptionParams,
+    DataParams,
+    ModelParams,
+    PretrainParams,
+    ReportParams,
+    RuntimeParams,
+    SplitParams,
+)
+from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 from autoencoder_pipelines.nn.generation import mean_power_spectrum, spectrum_peaks
-from autoencoder_pipelines.pipelines.data_processing.nodes import ingest, split_and_scale
-from autoencoder_pipelines.pipelines.pretraining.nodes import pretrain_stack
-from autoencoder_pipelines.pipelines.reporting.nodes import evaluate_generation, plot_generated_samples
+from autoencoder_pipelines.pipelines.data_processing.nodes import (
+    ingest,
+    split_and_scale,
+)
+from autoencoder_pipelines.pipelines.reporting.nodes import (
+    evaluate_generation,
+    plot_generated_samples,
+)
 
 LENGTH = 32
 # cycles per window of each series: `a` a sum of two sines, `b` one
@@ -61,7 +74,7 @@ def test_generated_windows_have_the_training_windows_spectrum_peaks(series_windo
 
 def test_an_untrained_network_does_not_have_the_peaks(series_windows):
     """The peak check can fail: a fresh network's draws do not show them."""
-    from autoencoder_pipelines.jobs import build_autoencoder
+    from autoencoder_pipelines.jobs.autoencoders import build_autoencoder
 
     train, _, _, schema = series_windows
     network = build_autoencoder(ModelParams(kind="conv1d_vae", hidden_sizes=[8]), schema, 0, "init").eval()

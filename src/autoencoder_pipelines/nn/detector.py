@@ -27,7 +27,13 @@ from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
 from autoencoder_pipelines.nn.seeding import seeded
 from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
-from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, History, Trainer, TrainSettings
+from autoencoder_pipelines.nn.trainer import (
+    Callback,
+    EarlyStopping,
+    History,
+    Trainer,
+    TrainSettings,
+)
 
 ThresholdRule = Literal["contamination", "false_alarm_rate"]
 
@@ -221,14 +227,3 @@ class AutoencoderDetector:
         if saved.get("center") is not None:
             detector.center_, detector.scale_ = torch.tensor(saved["center"]), torch.tensor(saved["scale"])
         return detector
-
-    def save(self, path: str | Path) -> None:
-        from autoencoder_pipelines.nn.serialization import save
-
-        save(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "AutoencoderDetector":
-        from autoencoder_pipelines.nn.serialization import load
-
-        return load(path, expected=cls)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoencoder_pipelines.atomic import atomic_path
+from autoencoder_pipelines.nn.atomic import atomic_path
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.kinds.base import Architecture

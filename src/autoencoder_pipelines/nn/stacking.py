@@ -15,7 +15,12 @@ from torch import nn
 
 from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.inference import predict_in_batches
-from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, NetworkLoss, NetworkMetrics
+from autoencoder_pipelines.nn.kinds.base import (
+    Architecture,
+    AutoencoderKind,
+    NetworkLoss,
+    NetworkMetrics,
+)
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
 from autoencoder_pipelines.nn.seeding import derive_seed
 from autoencoder_pipelines.nn.trainer import Callback, History, Trainer

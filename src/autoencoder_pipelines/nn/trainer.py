@@ -40,7 +40,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from autoencoder_pipelines.atomic import atomic_path
+from autoencoder_pipelines.nn.atomic import atomic_path
 from autoencoder_pipelines.nn.device import autocast
 from autoencoder_pipelines.nn.distributed import Objective, is_worker, shard
 from autoencoder_pipelines.nn.seeding import derive_seed

@@ -29,10 +29,14 @@ from typing import Any, Optional
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict
 
-from autoencoder_pipelines.config import RegistryParams, parse
-from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.hooks import DERIVED_SETTINGS
-from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri, prepare_store
+from autoencoder_pipelines.config import RegistryParams, flatten, parse
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
+from autoencoder_pipelines.tracking.store import (
+    check_tracking_store,
+    default_tracking_uri,
+    prepare_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,18 +62,6 @@ class TrackingConfig(BaseModel):
     tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
     experiment: str = "autoencoder_pipelines"
     disable_for_pipelines: list[str] = ["data_processing"]
-
-
-def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"model": {"kind": "vae"}} -> {"model.kind": "vae"}; lists stay whole."""
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 class MlflowTrackingHook:
@@ -163,7 +155,10 @@ class MlflowTrackingHook:
         else:
             derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
             log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
-        from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
+        from autoencoder_pipelines.nn.launch import (
+            launched_by_torchrun,
+            torchrun_world_size,
+        )
 
         if launched_by_torchrun():
             import torch.distributed as dist

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoencoder_pipelines.errors import UserError
+from autoencoder_pipelines.data.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +228,8 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
     import mlflow
     from mlflow.models import get_model_info
 
+    from autoencoder_pipelines.jobs.scoring import Scorer
     from autoencoder_pipelines.nn.serialization import ModelFileError
-    from autoencoder_pipelines.scoring import Scorer
 
     if isinstance(model, str):
         model = ScoringModelRef(model)

@@ -9,7 +9,7 @@ from mlflow.pyfunc import PythonModel
 
 class ScoringModel(PythonModel):
     def load_context(self, context) -> None:
-        from autoencoder_pipelines.scoring import Scorer
+        from autoencoder_pipelines.jobs.scoring import Scorer
 
         self.scorer = Scorer.load(context.artifacts["scorer"])
 

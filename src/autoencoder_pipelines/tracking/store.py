@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote, urlparse
 
-from autoencoder_pipelines.errors import TrackingStoreError
+from autoencoder_pipelines.data.errors import TrackingStoreError
 
 
 def _writable_directory(directory: Path, uri: str, what: str) -> None:

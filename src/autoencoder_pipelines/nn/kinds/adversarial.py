@@ -38,7 +38,11 @@ from torch import nn
 
 from autoencoder_pipelines.nn.device import autocast
 from autoencoder_pipelines.nn.distributed import is_worker
-from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
+from autoencoder_pipelines.nn.kinds.base import (
+    Architecture,
+    AutoencoderKind,
+    KindOptions,
+)
 from autoencoder_pipelines.nn.networks import Generative, NetsAutoencoder, mlp
 from autoencoder_pipelines.nn.trainer import Callback, TrainState, make_adam
 

@@ -10,7 +10,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind, KindOptions
+from autoencoder_pipelines.nn.kinds.base import (
+    Architecture,
+    AutoencoderKind,
+    KindOptions,
+)
 from autoencoder_pipelines.nn.networks import NetsAutoencoder
 
 

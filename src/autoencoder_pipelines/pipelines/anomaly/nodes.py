@@ -8,62 +8,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.checks import normal_classes
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
-from autoencoder_pipelines.data import ID, LABEL, features_tensor
+from autoencoder_pipelines.data.frames import ID, LABEL, features_tensor
+from autoencoder_pipelines.jobs.anomaly import (
+    TRUTH,
+    Detector,
+    normal_part,
+    ranking_metrics,
+    train_detector,
+    truth,
+)
+from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
 from autoencoder_pipelines.nn.seeding import derive_seed
-from autoencoder_pipelines.pipelines.reporting.nodes import Figure, placeholder, pyplot
-from autoencoder_pipelines.runtime import History, Runtime, history_series
 
 logger = logging.getLogger(__name__)
-Detector = Any  # nn.detector.AutoencoderDetector (torch is imported where it is used)
-TRUTH = "anomalous"  # the label's verdict per row: True, False, or missing without labels
-
-
-def normal_part(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
-    """The rows labelled with a normal class (every row when there are no labels). Unlabelled
-    rows of a labelled table are left out: nothing says they are normal."""
-    normal = normal_classes(params, schema)
-    return frame if normal is None else frame[frame[LABEL].isin(normal)]
-
-
-def train_detector(
-    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], anomaly: AnomalyParams, runtime: Runtime
-) -> tuple[Detector, History]:
-    """Fit the detector on the normal training rows (early stopping on the normal validation
-    rows); the threshold follows anomaly.threshold_rule: `contamination` of all training rows
-    flagged, or `false_alarm_rate` of the normal validation rows."""
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec
-    from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
-
-    choices = anomaly.detector_choices(schema)
-    normal_train = normal_part(train, schema, anomaly)
-    settings = DetectorSettings(
-        contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
-        false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
-        standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
-        epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(normal_train), anomaly.batch_size),  # as the trainer below
-        learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
-        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
-    )
-    detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
-    if len(normal_train) < len(train):
-        logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
-    (x_normal,) = runtime.place(features_tensor(normal_train, schema))
-    x_val = runtime.features(normal_part(val, schema, anomaly), schema)
-    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
-    if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
-        detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
-    detector.network.cpu()
-    return detector, history_series(detector.history_)
-
-
-def _truth(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.Series:
-    normal = normal_classes(params, schema)
-    if normal is None:
-        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    truth = (~frame[LABEL].isin(normal)).astype("boolean")
-    return truth.mask(frame[LABEL].isna())  # an unlabelled row: unknown, neither normal nor anomalous
+__all__ = [  # the node functions (some are the jobs layer's, shared with tune)
+    "plot_anomaly_curves",
+    "plot_anomaly_reasons",
+    "plot_anomaly_scores",
+    "score_anomalies",
+    "score_baselines",
+    "train_detector",
+]
 
 
 def score_anomalies(
@@ -81,7 +47,7 @@ def score_anomalies(
         x = features_tensor(part, schema)
         frame["reconstruction_error"] = detector.decision_function(x)
         frame["is_anomaly"] = frame["reconstruction_error"] > detector.threshold_
-        frame[TRUTH] = _truth(part, schema, params).to_numpy()
+        frame[TRUTH] = truth(part, schema, params).to_numpy()
         for column, values in detector.reasons(x, schema["features"], frame["is_anomaly"].to_numpy()).items():
             frame[column] = values
         frames.append(frame)
@@ -102,19 +68,6 @@ def score_anomalies(
         logger.info("no ROC-AUC: %s", "the data has no labels" if test_scores[TRUTH].isna().all()
                     else "the test rows hold only one of normal / anomalous")
     return scores, metrics
-
-
-def ranking_metrics(prefix: str, truth: pd.Series, scores: pd.Series) -> dict[str, float]:
-    """ROC-AUC and average precision of `scores`, when the labels have both outcomes."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    known = truth.notna()
-    if known.sum() == 0 or truth[known].nunique() < 2:
-        return {}
-    y = truth[known].astype(bool)
-    return {f"{prefix}.roc_auc": float(roc_auc_score(y, scores[known])),
-            f"{prefix}.average_precision": float(average_precision_score(y, scores[known])),
-            **({"anomaly.test_anomaly_rate": float(y.mean())} if prefix == "anomaly" else {})}
 
 
 def threshold_metrics(truth: pd.Series, flagged: pd.Series) -> dict[str, float]:
@@ -155,7 +108,7 @@ def score_baselines(
         ID: test[ID].to_numpy(),
         "isolation_forest": -forest.score_samples(x_test),  # higher = more anomalous
         "pca": ((standardized - rebuilt) ** 2).mean(axis=1),
-        TRUTH: _truth(test, schema, params).to_numpy(),
+        TRUTH: truth(test, schema, params).to_numpy(),
     })
     metrics: dict[str, Any] = {"anomaly.pca.components": int(pca[1].n_components_)}
     for name in ("isolation_forest", "pca"):

@@ -2,10 +2,19 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from autoencoder_pipelines.pipelines import training_node
 from autoencoder_pipelines.pipelines.data_processing.pipeline import ingestion
-from autoencoder_pipelines.pipelines.reporting.nodes import build_metrics, collect_histories, plot_learning_curves
+from autoencoder_pipelines.pipelines.reporting.nodes import (
+    build_metrics,
+    collect_histories,
+    plot_learning_curves,
+)
 
 from .nodes import (
-    plot_anomaly_curves, plot_anomaly_reasons, plot_anomaly_scores, score_anomalies, score_baselines, train_detector,
+    plot_anomaly_curves,
+    plot_anomaly_reasons,
+    plot_anomaly_scores,
+    score_anomalies,
+    score_baselines,
+    train_detector,
 )
 
 

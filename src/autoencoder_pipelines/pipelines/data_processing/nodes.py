@@ -9,18 +9,19 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
-from autoencoder_pipelines.data import (
+from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.data.frames import (
     LABEL,
-    DataValidationError,
-    apply_scaler,
-    chronological_split,
-    cut_windows,
-    fit_scaler,
     has_labels,
     is_labelled,
     load_digits_frame,
-    read_table,
-    validate_table,
+)
+from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.data.tables import read_table
+from autoencoder_pipelines.data.validation import validate_table
+from autoencoder_pipelines.data.windows import (
+    chronological_split,
+    cut_windows,
     window_gap,
 )
 from autoencoder_pipelines.nn.seeding import derive_seed
@@ -79,7 +80,7 @@ def split_and_scale(
     in the same proportions by a seeded shuffle of their own and mixed in, so every part holds
     both kinds. Windows of a series are split in time order instead, leaving out the windows
     that share time steps with both sides of a cut, so no test window overlaps a training one."""
-    from autoencoder_pipelines.checks import check_split, label_counts, split_sizes
+    from autoencoder_pipelines.jobs.checks import check_split, label_counts, split_sizes
 
     seed = derive_seed(runtime.seed, "split")
     check_split(schema, params, label_counts(frame, schema))
@@ -100,7 +101,7 @@ def split_and_scale(
 def _random_split(frame, schema, params, seed, run_seed):
     from sklearn.model_selection import train_test_split
 
-    from autoencoder_pipelines.checks import split_sizes
+    from autoencoder_pipelines.jobs.checks import split_sizes
 
     labelled = is_labelled(frame).to_numpy() if has_labels(schema) else np.ones(len(frame), dtype=bool)
     known, unknown = frame[labelled], frame[~labelled]

@@ -1,6 +1,13 @@
 from kedro.pipeline import Pipeline
 
-from autoencoder_pipelines.pipelines import data_processing, finetuning, pretraining, reduction, reporting, scorer
+from autoencoder_pipelines.pipelines import (
+    data_processing,
+    finetuning,
+    pretraining,
+    reduction,
+    reporting,
+    scorer,
+)
 from autoencoder_pipelines.pipelines.anomaly.pipeline import core as anomaly_core
 
 # A module of its own (not a sum in the registry) because find_pipelines() imports only

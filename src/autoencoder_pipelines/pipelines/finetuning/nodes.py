@@ -7,11 +7,31 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.config import CorruptionParams, DenoiserParams, FinetuneParams, ModelParams, RuntimeParams
-from autoencoder_pipelines.data import Skipped, has_labels, labelled_part
-from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
+from autoencoder_pipelines.config import (
+    CorruptionParams,
+    DenoiserParams,
+    FinetuneParams,
+    ModelParams,
+    RuntimeParams,
+)
+from autoencoder_pipelines.data.frames import Skipped, has_labels, labelled_part
+from autoencoder_pipelines.jobs.classification import (
+    finetune_classifier,
+    fit_classifier,
+    train_random_init_classifier,
+)
+from autoencoder_pipelines.jobs.runtime import History, Network, Runtime
 
 logger = logging.getLogger(__name__)
+__all__ = [  # the node functions (some are the jobs layer's, shared with tune)
+    "corrupt_eval_sets",
+    "evaluate_classifiers",
+    "evaluate_denoiser",
+    "finetune_classifier",
+    "finetune_denoiser",
+    "label_budget_curve",
+    "train_random_init_classifier",
+]
 
 
 def corrupt_eval_sets(
@@ -24,7 +44,7 @@ def corrupt_eval_sets(
     """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
     import torch
 
-    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.data.frames import features_tensor
     from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
     from autoencoder_pipelines.nn.seeding import derive_seed
 
@@ -38,66 +58,6 @@ def corrupt_eval_sets(
     return noisy[0], noisy[1]
 
 
-def _fit_classifier(
-    autoencoder: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    params: FinetuneParams,
-    runtime: Runtime,
-    name: str,
-) -> tuple[Network | Skipped, History]:
-    from autoencoder_pipelines.data import features_tensor, labels_tensor
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec
-    from autoencoder_pipelines.nn.finetuning import train_classifier
-    from autoencoder_pipelines.nn.networks import EncoderClassifier
-    from autoencoder_pipelines.nn.seeding import seeded
-
-    if not has_labels(schema):
-        reason = ("no label column in the data" if not schema.get("label_column")
-                  else f"the label column '{schema['label_column']}' is empty in every row")
-        logger.info("%s skipped: %s", name, reason)
-        return Skipped(reason), {}
-    labelled = labelled_part(train)
-    if len(labelled) < len(train):
-        logger.info("%s: %d labelled training rows (%d unlabelled rows left to pretraining)",
-                    name, len(labelled), len(train) - len(labelled))
-    train, val = labelled, labelled_part(val)
-    with seeded(runtime.seed, f"init.{name}.head"):
-        classifier = EncoderClassifier.on(autoencoder, len(schema["classes"]), params.dropout).to(runtime.device)
-    if params.train_on_validation:
-        train, val = pd.concat([train, val], ignore_index=True), None
-    x_train, y_train = runtime.place(features_tensor(train, schema), labels_tensor(train, schema))
-    history = train_classifier(
-        classifier, x_train, y_train,
-        None if val is None else runtime.features(val, schema),
-        None if val is None else labels_tensor(val, schema, runtime.device),
-        runtime.trainer(params, name, len(x_train)), name, mode=params.mode,
-        input_corruption=CorruptionSpec.of(params.input_corruption),
-    )
-    return classifier.cpu(), history_series(history)
-
-
-def finetune_classifier(
-    stack: Network, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], finetune: FinetuneParams,
-    runtime: Runtime,
-) -> tuple[Network | Skipped, History]:
-    """Pretrained encoder + classifier head, fine-tuned (`full`) or head only."""
-    return _fit_classifier(stack, train, val, schema, finetune, runtime, "finetune")
-
-
-def train_random_init_classifier(
-    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], model: ModelParams, finetune: FinetuneParams,
-    runtime: Runtime,
-) -> tuple[Network | Skipped, History]:
-    """The same network and budget from random initialisation: what pretraining bought."""
-    from autoencoder_pipelines import jobs
-
-    fresh = jobs.build_autoencoder(model, schema, runtime.seed, "init.random_init")
-    # head_only on random weights measures nothing
-    return _fit_classifier(fresh, train, val, schema, finetune.model_copy(update={"mode": "full"}), runtime, "random_init")
-
-
 def evaluate_classifiers(
     classifier: Network | Skipped,
     random_init_classifier: Network | Skipped,
@@ -109,7 +69,11 @@ def evaluate_classifiers(
     on the labelled test rows."""
     import torch
 
-    from autoencoder_pipelines.data import features_tensor, is_labelled, labels_tensor
+    from autoencoder_pipelines.data.frames import (
+        features_tensor,
+        is_labelled,
+        labels_tensor,
+    )
     from autoencoder_pipelines.nn.inference import predict_classes
 
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
@@ -188,8 +152,12 @@ def label_budget_curve(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from autoencoder_pipelines import jobs
-    from autoencoder_pipelines.data import features_tensor, labels_tensor, stratified_sample
+    from autoencoder_pipelines.data.frames import (
+        features_tensor,
+        labels_tensor,
+        stratified_sample,
+    )
+    from autoencoder_pipelines.jobs import autoencoders
 
     features = schema["features"]
     train_labelled, val_labelled, test_labelled = (labelled_part(part) for part in (train, val, test))
@@ -212,10 +180,10 @@ def label_budget_curve(
         if fraction == 1.0:  # every labelled row: the run's own classifiers, trained on exactly these
             pretrained, twin, histories = classifier, random_init_classifier, (finetune_history, random_init_history)
         else:
-            pretrained, pretrained_history = _fit_classifier(
+            pretrained, pretrained_history = fit_classifier(
                 stack, sub_train, sub_val, schema, finetune, runtime, f"label_budget.{key}.finetune")
-            fresh = jobs.build_autoencoder(model, schema, runtime.seed, "init.random_init")
-            twin, twin_history = _fit_classifier(
+            fresh = autoencoders.build_autoencoder(model, schema, runtime.seed, "init.random_init")
+            twin, twin_history = fit_classifier(
                 fresh, sub_train, sub_val, schema, finetune.model_copy(update={"mode": "full"}), runtime,
                 f"label_budget.{key}.random_init")
             histories = (pretrained_history, twin_history)
@@ -255,10 +223,10 @@ def finetune_denoiser(
     runtime: Runtime,
 ) -> tuple[Network, History]:
     """Fine-tune the unrolled stack end to end, corrupted -> clean."""
-    from autoencoder_pipelines import jobs
+    from autoencoder_pipelines.jobs import autoencoders
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
 
-    return jobs.fine_tune_phase(
+    return autoencoders.fine_tune_phase(
         stack, train, val, schema, model, denoiser, runtime, "denoiser",
         corruption=CorruptionSpec.of(corruption), noisy_val=noisy_val,
     )
@@ -268,7 +236,7 @@ def evaluate_denoiser(
     denoiser: Network, test: pd.DataFrame, noisy_test: pd.DataFrame, schema: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test MSE of the corrupted inputs and of their denoised versions, against the clean rows."""
-    from autoencoder_pipelines.data import features_tensor
+    from autoencoder_pipelines.data.frames import features_tensor
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     denoiser.eval()

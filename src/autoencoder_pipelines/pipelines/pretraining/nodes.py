@@ -1,52 +1,6 @@
-"""Pretraining node: greedy layer-wise for the stacking kinds, end to end for the others."""
+"""Pretraining node: greedy layer-wise for the stacking kinds, end to end for the others. The
+function is the jobs layer's, which the tune pipeline trains too."""
 
-from __future__ import annotations
+from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 
-import logging
-from typing import Any
-
-import pandas as pd
-
-from autoencoder_pipelines.config import CorruptionParams, ModelParams, PretrainParams
-from autoencoder_pipelines.runtime import History, Network, Runtime, history_series
-
-logger = logging.getLogger(__name__)
-
-
-def pretrain_stack(
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    pretrain: PretrainParams,
-    corruption: CorruptionParams,
-    runtime: Runtime,
-) -> tuple[Network, History]:
-    """The network of `model.kind`, pretrained with its own objective; each layer of a stack
-    gets `pretrain`'s budget, an end-to-end kind gets it once."""
-    from autoencoder_pipelines import jobs
-    from autoencoder_pipelines.data import features_tensor, labelled_part, labels_tensor
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec
-    from autoencoder_pipelines.nn.stacking import layer_corruptions, pretrain as pretrain_network
-
-    kind = jobs.check_kind_settings(model)
-    network = jobs.build_autoencoder(model, schema, runtime.seed, "init.pretrain").to(runtime.device)
-    arch = network.architecture
-    if kind.uses_labels(arch):  # e.g. an adversarial autoencoder with one prior component per class
-        labelled = labelled_part(train)  # its objective needs each row's class
-        if len(labelled) < len(train):
-            logger.info("pretraining %s: on the %d labelled of %d training rows (its prior has a component per class)",
-                        model.kind, len(labelled), len(train))
-        x_train, labels = runtime.place(features_tensor(labelled, schema), labels_tensor(labelled, schema))
-    else:
-        (x_train,), labels = runtime.place(features_tensor(train, schema)), None
-    per_layer = [CorruptionSpec.of(c) for c in pretrain.layer_corruption] if pretrain.layer_corruption else None
-    histories = pretrain_network(
-        network, kind, arch, x_train, runtime.features(val, schema),
-        trainer_for=lambda name: runtime.trainer(pretrain, name, len(x_train)),
-        losses=jobs.layer_losses(model, schema),
-        corruptions=layer_corruptions(kind, len(network.architecture.hidden_sizes), CorruptionSpec.of(corruption), per_layer),
-        l1_weight=model.l1_weight,
-        labels=labels,
-    )
-    return network.cpu(), history_series(*histories)
+__all__ = ["pretrain_stack"]

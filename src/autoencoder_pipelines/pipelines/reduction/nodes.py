@@ -10,13 +10,24 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import ModelParams, PhaseParams, ReductionParams
-from autoencoder_pipelines.data import ID, LABEL, features_tensor
-from autoencoder_pipelines.runtime import History, Network, Runtime
+from autoencoder_pipelines.data.frames import ID, LABEL, features_tensor
+from autoencoder_pipelines.jobs.reduction import (
+    finetune_reduction_autoencoder,
+    reconstruction_mse,
+)
+from autoencoder_pipelines.jobs.runtime import Network, Runtime
 
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA
 
 logger = logging.getLogger(__name__)
+__all__ = [  # the node functions (some are the jobs layer's, shared with tune)
+    "classify_features",
+    "compare_with_pca",
+    "export_embeddings",
+    "finetune_reduction_autoencoder",
+    "sweep_code_sizes",
+]
 SPLITS = ("train", "val", "test")
 
 
@@ -30,22 +41,6 @@ def _codes_frame(parts: dict[str, pd.DataFrame], codes: dict[str, np.ndarray], p
         frame = pd.concat([frame, pd.DataFrame(codes[split], columns=[f"{prefix}_{i}" for i in range(width)])], axis=1)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
-
-
-def finetune_reduction_autoencoder(
-    stack: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    reduction: ReductionParams,
-    runtime: Runtime,
-) -> tuple[Network, History]:
-    """Fine-tune the unrolled stack clean -> clean: the best reconstruction for its code size
-    (the denoiser trades clean-input fidelity for robustness to noise)."""
-    from autoencoder_pipelines import jobs
-
-    return jobs.fine_tune_phase(stack, train, val, schema, model, reduction, runtime, "reduction")
 
 
 def export_embeddings(
@@ -89,17 +84,6 @@ def compare_with_pca(
     return _codes_frame(parts, codes, "pc"), metrics
 
 
-def reconstruction_mse(autoencoder: Network, x: np.ndarray) -> float:
-    """Mean squared error per value of the autoencoder's reconstruction of `x` (its rows, float32)."""
-    import torch
-
-    from autoencoder_pipelines.nn.inference import predict_in_batches
-
-    autoencoder.eval()
-    reconstruction = predict_in_batches(autoencoder, torch.tensor(x)).numpy()
-    return float(((reconstruction - x) ** 2).mean())
-
-
 def _fit_pca(x_train: np.ndarray, n_components: int) -> "PCA":
     from sklearn.decomposition import PCA
 
@@ -128,7 +112,7 @@ def sweep_code_sizes(
     `sweep_epochs` (a smaller budget than the main model's, noted in the table). Kinds that
     do not stack have no lower layers to reuse and show their own size only.
     """
-    from autoencoder_pipelines import jobs
+    from autoencoder_pipelines.jobs import autoencoders
     from autoencoder_pipelines.nn.kinds import get_kind
 
     features = schema["features"]
@@ -144,10 +128,10 @@ def sweep_code_sizes(
         if size >= len(features):
             continue
         sizes = [*model.hidden_sizes_for(len(features))[:-1], size]
-        candidate = jobs.build_autoencoder(model.model_copy(update={"hidden_sizes": sizes}), schema, runtime.seed, f"init.sweep.k{size}")
+        candidate = autoencoders.build_autoencoder(model.model_copy(update={"hidden_sizes": sizes}), schema, runtime.seed, f"init.sweep.k{size}")
         for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1]):
             lower.load_state_dict(pretrained.state_dict())
-        trained, _ = jobs.fine_tune_phase(candidate, train, val, schema, model, phase, runtime, f"reduction_sweep.k{size}")
+        trained, _ = autoencoders.fine_tune_phase(candidate, train, val, schema, model, phase, runtime, f"reduction_sweep.k{size}")
         rows.append({
             "code_size": size, "autoencoder_test_mse": reconstruction_mse(trained, x_test),
             "pca_test_mse": _pca_test_mse(_fit_pca(x_train, size), x_test), "epochs": params.sweep_epochs,
@@ -172,7 +156,7 @@ def classify_features(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from autoencoder_pipelines.data import has_labels, is_labelled
+    from autoencoder_pipelines.data.frames import has_labels, is_labelled
 
     if not has_labels(schema):
         return {}

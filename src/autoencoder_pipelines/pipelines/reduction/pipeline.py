@@ -2,7 +2,13 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from autoencoder_pipelines.pipelines import training_node
 
-from .nodes import classify_features, compare_with_pca, export_embeddings, finetune_reduction_autoencoder, sweep_code_sizes
+from .nodes import (
+    classify_features,
+    compare_with_pca,
+    export_embeddings,
+    finetune_reduction_autoencoder,
+    sweep_code_sizes,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

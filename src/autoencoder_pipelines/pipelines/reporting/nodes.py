@@ -10,20 +10,11 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import ReportParams
-from autoencoder_pipelines.data import LABEL
-from autoencoder_pipelines.runtime import History, Network
+from autoencoder_pipelines.data.frames import LABEL
+from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
+from autoencoder_pipelines.jobs.runtime import History, Network
 
 MlflowHistory = dict[str, list[dict[str, float]]]
-Figure = Any  # matplotlib.figure.Figure (matplotlib is imported when a figure is drawn)
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: CI, cron, servers
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def build_metrics(run_started_at: float, *parts: dict[str, Any]) -> tuple[dict[str, Any], MlflowHistory]:
@@ -138,16 +129,6 @@ def plot_codes_2d(embeddings: pd.DataFrame, report: ReportParams) -> Figure:
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     figure.tight_layout()
-    return figure
-
-
-def placeholder(title: str, reason: str) -> Figure:
-    """Kedro cannot save None: a figure that says why there is nothing to show."""
-    plt = pyplot()
-    figure, ax = plt.subplots(figsize=(5, 2))
-    ax.axis("off")
-    ax.set_title(title)
-    ax.text(0.5, 0.4, reason, ha="center", va="center")
     return figure
 
 
@@ -266,7 +247,11 @@ def evaluate_generation(
         return {}, placeholder("Generated against real rows", "this model.kind does not generate")
     import torch
 
-    from autoencoder_pipelines.nn.generation import gaussian_baseline, median_bandwidth, mmd2
+    from autoencoder_pipelines.nn.generation import (
+        gaussian_baseline,
+        median_bandwidth,
+        mmd2,
+    )
 
     features = schema["features"]
     n = min(len(test), report.generation_rows)
@@ -341,7 +326,11 @@ def compare_codes_with_prior(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from autoencoder_pipelines.data import has_labels, labelled_part, labels_tensor
+    from autoencoder_pipelines.data.frames import (
+        has_labels,
+        labelled_part,
+        labels_tensor,
+    )
 
     # with labels, each code is set against a draw from its own class's component
     rows = (labelled_part(test) if has_labels(schema) else test).head(report.max_points_2d)

@@ -7,13 +7,13 @@ from .nodes import (
     compare_codes_with_prior,
     evaluate_generation,
     plot_accuracy_comparison,
-    plot_confusion_matrix,
-    plot_reduction_by_code_size,
-    plot_generated_samples,
     plot_codes_2d,
+    plot_confusion_matrix,
     plot_denoising_grid,
+    plot_generated_samples,
     plot_label_budget,
     plot_learning_curves,
+    plot_reduction_by_code_size,
 )
 
 HISTORIES = [

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import RegistryParams, ScoringParams
-from autoencoder_pipelines.errors import DataValidationError, UserError
+from autoencoder_pipelines.data.errors import DataValidationError, UserError
 
 logger = logging.getLogger(__name__)
 

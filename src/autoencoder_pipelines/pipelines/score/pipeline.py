@@ -1,8 +1,13 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from autoencoder_pipelines.locks import NO_LOCK_TAG
+from autoencoder_pipelines.framework.locks import NO_LOCK_TAG
 
-from .nodes import fail_on_bad_partitions, load_scoring_model, score_partitions, scoring_metrics
+from .nodes import (
+    fail_on_bad_partitions,
+    load_scoring_model,
+    score_partitions,
+    scoring_metrics,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

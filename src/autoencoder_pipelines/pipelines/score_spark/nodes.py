@@ -11,8 +11,8 @@ import logging
 from typing import Any
 
 from autoencoder_pipelines.config import RegistryParams
-from autoencoder_pipelines.errors import DataValidationError
-from autoencoder_pipelines.spark import SOURCE_COLUMN
+from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.framework.spark import SOURCE_COLUMN
 
 logger = logging.getLogger(__name__)
 SCORED = "_aep_scored"
@@ -49,7 +49,7 @@ def score_with_spark(rows: Any, model: Any) -> Any:
     if not id_column and SOURCE_COLUMN not in rows.columns:
         raise DataValidationError(
             f"spark_incoming: rows without ids need the dataset's source_column: {SOURCE_COLUMN} "
-            "(autoencoder_pipelines.spark.SourcedSparkDataset) to name them <file>:<row>")
+            "(autoencoder_pipelines.framework.spark.SourcedSparkDataset) to name them <file>:<row>")
     udf = mlflow.pyfunc.spark_udf(rows.sparkSession, model.uri, env_manager="local")
     passed = expected + ([id_column] if id_column else [])
     scored = rows.withColumn(SCORED, udf(F.struct(*[F.col(name) for name in passed])))

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from autoencoder_pipelines.locks import NO_LOCK_TAG
+from autoencoder_pipelines.framework.locks import NO_LOCK_TAG
 
 from .nodes import resolve_spark_model, score_with_spark, spark_scoring_metrics
 

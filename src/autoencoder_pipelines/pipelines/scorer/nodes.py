@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.data import ID, Skipped
-from autoencoder_pipelines.runtime import Network
+from autoencoder_pipelines.data.frames import ID, Skipped
+from autoencoder_pipelines.jobs.runtime import Network
 
 EXAMPLE_ROWS = 5
 
@@ -21,7 +21,7 @@ def build_scorer(
     classifier: Network | Skipped,
 ) -> Any:
     """The scorer, with a few raw input rows as its example (as a user's file would hold them)."""
-    from autoencoder_pipelines.scoring import Scorer
+    from autoencoder_pipelines.jobs.scoring import Scorer
 
     example = validated[schema["features"]].head(EXAMPLE_ROWS).astype("float64")
     if schema.get("id_column"):

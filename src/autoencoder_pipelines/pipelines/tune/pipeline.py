@@ -4,7 +4,7 @@ validation metric (tuning.py); the test rows are never seen."""
 from kedro.pipeline import Pipeline, node, pipeline
 
 from autoencoder_pipelines.pipelines.data_processing.pipeline import ingestion
-from autoencoder_pipelines.tuning import run_search
+from autoencoder_pipelines.pipelines.tune.nodes import run_search
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -14,218 +14,41 @@ after ingestion by the project hook) need neither.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
-import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
 
 from autoencoder_pipelines.config import (
-    CorruptionParams,
     SearchRange,
     TuneParams,
     parse,
     validate_parameters,
-    SECTIONS,
 )
-from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.jobs.tuning import (
+    JOBS,
+    Job,
+    apply,
+    default_choices,
+    resolve,
+    study_name,
+)
 
 logger = logging.getLogger(__name__)
-
-FACTORS = ("learning_rate", "width", "code_size", "epochs")
-
-
-@dataclass(frozen=True)
-class Job:
-    """What an objective trains (its phases' sections), and the per-epoch figure its pruner sees."""
-
-    phases: tuple[str, ...]
-    pruned_phase: str
-    monitor: str
-    sign: float  # the reported figure is sign x monitor, so the pruner compares in the study's direction
-    metric: str  # the objective's name in MLflow
-
-
-JOBS = {
-    "reconstruction": Job(("pretrain", "reduction"), "reduction", "val_loss", 1.0, "reduction.val_mse"),
-    "accuracy": Job(("pretrain", "finetune"), "finetune", "val_accuracy", 1.0, "finetune.val_accuracy"),
-    "anomaly_ap": Job(("anomaly",), "anomaly", "val_loss", -1.0, "anomaly.val_average_precision"),
-}
-
-
-def space_name(tune: TuneParams) -> str:
-    return "grid" if tune.grid is not None else "space"
 
 
 # -- from a trial's choices to parameters ---------------------------------------------------
 
 
-def base_corruption(sections: dict[str, BaseModel], objective: str) -> CorruptionParams:
-    """The corruption the job uses untuned: the detector's for anomaly_ap, else the pretraining's."""
-    if objective == "anomaly_ap":
-        return sections["anomaly"].corruption or CorruptionParams(kind="none", level=0.0)
-    return sections["corruption"]
-
-
-def base_sizes(sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> tuple[str, list[int]]:
-    """(section, hidden sizes) of the network the job trains, as configured or derived."""
-    if objective == "anomaly_ap":
-        return "anomaly", list(sections["anomaly"].detector_choices(schema)["hidden_sizes"])
-    return "model", list(sections["model"].hidden_sizes_for(len(schema["features"])))
-
-
-def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> list[int]:
-    """The code (last size) times `code`, the layers below it times `width`, kept wider than the code."""
-    code_size = sizes[-1] if code is None else max(1, round(sizes[-1] * code))
-    hidden = [max(code_size + 1, round(size * (width or 1.0))) for size in sizes[:-1]]
-    return hidden + [code_size]
-
-
-def resolve(choices: dict[str, Any], sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> dict[str, dict[str, Any]]:
-    """The parameters a trial trains with, {section: {key: value}}: only what its choices change
-    (what best_params.yml holds)."""
-    job = JOBS[objective]
-    settings: dict[str, dict[str, Any]] = {}
-    for phase in job.phases:
-        params = sections[phase]
-        if "learning_rate" in choices:
-            settings.setdefault(phase, {})["learning_rate"] = float(f"{params.learning_rate * choices['learning_rate']:.4g}")
-        if "epochs" in choices:
-            settings.setdefault(phase, {})["epochs"] = max(1, round(params.epochs * choices["epochs"]))
-    if "width" in choices or "code_size" in choices:
-        section, sizes = base_sizes(sections, schema, objective)
-        settings.setdefault(section, {})["hidden_sizes"] = scaled_sizes(sizes, choices.get("width"), choices.get("code_size"))
-    if "corruption_kind" in choices or "corruption_level" in choices:
-        base = base_corruption(sections, objective)
-        kind = choices.get("corruption_kind", base.kind)
-        level = float(f"{choices.get('corruption_level', base.level):.4g}")
-        if objective == "anomaly_ap":
-            settings.setdefault("anomaly", {})["corruption"] = None if kind == "none" else {"kind": kind, "level": level}
-        else:
-            settings["corruption"] = {"kind": kind, "level": level}
-    return settings
-
-
-def apply(sections: dict[str, BaseModel], settings: dict[str, dict[str, Any]]) -> dict[str, BaseModel]:
-    """`sections` with a trial's settings merged in, validated like the YAML would be."""
-    merged = dict(sections)
-    for name, changes in settings.items():
-        merged[name] = parse(SECTIONS[name], {**sections[name].model_dump(), **changes}, name)
-    return merged
-
-
-def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective: str) -> dict[str, Any]:
-    """The untuned configuration as choices (factors 1, the configured corruption), for the keys
-    whose range or list holds it: the first trial, the reference to beat."""
-    base = base_corruption(sections, objective)
-    defaults = {**{key: 1.0 for key in FACTORS}, "corruption_kind": base.kind, "corruption_level": base.level}
-    chosen = {}
-    for key, spec in tune.searched().items():
-        value = defaults[key]
-        inside = spec.low <= value <= spec.high if isinstance(spec, SearchRange) else value in spec
-        if inside:
-            chosen[key] = value
-    return chosen
-
-
 # -- the rules against the data, before any trial ------------------------------------------
 
 
-def check_search(sections: dict[str, BaseModel], schema: dict[str, Any], label_counts: dict[Any, int] | None) -> None:
-    """Every setting a search can reach, against the data: a bad one fails the run right after
-    ingestion, naming its tune key, not in trial 12 after an hour."""
-    from autoencoder_pipelines import checks
-    from autoencoder_pipelines.data import has_labels
-
-    tune: TuneParams = sections["tune"]
-    objective, where = tune.objective, f"tune.{space_name(tune)}"
-    if objective in ("accuracy", "anomaly_ap") and not has_labels(schema):
-        raise ConfigError(
-            f"tune.objective '{objective}' is measured against labels, but the data has none "
-            f"({schema['source']}: set data.label_column), or use tune.objective reconstruction"
-        )
-    if objective == "anomaly_ap":
-        if checks.normal_classes(sections["anomaly"], schema) is None:
-            raise ConfigError("tune.objective 'anomaly_ap' needs anomaly.normal_classes")
-        checks.check_normal_rows(sections["anomaly"], schema, label_counts)
-    else:
-        from autoencoder_pipelines.jobs import check_kind_settings
-
-        kind = check_kind_settings(sections["model"])
-        checks.check_model(sections["model"], schema)
-        corrupting = {"corruption_kind", "corruption_level"} & set(tune.searched())
-        if corrupting and not kind.corrupts_inputs:
-            raise ConfigError(
-                f"{where}.{sorted(corrupting)[0]}: model.kind '{sections['model'].kind}' does not corrupt its "
-                f"inputs, so a corruption changes nothing; set {where}.corruption_kind and corruption_level to null"
-            )
-    searched = tune.searched()
-    if "corruption_level" in searched and "corruption_kind" not in searched and base_corruption(sections, objective).kind == "none":
-        raise ConfigError(
-            f"{where}.corruption_level is searched, but the corruption kind is 'none' "
-            f"({'anomaly.corruption' if objective == 'anomaly_ap' else 'corruption.kind'}) and {where}.corruption_kind is not searched"
-        )
-    n_features = len(schema["features"])
-    for key, spec in searched.items():
-        values = [spec.low, spec.high] if isinstance(spec, SearchRange) else list(spec)
-        for value in values:
-            choices = {key: value}
-            if key == "corruption_level":  # with every kind the search may pair it with
-                kinds = searched.get("corruption_kind") or [base_corruption(sections, objective).kind]
-                trials = [{"corruption_kind": k, "corruption_level": value} for k in kinds if k != "none"]
-            else:
-                trials = [choices]
-            for trial in trials:
-                _check_reachable(f"{where}.{key}", value, trial, sections, schema, objective, n_features)
-
-
-def _check_reachable(key: str, value: Any, choices: dict[str, Any], sections: dict[str, BaseModel],
-                     schema: dict[str, Any], objective: str, n_features: int) -> None:
-    try:
-        settings = resolve(choices, sections, schema, objective)
-        resolved = apply(sections, settings)
-    except ConfigError as error:
-        raise ConfigError(f"{key} = {value} gives invalid parameters: {error}") from None
-    for section in settings:
-        sizes = settings[section].get("hidden_sizes")
-        if sizes is not None and sizes[-1] >= n_features:
-            raise ConfigError(
-                f"{key} = {value} gives a code of {sizes[-1]} units (hidden sizes {sizes}) for {n_features} features: "
-                f"a code must be smaller than the features; lower the {key.rsplit('.', 1)[1]} range"
-            )
-    if objective != "anomaly_ap" and "model" in settings:
-        from autoencoder_pipelines.jobs import check_model_on_data
-
-        try:
-            check_model_on_data(resolved["model"], schema)
-        except ConfigError as error:
-            raise ConfigError(f"{key} = {value}: {error}") from None
-
-
 # -- the study -----------------------------------------------------------------------------
-
-
-def study_name(tune: TuneParams, sections: dict[str, BaseModel], schema: dict[str, Any]) -> str:
-    """tune.study_name, or the objective and a fingerprint of what the search depends on (the
-    data, the untuned parameters of the job, the space): the same command resumes its study,
-    other settings start another."""
-    if tune.study_name:
-        return tune.study_name
-    from autoencoder_pipelines.runtime import result_parameters
-
-    used = {"runtime", "data", "split", *JOBS[tune.objective].phases,
-            *(("anomaly",) if tune.objective == "anomaly_ap" else ("model", "corruption"))}
-    parameters = result_parameters({name: section for name, section in sections.items() if name in used})
-    parameters["tune"] = tune.model_dump(mode="json", exclude={"n_trials", "timeout", "study_name"})
-    data = {key: schema.get(key) for key in ("source", "features", "n_rows", "classes")}
-    text = json.dumps([parameters, data], sort_keys=True, default=str)
-    return f"{tune.objective}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def run_search(
@@ -341,7 +164,7 @@ class _TrialRun:
         mlflow = sys.modules.get("mlflow")
         if mlflow is None or mlflow.active_run() is None:
             return self
-        from autoencoder_pipelines.tracking.hook import flatten
+        from autoencoder_pipelines.config import flatten
 
         self.run = mlflow.start_run(run_name=f"trial {self.trial.number}", nested=True,
                                     tags={"optuna.trial_number": str(self.trial.number)})
@@ -375,29 +198,38 @@ class _TrialRun:
 def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any],
             sections: dict[str, BaseModel], runtime: Any) -> float:
     """Train the objective's job with `sections` through the pipelines' nodes; its validation metric."""
-    from autoencoder_pipelines.data import features_tensor, labelled_part, labels_tensor
+    from autoencoder_pipelines.data.frames import (
+        features_tensor,
+        labelled_part,
+        labels_tensor,
+    )
     from autoencoder_pipelines.nn.inference import predict_classes
 
     if objective == "anomaly_ap":
-        from autoencoder_pipelines.pipelines.anomaly.nodes import _truth, ranking_metrics, train_detector
+        from autoencoder_pipelines.jobs.anomaly import (
+            ranking_metrics,
+            train_detector,
+            truth,
+        )
 
         detector, _ = train_detector(train, val, schema, sections["anomaly"], runtime)
         scores = pd.Series(detector.decision_function(features_tensor(val, schema)), index=val.index)
-        metrics = ranking_metrics("val", _truth(val, schema, sections["anomaly"]), scores)
+        metrics = ranking_metrics("val", truth(val, schema, sections["anomaly"]), scores)
         if not metrics:
             raise ConfigError("tune.objective 'anomaly_ap': the validation rows hold only one of normal / anomalous")
         return metrics["val.average_precision"]
-    from autoencoder_pipelines.pipelines.pretraining.nodes import pretrain_stack
+    from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 
     stack, _ = pretrain_stack(train, val, schema, sections["model"], sections["pretrain"], sections["corruption"], runtime)
     if objective == "reconstruction":
-        from autoencoder_pipelines.pipelines.reduction.nodes import finetune_reduction_autoencoder
-
-        from autoencoder_pipelines.pipelines.reduction.nodes import reconstruction_mse
+        from autoencoder_pipelines.jobs.reduction import (
+            finetune_reduction_autoencoder,
+            reconstruction_mse,
+        )
 
         autoencoder, _ = finetune_reduction_autoencoder(stack, train, val, schema, sections["model"], sections["reduction"], runtime)
         return reconstruction_mse(autoencoder, val[schema["features"]].to_numpy(dtype="float32"))
-    from autoencoder_pipelines.pipelines.finetuning.nodes import finetune_classifier
+    from autoencoder_pipelines.jobs.classification import finetune_classifier
 
     classifier, _ = finetune_classifier(stack, train, val, schema, sections["finetune"], runtime)
     labelled = labelled_part(val)
@@ -442,7 +274,7 @@ def trials_table(study: Any) -> pd.DataFrame:
 def history_figure(study: Any) -> Any:
     from optuna.visualization.matplotlib import plot_optimization_history
 
-    from autoencoder_pipelines.pipelines.reporting.nodes import pyplot
+    from autoencoder_pipelines.jobs.figures import pyplot
 
     pyplot()
     axes = plot_optimization_history(study)
@@ -457,7 +289,7 @@ def importance_figure(study: Any) -> tuple[Any, dict[str, float]]:
     import optuna
     from optuna.visualization.matplotlib import plot_param_importances
 
-    from autoencoder_pipelines.pipelines.reporting.nodes import placeholder, pyplot
+    from autoencoder_pipelines.jobs.figures import placeholder, pyplot
 
     completed = _count(study, "COMPLETE")
     if completed < 2:

@@ -2,7 +2,7 @@
 kind and level, each an MLflow run nested in one parent run; then a table and a figure of
 test accuracy on corrupted inputs and denoised MSE against level, pretrained vs random init.
 
-    .venv/bin/python -m autoencoder_pipelines.tools.sweep --kinds masking gaussian salt_and_pepper --levels 0.1 0.25 0.4
+    .venv/bin/python -m autoencoder_pipelines.framework.tools.sweep --kinds masking gaussian salt_and_pepper --levels 0.1 0.25 0.4
 
 Writes everything under data/tools/sweep/<timestamp>/: one folder per point with that run's
 outputs, and noise_sweep.csv and noise_sweep.png (also logged to the parent run).
@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoder_pipelines.tools.runs import publish, pyplot, run_nested, tool_folder
+from autoencoder_pipelines.framework.tools.runs import (
+    publish,
+    pyplot,
+    run_nested,
+    tool_folder,
+)
 
 COLUMNS = {
     "finetune.noisy_test_accuracy": "pretrained_noisy_accuracy",

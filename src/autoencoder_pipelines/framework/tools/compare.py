@@ -1,7 +1,7 @@
 """Compare autoencoder kinds side by side: `denoise` once per `model.kind`, each its own
 MLflow run named by the kind (nested in one `compare_kinds` run), then a table and figure.
 
-    .venv/bin/python -m autoencoder_pipelines.tools.compare --kinds undercomplete denoising sparse contractive vae conv
+    .venv/bin/python -m autoencoder_pipelines.framework.tools.compare --kinds undercomplete denoising sparse contractive vae conv
 
 Writes everything under data/tools/compare/<timestamp>/: one folder per kind with that run's
 outputs, comparison.csv and comparison.png, and the contraction analysis of each kind's
@@ -9,7 +9,7 @@ pretrained encoder side by side, contraction.csv and contraction.png (all also l
 parent run). In the MLflow UI, select the child runs and press Compare: `model.kind` is a
 parameter. Which encoder contracts most (Rifai et al. 2011):
 
-    .venv/bin/python -m autoencoder_pipelines.tools.compare --kinds undercomplete denoising contractive
+    .venv/bin/python -m autoencoder_pipelines.framework.tools.compare --kinds undercomplete denoising contractive
 """
 
 from __future__ import annotations
@@ -19,8 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from autoencoder_pipelines.framework.tools.runs import (
+    publish,
+    pyplot,
+    run_nested,
+    tool_folder,
+)
 from autoencoder_pipelines.nn.kinds import kind_names
-from autoencoder_pipelines.tools.runs import publish, pyplot, run_nested, tool_folder
 
 FIGURES = {
     "test_accuracy": "finetune.test_accuracy",

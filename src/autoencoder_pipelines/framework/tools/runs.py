@@ -61,7 +61,7 @@ def publish(folder: Path, stem: str, table: pd.DataFrame, figure: Any, parent_ru
     """folder/<stem>.csv and .png, also logged to the parent run."""
     import mlflow
 
-    from autoencoder_pipelines.atomic import atomic_path
+    from autoencoder_pipelines.nn.atomic import atomic_path
 
     paths = [folder / f"{stem}.csv", folder / f"{stem}.png"]
     with atomic_path(paths[0]) as temporary:

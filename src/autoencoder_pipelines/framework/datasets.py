@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from pathlib import PurePosixPath, Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 import pandas as pd
@@ -13,12 +13,52 @@ from kedro_datasets.json import JSONDataset as _JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
-from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 from kedro_datasets.partitions import PartitionedDataset
+from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 
-from autoencoder_pipelines.atomic import AtomicWrites, atomic_path, is_temporary, write_text
-from autoencoder_pipelines.data import Skipped, TableFile, read_table
-from autoencoder_pipelines.errors import DataValidationError
+from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.data.frames import Skipped
+from autoencoder_pipelines.data.tables import TableFile, read_table
+from autoencoder_pipelines.nn.atomic import (
+    atomic_path,
+    commit,
+    discard,
+    is_temporary,
+    temporary_name,
+    write_text,
+)
+
+
+class AtomicWrites:
+    """Mixin for kedro-datasets' file datasets (AbstractVersionedDataset subclasses that write
+    through `self._get_save_path()`): the dataset's own save writes a temporary file beside
+    the target (inside the version folder when versioned), renamed into place when the save
+    returns. Local files only; other protocols (s3, gcs) are written as the dataset does."""
+
+    _aep_pending: tuple[Path, Path] | None = None
+
+    def _get_save_path(self) -> PurePosixPath:
+        final = super()._get_save_path()  # type: ignore[misc]
+        if getattr(self, "_protocol", "file") not in ("file", "local"):
+            return final
+        temporary = final.parent / temporary_name(final.name)
+        self._aep_pending = (Path(str(temporary)), Path(str(final)))
+        return temporary
+
+    def save(self, data: Any) -> None:
+        # The parent's own save, without Kedro's wrapper (this class gets that wrapper itself):
+        # a versioned dataset's wrapper looks for the saved version, so the rename comes first.
+        parent = super().save  # type: ignore[misc]
+        raw = getattr(getattr(parent, "__func__", parent), "__wrapped__", None)
+        self._aep_pending = None
+        try:
+            raw(self, data) if raw is not None else parent(data)
+            if self._aep_pending is not None:
+                commit(*self._aep_pending)
+        finally:
+            if self._aep_pending is not None:
+                discard(self._aep_pending[0])
+                self._aep_pending = None
 
 
 # kedro-datasets' file datasets, written atomically (atomic.AtomicWrites): what catalog.yml uses.
@@ -76,8 +116,8 @@ class TorchModelDataset(AbstractVersionedDataset):
         path = Path(self._get_load_path())
         if path.suffix == ".json" or (path.is_file() and path.read_bytes()[:1] == b"{"):
             return Skipped(json.loads(path.read_text())["skipped"])
+        from autoencoder_pipelines.jobs.scoring import Scorer
         from autoencoder_pipelines.nn.serialization import ModelFileError, load_bundle
-        from autoencoder_pipelines.scoring import Scorer
 
         try:
             meta, parts = load_bundle(path)

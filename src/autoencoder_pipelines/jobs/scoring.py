@@ -16,12 +16,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from autoencoder_pipelines.data import FLOAT32_MAX, ID, LABEL, check_features, check_unique_columns, scaler_bounds
-from autoencoder_pipelines.errors import DataValidationError
+from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.data.frames import FLOAT32_MAX, ID, LABEL
+from autoencoder_pipelines.data.scaling import scaler_bounds
+from autoencoder_pipelines.data.tables import check_unique_columns
+from autoencoder_pipelines.data.validation import check_features
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.networks import EncoderClassifier
 from autoencoder_pipelines.nn.serialization import load_bundle, save_bundle
-
 
 IDS_SHOWN = 5  # duplicate ids named in a refusal
 

@@ -12,8 +12,12 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
-from autoencoder_pipelines.data import LABEL, has_labels, native, window_gap
-from autoencoder_pipelines.errors import ConfigError, DataValidationError
+from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
+from autoencoder_pipelines.data.frames import LABEL, has_labels, native
+from autoencoder_pipelines.data.windows import window_gap
+
+
+DERIVED_SETTINGS = "derived_settings"  # what the defaults became on this data (MLflow logs it)
 
 
 def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
@@ -116,7 +120,7 @@ def check_normal_rows(anomaly: AnomalyParams, schema: dict[str, Any], label_coun
 
 def check_model(model: ModelParams, schema: dict[str, Any]) -> None:
     """The network of model.kind fits the data (code smaller than the features, images for conv)."""
-    from autoencoder_pipelines.jobs import check_model_on_data
+    from autoencoder_pipelines.jobs.autoencoders import check_model_on_data
 
     check_model_on_data(model, schema)
 

@@ -4,7 +4,7 @@ previous complete file, never a torn one. One mechanism for the whole project:
 
 - `atomic_path(path)`: a context manager yielding the temporary path to write to;
 - `AtomicWrites`: a mixin for kedro-datasets file datasets (the catalog's Parquet, CSV, JSON
-  and figure datasets are `autoencoder_pipelines.datasets.<Name>`, this mixin on the
+  and figure datasets are `autoencoder_pipelines.framework.datasets.<Name>`, this mixin on the
   kedro-datasets class), which points the dataset's own save at the temporary path.
 
 Temporary names start with "." and end with ".tmp" (`.metrics.json.1234.5f3a.tmp`): Kedro's
@@ -18,8 +18,8 @@ import os
 import secrets
 import shutil
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Iterator
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -80,33 +80,3 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         temporary.write_text(text)
 
 
-class AtomicWrites:
-    """Mixin for kedro-datasets' file datasets (AbstractVersionedDataset subclasses that write
-    through `self._get_save_path()`): the dataset's own save writes a temporary file beside
-    the target (inside the version folder when versioned), renamed into place when the save
-    returns. Local files only; other protocols (s3, gcs) are written as the dataset does."""
-
-    _aep_pending: tuple[Path, Path] | None = None
-
-    def _get_save_path(self) -> PurePosixPath:
-        final = super()._get_save_path()  # type: ignore[misc]
-        if getattr(self, "_protocol", "file") not in ("file", "local"):
-            return final
-        temporary = final.parent / temporary_name(final.name)
-        self._aep_pending = (Path(str(temporary)), Path(str(final)))
-        return temporary
-
-    def save(self, data: Any) -> None:
-        # The parent's own save, without Kedro's wrapper (this class gets that wrapper itself):
-        # a versioned dataset's wrapper looks for the saved version, so the rename comes first.
-        parent = super().save  # type: ignore[misc]
-        raw = getattr(getattr(parent, "__func__", parent), "__wrapped__", None)
-        self._aep_pending = None
-        try:
-            raw(self, data) if raw is not None else parent(data)
-            if self._aep_pending is not None:
-                commit(*self._aep_pending)
-        finally:
-            if self._aep_pending is not None:
-                discard(self._aep_pending[0])
-                self._aep_pending = None

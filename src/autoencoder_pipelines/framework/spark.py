@@ -22,7 +22,7 @@ INSTALL_HINT = "pip install -e '.[spark]' (pyspark, and hdfs and s3fs that kedro
 def spark_session(settings: dict[str, Any]) -> Any:
     """The session the settings describe (conf/base/spark.yml: any `spark.*` key), made once
     per process. Python workers run this interpreter unless PYSPARK_PYTHON says otherwise."""
-    from autoencoder_pipelines.errors import UserError
+    from autoencoder_pipelines.data.errors import UserError
 
     try:
         from pyspark.sql import SparkSession
@@ -75,7 +75,7 @@ class SparkHooks:
 
 
 def _spark_dataset_class() -> type:
-    from autoencoder_pipelines.errors import UserError
+    from autoencoder_pipelines.data.errors import UserError
 
     try:
         from kedro_datasets.spark.spark_dataset import SparkDataset

@@ -9,14 +9,14 @@ import pandas as pd
 from torch import nn
 
 from autoencoder_pipelines.config import ModelParams, PhaseParams, parse
-from autoencoder_pipelines.data import features_tensor
-from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.frames import features_tensor
+from autoencoder_pipelines.jobs.runtime import History, Runtime, history_series
 from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec
 from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
 from autoencoder_pipelines.nn.kinds.base import Architecture, AutoencoderKind
 from autoencoder_pipelines.nn.seeding import seeded
-from autoencoder_pipelines.runtime import History, Runtime, history_series
 
 
 def check_kind_settings(model: ModelParams) -> AutoencoderKind:

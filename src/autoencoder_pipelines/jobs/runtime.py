@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams
-from autoencoder_pipelines.data import features_tensor
-from autoencoder_pipelines.errors import ConfigError
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.frames import features_tensor
 from autoencoder_pipelines.nn.seeding import derive_seed
 
 if TYPE_CHECKING:  # torch is imported where it is used: commands that train nothing skip it
@@ -55,7 +55,10 @@ class Runtime:
     def device(self) -> "torch.device":
         import torch
 
-        from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
+        from autoencoder_pipelines.nn.device import (
+            DeviceUnavailableError,
+            resolve_device,
+        )
         from autoencoder_pipelines.nn.distributed import local_device
 
         if self.params.threads:
@@ -82,7 +85,12 @@ class Runtime:
         """The Trainer of phase `name` (which also names its seed and checkpoint file) on
         `n_rows` training rows (which set the batch size unless one is configured)."""
         from autoencoder_pipelines.nn.trainer import (
-            Callback, Checkpoint, EarlyStopping, LRSchedule, Progress, Trainer, TrainSettings,
+            Checkpoint,
+            EarlyStopping,
+            LRSchedule,
+            Progress,
+            Trainer,
+            TrainSettings,
         )
 
         data_parallel = self.params.strategy == "ddp"
@@ -180,7 +188,10 @@ def checkpoint_folder(checkpoint_dir: Path, run_params: dict[str, Any], key: str
 
 def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> Runtime:
     """Check the launch (and a device named explicitly) against this machine: once per run."""
-    from autoencoder_pipelines.nn.launch import launched_by_torchrun, torchrun_world_size
+    from autoencoder_pipelines.nn.launch import (
+        launched_by_torchrun,
+        torchrun_world_size,
+    )
 
     if torchrun_world_size() > 1 and params.strategy != "ddp":
         raise ConfigError(

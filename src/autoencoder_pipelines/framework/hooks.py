@@ -14,11 +14,15 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 
 from autoencoder_pipelines.config import validate_parameters
-from autoencoder_pipelines.errors import ConfigError
-from autoencoder_pipelines.nn.launch import is_rank_zero, launched_by_torchrun, torchrun_world_size
+from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
+from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.nn.launch import (
+    is_rank_zero,
+    launched_by_torchrun,
+    torchrun_world_size,
+)
 
 logger = logging.getLogger(__name__)
-DERIVED_SETTINGS = "derived_settings"  # what the defaults became on this data (MLflow logs it)
 
 
 class ProjectHooks:
@@ -53,8 +57,8 @@ class ProjectHooks:
         """The rules that compare this run's settings with the data (checks.py), before any
         training node; what the defaults became goes to the log and, as `derived_settings` in
         the catalog, to the MLflow run."""
-        from autoencoder_pipelines import checks
-        from autoencoder_pipelines.data import LABEL, has_labels
+        from autoencoder_pipelines.data.frames import LABEL, has_labels
+        from autoencoder_pipelines.jobs import checks
 
         uses = lambda section: f"params:{section}" in self.consumed  # noqa: E731
         counts = checks.label_counts(frame, schema)
@@ -67,7 +71,7 @@ class ProjectHooks:
         if uses("anomaly"):
             checks.check_normal_rows(self.sections["anomaly"], schema, counts)
         if uses("tune"):  # every setting the search can reach
-            from autoencoder_pipelines.tuning import check_search
+            from autoencoder_pipelines.jobs.tuning import check_search
 
             check_search(self.sections, schema, counts)
         checks.check_writable(checks.writable_output_folders(self.data_dir))
@@ -87,13 +91,17 @@ class ProjectHooks:
             self._release()
 
     def _prepare_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        from autoencoder_pipelines.locks import TrainingLock, needs_lock
-        from autoencoder_pipelines.runtime import checkpoint_folder, resolve_runtime, run_key
+        from autoencoder_pipelines.framework.locks import TrainingLock, needs_lock
+        from autoencoder_pipelines.jobs.runtime import (
+            checkpoint_folder,
+            resolve_runtime,
+            run_key,
+        )
 
         self._release()  # the previous run in this process was interrupted (KeyboardInterrupt)
         self.checkpoints = None
         if "params:model" in pipeline.all_inputs():
-            from autoencoder_pipelines.jobs import check_kind_settings
+            from autoencoder_pipelines.jobs.autoencoders import check_kind_settings
 
             check_kind_settings(self.sections["model"])
         params = self.sections["runtime"]
@@ -160,7 +168,7 @@ class ProjectHooks:
 def remove_checkpoints(folder: Path) -> None:
     """The checkpoint files a run wrote (and temporary files it left), its folder, and the
     checkpoint directory when nothing else is in it. Never another run's files."""
-    from autoencoder_pipelines.atomic import is_temporary
+    from autoencoder_pipelines.nn.atomic import is_temporary
 
     if not folder.is_dir():
         return

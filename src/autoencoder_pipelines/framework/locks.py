@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autoencoder_pipelines.atomic import write_text
-from autoencoder_pipelines.errors import DataValidationError, UserError
+from autoencoder_pipelines.data.errors import DataValidationError, UserError
+from autoencoder_pipelines.nn.atomic import write_text
 
 logger = logging.getLogger(__name__)
 

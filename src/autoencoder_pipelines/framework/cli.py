@@ -1,0 +1,154 @@
+"""The project's command line: Kedro's own `kedro run`, with two changes.
+
+- Kedro splits --params on every comma, so a list could not be given; here commas inside
+  [...] stay in the value: `kedro run --params="anomaly.normal_classes=[0,1],runtime.seed=3"`.
+- A run that fails prints one short block (the message: what, where, what was expected, how to
+  fix it) and exits non-zero; the full traceback goes to the log files (errors.log, info.log),
+  or to the screen as well with `--verbose` (or AEP_VERBOSE=1). Ctrl-C prints one line and
+  exits 130.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from kedro.framework.cli.project import run as _kedro_run
+from omegaconf import OmegaConf
+
+from autoencoder_pipelines.data.errors import HideRepeatedRefusal, user_error
+
+logger = logging.getLogger(__name__)
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside [...] or {...}."""
+    items, depth, current = [], 0, []
+    for char in text:
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def split_params(ctx: click.Context, param: Any, value: Any) -> Any:
+    """key=value pairs, dotted keys nested, values parsed as YAML-ish by OmegaConf (lists too)."""
+    if isinstance(value, dict):
+        return value
+    dotlist = []
+    for item in split_top_level(value or ""):
+        key, equals, val = item.partition("=")
+        if not equals or not key.strip():
+            ctx.fail(f"Invalid format of `--{param.name}`: `{item}` must be key=value (lists as key=[a,b]).")
+        dotlist.append(f"{key.strip()}={val}")
+    return OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))
+
+
+def log_traceback(error: BaseException) -> list[str]:
+    """The full traceback to the log files only (not the console); returns their paths."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "run failed: %s: %s",
+                               (type(error).__name__, error), (type(error), error, error.__traceback__))
+    files = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+            handler.handle(record)
+            files.append(_shown(handler.baseFilename))
+    return files
+
+
+def _shown(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def failure_block(error: BaseException, log_files: list[str], verbose: bool) -> str:
+    """What the user sees: the message, and where the traceback is."""
+    where = next((f for f in log_files if Path(f).name.startswith("errors")), log_files[0] if log_files else "")
+    found = user_error(error)
+    if found is not None:
+        message = found.format_message()
+        footer = "" if verbose else (f"(traceback in {where}; --verbose prints it here)" if log_files
+                                     else "(--verbose prints the traceback)")
+    else:  # not a refusal: probably a bug, worth the traceback
+        first = str(error).strip().splitlines()
+        message = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
+        if len(first) > 1:
+            message += "\n" + "\n".join(first[1:4])
+        footer = "" if verbose else (f"An unexpected error: the traceback is in {where} (--verbose prints it here)."
+                                     if log_files else "An unexpected error: --verbose prints the traceback.")
+    return message + ("\n" + footer if footer else "")
+
+
+class RunFailed(click.ClickException):
+    """Printed by click as `Error: <block>`, with the failed error's exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _one_block(callback: Any) -> Any:
+    @functools.wraps(callback)
+    def run_command(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+        verbose = verbose or os.environ.get("AEP_VERBOSE", "") not in ("", "0")
+        for handler in logging.getLogger().handlers:
+            if not isinstance(handler, logging.FileHandler):  # the console
+                handler.addFilter(HideRepeatedRefusal())
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            # SIGTERM's default ends the process on the spot; exit as on Ctrl-C instead, so the MLflow
+            # run ends KILLED and exit handlers run, whenever it comes
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        try:
+            return callback(*args, **kwargs)
+        except (click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt as error:
+            log_traceback(error)
+            click.echo("Interrupted: the MLflow run ends KILLED; run the same command again to resume from "
+                       "this run's checkpoints.", err=True)
+            sys.exit(130)
+        except Exception as error:
+            files = log_traceback(error)
+            if verbose:
+                click.echo("".join(traceback.format_exception(error)), err=True)
+            found = user_error(error)
+            raise RunFailed(failure_block(error, files, verbose), found.exit_code if found else 1) from None
+
+    return run_command
+
+
+run = copy.copy(_kedro_run)
+run.params = [copy.copy(option) for option in _kedro_run.params]
+for option in run.params:
+    if option.name == "params":
+        option.callback = split_params
+run.params.append(click.Option(
+    ["-v", "--verbose"], is_flag=True, default=False,
+    help="Print the full traceback of a failure (it always goes to errors.log).",
+))
+run.callback = _one_block(_kedro_run.callback)
+
+
+@click.group(name="autoencoder_pipelines")
+def cli() -> None:
+    """autoencoder-pipelines commands."""
+
+
+cli.add_command(run, "run")
