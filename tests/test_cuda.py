@@ -45,3 +45,45 @@ def test_a_gpu_training_run_registers_a_model_that_scores_on_the_cpu(make_projec
     load_digits(as_frame=True).frame.drop(columns=["target"]).iloc[:64].to_csv(inbox / "day1.csv", index=False)
     project.run("score")  # the scorer is loaded on the CPU whatever the training device
     assert len(pd.read_parquet(project.path("data/07_model_output/scored/day1.csv.parquet"))) == 64
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_a_phase_on_the_gpu_syncs_with_the_host_once_an_epoch_not_once_a_step(tmp_path, precision):
+    """torch.cuda.set_sync_debug_mode("warn") names every host sync: a phase with every callback
+    a pipeline phase gets syncs as often with 4 steps an epoch as with 32 (the epoch's figures)."""
+    import warnings
+
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.device import resolve_precision
+    from autoencoder_pipelines.nn.finetuning import fine_tune
+    from autoencoder_pipelines.nn.networks import StackedAutoencoder
+    from autoencoder_pipelines.nn.trainer import (
+        Checkpoint,
+        EarlyStopping,
+        LRSchedule,
+        Progress,
+        Trainer,
+        TrainSettings,
+    )
+
+    device = torch.device("cuda")
+
+    def syncs(n_rows: int) -> int:
+        torch.manual_seed(0)
+        x = torch.rand(n_rows, 64, device=device)
+        stack = StackedAutoencoder.build(64, [32, 16], "relu", "sigmoid").to(device)
+        callbacks = [EarlyStopping(5), LRSchedule(3), Progress(1), Checkpoint(tmp_path / f"{precision}{n_rows}.pt")]
+        settings = TrainSettings(epochs=3, batch_size=64, precision=resolve_precision(precision), grad_clip=1.0)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                fine_tune(stack, x, x[:64], Trainer(settings, callbacks), "sync", "bce", CorruptionSpec("masking", 0.25))
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    few, many = syncs(4 * 64), syncs(32 * 64)
+    print(f"{precision}: {few} host syncs at 4 steps an epoch, {many} at 32 (3 epochs)")
+    assert many == few

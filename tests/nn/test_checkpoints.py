@@ -53,14 +53,15 @@ def train(x, path):
     noise (the phase's generator), Adam's moments, early stopping and the LR schedule.
     Returns (model, history, epochs trained by this call)."""
 
-    def run(checkpoint=True, interrupt_at=None, every=1, seed_weights=0, data=x, learning_rate=0.01, patience=10):
+    def run(checkpoint=True, interrupt_at=None, every=1, seed_weights=0, data=x, learning_rate=0.01, patience=10, anneal=0):
         torch.manual_seed(seed_weights)
         model = nn.Sequential(nn.Linear(6, 12), nn.Dropout(0.2), nn.ReLU(), nn.Linear(12, 6))
         spec = CorruptionSpec("masking", 0.3)
         loss = lambda batch, generator: nn.functional.mse_loss(model(corrupt(batch[0], spec, generator)), batch[0])
         evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(data), data).item()}
         counter = CountEpochs(interrupt_at)
-        callbacks = [EarlyStopping(patience), LRSchedule(EPOCHS), counter]
+        schedule = [] if anneal else [LRSchedule(EPOCHS)]  # anneal: the end of the phase annealed instead
+        callbacks = [EarlyStopping(patience, anneal=anneal), *schedule, counter]
         if checkpoint:
             callbacks.append(Checkpoint(path, every))
         settings = TrainSettings(epochs=EPOCHS, batch_size=16, learning_rate=learning_rate)
@@ -91,6 +92,18 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(
     assert trained == EPOCHS - saved_epochs  # resumed, not started over
     assert history.epochs == reference[1].epochs and history.best_epoch == reference[1].best_epoch
     assert same_weights(model, reference[0])
+
+
+def test_a_phase_interrupted_while_annealing_resumes_to_the_same_result(train, path, same_weights):
+    # the cap (6) is 3 epochs away after epoch 3: epochs 4 to 6 anneal; it dies at the end of epoch 4
+    reference_model, reference_history, _ = train(checkpoint=False, anneal=3)
+    with pytest.raises(Interrupted):
+        train(interrupt_at=4, anneal=3)
+    saved = next(v for k, v in _saved(path)["callbacks"].items() if k.endswith("EarlyStopping"))
+    assert saved["annealing"][0] == 3  # saved mid-anneal (after epoch 3, the anneal begun)
+    model, history, trained = train(anneal=3)
+    assert trained == EPOCHS - 3
+    assert history.epochs == reference_history.epochs and same_weights(model, reference_model)
 
 
 @pytest.mark.parametrize("options", [{}, {"patience": 1, "learning_rate": 0.1}], ids=["all-epochs", "stopped-early"])

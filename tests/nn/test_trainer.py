@@ -92,6 +92,29 @@ def test_early_stopping_counts_only_improvements_larger_than_min_delta(
     assert same_weights(model, recorder.weights[best_epoch])
 
 
+def test_annealing_on_a_plateau_ends_the_phase_annealed_and_keeps_its_best_epoch(fit_regression, recorder, same_weights):
+    # improvements until epoch 3, then a plateau: patience 2 runs out after epoch 5; the rate then
+    # follows a cosine to 0 over 3 more epochs (6, 7, 8), during which any improvement counts
+    values = [1.0, 0.9, 0.8, 0.8, 0.8, 0.85, 0.79, 0.795, 0.7, 0.7]
+    model, history = fit_regression(
+        callbacks=[Scripted(values), EarlyStopping(patience=2, min_delta=0.01, anneal=3), recorder],
+        epochs=10, batch_size=256, learning_rate=0.1,
+    )
+    anneal = [0.1 * (1 + math.cos(math.pi * k / 4)) / 2 for k in (1, 2, 3)]
+    assert recorder.rates == pytest.approx([0.1] * 5 + anneal)  # one step an epoch
+    assert len(history.epochs) == 8 and history.stopped_early
+    assert history.best_epoch == 7  # 0.79 during the anneal beats 0.8, though by less than min_delta
+    assert same_weights(model, recorder.weights[7])
+
+
+def test_annealing_begins_so_that_it_ends_at_the_epoch_cap(fit_regression, recorder):
+    model, history = fit_regression(
+        callbacks=[EarlyStopping(patience=50, anneal=4), recorder], epochs=6, batch_size=256, learning_rate=0.1)
+    anneal = [0.1 * (1 + math.cos(math.pi * k / 5)) / 2 for k in (1, 2, 3, 4)]
+    assert recorder.rates == pytest.approx([0.1] * 2 + anneal)  # epochs 3 to 6 anneal
+    assert len(history.epochs) == 6 and not history.stopped_early
+
+
 def test_a_non_finite_loss_names_phase_and_epoch_and_keeps_the_last_good_weights(regression, recorder, same_weights):
     x, y = regression
     model = nn.Linear(4, 1)
@@ -143,20 +166,21 @@ def test_mixed_precision_trains_on_cpu_and_scales_gradients_only_for_fp16(fit_re
     _, history = fit_regression(model, epochs=15, learning_rate=0.01, precision=precision)
     assert set(seen) == {precision}  # the training forward really ran in reduced precision
     assert history.series()["val_loss"][-1] < 0.2 * history.series()["val_loss"][0]
-    assert len(scalers) == 1 and scalers[0].is_enabled() == (precision == torch.float16)
+    # a loss scaler only where it does something (fp16); bf16 has fp32's exponent range
+    assert [scaler.is_enabled() for scaler in scalers] == ([True] if precision == torch.float16 else [])
 
 
 def test_full_precision_does_not_autocast_or_scale(fit_regression, monkeypatch):
     enabled = []
     real = torch.amp.GradScaler
     monkeypatch.setattr(
-        trainer_module.torch.amp, "GradScaler", lambda *a, **k: enabled.append(k["enabled"]) or real(*a, **k)
+        trainer_module.torch.amp, "GradScaler", lambda *a, **k: enabled.append(k.get("enabled", True)) or real(*a, **k)
     )
     model = nn.Linear(4, 1)
     seen = []
     model.register_forward_hook(lambda module, inputs, output: seen.append(torch.is_autocast_enabled("cpu")))
     fit_regression(model, epochs=1)
-    assert enabled == [False] and not any(seen)
+    assert enabled == [] and seen and not any(seen)  # no scaler made, no forward autocast
 
 
 def test_progress_logs_every_few_epochs_and_a_summary_off_a_terminal(fit_regression, caplog, monkeypatch):
@@ -270,3 +294,29 @@ def test_callbacks_without_a_batch_hook_are_not_called_per_batch(fit_regression,
     monkeypatch.setattr(Callback, "on_batch_end", lambda *args: calls.append(args))
     fit_regression(epochs=1, callbacks=[Callback()])
     assert calls == []  # the base no-op is skipped, not called 8 times
+
+
+def test_a_phase_reads_from_the_device_once_an_epoch_whatever_its_number_of_steps(tmp_path, monkeypatch):
+    """No host sync per step: what a phase reads back (item, tolist, float, bool, cpu, numpy)
+    with every callback a pipeline phase gets is the same for 2 steps an epoch as for 16. On a
+    GPU each read waits for the queue to drain (tests/test_cuda.py checks that there)."""
+    from autoencoder_pipelines.nn.trainer import Checkpoint
+
+    reads = []
+    for method in ("item", "tolist", "__float__", "__bool__", "cpu", "numpy"):
+        real = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method, lambda self, *a, _real=real, _name=method, **k: reads.append(_name) or _real(self, *a, **k))
+
+    def reads_of(n_rows):
+        x = torch.rand(n_rows, 4, generator=torch.Generator().manual_seed(0))
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
+        loss = lambda batch, generator: nn.functional.mse_loss(model(batch[0]), batch[0])
+        evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), x).item()}
+        callbacks = [EarlyStopping(patience=5), LRSchedule(3), Progress(log_every=1), Checkpoint(tmp_path / f"{n_rows}.pt")]
+        reads.clear()
+        Trainer(TrainSettings(epochs=3, batch_size=16), callbacks).fit(model, loss, (x,), evaluate, name="phase")
+        return sorted(reads)
+
+    few, many = reads_of(32), reads_of(256)
+    assert few == many  # per epoch, not per step
+    assert few.count("item") == 2 * 3  # the training loss and the validation loss, once an epoch each

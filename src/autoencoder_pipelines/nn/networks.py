@@ -186,14 +186,17 @@ class StackedAutoencoder(Autoencoder):
 
     def encode(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         """Code after the first `depth` layers (all layers by default)."""
-        for layer in self.layers[: len(self.layers) if depth is None else depth]:
+        # a list, not a slice of the ModuleList: slicing builds a new ModuleList (a Module's
+        # __init__) at every call, about a tenth of a small network's training step on a CPU
+        for layer in list(self.layers)[:depth]:
             x = layer.encode(x)
         return x
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
-        for layer in reversed(self.layers[1:]):
+        first, *above = self.layers
+        for layer in reversed(above):
             z = layer.decode(z)
-        return self.layers[0].decode_preactivation(z)
+        return first.decode_preactivation(z)
 
 
 class EncoderClassifier(nn.Module):

@@ -34,14 +34,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from autoencoder_pipelines.nn.atomic import atomic_path
-from autoencoder_pipelines.nn.device import autocast
 from autoencoder_pipelines.nn.distributed import Objective, is_worker, shard
 from autoencoder_pipelines.nn.seeding import derive_seed
 
@@ -159,38 +158,84 @@ class MetricHistory(Callback):
 class EarlyStopping(Callback):
     """Stop after `patience` epochs without the monitored value improving by more than the
     share `min_delta` of its best (0.001: by 0.1%, whatever the loss's scale); the best epoch's
-    weights are restored at the end. Without validation rows the training loss is monitored."""
+    weights are restored at the end. Without validation rows the training loss is monitored.
+
+    With `anneal` > 0 the phase ends annealed instead of at the learning rate it plateaued at:
+    when patience runs out (or the epoch cap is `anneal` epochs away), the learning rate goes
+    from its value to 0 along a cosine over the next `anneal` epochs (`from_best`: starting
+    from the best epoch's weights), then the phase stops; the best epoch of the whole phase
+    (during the anneal, any improvement counts) is what is restored."""
 
     patience: int
     min_delta: float = 0.0
     monitor: str = "val_loss"
+    anneal: int = 0
+    from_best: bool = False
 
     def __post_init__(self) -> None:
         self.best = math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.annealing: tuple[int, int, list[float]] | None = None  # (after epoch, epochs, base rates)
 
     def on_epoch_end(self, state: TrainState) -> None:
         value = state.record.get(self.monitor, state.record["train_loss"])
+        if self.annealing is not None:
+            if value < self.best:
+                self._keep(state, value)
+            self._anneal_or_stop(state)
+            return
         margin = self.min_delta * abs(self.best) if math.isfinite(self.best) else 0.0
-        if value < self.best - margin:
-            self.best, state.history.best_epoch = value, state.epoch
-            self.best_state = snapshot(state.model)
-        elif state.epoch - state.history.best_epoch >= self.patience:
-            state.stop = state.history.stopped_early = True
-            logger.info("%s stopped early at epoch %d (best %d)", state.name, state.epoch, state.history.best_epoch)
+        improved = value < self.best - margin
+        if improved:
+            self._keep(state, value)
+        if not improved and state.epoch - state.history.best_epoch >= self.patience:
+            if not self.anneal:
+                state.stop = state.history.stopped_early = True
+                logger.info("%s stopped early at epoch %d (best %d)", state.name, state.epoch, state.history.best_epoch)
+                return
+            self._start_annealing(state, "no improvement for %d epochs" % self.patience)
+        elif self.anneal and state.settings.epochs - state.epoch <= self.anneal:
+            self._start_annealing(state, "the epoch cap is near")
+
+    def _keep(self, state: TrainState, value: float) -> None:
+        self.best, state.history.best_epoch = value, state.epoch
+        self.best_state = snapshot(state.model)
+
+    def _start_annealing(self, state: TrainState, reason: str) -> None:
+        epochs = min(self.anneal, state.settings.epochs - state.epoch)
+        if epochs <= 0:
+            return
+        if self.from_best and self.best_state is not None:
+            state.model.load_state_dict(self.best_state)
+        self.annealing = (state.epoch, epochs, [group["lr"] for group in state.optimizer.param_groups])
+        logger.info("%s: annealing the learning rate over %d epochs from epoch %d (%s; best %d)",
+                    state.name, epochs, state.epoch, reason, state.history.best_epoch)
+        self._anneal_or_stop(state)
+
+    def _anneal_or_stop(self, state: TrainState) -> None:
+        start, epochs, rates = self.annealing
+        done = state.epoch - start  # annealed epochs finished
+        if done >= epochs:
+            state.stop = state.history.stopped_early = state.epoch < state.settings.epochs
+            return
+        for group, rate in zip(state.optimizer.param_groups, rates):
+            group["lr"] = rate * (1 + math.cos(math.pi * (done + 1) / (epochs + 1))) / 2
 
     def on_fit_end(self, state: TrainState) -> None:
         if self.best_state is not None:
             state.model.load_state_dict(self.best_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_state": self.best_state}
+        return {"best": self.best, "best_state": self.best_state,
+                "annealing": None if self.annealing is None else list(self.annealing)}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         self.best, self.best_state = saved["best"], saved["best_state"]
+        self.annealing = None if saved.get("annealing") is None else tuple(saved["annealing"])
 
     def describe(self) -> str:
-        return f"EarlyStopping({self.patience}, {self.min_delta}, {self.monitor})"
+        annealed = f", anneal {self.anneal}{' from best' if self.from_best else ''}" if self.anneal else ""
+        return f"EarlyStopping({self.patience}, {self.min_delta}, {self.monitor}{annealed})"
 
 
 class LRSchedule(Callback):
@@ -360,6 +405,100 @@ def make_adam(parameters: list[nn.Parameter], settings: TrainSettings) -> torch.
         return torch.optim.Adam(parameters, **options)
 
 
+Step = Callable[[Batch, torch.Generator], torch.Tensor]
+
+
+def make_step(
+    model: nn.Module, batch_loss: BatchLoss, optimizer: torch.optim.Optimizer, settings: TrainSettings,
+    device: torch.device, world_size: int = 1,
+) -> Step:
+    """One optimizer step on one batch; returns the batch's loss, detached and left on the device
+    (not read back). Built once per phase, so a step does only what the settings ask for:
+    autocast for bf16 and fp16, loss scaling for fp16 (fused Adam then unscales, and skips a
+    step with non-finite gradients, on the device), clipping when configured."""
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    loss_of = torch.compile(batch_loss) if settings.compile else batch_loss
+    if world_size > 1:  # gradients averaged across ranks by DDP
+        loss_of = nn.parallel.DistributedDataParallel(
+            Objective(model, loss_of), device_ids=[device] if device.type == "cuda" else None
+        )
+    mixed, clip = settings.precision != torch.float32, settings.grad_clip
+    # fp16 scales the loss so small gradients do not underflow
+    scaler = torch.amp.GradScaler(device.type) if settings.precision == torch.float16 else None
+
+    def step(batch: Batch, generator: torch.Generator) -> torch.Tensor:
+        if mixed:
+            with torch.autocast(device_type=device.type, dtype=settings.precision):
+                loss = loss_of(batch, generator)
+        else:
+            loss = loss_of(batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(parameters, clip)
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            if clip:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(parameters, clip)
+            scaler.step(optimizer)
+            scaler.update()
+        return loss.detach()
+
+    return step
+
+
+@dataclass
+class Epochs:
+    """How a phase walks its rows each epoch: a shuffled order (from `order`, on `order_device`),
+    this rank's shard of it under DDP, batch by batch; rows held on another device than the
+    model's (host memory, when they do not fit on the GPU) are moved over one batch at a time.
+    `noise` is the phase's generator for per-batch noise (and the order, unless `order` is its own)."""
+
+    train_data: Sequence[torch.Tensor]
+    device: torch.device  # the model's
+    batch_size: int
+    noise: torch.Generator
+    order: torch.Generator
+    order_device: torch.device
+    rank: int = 0
+    world_size: int = 1
+    skip_single: bool = False  # batch norm cannot train on one row: a last batch of one is left out
+
+    @classmethod
+    def of(cls, model: nn.Module, train_data: Sequence[torch.Tensor], settings: TrainSettings, rank: int,
+           world_size: int) -> "Epochs":
+        """Ranks share the epoch order but draw their own noise; the order is drawn on the CPU
+        under DDP, where it does not depend on the GPU model, and on the data's device otherwise."""
+        device = next(model.parameters(), train_data[0]).device
+        data_device = train_data[0].device
+        noise = torch.Generator(device=device).manual_seed(derive_seed(settings.seed, f"noise.{rank}"))
+        order_device = torch.device("cpu") if world_size > 1 else data_device
+        order = noise
+        if data_device != device or world_size > 1:
+            order = torch.Generator(device=order_device).manual_seed(derive_seed(settings.seed, "order"))
+        skip_single = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) for m in model.modules())
+        return cls(train_data, device, settings.batch_size, noise, order, order_device, rank, world_size, skip_single)
+
+    @property
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"noise": self.noise} | ({"order": self.order} if self.order is not self.noise else {})
+
+    def batches(self) -> Iterator[Batch]:
+        data = self.train_data
+        order = torch.randperm(data[0].shape[0], generator=self.order, device=self.order_device).to(data[0].device)
+        if self.world_size > 1:
+            order = shard(order, self.rank, self.world_size)
+        streaming = data[0].device != self.device
+        for start in range(0, order.numel(), self.batch_size):
+            index = order[start : start + self.batch_size]
+            if self.skip_single and index.numel() == 1:
+                continue
+            yield tuple(t[index].to(self.device, non_blocking=True) for t in data) if streaming else tuple(t[index] for t in data)
+
+
 class Trainer:
     """Minimise a per-batch loss with Adam; behaviour comes from `callbacks` (in list order,
     after the always-on NanGuard and MetricHistory)."""
@@ -394,79 +533,23 @@ class Trainer:
     def _fit(self, model, batch_loss, train_data, evaluate, name, objective_callbacks) -> History:
         settings = self.settings
         rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_worker() else (0, 1)
-        # Compute where the model is. Training data on another device (host memory, when it
-        # does not fit on the GPU) is streamed: shuffled there, one batch at a time moved over.
-        data_device = train_data[0].device
-        device = next(model.parameters(), train_data[0]).device
-        streaming = data_device != device
-        # Ranks share the epoch order but draw their own noise; the order is drawn on the CPU
-        # under DDP, where it does not depend on the GPU model or on streaming.
-        generators = {"noise": torch.Generator(device=device).manual_seed(derive_seed(settings.seed, f"noise.{rank}"))}
-        order_device = torch.device("cpu") if world_size > 1 else data_device
-        if streaming or world_size > 1:
-            generators["order"] = torch.Generator(device=order_device).manual_seed(derive_seed(settings.seed, "order"))
-        noise_generator = generators["noise"]
-        order_generator = generators.get("order", noise_generator)
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = make_adam(parameters, settings)
-        # fp16 scales the loss so small gradients do not underflow; a no-op otherwise
-        scaler = torch.amp.GradScaler(device.type, enabled=settings.precision == torch.float16)
-        step_loss = torch.compile(batch_loss) if settings.compile else batch_loss
-        if world_size > 1:  # gradients averaged across ranks by DDP
-            step_loss = nn.parallel.DistributedDataParallel(
-                Objective(model, step_loss), device_ids=[device] if device.type == "cuda" else None
-            )
+        epochs = Epochs.of(model, train_data, settings, rank, world_size)
+        optimizer = make_adam([p for p in model.parameters() if p.requires_grad], settings)
+        step = make_step(model, batch_loss, optimizer, settings, epochs.device, world_size)
         callbacks = [*objective_callbacks, NanGuard(), MetricHistory(), *self.callbacks]
-        batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         state = TrainState(
-            name=name, model=model, optimizer=optimizer, settings=settings, generators=generators,
+            name=name, model=model, optimizer=optimizer, settings=settings, generators=epochs.generators,
             train_data=train_data, history=History(name=name), callbacks=callbacks, rank=rank,
         )
         started = time.perf_counter()
         for callback in callbacks:
             callback.on_fit_start(state)
-        n_rows = train_data[0].shape[0]
-        # Batch norm cannot train on one row: a last batch of one is left out of that epoch.
-        skip_single = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) for m in model.modules())
         while state.epoch < settings.epochs and not (state.stop or state.finished):
             for callback in callbacks:
                 callback.on_epoch_start(state)
             model.train()
-            order = torch.randperm(n_rows, generator=order_generator, device=order_device).to(data_device)
-            if world_size > 1:
-                order = shard(order, rank, world_size)
-            loss_sum, rows = torch.zeros((), device=device), 0
-            for start in range(0, order.numel(), settings.batch_size):
-                index = order[start : start + settings.batch_size]
-                if skip_single and index.numel() == 1:
-                    continue
-                rows += index.numel()
-                batch = tuple(t[index].to(device, non_blocking=True) if streaming else t[index] for t in train_data)
-                with autocast(device, settings.precision):
-                    loss = step_loss(batch, noise_generator)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if settings.grad_clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum.add_(loss.detach(), alpha=index.numel())
-                for callback in batch_callbacks:
-                    callback.on_batch_end(state, batch, noise_generator)
-            if world_size > 1:
-                dist.all_reduce(loss_sum)
-            state.record = {"train_loss": (loss_sum / (rows * world_size)).item()}  # the one host sync
-            if evaluate is not None:
-                model.eval()
-                with torch.no_grad():
-                    state.record.update(evaluate())
-            if world_size > 1:
-                # Every rank acts on rank 0's figures (divergence, early stopping): ranks deciding
-                # alone could differ in the last bit across GPU models and leave the others waiting.
-                values = torch.tensor(list(state.record.values()), dtype=torch.float64, device=device)
-                dist.broadcast(values, src=0)
-                state.record = dict(zip(state.record, values.tolist()))
+            loss_sum, rows = self._train_epoch(state, epochs, step, callbacks)
+            state.record = self._record(model, loss_sum, rows, evaluate, epochs)
             state.epoch += 1
             for callback in callbacks:
                 callback.on_epoch_end(state)
@@ -476,6 +559,40 @@ class Trainer:
             callback.on_fit_end(state)
         model.eval()
         return state.history
+
+    @staticmethod
+    def _train_epoch(state: TrainState, epochs: Epochs, step: Step, callbacks: Sequence[Callback]) -> tuple[torch.Tensor, int]:
+        """One step per batch. Returns the sum of the batch losses weighted by their rows, on the
+        device (added up once, at the end: no work and no host sync per step for it), and the rows.
+        Only callbacks that override on_batch_end are called per batch."""
+        batch_callbacks = [c for c in callbacks if type(c).on_batch_end is not Callback.on_batch_end]
+        losses, rows = [], []
+        for batch in epochs.batches():
+            losses.append(step(batch, epochs.noise))
+            rows.append(batch[0].shape[0])
+            for callback in batch_callbacks:
+                callback.on_batch_end(state, batch, epochs.noise)
+        if not losses:
+            return torch.zeros((), device=epochs.device), 0
+        return torch.stack(losses).float() @ torch.tensor(rows, dtype=torch.float32, device=epochs.device), sum(rows)
+
+    @staticmethod
+    def _record(model: nn.Module, loss_sum: torch.Tensor, rows: int, evaluate: Evaluate | None, epochs: Epochs) -> dict[str, float]:
+        """The epoch's figures: the mean training loss (the epoch's one host sync) and `evaluate`'s."""
+        if epochs.world_size > 1:
+            dist.all_reduce(loss_sum)
+        record = {"train_loss": (loss_sum / (rows * epochs.world_size)).item()}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                record.update(evaluate())
+        if epochs.world_size > 1:
+            # Every rank acts on rank 0's figures (divergence, early stopping): ranks deciding
+            # alone could differ in the last bit across GPU models and leave the others waiting.
+            values = torch.tensor(list(record.values()), dtype=torch.float64, device=epochs.device)
+            dist.broadcast(values, src=0)
+            record = dict(zip(record, values.tolist()))
+        return record
 
 
 def _format(record: dict[str, float]) -> str:
