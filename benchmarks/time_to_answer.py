@@ -121,6 +121,53 @@ def image_table(path: Path, rows: int = 10_000) -> Path:
     return path
 
 
+def jittered_image_table(path: Path, rows: int = 10_000, seed: int = 0) -> Path:
+    """A harder, MNIST-like 28x28 table from the bundled digits: each row is one of the 1,797
+    8x8 images, upsampled (bicubic) into a 20x20 box centred in 28x28 as MNIST's digits are,
+    then given its own random affine jitter (rotation +-12 degrees, scale 0.9-1.1, shear +-0.15,
+    shift +-2 pixels) and elastic distortion (Simard et al. 2003: a Gaussian-smoothed random
+    displacement field, sigma 4 pixels, up to about 2 pixels), values 0-255 with Gaussian noise
+    (sd 8). No two rows are the same image; rows still share their source images (about 5.6 rows
+    each), so the test rows are new distortions of digits the training rows have seen."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.randint(len(digits.images), (rows,), generator=generator)
+    small = torch.tensor(digits.images, dtype=torch.float32)[pick].unsqueeze(1) / 16
+    box = F.interpolate(small, size=(20, 20), mode="bicubic", align_corners=False).clamp(0, 1)
+    images = F.pad(box, (4, 4, 4, 4))
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(rows, generator=generator)
+
+    angle, scale, shear = uniform(-12, 12) * math.pi / 180, uniform(0.9, 1.1), uniform(-0.15, 0.15)
+    shift = (torch.rand(rows, 2, generator=generator) - 0.5) * 2 * 2 / 14  # +-2 pixels, in [-1, 1] units
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, images.shape, align_corners=False)
+    # elastic: white noise displacements smoothed by a Gaussian kernel (sigma 4 px), scaled to ~2 px
+    sigma, radius = 4.0, 12
+    kernel = torch.exp(-((torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2) / 2)
+    kernel = (kernel / kernel.sum()).view(1, 1, -1)
+    field = torch.rand(rows * 2, 1, 28, 28, generator=generator) * 2 - 1
+    field = F.conv2d(F.pad(field, (radius, radius, 0, 0), mode="reflect"), kernel.unsqueeze(2))
+    field = F.conv2d(F.pad(field, (0, 0, radius, radius), mode="reflect"), kernel.unsqueeze(3))
+    field = field / field.abs().amax(dim=(2, 3), keepdim=True) * 2 / 14  # at most 2 px
+    grid = grid + field.view(rows, 2, 28, 28).permute(0, 2, 3, 1)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False).squeeze(1)
+    noise = torch.randn(warped.shape, generator=generator) * 8
+    pixels = (warped * 255 + noise).clamp(0, 255).reshape(rows, 784).numpy()
+    frame = pd.DataFrame(pixels.round(1), columns=[f"p{i}" for i in range(784)])
+    frame["digit"] = digits.target[pick.numpy()]
+    frame.to_csv(path, index=False)
+    return path
+
+
 # ---- bare baselines -------------------------------------------------------------------------
 
 

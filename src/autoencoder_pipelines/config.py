@@ -225,7 +225,11 @@ class PhaseParams(_Strict):
     patience: Optional[int] = Field(None, ge=1)  # early stopping on the validation loss
     # improvements smaller than this share of the best value do not count (0.001: 0.1%)
     min_delta: float = Field(0.001, ge=0, lt=1)
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    # constant; cosine: annealed to 0 over `epochs` (the cap: early stopping then ends it at a high
+    # rate); anneal_on_plateau: constant until `patience` epochs bring no improvement (or the cap
+    # is near), then annealed to 0 over `anneal_epochs` more, then stop, the best epoch restored
+    lr_schedule: Literal["constant", "cosine", "anneal_on_plateau"] = "constant"
+    anneal_epochs: int = Field(5, ge=1)
     grad_clip: Optional[float] = Field(None, gt=0)
     batch_size: Optional[int] = Field(None, ge=1)  # None: runtime.batch_size_for the training rows
 
@@ -240,9 +244,9 @@ class PretrainParams(PhaseParams):
 
 class FinetuneParams(PhaseParams):
     epochs: int = Field(100, ge=1)
-    patience: Optional[int] = Field(10, ge=1)
+    patience: Optional[int] = Field(5, ge=1)
     learning_rate: float = Field(0.003, gt=0)
-    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    lr_schedule: Literal["constant", "cosine", "anneal_on_plateau"] = "anneal_on_plateau"
     mode: Literal["full", "head_only"] = "full"
     dropout: float = Field(0.0, ge=0, lt=1)
     input_corruption: Optional[CorruptionParams] = CorruptionParams(kind="gaussian", level=0.2)

@@ -105,7 +105,9 @@ class Runtime:
             compile=self.params.compile and not data_parallel,  # compiled DDP is untested here
         )
         callbacks: list[Callback] = []
-        if phase.patience is not None:
+        if phase.lr_schedule == "anneal_on_plateau":  # without patience: annealed over the cap's last epochs
+            callbacks.append(EarlyStopping(phase.patience or phase.epochs, phase.min_delta, anneal=phase.anneal_epochs))
+        elif phase.patience is not None:
             callbacks.append(EarlyStopping(phase.patience, phase.min_delta))
         if phase.lr_schedule == "cosine":
             callbacks.append(LRSchedule(phase.epochs))
