@@ -26,7 +26,11 @@ from pydantic import (
 
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.nn.kinds import kind_names
-from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
+from autoencoder_pipelines.nn.sizes import (
+    default_batch_size,
+    default_hidden_sizes,
+    scaled_learning_rate,
+)
 
 
 class _Strict(BaseModel):
@@ -36,9 +40,13 @@ class _Strict(BaseModel):
 class RuntimeParams(_Strict):
     device: str = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    # None: from the training rows, clamp(rows / 40, 32, 256): small tables keep small batches,
-    # large ones train in fewer, larger steps; a phase's own batch_size wins
+    # None: from the training rows and the device (nn/sizes.py): on a CPU clamp(rows / 40, 32, 256),
+    # small tables keep small batches, large ones train in fewer, larger steps; on a CUDA GPU
+    # clamp(rows / 16, 256, 4096), with the learning rates scaled (lr_scaling). A phase's own batch_size wins
     batch_size: Optional[int] = Field(None, ge=1)
+    # A batch from the GPU's rule scales each phase's learning rate (set for the CPU's batch of the
+    # same rows) by sqrt or linear in the batches' ratio; none: unchanged. A batch you set is not scaled.
+    lr_scaling: Literal["none", "sqrt", "linear"] = "sqrt"
     pin_memory: bool = False
     # Training data goes to the GPU when it takes at most this fraction of free device
     # memory; larger data stays in host memory and is streamed a batch at a time.
@@ -49,16 +57,26 @@ class RuntimeParams(_Strict):
     compile: bool = False
     strategy: Literal["single", "ddp"] = "single"  # ddp: under torchrun
     checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
+    checkpoint_seconds: float = Field(30.0, ge=0)  # and at most one every this many seconds (each is flushed to disk)
     checkpoint_dir: str = "data/06_models/checkpoints"  # each run keeps its own folder in it
     # Another training holds this project's data folder: wait for it, or refuse at once.
     on_busy: Literal["wait", "refuse"] = "wait"
 
-    def batch_size_for(self, n_rows: int, phase: Optional[int] = None) -> int:
+    def batch_size_for(self, n_rows: int, phase: Optional[int] = None, device: str = "cpu") -> int:
+        """A phase's batch on `n_rows` training rows on a device of type `device`."""
         if phase is not None:
             return phase
         if self.batch_size is not None:
             return self.batch_size
-        return default_batch_size(n_rows)
+        return default_batch_size(n_rows, device)
+
+    def learning_rate_for(self, rate: float, n_rows: int, phase: Optional[int] = None, device: str = "cpu") -> float:
+        """A phase's learning rate `rate` (set for the CPU's batch rule) for the batch it trains with:
+        scaled by lr_scaling when that batch is the GPU rule's, unchanged when it was set."""
+        batch = self.batch_size_for(n_rows, phase, device)
+        if phase is not None or self.batch_size is not None:
+            return rate
+        return scaled_learning_rate(rate, batch, default_batch_size(n_rows), self.lr_scaling)
 
     @field_validator("device")
     @classmethod

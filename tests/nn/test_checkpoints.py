@@ -94,6 +94,19 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(
     assert same_weights(model, reference[0])
 
 
+def test_checkpoints_are_written_at_most_every_min_seconds_and_at_the_end(x, path, monkeypatch):
+    saves = []
+    real_save = torch.save
+    monkeypatch.setattr(trainer_module.torch, "save", lambda obj, f: saves.append(obj["finished"]) or real_save(obj, f))
+    model = nn.Linear(6, 6)
+    loss = lambda batch, generator: nn.functional.mse_loss(model(batch[0]), batch[0])
+    Trainer(TrainSettings(epochs=EPOCHS, batch_size=16), [Checkpoint(path, every=1, min_seconds=3600)]).fit(model, loss, (x,))
+    assert saves == [True]  # no epoch is an hour after the start: only the phase's end
+    saves.clear()
+    Trainer(TrainSettings(epochs=EPOCHS, batch_size=16), [Checkpoint(path.with_name("b.pt"), every=2)]).fit(model, loss, (x,))
+    assert saves == [False] * (EPOCHS // 2) + [True]  # min_seconds 0: every 2nd epoch
+
+
 def test_a_phase_interrupted_while_annealing_resumes_to_the_same_result(train, path, same_weights):
     # the cap (6) is 3 epochs away after epoch 3: epochs 4 to 6 anneal; it dies at the end of epoch 4
     reference_model, reference_history, _ = train(checkpoint=False, anneal=3)

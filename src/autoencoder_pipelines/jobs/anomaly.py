@@ -43,7 +43,7 @@ def train_detector(
         contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
         false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
         standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
-        epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(normal_train), anomaly.batch_size),  # as the trainer below
+        epochs=anomaly.epochs, batch_size=runtime.batch_size(len(normal_train), anomaly.batch_size),  # as the trainer below
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
     )

@@ -96,8 +96,8 @@ class Runtime:
         data_parallel = self.params.strategy == "ddp"
         settings = TrainSettings(
             epochs=phase.epochs,
-            batch_size=self.params.batch_size_for(n_rows, phase.batch_size),
-            learning_rate=phase.learning_rate,
+            batch_size=self.batch_size(n_rows, phase.batch_size),
+            learning_rate=self.params.learning_rate_for(phase.learning_rate, n_rows, phase.batch_size, self.device.type),
             weight_decay=phase.weight_decay,
             grad_clip=phase.grad_clip,
             precision=self.dtype,
@@ -117,8 +117,13 @@ class Runtime:
         # Off under ddp: every rank would write the same file.
         if self.params.checkpoint_every > 0 and not data_parallel:
             folder = self.checkpoints or Path(self.params.checkpoint_dir)
-            callbacks.append(Checkpoint(folder / f"{name}.pt", self.params.checkpoint_every))
+            callbacks.append(Checkpoint(folder / f"{name}.pt", self.params.checkpoint_every, self.params.checkpoint_seconds))
         return Trainer(settings, callbacks)
+
+    def batch_size(self, n_rows: int, phase: int | None = None) -> int:
+        """The batch of a phase on `n_rows` training rows here: its own, runtime.batch_size, or
+        the rule for this device (nn.sizes.default_batch_size)."""
+        return self.params.batch_size_for(n_rows, phase, self.device.type)
 
     def features(self, frame: pd.DataFrame, schema: dict[str, Any]) -> "torch.Tensor":
         """Evaluation rows on the training device."""
@@ -150,8 +155,8 @@ def history_series(*histories: Any) -> History:
 
 # Runtime settings that do not change what a run computes: a restart with other values still
 # finds (and resumes from) the same checkpoint folder.
-_NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_dir", "on_busy", "threads", "pin_memory",
-                   "device_memory_fraction"}
+_NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_seconds", "checkpoint_dir", "on_busy", "threads",
+                   "pin_memory", "device_memory_fraction"}
 
 
 def result_parameters(sections: dict[str, Any]) -> dict[str, Any]:

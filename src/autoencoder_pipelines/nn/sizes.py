@@ -4,10 +4,31 @@ before anything trains."""
 from __future__ import annotations
 
 
-def default_batch_size(n_rows: int) -> int:
-    """clamp(rows / 40, 32, 256): small tables keep small batches (enough steps an epoch for
-    early stopping to see learning), large ones train in fewer, larger steps."""
+def default_batch_size(n_rows: int, device: str = "cpu") -> int:
+    """On a CPU (and MPS): clamp(rows / 40, 32, 256): small tables keep small batches (enough
+    steps an epoch for early stopping to see learning), large ones train in fewer, larger steps.
+
+    On a CUDA GPU: clamp(rows / 16, 256, 4096). A GPU step costs about the same at 256 rows as
+    at thousands (its time goes to launching kernels, not to the arithmetic: 1.1e5 samples/s at
+    256 rows of 784 features on an H200, bf16 no faster than fp32), so an epoch there is as many
+    steps as it has batches: 16 a phase's epoch, whatever the table's size, fewer for tables
+    below 4,096 rows. The learning rates are scaled to the larger batch (scaled_learning_rate)."""
+    if device == "cuda":
+        return min(max(round(n_rows / 16), 256), 4096)
     return min(max(round(n_rows / 40), 32), 256)
+
+
+LR_SCALING = ("none", "sqrt", "linear")
+
+
+def scaled_learning_rate(rate: float, batch_size: int, reference_batch_size: int, rule: str = "sqrt") -> float:
+    """`rate`, set for batches of `reference_batch_size`, for batches of `batch_size`: times their
+    ratio (linear, Goyal et al. 2017, for SGD), its square root (sqrt, the usual rule for Adam:
+    the gradient noise falls with the square root of the batch), or unchanged (none)."""
+    if rule not in LR_SCALING:
+        raise ValueError(f"learning-rate scaling is '{rule}'; expected one of {', '.join(LR_SCALING)}")
+    ratio = batch_size / reference_batch_size
+    return rate * {"none": 1.0, "sqrt": ratio**0.5, "linear": ratio}[rule]
 
 
 def default_hidden_sizes(n_features: int) -> list[int]:

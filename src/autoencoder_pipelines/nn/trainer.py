@@ -296,19 +296,24 @@ class Progress(Callback):
 
 class Checkpoint(Callback):
     """One phase's resumable state in one file, written atomically (temporary file, then rename)
-    every `every` epochs and when the phase ends; read back with `torch.load(weights_only=True)`.
+    every `every` epochs, but at most once every `min_seconds` (each write is flushed to disk:
+    tens of milliseconds, more than an epoch of a small network), and when the phase ends; read
+    back with `torch.load(weights_only=True)`. A phase killed mid-way resumes from its last
+    write, so it repeats at most `min_seconds` of training.
 
     A fingerprint of the settings, the callbacks, the architecture, the initial weights and the
     data is stored with it; a checkpoint with another fingerprint is ignored, never resumed.
     Put it last: it restores the other callbacks' state and saves theirs after they ran.
     """
 
-    def __init__(self, path: str | Path, every: int = 1) -> None:
-        self.path, self.every = Path(path), max(every, 1)
+    def __init__(self, path: str | Path, every: int = 1, min_seconds: float = 0.0) -> None:
+        self.path, self.every, self.min_seconds = Path(path), max(every, 1), min_seconds
         self.fingerprint = ""
         self.loaded_finished = False
+        self.saved_at = 0.0
 
     def on_fit_start(self, state: TrainState) -> None:
+        self.saved_at = time.monotonic()
         digest = hashlib.sha256()
         digest.update(repr(state.settings).encode())
         digest.update("|".join(c.describe() for c in state.callbacks).encode())
@@ -344,8 +349,9 @@ class Checkpoint(Callback):
         logger.info("%s: resuming at epoch %d from %s", state.name, state.epoch + 1, self.path)
 
     def on_epoch_end(self, state: TrainState) -> None:
-        if not state.stop and state.epoch % self.every == 0:
+        if not state.stop and state.epoch % self.every == 0 and time.monotonic() - self.saved_at >= self.min_seconds:
             self._save(state, finished=False)
+            self.saved_at = time.monotonic()
 
     def on_fit_end(self, state: TrainState) -> None:
         if not self.loaded_finished:
