@@ -2,7 +2,7 @@
 on the same model, data, batch size and device: in one process, alternating, repeated.
 
     .venv/bin/python benchmarks/trainer_throughput.py [--device cpu] [--features 64] [--rows 20000]
-        [--batch-size 64] [--epochs 3] [--repeats 5] [--precision fp32|bf16] [--threads N]
+        [--batch-size 64] [--epochs 3] [--repeats 5] [--precision fp32|bf16] [--threads N] [--cuda-graphs]
 
 Prints both figures per repeat, their medians and a line `ratio: X` (project / bare).
 """
@@ -44,7 +44,7 @@ def bare_loop(model, x, spec, epochs, batch_size, dtype) -> None:
             optimizer.step()
 
 
-def project_loop(model, x, spec, epochs, batch_size, dtype) -> None:
+def project_loop(model, x, spec, epochs, batch_size, dtype, cuda_graphs=False) -> None:
     from autoencoder_pipelines.nn.losses import reconstruction_loss
 
     def batch_loss(batch, generator):
@@ -52,7 +52,8 @@ def project_loop(model, x, spec, epochs, batch_size, dtype) -> None:
         return reconstruction_loss(model.forward_preactivation(corrupt(clean, spec, generator)), clean, "bce", "sigmoid")
 
     # with the callbacks a pipeline phase has (NaN guard and history are always on)
-    Trainer(TrainSettings(epochs=epochs, batch_size=batch_size, precision=dtype), [Progress(log_every=0)]).fit(
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, precision=dtype, cuda_graphs=cuda_graphs)
+    Trainer(settings, [Progress(log_every=0)]).fit(
         model, batch_loss, (x,)
     )
 
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--cuda-graphs", action="store_true", help="the project's step as a replayed CUDA graph (runtime.cuda_graphs)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,10 +78,11 @@ def main() -> None:
     spec = CorruptionSpec("masking", 0.25)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(f"device {name}, {args.rows} rows x {args.features} features, batch {args.batch_size}, "
-          f"{args.epochs} epochs, {args.precision}, model {args.features}-256-128-32")
+          f"{args.epochs} epochs, {args.precision}, model {args.features}-256-128-32"
+          f"{', project step as a CUDA graph' if args.cuda_graphs else ''}")
     samples = args.rows * args.epochs
     rates: dict[str, list[float]] = {"bare": [], "project": []}
-    loops = {"bare": bare_loop, "project": project_loop}
+    loops = {"bare": bare_loop, "project": lambda *a: project_loop(*a, cuda_graphs=args.cuda_graphs)}
     for repeat in range(args.repeats + 1):  # the first round warms up and is not counted
         for label in (("bare", "project") if repeat % 2 else ("project", "bare")):
             torch.manual_seed(0)

@@ -87,3 +87,32 @@ def test_a_phase_on_the_gpu_syncs_with_the_host_once_an_epoch_not_once_a_step(tm
     few, many = syncs(4 * 64), syncs(32 * 64)
     print(f"{precision}: {few} host syncs at 4 steps an epoch, {many} at 32 (3 epochs)")
     assert many == few
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_captured_step_trains_as_the_eager_step_does(precision):
+    """runtime.cuda_graphs: the whole step replayed from a CUDA graph learns what the eager step
+    learns, the annealed rate reaching the replays (a rate baked into the graph would not anneal),
+    and an epoch's last, smaller batch runs eagerly beside the replays."""
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.device import resolve_precision
+    from autoencoder_pipelines.nn.finetuning import fine_tune
+    from autoencoder_pipelines.nn.networks import StackedAutoencoder
+    from autoencoder_pipelines.nn.trainer import EarlyStopping, Trainer, TrainSettings
+
+    device = torch.device("cuda")
+    x = torch.rand(4096 + 100, 64, generator=torch.Generator().manual_seed(0)).to(device)
+
+    def run(graphs: bool):
+        torch.manual_seed(0)
+        stack = StackedAutoencoder.build(64, [128, 16], "relu", "sigmoid").to(device)
+        settings = TrainSettings(epochs=6, batch_size=256, learning_rate=3e-3, precision=resolve_precision(precision),
+                                 grad_clip=1.0, cuda_graphs=graphs)
+        _, history = fine_tune(stack, x, x[:512], Trainer(settings, [EarlyStopping(10, anneal=3)]), "g", "bce",
+                               CorruptionSpec("masking", 0.25))
+        return [epoch["val_loss"] for epoch in history.epochs]
+
+    eager, graphed = run(False), run(True)
+    print(f"{precision}: val loss eager {eager}, graphed {graphed}")
+    assert graphed[-1] < graphed[0]
+    assert graphed == pytest.approx(eager, rel=0.02)

@@ -55,6 +55,8 @@ class RuntimeParams(_Strict):
     threads: Optional[int] = Field(1, ge=1)  # None: all cores
     log_every: int = Field(10, ge=0)
     compile: bool = False
+    # CUDA: each phase's whole step (forward, backward, Adam) captured as one CUDA graph and replayed
+    cuda_graphs: bool = False
     strategy: Literal["single", "ddp"] = "single"  # ddp: under torchrun
     checkpoint_every: int = Field(1, ge=0)  # epochs; 0 turns checkpoints off
     checkpoint_seconds: float = Field(30.0, ge=0)  # and at most one every this many seconds (each is flushed to disk)

@@ -320,3 +320,102 @@ def test_a_phase_reads_from_the_device_once_an_epoch_whatever_its_number_of_step
     few, many = reads_of(32), reads_of(256)
     assert few == many  # per epoch, not per step
     assert few.count("item") == 2 * 3  # the training loss and the validation loss, once an epoch each
+
+
+def test_a_captured_step_is_replayed_for_batches_of_its_size_and_others_run_as_they_are(monkeypatch):
+    """CudaGraphStep's bookkeeping, with torch.cuda's graph API replaced by fakes that run the
+    captured function again at each replay (a real replay reruns the recorded kernels, writing
+    the same static output); tests/test_cuda.py trains with real graphs."""
+    import contextlib
+
+    from autoencoder_pipelines.nn.trainer import CudaGraphStep
+
+    events, capturing = [], {"now": False}
+    output = torch.zeros(())
+
+    def step(batch, generator):
+        events.append(("capture" if capturing["now"] else "eager", batch[0][:, 0].tolist()))
+        return output.copy_(batch[0].sum())
+
+    class FakeGraph:
+        def register_generator_state(self, generator):
+            events.append(("registered", generator is noise))
+
+        def replay(self):
+            events.append(("replay", graphed.inputs[0][:, 0].tolist()))
+            output.copy_(graphed.inputs[0].sum())
+
+    @contextlib.contextmanager
+    def fake_graph(graph):
+        capturing["now"] = True
+        yield
+        capturing["now"] = False
+
+    stream = type("Stream", (), {"wait_stream": lambda self, other: None})
+    monkeypatch.setattr(torch.cuda, "Stream", stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", fake_graph)
+    noise = torch.Generator()
+    graphed = CudaGraphStep(step, noise, warmup=2)
+    batches = [torch.full((4, 1), float(i)) for i in range(5)] + [torch.full((2, 1), 9.0), torch.full((4, 1), 7.0)]
+    losses = [graphed((b,), noise).item() for b in batches]
+    assert events == [
+        ("eager", [0.0] * 4), ("eager", [1.0] * 4),  # warm-up
+        ("registered", True), ("capture", [2.0] * 4), ("replay", [2.0] * 4),  # captured, then replayed for its own batch
+        ("replay", [3.0] * 4), ("replay", [4.0] * 4),
+        ("eager", [9.0] * 2),  # another size: as it is
+        ("replay", [7.0] * 4),
+    ]
+    assert losses == [float(b.sum()) for b in batches]  # each step's own loss
+
+
+def test_steps_are_captured_only_where_a_graph_can_hold_them():
+    from autoencoder_pipelines.nn.trainer import use_cuda_graphs
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    asked = TrainSettings(epochs=1, cuda_graphs=True)
+    assert use_cuda_graphs(asked, cuda, 1, [])
+    assert not use_cuda_graphs(TrainSettings(epochs=1), cuda, 1, [])  # not asked for
+    assert not use_cuda_graphs(asked, cpu, 1, [])
+    assert not use_cuda_graphs(asked, cuda, 2, [])  # DDP
+    assert not use_cuda_graphs(TrainSettings(epochs=1, cuda_graphs=True, precision=torch.float16), cuda, 1, [])
+    assert not use_cuda_graphs(TrainSettings(epochs=1, cuda_graphs=True, compile=True), cuda, 1, [])
+    assert not use_cuda_graphs(asked, cuda, 1, [StepAfterStep()])  # a per-batch callback runs between steps
+    assert use_cuda_graphs(asked, cuda, 1, [EarlyStopping(3), Progress()])  # epoch-level callbacks are fine
+
+
+def test_a_step_that_cannot_be_captured_runs_as_it_is_with_a_warning(monkeypatch, caplog):
+    import contextlib
+
+    from autoencoder_pipelines.nn.trainer import CudaGraphStep
+
+    capturing, runs = {"now": False}, []
+
+    def step(batch, generator):
+        if capturing["now"]:
+            raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+        runs.append(batch[0].shape[0])
+        return batch[0].sum()
+
+    @contextlib.contextmanager
+    def fake_graph(graph):
+        capturing["now"] = True
+        try:
+            yield
+        finally:
+            capturing["now"] = False
+
+    stream = type("Stream", (), {"wait_stream": lambda self, other: None})
+    monkeypatch.setattr(torch.cuda, "Stream", stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: type("G", (), {"register_generator_state": lambda self, g: None})())
+    monkeypatch.setattr(torch.cuda, "graph", fake_graph)
+    graphed = CudaGraphStep(step, torch.Generator(), warmup=1)
+    with caplog.at_level(logging.WARNING, logger=trainer_module.__name__):
+        losses = [graphed((torch.ones(4, 1) * i,), None).item() for i in range(4)]
+    assert losses == [0.0, 4.0, 8.0, 12.0] and runs == [4, 4, 4, 4]  # every step ran, once
+    assert graphed.graph is None
+    assert "cannot be captured as a CUDA graph (operation not permitted when stream is capturing)" in caplog.text

@@ -103,6 +103,7 @@ class Runtime:
             precision=self.dtype,
             seed=self.seed_for(f"train.{name}"),
             compile=self.params.compile and not data_parallel,  # compiled DDP is untested here
+            cuda_graphs=self.params.cuda_graphs,  # where a graph can hold the step (trainer.use_cuda_graphs)
         )
         callbacks: list[Callback] = []
         if phase.lr_schedule == "anneal_on_plateau":  # without patience: annealed over the cap's last epochs
