@@ -258,6 +258,7 @@ class PretrainParams(PhaseParams):
     epochs: int = Field(30, ge=1)
     learning_rate: float = Field(0.003, gt=0)
     patience: Optional[int] = Field(5, ge=1)
+    lr_schedule: Literal["constant", "cosine", "anneal_on_plateau"] = "anneal_on_plateau"
     # One corruption per layer; None uses the top-level `corruption` for every layer.
     layer_corruption: Optional[list[CorruptionParams]] = None
 
@@ -295,16 +296,23 @@ class FinetuneParams(PhaseParams):
 
 class DenoiserParams(PhaseParams):
     epochs: int = Field(100, ge=1)
-    patience: Optional[int] = Field(10, ge=1)
+    patience: Optional[int] = Field(5, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    lr_schedule: Literal["constant", "cosine", "anneal_on_plateau"] = "anneal_on_plateau"
 
 
 class ReductionParams(PhaseParams):
     epochs: int = Field(100, ge=1)
-    patience: Optional[int] = Field(10, ge=1)
+    patience: Optional[int] = Field(5, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    lr_schedule: Literal["constant", "cosine", "anneal_on_plateau"] = "anneal_on_plateau"
     pca_components: Optional[int] = Field(None, ge=1)  # None: the autoencoder's code size
     # AE vs PCA at other code sizes, each a fresh top layer on the pretrained lower layers
     sweep_code_sizes: list[int] = Field(default_factory=lambda: [8, 16, 32])
     sweep_epochs: int = Field(10, ge=1)
+    # the classical classifiers on codes, raw inputs and PCA: fitted on at most this many labelled
+    # training rows (a stratified sample, the same for the three); None: all of them
+    classifier_rows: Optional[int] = Field(2000, ge=2)
 
 
 class AnomalyParams(PhaseParams):

@@ -11,7 +11,7 @@ from torch import nn
 
 from autoencoder_pipelines.nn.corruption import IDENTITY, CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.losses import reconstruction_loss
-from autoencoder_pipelines.nn.networks import EncoderClassifier
+from autoencoder_pipelines.nn.networks import EncoderClassifier, apply_activation
 from autoencoder_pipelines.nn.stacking import train_autoencoder
 from autoencoder_pipelines.nn.trainer import History, Trainer
 
@@ -26,10 +26,10 @@ def reconstruction_objective(loss: str):
         return reconstruction_loss(network.forward_preactivation(noisy), clean, loss, network.output_activation)
 
     def network_metrics(network: nn.Module, noisy: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-        pre = network.forward_preactivation(noisy)
+        pre = network.forward_preactivation(noisy)  # in eval mode: decode_preactivation(encode(noisy)), every kind
         return {
             "val_loss": reconstruction_loss(pre, clean, loss, network.output_activation).item(),
-            "val_mse": F.mse_loss(network.decode(network.encode(noisy)).float(), clean).item(),
+            "val_mse": F.mse_loss(apply_activation(network.output_activation, pre).float(), clean).item(),
         }
 
     return network_loss, network_metrics
