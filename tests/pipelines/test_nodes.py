@@ -130,6 +130,20 @@ def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, r
     assert list(table["code_size"]) == [4]
 
 
+def test_one_pca_fit_gives_the_test_error_of_every_code_size():
+    from sklearn.decomposition import PCA
+
+    from autoencoder_pipelines.pipelines.reduction.nodes import _pca_test_mse_by_size
+
+    generator = np.random.default_rng(0)
+    x = generator.normal(size=(300, 12)) @ generator.normal(size=(12, 12))
+    errors = _pca_test_mse_by_size(x[:200], x[200:], [2, 5, 9])
+    for k, error in errors.items():  # as a PCA of k components fitted alone
+        alone = PCA(n_components=k, svd_solver="full").fit(x[:200])
+        assert error == pytest.approx(float(((alone.inverse_transform(alone.transform(x[200:])) - x[200:]) ** 2).mean()), rel=1e-6)
+    assert errors[2] > errors[5] > errors[9]
+
+
 def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame, schema, runtime):
     params = AnomalyParams(epochs=30, batch_size=16, normal_classes=[0], patience=None)
     detector, history = train_detector(frame, frame, schema, params, runtime)
@@ -233,7 +247,7 @@ def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_
     train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
     embeddings = export_embeddings(network, train, test.head(4), test, schema)
     pca, _ = compare_with_pca(network, train, test.head(4), test, schema, ReductionParams())
-    metrics = classify_features(embeddings, pca, train, test, schema)
+    metrics = classify_features(embeddings, pca, train, test, schema, ReductionParams())
     assert {key for key in metrics if key.endswith("test_accuracy")} == {
         f"{features}.{classifier}.test_accuracy"
         for features in ("codes", "raw", "pca") for classifier in ("logistic_regression", "linear_svm")}
@@ -241,8 +255,33 @@ def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_
     assert metrics["raw.logistic_regression.test_accuracy"] == 1.0  # class 1 is brighter everywhere
     # the features' rows line up with their labels: scrambled labels score about chance
     scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7)) for split, part in (("train", train), ("test", test))}
-    assert classify_features(embeddings, pca, scrambled["train"], test, schema)["raw.linear_svm.test_accuracy"] < 0.75
-    assert classify_features(embeddings, pca, train, test, {**schema, "classes": None}) == {}
+    assert classify_features(embeddings, pca, scrambled["train"], test, schema, ReductionParams())["raw.linear_svm.test_accuracy"] < 0.75
+    assert classify_features(embeddings, pca, train, test, {**schema, "classes": None}, ReductionParams()) == {}
+    assert metrics["classical.train_rows"] == len(train)  # below the sample's size: every row
+
+
+def test_the_classical_classifiers_fit_on_a_stated_stratified_sample_the_same_for_the_three(frame, schema, runtime, monkeypatch):
+    from sklearn.pipeline import Pipeline
+
+    from autoencoder_pipelines.pipelines.reduction.nodes import (
+        classify_features,
+        compare_with_pca,
+        export_embeddings,
+    )
+
+    network, _ = _pretrain(frame, schema, runtime, "undercomplete")
+    train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
+    embeddings = export_embeddings(network, train, test.head(4), test, schema)
+    pca, _ = compare_with_pca(network, train, test.head(4), test, schema, ReductionParams())
+    fitted = []
+    real_fit = Pipeline.fit
+    monkeypatch.setattr(Pipeline, "fit", lambda self, x, y: fitted.append((x.shape[0], sorted(set(y)), list(y))) or real_fit(self, x, y))
+    limit = len(train) // 2
+    metrics = classify_features(embeddings, pca, train, test, schema, ReductionParams(classifier_rows=limit))
+    assert metrics["classical.train_rows"] == limit
+    assert len(fitted) == 6 and {rows for rows, _, _ in fitted} == {limit}
+    assert len({tuple(labels) for _, _, labels in fitted}) == 1  # the same rows (their labels, in order) for the three sets
+    assert fitted[0][1] == sorted(set(train["label"].astype(str)))  # every class in the sample
 
 
 def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runtime):

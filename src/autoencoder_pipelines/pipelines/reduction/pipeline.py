@@ -32,7 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         ),
         node(
             classify_features,
-            ["embeddings", "pca_embeddings", "train_set", "test_set", "data_schema"],
+            ["embeddings", "pca_embeddings", "train_set", "test_set", "data_schema", "params:reduction"],
             "feature_classifier_metrics",
             name="classify_features",
         ),
