@@ -167,7 +167,8 @@ def main() -> None:
     from time_to_answer import image_table, jittered_image_table
 
     build = image_table if args.image_table == "upsampled" else jittered_image_table
-    cpu = {"runtime": {"device": "cpu", "threads": None, "log_every": 0}}  # every core: the reference, not a race
+    cpu = {"runtime": {"device": "cpu", "log_every": 0}}  # the CPU defaults (one thread): the digits' race
+    cpu_all_cores = {"runtime": {"device": "cpu", "threads": None, "log_every": 0}}  # the 784-pixel quality reference
     gpu = {"runtime": {"log_every": 0}}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -187,7 +188,8 @@ def main() -> None:
             results[f"gpu_{rows}"] = chain(f"{rows} x 784, --env gpu", {**local, **gpu}, table, "gpu", args.interval_ms, True)
             report(results[f"gpu_{rows}"])
             if rows == args.rows[0] and not args.no_cpu_reference:
-                results[f"cpu_{rows}"] = chain(f"{rows} x 784, CPU (all cores)", {**local, **cpu}, table, None, args.interval_ms, False)
+                results[f"cpu_{rows}"] = chain(f"{rows} x 784, CPU (all cores)", {**local, **cpu_all_cores}, table, None,
+                                               args.interval_ms, False)
                 report(results[f"cpu_{rows}"])
     print("\nissue 30, GPU figures:")
     largest = results.get(f"gpu_{max(args.rows)}")

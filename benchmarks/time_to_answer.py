@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,9 +52,13 @@ def kedro_run(repo: Path, kedro: str, pipeline: str, local: dict, data_file: Pat
             shutil.copy(data_file, root / "data" / "01_raw" / data_file.name)
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "KEDRO_DISABLE_TELEMETRY": "1"}
         env.pop("PYTHONPATH", None)
-        started = time.perf_counter()
+        started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         result = subprocess.run([kedro, "run", f"--pipelines={pipeline}"], cwd=root, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        print(f"    kedro run --pipelines={pipeline}: {wall:.1f} s wall, {cpu:.1f} CPU s (load average {os.getloadavg()[0]:.2f})",
+              flush=True)
         if result.returncode != 0:
             sys.exit(f"kedro run --pipelines={pipeline} failed:\n{(result.stdout + result.stderr)[-3000:]}")
         if PROFILE:
@@ -285,6 +290,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--kedro", default=str(Path(sys.executable).with_name("kedro")))
     parser.add_argument("--profile", action="store_true", help="print each kedro run's node seconds and epochs")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare torch baselines of (a) and (c)")
     parser.add_argument("--image-table", default="upsampled", choices=["upsampled", "jittered"],
                         help="(c)'s table: the digits upsampled with noise, or each row its own affine + elastic jitter")
     args = parser.parse_args()
@@ -298,11 +304,12 @@ def main() -> None:
             from sklearn.datasets import load_digits
 
             digits = load_digits()
-            bare = bare_torch(digits.data, digits.target, [256, 128, 24])
+            bare = None if args.no_bare else bare_torch(digits.data, digits.target, [256, 128, 24])
             print(f"(a) denoise on digits: {wall:.1f} s wall, accuracy {m['finetune.test_accuracy']:.4f}, "
                   f"denoised MSE {m['denoise.test_mse_denoised']:.4f} (noisy {m['denoise.test_mse_noisy']:.4f})")
-            print(f"    bare torch: {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
-                  f"denoised MSE {bare['mse_denoised']:.4f} (noisy {bare['mse_noisy']:.4f})", flush=True)
+            if bare is not None:
+                print(f"    bare torch: {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
+                      f"denoised MSE {bare['mse_denoised']:.4f} (noisy {bare['mse_noisy']:.4f})", flush=True)
         if "b" in args.jobs or "d" in args.jobs:
             cancer = breast_cancer_table(tables / "breast_cancer.csv")
             sensors = sensor_table(tables / "sensors.csv")
@@ -319,16 +326,18 @@ def main() -> None:
             local = {**RUNTIME, "data": {"source": "csv", "path": "data/01_raw/images.csv", "label_column": "digit",
                                          "image_shape": [28, 28]}, "anomaly": {"normal_classes": list(range(9))}}
             wall, m = kedro_run(args.repo, args.kedro, "denoise", local, images)
-            frame = pd.read_csv(images)
-            bare = bare_torch(frame.drop(columns="digit").to_numpy(), frame["digit"].to_numpy(), [256, 128, 24], epochs=10)
+            frame = None if args.no_bare else pd.read_csv(images)
+            bare = None if frame is None else bare_torch(
+                frame.drop(columns="digit").to_numpy(), frame["digit"].to_numpy(), [256, 128, 24], epochs=10)
             print(f"(c) full chain, 10,000 x 784 images ({args.image_table}): {wall:.1f} s wall (target <= 90), accuracy "
                   f"{m['finetune.test_accuracy']:.4f} (random init {m['finetune.random_init_test_accuracy']:.4f}), "
                   f"denoised MSE {m['denoise.test_mse_denoised']:.4f}, "
                   f"reduction MSE {m['reduction.ae_test_mse']:.4f} (PCA {m['reduction.pca_test_mse']:.4f}), "
                   f"anomaly ROC-AUC {m.get('anomaly.roc_auc', float('nan')):.4f}, linear SVM on codes / raw "
                   f"{m.get('codes.linear_svm.test_accuracy', float('nan')):.4f} / {m.get('raw.linear_svm.test_accuracy', float('nan')):.4f}")
-            print(f"    bare torch (10 epochs): {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
-                  f"denoised MSE {bare['mse_denoised']:.4f}", flush=True)
+            if bare is not None:
+                print(f"    bare torch (10 epochs): {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
+                      f"denoised MSE {bare['mse_denoised']:.4f}", flush=True)
         if "d" in args.jobs:
             for path, label in ((cancer, "malignant"), (sensors, "fault")):
                 result = detector_vs_pyod(pd.read_csv(path), label)
