@@ -2,6 +2,8 @@
 
 import warnings
 
+from omegaconf.resolvers import oc
+
 from autoencoder_pipelines.framework.hooks import (
     DistributedRunHook,
     NodeTimingHook,
@@ -24,4 +26,7 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"], "spark": ["spark*", "spark*/**"]},
     # `--env gpu` overrides single keys, not whole blocks.
     "merge_strategy": {"parameters": "soft", "mlflow": "soft", "spark": "soft"},
+    # ${oc.env:NAME,default} in any config file (Kedro allows it only in credentials by default):
+    # conf/cluster/spark.yml takes the Spark master from AEP_SPARK_MASTER.
+    "custom_resolvers": {"oc.env": oc.env},
 }
