@@ -74,7 +74,7 @@ def test_the_training_dag_runs_the_whole_training_in_one_task():
 
 
 def _kedro_airflow(*args: str, cwd: Path) -> None:
-    pytest.importorskip("kedro_airflow", reason="kedro-airflow is installed by hand (README: Airflow)")
+    pytest.importorskip("kedro_airflow", reason="kedro-airflow is installed by hand (docs/scoring.md: Airflow)")
     environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
     result = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=cwd, env=environment,
                             capture_output=True, text=True, timeout=120)

@@ -202,7 +202,7 @@ def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> R
         raise ConfigError(
             "runtime.strategy 'ddp' trains one process per GPU (or CPU worker) under torchrun, e.g. "
             "`torchrun --nnodes=1 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2 --no-python kedro run ...` "
-            "(README: data-parallel training)"
+            "(docs/gpu.md: data-parallel training)"
         )
     runtime = Runtime(params, checkpoints=checkpoints)
     if params.device not in ("auto", "cpu") or launched_by_torchrun():
