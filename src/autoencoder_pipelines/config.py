@@ -26,7 +26,7 @@ from pydantic import (
 
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.nn.kinds import kind_names
-from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
+from autoencoder_pipelines.nn.sizes import default_batch_size
 
 
 class _Strict(BaseModel):
@@ -287,12 +287,16 @@ class AnomalyParams(PhaseParams):
     """The detector (nn/detector.py): its network, training and threshold."""
 
     def detector_choices(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """hidden_sizes, standardize and loss as set, or from the kind of data."""
+        """hidden_sizes, standardize, loss and score_rule as set, or from the kind of data. A table's
+        hidden sizes are None unless set: the detector derives its code from the training rows
+        (nn.sizes.detector_code_size) when it fits."""
         d, images = len(schema["features"]), is_images(schema)
+        sizes = self.hidden_sizes or (stack_sizes(d) if images else None)
         return {
-            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else default_hidden_sizes(d))),
+            "hidden_sizes": None if sizes is None else list(sizes),
             "standardize": (not images) if self.standardize is None else self.standardize,
             "loss": data_loss(self.loss, schema),
+            "score_rule": self.score_rule or ("reconstruction" if images else "combined"),
         }
 
     # None: from the label column (checks.normal_classes): 0/False of a 0/1 label; every row
@@ -304,9 +308,15 @@ class AnomalyParams(PhaseParams):
     threshold_rule: Literal["contamination", "false_alarm_rate"] = "contamination"
     contamination: float = Field(0.05, gt=0, lt=0.5)
     false_alarm_rate: float = Field(0.05, gt=0, lt=0.5)
+    # The score (nn/detector.py): combined, the larger of the standardised reconstruction error
+    # and Mahalanobis distance from the normal rows' centre; or reconstruction, the error alone.
+    # None: combined on tables, reconstruction on images (the distance between pixel vectors
+    # ranked the bundled digits' anomalies worse: ROC-AUC 0.893 against 0.937).
+    score_rule: Optional[Literal["combined", "reconstruction"]] = None
     # The network and its inputs follow the kind of data unless set (null). Tables: each
-    # feature standardised by the normal training rows, [min(2d, 256), d // 4], a linear output
-    # and mse. Images: pixels as scaled ([0, 1]), stack_sizes(d), a sigmoid output and bce.
+    # feature standardised by the normal training rows, [min(2d, 256), code] with the code as
+    # wide as the principal components holding 90% of their variance, a linear output and mse.
+    # Images: pixels as scaled ([0, 1]), stack_sizes(d), a sigmoid output and bce.
     hidden_sizes: Optional[list[int]] = Field(None, min_length=1)
     standardize: Optional[bool] = None
     loss: Literal["auto", "mse", "l1", "bce"] = "auto"

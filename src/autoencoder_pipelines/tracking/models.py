@@ -41,7 +41,7 @@ def signature(scorer: Any):
         inputs.append(ColSpec("string", id_column, required=False))
     outputs = [ColSpec("string", "id"), *(ColSpec("float", f"z_{i}") for i in range(scorer.code_size)),
                ColSpec("float", "reconstruction_error"), ColSpec("boolean", "is_anomaly")]
-    for i in range(1, min(scorer.detector.settings.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
+    for i in range(1, min(scorer.detector.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
         outputs += [ColSpec("string", f"top_feature_{i}", required=False), ColSpec("float", f"top_share_{i}", required=False)]
     if scorer.classifier is not None:
         classes = scorer.schema["classes"]
