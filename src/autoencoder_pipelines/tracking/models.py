@@ -22,6 +22,7 @@ PIP_REQUIREMENTS = [
     "pandas==3.1.1",
     "pydantic==2.14.3",
     "click==8.5.1",
+    "scikit-learn==1.9.1",  # the detector is a scikit-learn estimator (nn/detector.py)
 ]
 PACKAGE = Path(__file__).resolve().parents[1]
 # MLflow's error codes for a registered model, version or alias that does not exist
