@@ -48,6 +48,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
 from autoencoder_pipelines.jobs.anomaly import train_detector
 from autoencoder_pipelines.jobs.runtime import resolve_runtime
+from autoencoder_pipelines.nn.detector import principal_variances
 from autoencoder_pipelines.nn.sizes import default_hidden_sizes, detector_code_size
 from autoencoder_pipelines.pipelines.anomaly.nodes import score_baselines
 
@@ -76,7 +77,8 @@ def fit_network(spec: dict, train: pd.DataFrame, val: pd.DataFrame, test: pd.Dat
     sd = np.where(sd < 1e-6, 1.0, sd) if spec["constant_rule"] else np.maximum(sd, 1e-6)
     z = {name: ((rows - mean) / sd).astype("float32") for name, rows in raw.items()}
     d = len(features)
-    sizes = None if spec["code"] is None else default_hidden_sizes(d, detector_code_size(z["train"].astype("float64"), spec["code"]))
+    spectrum = principal_variances(torch.from_numpy(z["train"]))
+    sizes = None if spec["code"] is None else default_hidden_sizes(d, detector_code_size(spectrum, d, spec["code"]))
     if sizes is None:
         sizes = [min(2 * d, 256), max(1, min(max(d // 4, 2), 64, d - 1))]  # commit 90f7aa1's rule
 

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autoencoder_pipelines.nn.detector import AutoencoderDetector
+from autoencoder_pipelines.nn.detector import AutoencoderDetector, principal_variances
 from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
@@ -80,8 +80,9 @@ def test_the_combined_score_is_the_larger_standardised_part(data):
 def test_without_a_network_fit_builds_a_dense_autoencoder_its_code_from_the_data(data):
     default = _quick(batch_norm=False).fit(data["train"])
     assert isinstance(default.network_, DenseAutoencoder) and default.network is None
-    standardised = ((data["train"] - default.center_) / default.scale_).double().numpy()
-    assert default.network_.config["hidden_sizes"] == default_hidden_sizes(16, detector_code_size(standardised)) == [32, 2]
+    standardised = (data["train"] - default.center_) / default.scale_
+    spectrum = principal_variances(standardised)  # a plane: 2 components hold 90% of the variance
+    assert default.network_.config["hidden_sizes"] == default_hidden_sizes(16, detector_code_size(spectrum, 16)) == [32, 2]
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in default.network_.modules())
     sized = _quick(hidden_sizes=(8, 3)).fit(data["train"])
     assert sized.network_.config["hidden_sizes"] == [8, 3] and sized.transform(data["test"]).shape == (220, 3)
@@ -90,11 +91,15 @@ def test_without_a_network_fit_builds_a_dense_autoencoder_its_code_from_the_data
 
 
 def test_the_code_is_as_wide_as_the_principal_components_that_hold_90_percent_of_the_variance():
+    from sklearn.decomposition import PCA
+
     rng = np.random.default_rng(0)
     pairs = np.repeat(rng.normal(size=(500, 5)), 2, axis=1) + 0.1 * rng.normal(size=(500, 10))  # 5 directions in 10 columns
-    assert detector_code_size(pairs) == 5  # a quarter of d would be 2: too narrow to rebuild the pairs
-    assert detector_code_size(rng.normal(size=(500, 200))) == 64  # at most 64
-    assert detector_code_size(np.ones((50, 3))) == 2 and detector_code_size(rng.normal(size=(50, 2))) == 1  # below d
+    code = detector_code_size(principal_variances(torch.from_numpy(pairs)), 10)
+    assert code == PCA(n_components=0.9, svd_solver="full").fit(pairs).n_components_ == 5  # a quarter of d: 2, too narrow
+    assert detector_code_size(principal_variances(torch.randn(500, 200)), 200) == 64  # at most 64
+    assert detector_code_size(principal_variances(torch.ones(50, 3)), 3) == 2  # no variance: 2
+    assert detector_code_size([1.0, 1.0], 2) == 1 and detector_code_size([], 5) == 2  # below d
     assert default_hidden_sizes(16) == [32, 4]  # without rows (a tuning space's base): a quarter of d
 
 

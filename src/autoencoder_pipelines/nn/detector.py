@@ -236,7 +236,7 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
 
     def _build(self, inputs: torch.Tensor, seed: int) -> DenseAutoencoder:
         sizes = list(self.hidden_sizes) if self.hidden_sizes is not None else default_hidden_sizes(
-            inputs.shape[1], detector_code_size(inputs.detach().cpu().double().numpy()))
+            inputs.shape[1], detector_code_size(principal_variances(inputs), inputs.shape[1]))
         with seeded(seed, "detector.init"):
             output = "sigmoid" if self.loss == "bce" else "linear"
             return DenseAutoencoder(inputs.shape[1], sizes, self.activation, self.batch_norm, output).to(inputs.device)
@@ -515,6 +515,13 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
         if n_features is not None:
             detector.n_features_in_ = int(n_features)
         return detector
+
+
+def principal_variances(rows: torch.Tensor) -> list[float]:
+    """The rows' principal components' variances (up to a common factor), by torch (numpy's SVD
+    took 2 s on 1,000 x 100 rows on a busy 2-core machine, torch's 25 ms)."""
+    centred = rows.detach().double() - rows.detach().double().mean(dim=0)
+    return (torch.linalg.svdvals(centred) ** 2).cpu().tolist() if len(rows) > 1 else []
 
 
 def _standardisation(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

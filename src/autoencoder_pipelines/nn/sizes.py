@@ -3,10 +3,7 @@ before anything trains."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import Sequence
 
 
 def default_batch_size(n_rows: int) -> int:
@@ -21,19 +18,21 @@ def default_hidden_sizes(n_features: int, code: int | None = None) -> list[int]:
     return [min(2 * n_features, 256), _code_bounds(n_features, max(n_features // 4, 2) if code is None else code)]
 
 
-def detector_code_size(rows: "np.ndarray", variance: float = 0.9) -> int:
-    """The detector's code from the rows it trains on (standardised): as many units as the
-    principal components that hold `variance` of their variance (the PCA baseline's own rule),
-    at least 2, at most 64, below d. Chosen on 23 tables against a quarter of d (benchmarks/RESULTS.md:
-    a 2-unit code of a 10-column table with 5 independent directions missed broken correlations)."""
-    import numpy as np
-
-    centred = rows - rows.mean(axis=0)
-    spectrum = np.linalg.svd(centred, compute_uv=False) ** 2
-    if len(rows) < 2 or not spectrum.sum() > 0:
-        return _code_bounds(rows.shape[1], 2)
-    share = np.cumsum(spectrum) / spectrum.sum()
-    return _code_bounds(rows.shape[1], int(np.searchsorted(share, variance, side="right")) + 1)
+def detector_code_size(spectrum: Sequence[float], n_features: int, variance: float = 0.9) -> int:
+    """The detector's code from the rows it trains on (standardised), given the variances of
+    their principal components (`spectrum`, any order): as many units as the components that
+    hold `variance` of the total (the PCA baseline's own rule), at least 2, at most 64, below
+    d. Chosen on 23 tables against a quarter of d (benchmarks/RESULTS.md: a 2-unit code of a
+    10-column table with 5 independent directions missed broken correlations)."""
+    ordered = sorted((float(v) for v in spectrum), reverse=True)
+    total = sum(ordered)
+    if not total > 0:
+        return _code_bounds(n_features, 2)
+    held, components = 0.0, 0
+    while components < len(ordered) and held <= variance * total:  # as sklearn's PCA(n_components=variance)
+        held += ordered[components]
+        components += 1
+    return _code_bounds(n_features, components)
 
 
 def _code_bounds(n_features: int, code: int) -> int:
