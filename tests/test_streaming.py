@@ -35,9 +35,7 @@ def _scorer(id_column: str | None = None) -> Scorer:
     kind = get_kind("undercomplete")
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[8, 3]), schema)
     autoencoder = kind.build(arch)
-    detector = AutoencoderDetector(network=kind.build(arch))
-    detector.threshold_ = 0.2
-    detector.center_, detector.scale_ = torch.full((12,), 0.5), torch.full((12,), 0.3)
+    detector = AutoencoderDetector.fitted(kind.build(arch), threshold=0.2, center=torch.full((12,), 0.5), scale=torch.full((12,), 0.3))
     scaler = {"kind": "per_feature", "features": FEATURES, "minimum": [-1.0] * 12, "maximum": [2.0] * 12}
     return Scorer(schema, scaler, autoencoder, detector, EncoderClassifier.on(autoencoder, 3))
 

@@ -26,7 +26,7 @@ from pydantic import (
 
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.nn.kinds import kind_names
-from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
+from autoencoder_pipelines.nn.sizes import default_batch_size
 
 
 class _Strict(BaseModel):
@@ -460,12 +460,16 @@ class AnomalyParams(PhaseParams):
     """The detector (nn/detector.py): its network, training and threshold."""
 
     def detector_choices(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """hidden_sizes, standardize and loss as set, or from the kind of data."""
+        """hidden_sizes, standardize, loss and score_rule as set, or from the kind of data. A table's
+        hidden sizes are None unless set: the detector derives its code from the training rows
+        (nn.sizes.detector_code_size) when it fits."""
         d, images = len(schema["features"]), is_images(schema)
+        sizes = self.hidden_sizes or (stack_sizes(d) if images else None)
         return {
-            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else default_hidden_sizes(d))),
+            "hidden_sizes": None if sizes is None else list(sizes),
             "standardize": (not images) if self.standardize is None else self.standardize,
             "loss": data_loss(self.loss, schema),
+            "score_rule": self.score_rule or ("reconstruction" if images else "combined"),
         }
 
     normal_classes: Optional[list[Any]] = Field(
@@ -486,10 +490,16 @@ class AnomalyParams(PhaseParams):
         0.05, gt=0, lt=0.5,
         description="With threshold_rule false_alarm_rate: the share of normal validation rows flagged.",
     )
+    score_rule: Optional[Literal["combined", "reconstruction"]] = Field(
+        None,
+        description="combined: the larger of the standardised reconstruction error and Mahalanobis distance from the "
+        "normal rows' centre; reconstruction: the error alone; null: combined on tables, reconstruction on images "
+        "(the distance between pixel vectors ranked the bundled digits' anomalies worse: ROC-AUC 0.893 against 0.937).",
+    )
     hidden_sizes: Optional[list[int]] = Field(
         None, min_length=1,
-        description="The detector's hidden sizes; null: tables [min(2d, 256), d // 4], images model.hidden_sizes' "
-        "rule.",
+        description="The detector's hidden sizes; null: tables [min(2d, 256), code] with the code as wide as the "
+        "principal components holding 90% of the normal training rows' variance, images model.hidden_sizes' rule.",
     )
     standardize: Optional[bool] = Field(
         None,

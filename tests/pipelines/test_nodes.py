@@ -147,6 +147,18 @@ def test_normal_classes_must_exist(frame, schema, runtime):
         train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=["cat"]), runtime)
 
 
+def test_the_detectors_score_rule_and_code_follow_the_kind_of_data_unless_set(frame, schema, runtime):
+    table = {**schema, "image_shape": None}
+    detector, _ = train_detector(frame, frame, table, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    assert detector.score_rule == "combined" and detector.score_reference_ is not None
+    assert detector.network_.config["hidden_sizes"][0] == 32  # [2d, the code from the rows' variance]
+    assert AnomalyParams().detector_choices(schema)["score_rule"] == "reconstruction"  # images
+    assert AnomalyParams(score_rule="combined").detector_choices(schema)["score_rule"] == "combined"
+    chosen, _ = train_detector(frame, frame, table, AnomalyParams(epochs=1, normal_classes=[0], score_rule="reconstruction",
+                                                                  hidden_sizes=[8, 3]), runtime)
+    assert chosen.score_reference_ is None and chosen.network_.config["hidden_sizes"] == [8, 3]
+
+
 def _scorer(frame, schema, runtime, id_column):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)

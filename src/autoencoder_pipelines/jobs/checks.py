@@ -158,7 +158,8 @@ def derived_settings(
         derived["split.scaling"] = split.scaling_for(schema)
     if anomaly is not None:
         derived["anomaly.normal_classes"] = normal_classes(anomaly, schema)
-        derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items()})
+        # a table's hidden sizes come from its rows when the detector fits (its log line names them)
+        derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items() if value is not None})
     return derived
 
 

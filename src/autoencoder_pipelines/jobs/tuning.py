@@ -20,6 +20,7 @@ from autoencoder_pipelines.config import (
     parse,
 )
 from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def base_corruption(sections: dict[str, BaseModel], objective: str) -> Corruptio
 def base_sizes(sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> tuple[str, list[int]]:
     """(section, hidden sizes) of the network the job trains, as configured or derived."""
     if objective == "anomaly_ap":
-        return "anomaly", list(sections["anomaly"].detector_choices(schema)["hidden_sizes"])
+        sizes = sections["anomaly"].detector_choices(schema)["hidden_sizes"]  # None: the detector's rule, its code a quarter of d
+        return "anomaly", sizes or default_hidden_sizes(len(schema["features"]))
     return "model", list(sections["model"].hidden_sizes_for(len(schema["features"])))
 
 

@@ -22,6 +22,7 @@ PIP_REQUIREMENTS = [
     "pandas==3.1.1",
     "pydantic==2.14.3",
     "click==8.5.1",
+    "scikit-learn==1.9.1",  # the detector is a scikit-learn estimator (nn/detector.py)
 ]
 PACKAGE = Path(__file__).resolve().parents[1]
 # MLflow's error codes for a registered model, version or alias that does not exist
@@ -41,7 +42,7 @@ def signature(scorer: Any):
         inputs.append(ColSpec("string", id_column, required=False))
     outputs = [ColSpec("string", "id"), *(ColSpec("float", f"z_{i}") for i in range(scorer.code_size)),
                ColSpec("float", "reconstruction_error"), ColSpec("boolean", "is_anomaly")]
-    for i in range(1, min(scorer.detector.settings.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
+    for i in range(1, min(scorer.detector.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
         outputs += [ColSpec("string", f"top_feature_{i}", required=False), ColSpec("float", f"top_share_{i}", required=False)]
     if scorer.classifier is not None:
         classes = scorer.schema["classes"]

@@ -130,8 +130,8 @@ def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure
     else:
         ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
     ax.axvline(metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
-    ax.set_title("Anomaly score (reconstruction error), test set")
-    ax.set_xlabel("mean squared reconstruction error (standardised features)")
+    ax.set_title("Anomaly score, test set")
+    ax.set_xlabel("the detector's score (column reconstruction_error; anomaly.score_rule)")
     ax.set_ylabel("rows")
     ax.legend()
     figure.tight_layout()
