@@ -110,9 +110,9 @@ def test_dropping_bad_rows_keeps_every_column_and_says_how_many(tmp_path, caplog
     assert schema.dropped_rows == 3
     assert "input.csv: dropped 3 of 60 rows with 3 bad cell(s) (data.bad_rows: drop)" in caplog.text
     assert "line 5, column 'b': 'oops' (not a number)" in caplog.text
-    from autoencoder_pipelines.jobs.checks import check_data
+    from autoencoder_pipelines.jobs.checks import data_settings
 
-    assert check_data(validated, schema, SplitParams())["data.dropped_rows"] == 3  # a parameter of the MLflow run
+    assert data_settings(schema, SplitParams())["data.dropped_rows"] == 3  # a parameter of the MLflow run
 # -- windows of a series ---------------------------------------------------------------------
 
 

@@ -23,20 +23,16 @@ from autoencoder_pipelines.nn.launch import (
 
 logger = logging.getLogger(__name__)
 
-# The nodes that check the settings against the data (pipelines.settings_checks).
-CHECK_TAG = "settings_check"
-
 
 class ProjectHooks:
     """Hold the data folder for a training (locks.py), resolve the runtime once with this run's
     checkpoint folder (the `runtime` dataset), check the settings against the data before any
     training; after a success, remove this run's checkpoints (and only them).
 
-    The checks are the pipelines' check nodes (pipelines.settings_checks), of the sections the
-    run uses: right after ingestion, on its outputs before they are saved (a refused run changes
-    no earlier output); or, in a run without ingestion (`--pipelines=pretraining`,
-    `--from-nodes=...`), at its start, on the saved data. The nodes run again in their place,
-    for the record (`<section>_settings`: derived.* parameters of the MLflow run).
+    The checks (jobs.checks.check_settings, and jobs.tuning.check_search for tune) are those of
+    the parameter sections the run's nodes use: right after ingestion, on its outputs before
+    they are saved (a refused run changes no earlier output); or, in a run without ingestion
+    (`--pipelines=pretraining`, `--from-nodes=...`), at its start, on the saved data.
 
     The parameters were validated when they were read (framework.config_loader): a bad one
     stopped the command before any of this, and before any MLflow run was opened."""
@@ -47,7 +43,7 @@ class ProjectHooks:
         self.project_path = Path.cwd()
         self.data_dir = "data"
         self.lock: Any = None  # locks.TrainingLock while a training runs
-        self.checks: list[Any] = []  # the check nodes of this run
+        self.used: set[str] = set()  # the parameter sections this run's nodes read
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
@@ -98,14 +94,24 @@ class ProjectHooks:
             from autoencoder_pipelines.jobs import checks
 
             checks.check_writable(checks.writable_output_folders(self.data_dir))
-        self.checks = checks_of_the_run(run_params, pipeline)
-        if "data_schema" not in pipeline.all_outputs():  # no ingestion in this run: the saved data
-            run_checks(self.checks, catalog, {})
+        self.used = {name.removeprefix("params:") for name in pipeline.all_inputs() if name.startswith("params:")}
+        saved = {"data_schema", "model_input"} & set(pipeline.inputs())  # a run without ingestion, on the saved data
+        if saved and catalog.exists("validated_data") and catalog.exists("data_schema"):
+            self.check_settings(catalog.load("validated_data"), catalog.load("data_schema"))
 
     @hook_impl
-    def after_node_run(self, node: Any, catalog: Any, outputs: dict[str, Any]) -> None:
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
         if "data_schema" in outputs:  # ingestion: Kedro saves its outputs after this hook
-            run_checks(self.checks, catalog, outputs)
+            self.check_settings(outputs["validated_data"], outputs["data_schema"])
+
+    def check_settings(self, frame: Any, schema: Any) -> None:
+        from autoencoder_pipelines.jobs.checks import check_settings, label_counts
+
+        check_settings(frame, schema, self.sections, self.used)
+        if "tune" in self.used:  # every setting the search can reach
+            from autoencoder_pipelines.jobs.tuning import check_search
+
+            check_search(self.sections, schema, label_counts(frame, schema))
 
     @staticmethod
     def _mention_other_checkpoints(own: Path) -> None:
@@ -144,39 +150,6 @@ class ProjectHooks:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
-
-
-def checks_of_the_run(run_params: dict[str, Any], pipeline: Any) -> list[Any]:
-    """The check nodes of the run's pipelines that it includes, and those its node selection
-    (`--from-nodes`, `--nodes`, ...) left out whose sections it uses; in the order of the
-    parameter sections (data, model, anomaly; the whole search last)."""
-    from kedro.framework.project import pipelines
-    from kedro.pipeline import Pipeline
-
-    from autoencoder_pipelines.config import SECTIONS
-
-    whole = sum((pipelines[name] for name in run_params.get("pipeline_names") or ["__default__"]), Pipeline([]))
-    consumed, selected = pipeline.all_inputs(), set(pipeline.nodes)
-    order = [f"params:{section}" for section in SECTIONS]
-
-    def sections(check: Any) -> set[str]:
-        return {name for name in check.inputs if name.startswith("params:") or name == "parameters"}
-
-    checks = [check for check in whole.only_nodes_with_tags(CHECK_TAG).nodes if check in selected or sections(check) & consumed]
-    return sorted(checks, key=lambda check: min((order.index(name) for name in sections(check) if name in order), default=len(order)))
-
-
-def run_checks(checks: list[Any], catalog: Any, given: dict[str, Any]) -> None:
-    """Each check on `given` (ingestion's outputs) or the saved data; one without data to read
-    yet is skipped (the run fails on its own). What the defaults became goes to the log."""
-    for check in checks:
-        if not all(name in given or catalog.exists(name) for name in check.inputs):
-            continue
-        derived = check.func(*(given[name] if name in given else catalog.load(name) for name in check.inputs))
-        if derived:
-            logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
-
-
 
 
 def remove_checkpoints(folder: Path) -> None:

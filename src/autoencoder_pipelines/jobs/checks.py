@@ -1,11 +1,12 @@
-"""Every rule that compares the settings with the data, in one place. The check nodes (the
-`checks` namespace: check_data, check_model, check_anomaly) return what the defaults of their
-section became on this data (`derived.*` parameters of the MLflow run); the project hook runs
-them right after ingestion, before any training node (framework/hooks.py), so a run that would
-fail fails in seconds with one short message. The training nodes call the same rules."""
+"""Every rule that compares the settings with the data, in one place. The project hook runs
+those of the sections a run uses right after ingestion, before any training node
+(framework/hooks.py), so a run that would fail fails in seconds with one short message; the
+training nodes call the same rules. The `settings` nodes record what the defaults became on
+the data (`derived.*` parameters of the MLflow run)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +18,8 @@ from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
 from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
 from autoencoder_pipelines.data.frames import LABEL, native
 from autoencoder_pipelines.data.schema import DataSchema
+
+logger = logging.getLogger(__name__)
 
 
 def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
@@ -136,14 +139,29 @@ def writable_output_folders(data_dir: str | os.PathLike) -> list[Path]:
     return [root / name for name in ("02_intermediate", "05_model_input", "06_models", "07_model_output", "08_reporting")]
 
 
-# -- the check nodes: each returns what the defaults of its section became on this data --------
-
-
-def check_data(frame: pd.DataFrame, schema: DataSchema, split: SplitParams) -> dict[str, Any]:
-    """The label names classes; the rows fill every part of the split (stratified with labels)."""
+def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, Any], used: set[str]) -> None:
+    """The rules of the sections a run `used` against its data (the label names classes; the
+    rows fill every part of the split; the kind's own options, parsed here once a run, and its
+    network on the data; the normal classes are classes of the data, and not all of them). The
+    tune search's rules are jobs.tuning.check_search."""
+    counts = label_counts(frame, schema)
     if schema.has_labels:
         check_label_type(schema, frame[LABEL])
-    check_split(schema, split, label_counts(frame, schema))
+    if "split" in used:
+        check_split(schema, sections["split"], counts)
+    if "model" in used:
+        from autoencoder_pipelines.jobs.autoencoders import check_kind_settings, check_model_on_data
+
+        check_kind_settings(sections["model"])
+        check_model_on_data(sections["model"], schema)
+    if "anomaly" in used:
+        check_normal_rows(sections["anomaly"], schema, counts)
+
+
+# -- what the defaults became on this data: the `settings` nodes, as derived.* parameters --------
+
+
+def data_settings(schema: DataSchema, split: SplitParams) -> dict[str, Any]:
     derived: dict[str, Any] = {"data.n_features": schema.n_features, "data.n_rows": schema.n_rows}
     if schema.has_labels:
         derived["data.labelled_rows"] = schema.labelled_count
@@ -152,22 +170,19 @@ def check_data(frame: pd.DataFrame, schema: DataSchema, split: SplitParams) -> d
     if schema.ignored_columns:
         derived["data.ignored_columns"] = schema.ignored_columns
     derived["split.scaling"] = split.scaling_for(schema)
-    return derived
+    return _logged(derived)
 
 
-def check_model(schema: DataSchema, model: ModelParams) -> dict[str, Any]:
-    """The kind's own options (`model.<kind>`, parsed here once a run) and the network of
-    model.kind on the data (a code smaller than the features, images for conv)."""
-    from autoencoder_pipelines.jobs.autoencoders import check_kind_settings, check_model_on_data
-
-    check_kind_settings(model)
-    check_model_on_data(model, schema)
-    return {"model.hidden_sizes": model.hidden_sizes_for(schema.n_features), "model.loss": model.loss_for(schema)}
+def model_settings(schema: DataSchema, model: ModelParams) -> dict[str, Any]:
+    return _logged({"model.hidden_sizes": model.hidden_sizes_for(schema.n_features), "model.loss": model.loss_for(schema)})
 
 
-def check_anomaly(frame: pd.DataFrame, schema: DataSchema, anomaly: AnomalyParams) -> dict[str, Any]:
-    """The normal classes are classes of the data, and not all of them."""
-    check_normal_rows(anomaly, schema, label_counts(frame, schema))
+def anomaly_settings(schema: DataSchema, anomaly: AnomalyParams) -> dict[str, Any]:
     derived = {"anomaly.normal_classes": normal_classes(anomaly, schema)}
     derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items()})
+    return _logged(derived)
+
+
+def _logged(derived: dict[str, Any]) -> dict[str, Any]:
+    logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
     return derived

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from pydantic import BaseModel
 
 from autoencoder_pipelines.config import (
@@ -117,13 +116,6 @@ def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective:
         if inside:
             chosen[key] = value
     return chosen
-
-
-def check_search_on_data(frame: pd.DataFrame, schema: DataSchema, parameters: dict[str, BaseModel]) -> None:
-    """The tune pipeline's check node: every setting its search can reach, against the data."""
-    from autoencoder_pipelines.jobs.checks import label_counts
-
-    check_search(parameters, schema, label_counts(frame, schema))
 
 
 def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_counts: dict[Any, int] | None) -> None:

@@ -18,14 +18,12 @@ from autoencoder_pipelines.jobs.anomaly import (
     train_detector,
     truth,
 )
-from autoencoder_pipelines.jobs.checks import check_anomaly
 from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
 from autoencoder_pipelines.jobs.metrics import collect_metrics
 from autoencoder_pipelines.jobs.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 __all__ = [  # the node functions (some are the jobs layer's, shared with tune)
-    "check_anomaly",
     "collect_metrics",
     "plot_anomaly_curves",
     "plot_anomaly_reasons",

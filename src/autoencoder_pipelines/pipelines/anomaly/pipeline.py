@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import namespaced, settings_checks
+from autoencoder_pipelines.pipelines import namespaced, settings
 from autoencoder_pipelines.pipelines.data_processing.pipeline import ingestion
 from autoencoder_pipelines.pipelines.reporting.pipeline import summary
 
@@ -17,7 +17,7 @@ from .nodes import (
 
 def core() -> Pipeline:
     """Fit, score, compare with the baselines, draw: what `denoise` runs of anomaly detection."""
-    return settings_checks("anomaly") + namespaced("anomaly", [
+    return settings("anomaly") + namespaced("anomaly", [
         node(train_detector, ["model_input", "params:anomaly", "runtime"], ["anomaly_model", "anomaly_history"],
              name="train_anomaly_model"),
         node(score_anomalies, ["anomaly_model", "model_input", "params:anomaly"], ["anomaly_scores", "detector_metrics"],

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import namespaced, settings_checks
+from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import corrupt_eval_sets, count_rows, ingest, split_and_scale
 
@@ -8,7 +8,7 @@ from .nodes import corrupt_eval_sets, count_rows, ingest, split_and_scale
 def ingestion() -> Pipeline:
     """Read and validate the table, check the settings against it, split it and fit the scaler:
     the start of every training."""
-    return settings_checks("data") + namespaced("data_processing", [
+    return settings("data") + namespaced("data_processing", [
         node(ingest, "params:data", ["validated_data", "data_schema"], name="ingest"),
         node(split_and_scale, ["validated_data", "data_schema", "params:split", "runtime"], ["model_input", "scaler"],
              name="split_and_scale"),

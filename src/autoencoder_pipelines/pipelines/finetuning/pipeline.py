@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import namespaced, settings_checks
+from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import (
     collect_metrics,
@@ -15,7 +15,7 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return settings_checks("model") + namespaced("finetuning", [
+    return settings("model") + namespaced("finetuning", [
         node(finetune_classifier, ["pretrained_stack", "model_input", "params:finetune", "runtime"],
              ["classifier", "finetune_history"], name="finetune_classifier"),
         node(train_random_init_classifier, ["model_input", "params:model", "params:finetune", "runtime"],

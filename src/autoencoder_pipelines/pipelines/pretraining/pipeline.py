@@ -1,12 +1,12 @@
 from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import namespaced, settings_checks
+from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import pretrain_stack
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return settings_checks("model") + namespaced("pretraining", [
+    return settings("model") + namespaced("pretraining", [
         node(pretrain_stack, ["model_input", "params:model", "params:pretrain", "params:corruption", "runtime"],
              ["pretrained_stack", "pretrain_history"], name="pretrain_stack"),
     ])

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import namespaced, settings_checks
+from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import (
     classify_features,
@@ -13,7 +13,7 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return settings_checks("model") + namespaced("reduction", [
+    return settings("model") + namespaced("reduction", [
         # from the pretrained stack, not the denoiser: starting from the denoiser saved a few
         # epochs but ended 10% worse (digits: test MSE 0.0056 vs 0.0052; benchmarks/RESULTS.md)
         node(finetune_reduction_autoencoder, ["pretrained_stack", "model_input", "params:model", "params:reduction", "runtime"],

@@ -8,8 +8,8 @@ Every trial is an MLflow run nested in the run of the search. The study lives in
 (catalog: tune_study), so an interrupted search resumes where it stopped; the best settings
 are written as parameters to copy into conf/local (catalog: tune_best_params).
 
-No torch or Optuna at import: `resolve` and `check_search` (rules against the data, the
-pipeline's check node, right after ingestion) need neither.
+No torch or Optuna at import: `resolve` and `check_search` (rules against the data, run right
+after ingestion by the project hook) need neither.
 """
 
 from __future__ import annotations
@@ -40,16 +40,15 @@ logger = logging.getLogger(__name__)
 
 
 def run_search(
-    data: ModelInput, parameters: dict[str, Any], runtime: Any, storage: str
+    data: ModelInput, tune: TuneParams, parameters: dict[str, Any], runtime: Any, storage: str
 ) -> tuple[pd.DataFrame, dict[str, Any], Any, Any, dict[str, list[dict[str, float]]]]:
     """The tune node: the study's trials (all runs of it), the best parameters, the history and
-    importance figures, and the search's metrics for MLflow. `parameters`: every section, as
-    parsed once for the run (the search varies those of its job, `tune` says how); the
-    training and validation rows only, never the test rows."""
+    importance figures, and the search's metrics for MLflow. `tune`: how to search;
+    `parameters`: every section, as parsed once for the run (the search varies those of its
+    job); the training and validation rows only, never the test rows."""
     import optuna
 
     sections: dict[str, BaseModel] = {k: v for k, v in parameters.items() if isinstance(v, BaseModel)}
-    tune: TuneParams = sections["tune"]
     schema = data.schema
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
