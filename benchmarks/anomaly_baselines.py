@@ -28,9 +28,11 @@ from anomaly_tables import TABLES
 from sklearn.model_selection import train_test_split
 
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
+from autoencoder_pipelines.data.frames import ModelInput
 from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.anomaly import ranking_metrics, train_detector
-from autoencoder_pipelines.jobs.runtime import resolve_runtime
+from autoencoder_pipelines.jobs.runtime import Runtime, resolve_runtime
 from autoencoder_pipelines.nn.seeding import derive_seed
 from autoencoder_pipelines.pipelines.anomaly.nodes import (
     score_anomalies,
@@ -59,19 +61,19 @@ def pyod_scores(train: pd.DataFrame, test: pd.DataFrame, features: list[str]) ->
     return model.decision_function(test[features].to_numpy())
 
 
-def ensemble_metrics(train, val, test, schema, anomaly: AnomalyParams, seed: int, members: int) -> dict:
+def ensemble_metrics(data: ModelInput, anomaly: AnomalyParams, seed: int, members: int) -> dict:
     """The detector's test ranking; with members > 1, the mean score of that many detectors
     whose seeds differ (an ensemble; not part of the product: benchmarks/RESULTS.md)."""
     scores = []
     for member in range(members):
         run_seed = seed if member == 0 else derive_seed(seed, f"member.{member}")
         runtime = resolve_runtime(RuntimeParams(device="cpu", seed=run_seed, log_every=0, checkpoint_every=0, threads=1))
-        detector, _ = train_detector(train, val, schema, anomaly, runtime)
-        table, metrics = score_anomalies(detector, train, val, test, schema, anomaly)
+        detector, _ = train_detector(data, anomaly, runtime)
+        table, metrics = score_anomalies(detector, data, anomaly)
         scores.append(table.loc[table["split"] == "test", "reconstruction_error"].to_numpy())
     if members == 1:
         return metrics
-    return ranking_metrics("anomaly", test["label"].astype(bool).reset_index(drop=True), pd.Series(np.mean(scores, axis=0)))
+    return ranking_metrics("anomaly", data.test["label"].astype(bool).reset_index(drop=True), pd.Series(np.mean(scores, axis=0)))
 
 
 def main() -> None:
@@ -94,12 +96,12 @@ def main() -> None:
             x, y = TABLES[name](seed)
             train, val, test = frames(x, y, seed)
             features = [c for c in train.columns if c.startswith("x")]
-            schema = {"source": name, "features": features, "classes": [0, 1], "label_column": "label",
-                      "id_column": None, "image_shape": None, "n_rows": len(x)}
+            schema = DataSchema(source=name, features=features, classes=[0, 1], label_column="label", n_rows=len(x))
+            data = ModelInput(train, val, test, schema)
             started = time.perf_counter()
-            metrics = ensemble_metrics(train, val, test, schema, anomaly, seed, args.members)
+            metrics = ensemble_metrics(data, anomaly, seed, args.members)
             seconds = time.perf_counter() - started
-            _, baselines = score_baselines(train, test, schema, anomaly, RuntimeParams(seed=seed))
+            _, baselines = score_baselines(data, anomaly, Runtime(RuntimeParams(seed=seed)))
             row = {"table": name, "seed": seed, "rows": len(x), "features": x.shape[1], "ae_seconds": seconds,
                    "ae_roc": metrics["anomaly.roc_auc"], "ae_ap": metrics["anomaly.average_precision"],
                    "if_roc": baselines["anomaly.isolation_forest.roc_auc"], "if_ap": baselines["anomaly.isolation_forest.average_precision"],

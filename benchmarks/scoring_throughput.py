@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile
 from autoencoder_pipelines.framework.datasets import ParquetPartitions
 from autoencoder_pipelines.jobs.autoencoders import architecture
@@ -53,7 +54,7 @@ class _Model:
 def make_scorer(features: list[str]) -> Scorer:
     torch.manual_seed(0)
     n = len(features)
-    schema = {"features": features, "classes": list(range(10)), "id_column": None, "label_column": None}
+    schema = DataSchema(source="generated", features=features, classes=list(range(10)), n_rows=0)
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[256, 128, 24]), schema)
     autoencoder, anomaly = get_kind("undercomplete").build(arch), get_kind("undercomplete").build(arch)
     detector = AutoencoderDetector.fitted(anomaly, threshold=0.05)

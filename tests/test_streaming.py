@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile
 from autoencoder_pipelines.framework.datasets import ParquetPartitions, parquet_stream
 from autoencoder_pipelines.jobs.autoencoders import architecture
@@ -31,7 +32,7 @@ class Model:
 
 def _scorer(id_column: str | None = None) -> Scorer:
     torch.manual_seed(0)
-    schema = {"features": FEATURES, "classes": ["a", "b", "c"], "id_column": id_column, "label_column": None}
+    schema = DataSchema(source="t", features=FEATURES, classes=["a", "b", "c"], id_column=id_column, n_rows=ROWS)
     kind = get_kind("undercomplete")
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[8, 3]), schema)
     autoencoder = kind.build(arch)

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams
-from autoencoder_pipelines.data.frames import LABEL, features_tensor
+from autoencoder_pipelines.data.frames import LABEL, ModelInput, features_tensor
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.checks import normal_classes
 from autoencoder_pipelines.jobs.runtime import History, Runtime, history_series
 
@@ -21,22 +22,21 @@ Detector = Any  # nn.detector.AutoencoderDetector (torch is imported where it is
 TRUTH = "anomalous"  # the label's verdict per row: True, False, or missing without labels
 
 
-def normal_part(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
+def normal_part(frame: pd.DataFrame, schema: DataSchema, params: AnomalyParams) -> pd.DataFrame:
     """The rows labelled with a normal class (every row when there are no labels). Unlabelled
     rows of a labelled table are left out: nothing says they are normal."""
     normal = normal_classes(params, schema)
     return frame if normal is None else frame[frame[LABEL].isin(normal)]
 
 
-def train_detector(
-    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], anomaly: AnomalyParams, runtime: Runtime
-) -> tuple[Detector, History]:
+def train_detector(data: ModelInput, anomaly: AnomalyParams, runtime: Runtime) -> tuple[Detector, History]:
     """Fit the detector on the normal training rows (early stopping, and the score's
     standardisation, on the normal validation rows); the threshold follows
     anomaly.threshold_rule: `contamination` of all training rows flagged, or `false_alarm_rate`
     of the normal validation rows."""
     from autoencoder_pipelines.nn.detector import AutoencoderDetector
 
+    train, val, schema = data.train, data.val, data.schema
     choices = anomaly.detector_choices(schema)
     normal_train = normal_part(train, schema, anomaly)
     detector = AutoencoderDetector(
@@ -63,7 +63,7 @@ def train_detector(
     return detector, history_series(detector.history_)
 
 
-def truth(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.Series:
+def truth(frame: pd.DataFrame, schema: DataSchema, params: AnomalyParams) -> pd.Series:
     normal = normal_classes(params, schema)
     if normal is None:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
