@@ -132,7 +132,7 @@ def chain(label: str, local: dict, table: Path | None, env: str | None, interval
                    "nodes": {name: end - start for name, (start, end) in windows.items()}}
         if sampler:
             samples = sampler.samples()
-            training = [w for name, w in windows.items() if name in TRAINING_NODES]
+            training = [w for name, w in windows.items() if name.rpartition(".")[2] in TRAINING_NODES]  # <pipeline>.<node>
             figures["busy_training"] = busy_share(samples, training)
             figures["busy_all"] = sum(b for _, b in samples) / max(len(samples), 1)
             figures["samples"] = len(samples)
