@@ -273,3 +273,81 @@ def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_projec
         training.release()
     assert project.path("data/07_model_output/scored/rows.csv.parquet").exists()
     assert checkpoint.read_bytes() == b"an interrupted training's checkpoint"
+
+
+def test_a_file_that_changes_after_it_was_scored_is_scored_again_and_the_old_output_kept(scoring_project, capsys):
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:50].to_csv(inbox / "day1.csv", index=False)
+    project.run("score")
+    first = (scored / "day1.csv.parquet").stat().st_mtime_ns
+    capsys.readouterr()
+
+    project.run("score")  # unchanged: not scored again
+    os.utime(inbox / "day1.csv")  # touched, same content: not scored again either
+    project.run("score")
+    assert (scored / "day1.csv.parquet").stat().st_mtime_ns == first
+    assert "rescored" not in capsys.readouterr().out
+
+    DIGITS.iloc[:120].to_csv(inbox / "day1.csv", index=False)  # the same name, 70 more rows
+    project.run("score")
+    assert len(pd.read_parquet(scored / "day1.csv.parquet")) == 120
+    (kept,) = (scored / "_replaced").iterdir()
+    assert re.fullmatch(r"day1\.csv\.\d{8}T\d{6}Z\.parquet", kept.name) and len(pd.read_parquet(kept)) == 50
+    run = max(project.runs(SCORING), key=lambda r: r.info.start_time)
+    assert run.data.metrics["score.partitions_rescored"] == 1 and run.data.metrics["score.rows_scored"] == 120
+    assert run.data.tags["score.rescored"] == "day1.csv"
+    out = capsys.readouterr().out
+    assert ("  rescored: day1.csv (changed since scored; outputs replaced, the previous ones kept in "
+            "data/07_model_output/scored/_replaced)") in out
+    project.run("score")  # the kept output is not an output of its own
+    assert max(project.runs(SCORING), key=lambda r: r.info.start_time).data.metrics["score.partitions_new"] == 0
+
+
+def test_a_file_that_changes_while_it_is_scored_is_not_published(scoring_project, monkeypatch):
+    from autoencoder_pipelines.data.tables import TableFile
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:30].to_csv(inbox / "day1.csv", index=False)
+    original = TableFile.chunks
+
+    def appended_to_while_read(self, rows, text_columns=()):
+        yield from original(self, rows, text_columns)
+        with open(self.path, "a") as handle:  # an upload still under way
+            handle.write(DIGITS.iloc[:1].to_csv(index=False, header=False))
+
+    monkeypatch.setattr(TableFile, "chunks", appended_to_while_read)
+    with pytest.raises(ScoringFailedError, match=r"day1.csv: changed while it was scored \(still being written\?\); "
+                                                 "nothing published, it is scored again on the next run"):
+        project.run("score")
+    assert not scored.exists() or not list(scored.iterdir())
+    monkeypatch.setattr(TableFile, "chunks", original)
+    project.run("score")  # the next run scores the complete file
+    assert len(pd.read_parquet(scored / "day1.csv.parquet")) == 31
+
+
+def test_only_data_files_are_read_from_the_inbox(scoring_project):
+    """Stray files (notes, a Spark marker, hidden files, a partial upload) are skipped with one
+    log line; compressed CSV is data. Run as a user runs it, reading what it prints."""
+    import gzip
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:10].to_csv(inbox / "day1.csv", index=False)
+    (inbox / "day2.csv.gz").write_bytes(gzip.compress(DIGITS.iloc[10:20].to_csv(index=False).encode()))
+    DIGITS.iloc[20:30].to_csv(inbox / "DAY3.CSV", index=False)
+    (inbox / "notes.txt").write_text("scored on Monday\n")
+    (inbox / "_SUCCESS").write_text("")
+    (inbox / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (inbox / ".day4.csv.part").write_text("pixel_0_0\n1\n")
+    (inbox / "_temporary").mkdir()
+    DIGITS.iloc[:3].to_csv(inbox / "_temporary" / "part-0.csv", index=False)
+    result = project.kedro("run", "--pipelines=score")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert sorted(p.name for p in scored.iterdir()) == ["DAY3.CSV.parquet", "day1.csv.parquet", "day2.csv.gz.parquet"]
+    assert len(pd.read_parquet(scored / "day2.csv.gz.parquet")) == 10
+    (line,) = [line for line in project.path("info.log").read_text().splitlines() if "skipped" in line]
+    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, not hidden): " \
+           ".DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line

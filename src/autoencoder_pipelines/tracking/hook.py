@@ -41,6 +41,7 @@ from autoencoder_pipelines.tracking.store import (
 logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
+SCORING_REPORT = "scoring_report"  # the score node's report: the summary names the files scored again
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
 NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
 # Metrics shown in the summary printed at the end of a run, when the run has them.
@@ -79,6 +80,7 @@ class MlflowTrackingHook:
         self.registered_version: int | None = None
         self.promoted = False
         self.outputs: list[str] = []
+        self.rescored: dict[str, str] = {}  # a scoring run's files scored again -> their previous output, kept
         self.pending = False  # a run to open at the second node
         self.nodes_started = 0
 
@@ -109,6 +111,7 @@ class MlflowTrackingHook:
         self.run_id, self.started_here, self.catalog = None, False, catalog
         self.names = run_params.get("pipeline_names") or ["__default__"]
         self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
+        self.rescored = {}
         self._check_promotion(pipeline)
         if self.scoring or set(self.names) & NO_RUN_PIPELINES:
             import mlflow  # their first node reads the registry
@@ -196,6 +199,12 @@ class MlflowTrackingHook:
         if path is not None:
             folder = Path(str(path)) if hasattr(dataset, "_path") else Path(str(path)).parent
             self.outputs.append(_relative(folder))
+        if dataset_name == SCORING_REPORT and isinstance(data, dict):
+            self.rescored = dict(data.get("rescored") or {})
+            if self.rescored and self.run_id is not None:
+                import mlflow
+
+                mlflow.set_tag("score.rescored", ", ".join(sorted(self.rescored))[:5000])
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
@@ -286,6 +295,10 @@ class MlflowTrackingHook:
         model = self._model_line(run)
         if model:
             lines.append("  model: " + model)
+        if self.rescored:
+            kept = sorted({_relative(Path(p).parent) for p in self.rescored.values() if p})
+            lines.append(f"  rescored: {', '.join(sorted(self.rescored))} (changed since scored; outputs replaced, "
+                         f"the previous ones kept in {', '.join(kept) or 'no folder'})")
         if self.outputs:
             lines.append("  outputs: " + ", ".join(sorted(set(self.outputs))))
         if self.uri and self.uri.startswith(("http://", "https://")):
