@@ -81,6 +81,29 @@ class Case:
     one_line: bool = False  # the message is one line (parameters)
 
 
+@dataclass
+class Link:
+    """A symbolic link to `target` (relative to the link's folder)."""
+
+    target: str
+
+
+def _latin1(text: str, line: int) -> bytes:
+    """`text` in Latin-1, with an é (not UTF-8) at the start of line `line`'s last cell."""
+    lines = text.splitlines()
+    head, _, last = lines[line - 1].rpartition(",")
+    lines[line - 1] = f"{head},\xe9{last}" if head else f"\xe9{last}"
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
 def _data(path_suffix: str = "csv", **data: Any) -> dict[str, Any]:
     return {"source": path_suffix, **data}
 
@@ -103,6 +126,13 @@ CASES = {
                                     files={"in.csv": SEMICOLONS}, data=_data()),
     "read_args not of pandas": Case("data_processing", ["are not options of pandas.read_csv", "'sepp'"],
                                     files={"in.csv": SEMICOLONS}, data=_data(read_args={"sepp": ";"})),
+    "not UTF-8": Case("data_processing", ["in.csv: line 5, byte", "is not utf-8 text",
+                                          "or give its encoding (data.read_args: {encoding: latin-1}, for instance)"],
+                      files={"in.csv": _latin1(_text(TABLE), 5)}, data=_data()),
+    "a Parquet file named .csv": Case("data_processing", ["in.csv: a Parquet file named .csv; rename it to .parquet"],
+                                      files={"in.csv": _parquet_bytes(TABLE)}, data=_data()),
+    "a symbolic link loop": Case("data_processing", ["loop.csv: a symbolic link loop (the link leads back to itself)"],
+                                 files={"loop.csv": Link("loop2.csv"), "loop2.csv": Link("loop.csv")}, data=_data()),
     "duplicate column names": Case("data_processing", ["in.csv: duplicate column name(s) [a]; every column needs its own name"],
                                    files={"in.csv": _text(TABLE).replace("a,b,c,d", "a,b,a,d", 1)}, data=_data()),
     # -- bad cells: file, line, column, value; never a dropped column ---------------------
@@ -254,6 +284,11 @@ CASES = {
     "scoring: duplicate columns": Case(
         "score", ["dup.csv: duplicate column name(s) [pixel_0_0]"],
         inbox={"dup.csv": _text(_digits(slice(0, 5))).replace("pixel_0_1,", "pixel_0_0,", 1)}),
+    "scoring: not UTF-8": Case(
+        "score", ["latin.csv: line 3, byte", "is not utf-8 text"], inbox={"latin.csv": _latin1(_text(_digits(slice(0, 5))), 3)}),
+    "scoring: a symbolic link loop": Case(
+        "score", ["loop.csv: a symbolic link loop (the link leads back to itself)"],
+        inbox={"loop.csv": Link("loop2.csv"), "loop2.csv": Link("loop.csv")}),
     "scoring: separated by semicolons": Case(
         "score", ["semi.csv: every line parses into one column", "separated by ';'?"],
         inbox={"semi.csv": _text(_digits(slice(0, 5))).replace(",", ";")}),
@@ -284,7 +319,9 @@ def _outputs(root: Path) -> dict[str, str]:
 
 def _write(path: Path, content: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, pd.DataFrame):
+    if isinstance(content, Link):
+        path.symlink_to(content.target)
+    elif isinstance(content, pd.DataFrame):
         content.to_parquet(path) if path.suffix == ".parquet" else content.to_csv(path, index=False)
     elif isinstance(content, bytes):
         path.write_bytes(content)

@@ -351,3 +351,32 @@ def test_only_data_files_are_read_from_the_inbox(scoring_project):
     (line,) = [line for line in project.path("info.log").read_text().splitlines() if "skipped" in line]
     assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, not hidden): " \
            ".DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line
+
+
+def test_an_output_folder_that_is_a_file_stops_the_run_once_before_any_file_is_scored(scoring_project):
+    project = scoring_project
+    for name in ("day1.csv", "day2.csv", "day3.csv"):
+        DIGITS.iloc[:5].to_csv(project.path(f"data/01_raw/incoming/{name}"), index=False)
+    project.path("data/07_model_output").mkdir(parents=True, exist_ok=True)
+    project.path("data/07_model_output/scored").write_text("not a folder")
+    result = project.kedro("run", "--pipelines=score")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    block = output[output.rindex("Error: "):].strip().splitlines()
+    assert block == [f"Error: {project.path('data/07_model_output/scored')}: is a file, not a folder; the scored outputs go in a folder "
+                     "of that name (catalog: scored_partitions). Move the file away and run again; nothing was scored",
+                     "(traceback in errors.log; --verbose prints it here)"], output[-3000:]
+    assert output.count("is a file, not a folder") == 1 and "FileExistsError" not in output
+    assert project.path("data/07_model_output/scored").read_text() == "not a folder"
+
+
+def test_a_killed_score_run_leaves_no_temporary_file_after_the_next_run(scoring_project):
+    project = scoring_project
+    scored = project.path("data/07_model_output/scored")
+    scored.mkdir(parents=True)
+    left = scored / ".day1.csv.parquet.4194999.5f3a1b.tmp"  # what a kill -9 mid-file leaves
+    left.write_bytes(b"PAR1half a file")
+    os.utime(left, (0, 0))
+    DIGITS.iloc[:5].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
+    project.run("score")
+    assert sorted(p.name for p in scored.iterdir()) == ["day1.csv.parquet"]

@@ -276,7 +276,7 @@ class TableFile:
     def read(self) -> pd.DataFrame:
         return read_table(self.path, self.kind, self.read_args or None)
 
-    def _check_file(self) -> None:
+    def check(self) -> None:
         """The file is there and readable; a CSV's compression is settled (by name or content)."""
         check_file(self.path, self.kind)
         if self.kind == "csv" and not self._checked:
@@ -298,7 +298,7 @@ class TableFile:
         as written, not parsed, so a column (ids) reads the same whatever the chunk holds."""
         if rows < 1:
             raise ValueError(f"rows must be at least 1, got {rows}")
-        self._check_file()
+        self.check()
         first = 0
         iterator = self._parquet_chunks(rows) if self.kind == "parquet" else self._csv_chunks(rows, text_columns)
         while True:
@@ -368,7 +368,7 @@ class TableFile:
 
     def column(self, name: str) -> pd.Series:
         """One column of the whole file (read as `chunks` reads it)."""
-        self._check_file()
+        self.check()
         try:
             if self.kind == "parquet":
                 return pd.read_parquet(self.path, columns=[name])[name]

@@ -30,6 +30,7 @@ from autoencoder_pipelines.nn.atomic import (
     commit,
     discard,
     is_temporary,
+    remove_orphans,
     temporary_name,
     write_text,
 )
@@ -353,6 +354,19 @@ class ParquetPartitionsDataset(AbstractDataset):
         self._suffix = filename_suffix
 
     def load(self) -> "ParquetPartitions":
+        """The handle, once the folder is known to take outputs (before any file is scored);
+        temporary files that killed runs left there are removed (nn.atomic.remove_orphans)."""
+        from autoencoder_pipelines.jobs.checks import check_writable
+
+        if self._path.exists() and not self._path.is_dir():
+            raise DataValidationError(
+                f"{self._path}: is a file, not a folder; the scored outputs go in a folder of that name "
+                "(catalog: scored_partitions). Move the file away and run again; nothing was scored")
+        check_writable([self._path])
+        removed = remove_orphans(self._path, recursive=True)
+        if removed:
+            logger.info("%s: removed %d temporary file(s) that killed runs left: %s", self._path, len(removed),
+                        ", ".join(str(p.relative_to(self._path)) for p in removed[:SKIPPED_SHOWN]))
         return ParquetPartitions(self._path, self._suffix)
 
     def save(self, data: Any) -> None:

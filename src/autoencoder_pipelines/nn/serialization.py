@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoencoder_pipelines.nn.atomic import atomic_path
+from autoencoder_pipelines.nn.atomic import atomic_file
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.kinds.base import Architecture
@@ -63,8 +63,8 @@ def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, An
         "json": json.dumps({"meta": meta or {}, "parts": {name: describe(obj) for name, obj in parts.items()}}),
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
     }
-    with atomic_path(path) as temporary:
-        torch.save(payload, temporary)
+    with atomic_file(path) as handle:
+        torch.save(payload, handle)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:

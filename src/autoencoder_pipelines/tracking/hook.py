@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from autoencoder_pipelines.config import RegistryParams, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
+from autoencoder_pipelines.nn.atomic import process_running
 from autoencoder_pipelines.tracking.store import (
     check_tracking_store,
     default_tracking_uri,
@@ -355,22 +356,10 @@ def mark_dead_runs_killed(experiment_id: str) -> None:
     host = socket.gethostname()
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=200):
         tags = run.data.tags
-        if tags.get("aep.host") == host and tags.get("aep.pid", "").isdigit() and not _alive(int(tags["aep.pid"])):
+        if tags.get("aep.host") == host and tags.get("aep.pid", "").isdigit() and not process_running(int(tags["aep.pid"])):
             client.set_tag(run.info.run_id, "error", f"process {tags['aep.pid']} ended without closing the run")
             client.set_terminated(run.info.run_id, "KILLED")
             logger.warning("MLflow run %s was left RUNNING by a dead process: marked KILLED", run.info.run_id)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _SIGTERM_INSTALLED = False

@@ -63,6 +63,7 @@ def score_partitions(
         try:
             tables[partition] = incoming[partition]()
             if partition in done:
+                tables[partition].check()
                 reason = scored.change(partition, tables[partition].path)
                 if reason is None:
                     continue
@@ -84,6 +85,7 @@ def score_partitions(
         try:
             if partition in errors:
                 raise DataValidationError(errors[partition])
+            table.check()  # a missing or unreadable file is named before anything is written
             chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
             found = 0
             with scored.writer(partition, source=table.path) as stream:
