@@ -192,6 +192,14 @@ CASES = {
     "image shape mismatch": Case("data_processing", ["data.image_shape [3, 3] holds 9 values but there are 4 feature columns"],
                                  files={"in.csv": TABLE}, data=_data(label_column="kind", image_shape=[3, 3])),
     # -- the data against the settings (right after ingestion) ----------------------------
+    "every feature constant": Case(
+        "anomaly", ["in.csv: all 4 feature column(s) are constant [a, b, c, d]: an autoencoder needs at least 2 varying "
+                    "features to learn anything"],
+        files={"in.csv": TABLE.assign(a=1.0, b=0.0, c=0.5, d=2.0)}, data=_data(label_column="kind"),
+        params={"anomaly": {"normal_classes": [0]}}),
+    "one varying feature": Case(
+        "data_processing", ["in.csv: only 1 of 4 feature columns varies ('c'); the others are constant [a, b, d]"],
+        files={"in.csv": TABLE.assign(a=1.0, b=0.0, d=2.0)}, data=_data(label_column="kind")),
     "a label of measurements": Case("data_processing", ["column 'a' (label) holds non-integer numbers"],
                                     files={"in.csv": TABLE}, data=_data(label_column="a")),
     "too few rows for the split": Case("data_processing", ["too few for the split"], files={"in.csv": _table(24)},

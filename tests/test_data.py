@@ -350,3 +350,16 @@ def test_a_symbolic_link_loop_and_a_link_to_nothing_are_named_as_such(tmp_path):
         list(TableFile(tmp_path / "a.csv").chunks(10))
     with pytest.raises(DataValidationError, match=r"gone.csv: a symbolic link to .*deleted.csv, which does not exist"):
         read_table(tmp_path / "gone.csv", "csv")
+
+
+def test_constant_feature_columns_are_named_in_a_warning(caplog):
+    from autoencoder_pipelines.jobs.checks import check_features_vary
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 0.0], "c": [4.0, 5.0, 4.0], "d": [7.0] * 3})
+    schema = {"source": "t.csv", "features": ["a", "b", "c", "d"]}
+    with caplog.at_level("WARNING"):
+        check_features_vary(frame, schema)
+    assert "t.csv: 2 of 4 feature column(s) are constant and carry no information: [b, d]" in caplog.text
+    caplog.clear()
+    check_features_vary(frame[["a", "c"]], {"source": "t.csv", "features": ["a", "c"]})
+    assert caplog.text == ""

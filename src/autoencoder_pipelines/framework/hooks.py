@@ -61,6 +61,7 @@ class ProjectHooks:
         from autoencoder_pipelines.jobs import checks
 
         uses = lambda section: f"params:{section}" in self.consumed  # noqa: E731
+        checks.check_features_vary(frame, schema)
         counts = checks.label_counts(frame, schema)
         if has_labels(schema):
             checks.check_label_type(schema, frame[LABEL])
