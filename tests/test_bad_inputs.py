@@ -284,6 +284,22 @@ CASES = {
                                                             "Set MLFLOW_TRACKING_URI to a writable store"],
                                         files={"a_file": "not a folder"},
                                         conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/a_file/mlflow.db\n"}),
+    "a tracking folder that does not exist": Case(
+        "anomaly", ["MLflow tracking store", "/typo/mlflow.db': the folder", "does not exist", "nothing was created"],
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/typo/mlflow.db\n"}, one_line=True),
+    "scoring from a tracking folder that does not exist": Case(
+        "score", ["/typo/mlflow.db': the folder", "does not exist", "nothing was created"],
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/typo/mlflow.db\n"}, one_line=True),
+    "scoring from a store that does not exist": Case(
+        "score", ["there is no store at", "nothing was created"], files={"folder/x": "a folder"},
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/folder/mlflow.db\n"}, one_line=True),
+    "promoting in a store that does not exist": Case(
+        "promote", ["there is no store at", "nothing was created"], files={"folder/x": "a folder"},
+        params={"registry": {"version": 1}},
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/folder/mlflow.db\n"}, one_line=True),
+    "a tracking server that is down": Case(
+        "score", ["MLflow tracking server http://127.0.0.1:9 does not answer"],
+        conf={"mlflow.yml": "tracking_uri: http://127.0.0.1:9\nserver_timeout_seconds: 2\n"}, one_line=True),
     # -- scoring: a bad file is refused, the scored ones stay -----------------------------
     "scoring: beyond float32": Case(
         "score", ["1 of 1 new partition(s) could not be scored", "big.csv: 1 bad cell in 1 of 5 rows:",
@@ -386,6 +402,7 @@ def test_a_bad_input_is_refused_and_changes_no_earlier_output(name, request, mak
     message = block.splitlines()[:-1]
     assert len(message) <= (1 if case.one_line else 8), block
     assert _outputs(project.root) == before, "an earlier output changed"
+    assert not (folder / "typo").exists() and not (folder / "folder" / "mlflow.db").exists(), "a store was created"
     free = TrainingLock(project.path("data"))
     free.acquire("refuse")  # the refused run left the data folder free
     free.release()

@@ -81,13 +81,39 @@ def test_runs_left_running_by_a_dead_process_are_marked_killed(store):
 
 
 def test_tracking_store_check(tmp_path):
-    check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)
+    (tmp_path / "ok").mkdir()
+    check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)  # a new store in a folder
     (tmp_path / "a_file").write_text("")
     with pytest.raises(TrackingStoreError, match="'sqlite:///.*a_file/mlflow.db' cannot be written"):
         check_tracking_store(f"sqlite:///{tmp_path / 'a_file' / 'mlflow.db'}", tmp_path)
     with pytest.raises(TrackingStoreError, match="cannot be written"):
         check_tracking_store(f"file://{tmp_path / 'a_file' / 'store'}", tmp_path)
-    check_tracking_store("http://tracking.example:5000", tmp_path)  # remote stores are not contacted
+    # a store to read the registry from must exist
+    with pytest.raises(TrackingStoreError, match=r"there is no store at .*ok/other.db; nothing was created"):
+        check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'other.db'}", tmp_path, must_exist=True)
+    assert not (tmp_path / "ok" / "other.db").exists()
+
+
+def test_a_store_in_a_folder_that_does_not_exist_is_refused_and_nothing_is_created(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'typo' / 'mlflow.db'}"
+    for must_exist in (False, True):
+        with pytest.raises(TrackingStoreError) as error:
+            check_tracking_store(uri, tmp_path, must_exist=must_exist)
+        assert str(error.value).startswith(f"MLflow tracking store '{uri}': the folder {tmp_path / 'typo'} does not "
+                                           "exist (a typo in MLFLOW_TRACKING_URI or mlflow.yml?); nothing was created.")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_tracking_server_that_does_not_answer_is_named_at_once(tmp_path):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(TrackingStoreError) as error:
+        check_tracking_store("http://127.0.0.1:9", tmp_path)  # the discard port: closed
+    assert time.monotonic() - started < 10
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("MLflow tracking server http://127.0.0.1:9 does not answer (")
+    assert "asked http://127.0.0.1:9/health with a 5 s timeout" in message
 
 
 def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path):

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kedro.framework.hooks import hook_impl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from autoencoder_pipelines.config import RegistryParams, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.nn.atomic import process_running
 from autoencoder_pipelines.tracking.store import (
+    SERVER_TIMEOUT_S,
     check_tracking_store,
     default_tracking_uri,
     prepare_store,
@@ -64,6 +65,7 @@ class TrackingConfig(BaseModel):
     tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
     experiment: str = "autoencoder_pipelines"
     disable_for_pipelines: list[str] = ["data_processing"]
+    server_timeout_seconds: float = Field(SERVER_TIMEOUT_S, gt=0)  # a tracking server's health check at start
 
 
 class MlflowTrackingHook:
@@ -114,15 +116,20 @@ class MlflowTrackingHook:
         self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
         self.rescored = {}
         self._check_promotion(pipeline)
+        self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        # The registry is read from a store that exists (a mistyped one is never created); a
+        # store this run writes to must be writable; a server must answer: all checked now,
+        # before any node (no MLflow import). A model folder scored without tracking needs none.
+        reads_registry = bool(set(self.names) & NO_RUN_PIPELINES) or (self.scoring and not _local_model(self.registry.model_uri))
+        if reads_registry or self.pending:
+            check_tracking_store(self.uri, self.project_path, must_exist=reads_registry,
+                                 server_timeout=self.config.server_timeout_seconds)
         if self.scoring or set(self.names) & NO_RUN_PIPELINES:
             import mlflow  # their first node reads the registry
 
             mlflow.set_tracking_uri(self.uri)
-        self.pending, self.nodes_started = self.enabled_for(run_params), 0
         if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
-            self.open_run()  # (which checks the store)
-        elif self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
-            check_tracking_store(self.uri, self.project_path)
+            self.open_run()
 
     @hook_impl(trylast=True)
     def before_node_run(self) -> None:
@@ -322,6 +329,13 @@ class MlflowTrackingHook:
                 return f"scored with '{params['model.name']}' version {params['model.version']}"
             return f"scored with {params['model.uri']}"
         return ""
+
+
+def _local_model(uri: str | None) -> bool:
+    """A model given as a folder (not models:/, runs:/, s3://...): scoring it reads no registry."""
+    from urllib.parse import urlparse
+
+    return bool(uri) and urlparse(uri).scheme in ("", "file")
 
 
 def _number(value: float) -> str:
