@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -380,3 +381,66 @@ def test_a_killed_score_run_leaves_no_temporary_file_after_the_next_run(scoring_
     DIGITS.iloc[:5].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
     project.run("score")
     assert sorted(p.name for p in scored.iterdir()) == ["day1.csv.parquet"]
+
+
+def _download(project, uri: str, folder: Path) -> subprocess.CompletedProcess:
+    """README's `mlflow artifacts download -u <uri> -d <folder>`, against the project's store."""
+    return subprocess.run([sys.executable, "-m", "mlflow", "artifacts", "download", "-u", uri, "-d", str(folder)],
+                          cwd=project.root, env={**os.environ, "MLFLOW_TRACKING_URI": project.uri},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_downloaded_model_folder_scores_from_another_store_or_none_stamped_with_its_path(
+        scoring_project, make_project, tmp_path):
+    """README's way to score without the training store: download the champion, then score with
+    --params=model_uri=model, in a project with a fresh store, and in one with none at all."""
+    downloaded = _download(scoring_project, f"models:/{NAME}@champion", tmp_path / "model")
+    assert downloaded.returncode == 0, downloaded.stderr[-2000:]
+    for name, mlflow_yml in (("fresh", None), ("none", "disable_for_pipelines: [score]\n")):
+        project = make_project(name=name)  # a store of its own, in which nothing was registered
+        if mlflow_yml:
+            project.path("conf/local/mlflow.yml").write_text(mlflow_yml)
+            project.path("mlflow.db").unlink()
+        shutil.copytree(tmp_path / "model", project.path("model"))
+        project.path("data/01_raw/incoming").mkdir(parents=True)
+        DIGITS.iloc[:25].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
+        result = project.kedro("run", "--pipelines=score", "--params=model_uri=model")
+        log = project.path("info.log").read_text()
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        rows = pd.read_parquet(project.path("data/07_model_output/scored/day1.csv.parquet"))
+        assert len(rows) == 25 and set(rows["model_name"]) == {str(project.path("model"))}
+        assert rows["model_version"].isna().all() and rows["model_run_id"].isna().all()  # nothing confirms them
+        assert f"says it is version 1 of '{NAME}', but " in log and "stamped with the folder, not a version" in log
+        if mlflow_yml:
+            assert not project.path("mlflow.db").exists() and "there is no registry to confirm it" in log
+        else:
+            assert "has no such version" in log
+            run = max(project.runs(SCORING), key=lambda r: r.info.start_time)
+            assert run.data.params["model.uri"] == str(project.path("model")) and run.data.params["model.version"] == ""
+
+
+def test_a_model_folder_claiming_a_version_is_trusted_only_when_the_registry_confirms_it(scoring_project, tmp_path):
+    import yaml
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    assert _download(project, f"models:/{NAME}/1", tmp_path / "model").returncode == 0
+    meta = tmp_path / "model" / "registered_model_meta"
+    assert yaml.safe_load(meta.read_text()) == {"model_name": NAME, "model_version": "1"}
+
+    meta.write_text(yaml.safe_dump({"model_name": NAME, "model_version": "99"}))  # spoofed: no such version
+    DIGITS.iloc[:5].to_csv(inbox / "a.csv", index=False)
+    project.run("score", model_uri=str(tmp_path / "model"))
+    rows = pd.read_parquet(scored / "a.csv.parquet")
+    assert rows["model_version"].isna().all() and set(rows["model_name"]) == {str(tmp_path / "model")}
+
+    # version 1 claimed by a folder whose scorer is not version 1's (a threshold edited by hand)
+    meta.write_text(yaml.safe_dump({"model_name": NAME, "model_version": "1"}))
+    scorer_file = tmp_path / "model" / "artifacts" / "scoring_model.pt"
+    edited = Scorer.load(scorer_file)
+    edited.detector.threshold_ = 0.0
+    edited.save(scorer_file)
+    DIGITS.iloc[5:10].to_csv(inbox / "b.csv", index=False)
+    project.run("score", model_uri=str(tmp_path / "model"))
+    rows = pd.read_parquet(scored / "b.csv.parquet")
+    assert rows["model_version"].isna().all() and rows["is_anomaly"].all()

@@ -69,17 +69,24 @@ def log_scoring_model(scorer: Any, scorer_file: Path, registered_name: str | Non
 @dataclass(frozen=True)
 class ScoringModelRef:
     """The model a scoring run uses, pinned: a registered name and version (an alias is
-    resolved once, so a promotion during the run changes nothing), or a plain model URI."""
+    resolved once, so a promotion during the run changes nothing), or a plain model URI. A
+    version is set only where the registry says so: a model folder's own claim is not trusted."""
 
-    uri: str  # what is loaded: models:/<name>/<version>, runs:/<id>/scoring_model, a model folder
+    uri: str  # what was asked for: models:/<name>/<version>, runs:/<id>/scoring_model, a model folder
     name: str | None = None
     version: int | None = None
     run_id: str | None = None  # the training run that logged it
+    location: str | None = None  # where its files are, when not where `uri` leads (the project moved)
 
     def __str__(self) -> str:
         if self.name is not None:
             return f"model '{self.name}' version {self.version}"
         return f"model {self.uri}"
+
+    @property
+    def files(self) -> str:
+        """What MLflow loads the model from."""
+        return self.location or self.uri
 
     def columns(self) -> dict[str, Any]:
         """Stamped on every scored row."""
@@ -178,12 +185,13 @@ def resolve_scoring_model(registry: Any) -> ScoringModelRef:
                 f"no model is registered as '{name}@{registry.alias}' in {_store()} ({_versions_text(name)}); "
                 + _how_to_promote()
             ) from None
-    version = int(model_version.version)
-    return ScoringModelRef(f"models:/{name}/{version}", name, version, model_version.run_id)
+    return _pinned(name, model_version)
 
 
 def _reference_of_uri(uri: str) -> ScoringModelRef:
-    """A model URI given by hand: a registry URI is pinned to its version like the alias is."""
+    """A model URI given by hand: a registry URI is pinned to its version like the alias is; a
+    model folder is read without any store, and stamped with the version it claims only when
+    the registry confirms it (that version exists and holds the very same scorer file)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -202,45 +210,175 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
                 raise
             raise ModelNotFoundError(f"{uri}: not found in {_store()} ({_first_line(error)})") from None
         if model_version is not None:
-            version = int(model_version.version)
-            return ScoringModelRef(f"models:/{name}/{version}", name, version, model_version.run_id)
-    from mlflow.models import get_model_info
-
+            return _pinned(name, model_version)
+    if _local_path(uri) is not None:
+        return _reference_of_folder(_local_path(uri))
     try:
-        run_id = get_model_info(uri).run_id
+        run_id = _mlmodel(uri).run_id
     except Exception as error:
         raise ModelNotFoundError(f"{uri}: no MLflow model there ({type(error).__name__}: {_first_line(error)})") from None
-    # a folder downloaded from the registry records which version it is
-    meta = Path(uri) / "registered_model_meta"
-    if meta.is_file():
-        import yaml
-
-        registered = yaml.safe_load(meta.read_text()) or {}
-        if registered.get("model_name") and str(registered.get("model_version", "")).isdigit():
-            return ScoringModelRef(uri, registered["model_name"], int(registered["model_version"]), run_id)
     return ScoringModelRef(uri, None, None, run_id)
+
+
+def _pinned(name: str, model_version: Any) -> ScoringModelRef:
+    version = int(model_version.version)
+    return ScoringModelRef(f"models:/{name}/{version}", name, version, model_version.run_id,
+                           location=version_location(name, version))
+
+
+def _mlmodel(uri: str) -> Any:
+    """The model's MLmodel, read where the model is (mlflow.models.get_model_info would also look
+    its model id up in the current store, which may not be the one it was logged in)."""
+    from mlflow.models import Model
+
+    local = _local_path(uri)
+    return Model.load(str(local) if local is not None else uri)  # Model.load takes no file:// URI
+
+
+def _local_path(uri: str) -> Path | None:
+    """The local path of a file URI or a plain path; None for models:/, runs:/, s3://, ..."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(uri) if parsed.scheme == "" else None
+
+
+def _reference_of_folder(folder: Path) -> ScoringModelRef:
+    uri = str(folder.resolve())
+    try:
+        mlmodel = _mlmodel(uri)
+    except Exception as error:
+        raise ModelNotFoundError(f"{folder}: no MLflow model there ({type(error).__name__}: {_first_line(error)})") from None
+    meta = folder / "registered_model_meta"  # what `mlflow artifacts download -u models:/...` writes
+    if not meta.is_file():
+        return ScoringModelRef(uri)
+    import yaml
+
+    claimed = yaml.safe_load(meta.read_text()) or {}
+    name, version = claimed.get("model_name"), str(claimed.get("model_version", ""))
+    if not name or not version.isdigit():
+        return ScoringModelRef(uri)
+    refusal = _unconfirmed(folder, mlmodel, name, int(version))
+    if refusal:
+        logger.warning("%s says it is version %s of '%s', but %s: its rows are stamped with the folder, not a "
+                       "version", folder, version, name, refusal)
+        return ScoringModelRef(uri)
+    return ScoringModelRef(uri, name, int(version), mlmodel.run_id)
+
+
+def _unconfirmed(folder: Path, mlmodel: Any, name: str, version: int) -> str | None:
+    """Why the registry does not confirm that `folder` is `version` of `name`; None when it does."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if not _store_exists():
+        return f"there is no registry to confirm it ({_store()} does not exist)"
+    try:
+        model_version = MlflowClient().get_model_version(name, str(version))
+    except MlflowException as error:
+        if error.error_code not in NOT_FOUND:
+            return f"{_store()} could not be asked ({_first_line(error)})"
+        return f"{_store()} has no such version"
+    try:
+        scorer = _scorer_path(mlmodel)
+        registered = _sha256(_download(f"{version_location(name, version).rstrip('/')}/{scorer}"))
+        if _sha256(folder / scorer) != registered:
+            return f"its scorer file differs from the registered version's in {_store()}"
+    except Exception as error:  # noqa: BLE001 - what cannot be compared is not confirmed
+        return f"it could not be compared with the registered version ({_first_line(error)})"
+    return None
+
+
+def _store_exists() -> bool:
+    """Whether the current tracking store exists (asking a SQLite store that does not would make one)."""
+    import mlflow
+
+    from autoencoder_pipelines.tracking.store import sqlite_path
+
+    path = sqlite_path(mlflow.get_tracking_uri(), Path.cwd())
+    return path is None or path.is_file()
+
+
+def _scorer_path(mlmodel: Any) -> str:
+    return mlmodel.flavors["python_function"]["artifacts"]["scorer"]["path"]
+
+
+def _download(uri: str) -> Path:
+    import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def version_location(name: str, version: int) -> str:
+    """Where a registered version's files are: what the store records, or, where that is a local
+    folder that no longer exists (the project was moved or restored elsewhere: a SQLite store
+    records absolute paths, and MLflow has no relative ones, mlflow/mlflow#3144), the same
+    folder under this project's own mlruns/."""
+    from mlflow import MlflowClient
+
+    recorded = MlflowClient().get_model_version_download_uri(name, str(version))
+    local = _local_path(recorded)
+    if local is None:
+        return recorded
+    if local.exists():
+        return str(local)
+    for moved in _own_artifact_folders(local):
+        if moved.exists():
+            logger.info("model '%s' version %s: its files are recorded at %s, which does not exist; found them at %s "
+                        "(the project moved)", name, version, local, moved)
+            return str(moved)
+    raise ModelLoadError(
+        f"model '{name}' version {version} does not load: its files are recorded at {local}, which does not exist, "
+        f"nor does that folder under this project's mlruns/ ({', '.join(map(str, _own_artifact_folders(local))) or 'none'}); "
+        "restore the artifact folder, or score with another version"
+    )
+
+
+def _own_artifact_folders(recorded: Path) -> list[Path]:
+    """`recorded` (…/mlruns/<experiment>/models/<id>/artifacts) under the mlruns/ of this store's
+    folder and of the working directory."""
+    import mlflow
+
+    from autoencoder_pipelines.tracking.store import sqlite_path
+
+    parts = recorded.parts
+    if "mlruns" not in parts:
+        return []
+    tail = parts[len(parts) - parts[::-1].index("mlruns"):]
+    roots = []
+    store = sqlite_path(mlflow.get_tracking_uri(), Path.cwd())
+    for root in ([store.parent / "mlruns"] if store else []) + [Path.cwd() / "mlruns"]:
+        if root not in roots:
+            roots.append(root)
+    return [root.joinpath(*tail) for root in roots]
 
 
 def load_scorer(model: ScoringModelRef | str) -> Any:
     """The Scorer of an MLflow scoring model, read from its scorer file (tensors plus JSON, read
     with weights_only=True): what the pyfunc's predict runs, without unpickling anything. A model
     that does not load raises ModelLoadError naming the model and the file."""
-    import mlflow
-    from mlflow.models import get_model_info
-
     from autoencoder_pipelines.jobs.scoring import Scorer
     from autoencoder_pipelines.nn.serialization import ModelFileError
 
     if isinstance(model, str):
         model = ScoringModelRef(model)
-    location = model.uri
+    location = model.files
     try:
-        scorer_path = get_model_info(model.uri).flavors["python_function"]["artifacts"]["scorer"]["path"]
-        # under the URI given, not the MLmodel's artifact_path: a copied model folder records
-        # where it was logged, which may be another machine's store
-        local = Path(model.uri)
-        location = str(local / scorer_path) if local.is_dir() else f"{model.uri.rstrip('/')}/{scorer_path}"
-        return Scorer.load(mlflow.artifacts.download_artifacts(artifact_uri=location))
+        scorer_path = _scorer_path(_mlmodel(model.files))
+        # under the model's own folder, not the MLmodel's artifact_path: a copied model folder
+        # records where it was logged, which may be another machine's store
+        local = _local_path(model.files)
+        location = str(local / scorer_path) if local is not None else f"{model.files.rstrip('/')}/{scorer_path}"
+        return Scorer.load(_download(location))
     except ModelFileError as error:
         reason = str(error)
     except Exception as error:

@@ -126,13 +126,15 @@ def score_partitions(
 
 
 def stamp(scored: pd.DataFrame, model: Any) -> pd.DataFrame:
-    """The model's name, version and training run on every row (version empty for a plain URI)."""
+    """The model's name, version and training run on every row (version empty for a plain URI, and
+    for a model folder whose claimed version the registry does not confirm; run empty there too)."""
     columns = model.columns()
     scored["model_name"] = columns["model_name"]
     version, rows = columns["model_version"], len(scored)
     scored["model_version"] = pd.arrays.IntegerArray(  # Int64, missing for a plain URI
         np.full(rows, version or 0, dtype="int64"), np.full(rows, version is None))
-    scored["model_run_id"] = columns["model_run_id"]
+    # text even when unknown (a model folder the registry does not confirm): one Parquet schema
+    scored["model_run_id"] = pd.array([columns["model_run_id"]] * rows, dtype="string")
     return scored
 
 
