@@ -444,3 +444,62 @@ def test_a_model_folder_claiming_a_version_is_trusted_only_when_the_registry_con
     project.run("score", model_uri=str(tmp_path / "model"))
     rows = pd.read_parquet(scored / "b.csv.parquet")
     assert rows["model_version"].isna().all() and rows["is_anomaly"].all()
+
+
+def test_registered_versions_keep_loading_after_the_project_folder_moves(trained_project, tmp_path):
+    """`mv project project2`: the store keeps the old absolute artifact paths; the versions are
+    found under the moved project's own mlruns/."""
+    from tests.conftest import Project
+
+    copy = trained_project.copy(tmp_path / "project")
+    copy.promote(1)
+    shutil.move(copy.root, tmp_path / "project2")
+    moved = object.__new__(Project)
+    moved.root, moved.uri = tmp_path / "project2", f"sqlite:///{tmp_path / 'project2' / 'mlflow.db'}"
+    recorded = moved.client().get_model_version_download_uri(NAME, "1")
+    assert str(tmp_path / "project" / "mlruns") in recorded and not (tmp_path / "project").exists()
+
+    moved.path("data/01_raw/incoming").mkdir(parents=True)
+    DIGITS.iloc[:8].to_csv(moved.path("data/01_raw/incoming/day1.csv"), index=False)
+    result = moved.kedro("run", "--pipelines=score")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    rows = pd.read_parquet(moved.path("data/07_model_output/scored/day1.csv.parquet"))
+    assert len(rows) == 8 and set(rows["model_version"]) == {1}
+    assert "which does not exist; found them at " + str(moved.path("mlruns")) in moved.path("info.log").read_text()
+    assert not (tmp_path / "project").exists(), "nothing written at the old place"
+
+    # the artifacts gone too: one line naming the path, and no advice to try another version
+    shutil.rmtree(moved.path("mlruns"))
+    DIGITS.iloc[8:10].to_csv(moved.path("data/01_raw/incoming/day2.csv"), index=False)
+    with pytest.raises(ModelLoadError) as error:
+        moved.run("score")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(
+        f"model '{NAME}' version 1 does not load: its files are recorded at {tmp_path / 'project' / 'mlruns'}")
+    assert "another version will not help" in message
+
+
+def test_a_training_in_a_moved_project_says_where_its_artifacts_would_go(trained_project, tmp_path):
+    import logging
+
+    from tests.conftest import Project
+
+    copy = trained_project.copy(tmp_path / "project")
+    shutil.move(copy.root, tmp_path / "project2")
+    moved = object.__new__(Project)
+    moved.root, moved.uri = tmp_path / "project2", f"sqlite:///{tmp_path / 'project2' / 'mlflow.db'}"
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logger = logging.getLogger("autoencoder_pipelines.tracking.hook")
+    logger.addHandler(handler)
+    try:
+        moved.run("scorer")
+        assert any(f"keeps its artifacts at {tmp_path / 'project' / 'mlruns'}" in w for w in warnings), warnings
+        moved.path("conf/local/mlflow.yml").write_text("experiment: autoencoder_pipelines_moved\n")
+        shutil.rmtree(tmp_path / "project")
+        warnings.clear()
+        moved.run("scorer")  # the remedy the warning gives: a new experiment, its artifacts in the project
+    finally:
+        logger.removeHandler(handler)
+    assert not [w for w in warnings if "keeps its artifacts at" in w] and not (tmp_path / "project").exists()

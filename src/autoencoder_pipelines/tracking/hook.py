@@ -152,6 +152,7 @@ class MlflowTrackingHook:
             self.run_id = active.info.run_id
         else:
             mark_dead_runs_killed(experiment_id)
+            warn_if_artifacts_moved(experiment_id)
             run = mlflow.start_run(
                 run_name="+".join(self.names),
                 tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),
@@ -374,6 +375,25 @@ def mark_dead_runs_killed(experiment_id: str) -> None:
             client.set_tag(run.info.run_id, "error", f"process {tags['aep.pid']} ended without closing the run")
             client.set_terminated(run.info.run_id, "KILLED")
             logger.warning("MLflow run %s was left RUNNING by a dead process: marked KILLED", run.info.run_id)
+
+
+def warn_if_artifacts_moved(experiment_id: str) -> None:
+    """An experiment whose artifact folder is a local path that no longer exists (the project was
+    moved, and the store keeps absolute paths): MLflow would make that folder again, outside
+    the project, for this run's models and figures. Registered versions are found under the
+    project's mlruns/ (tracking.models.version_location); new artifacts need a new experiment."""
+    import mlflow
+
+    from autoencoder_pipelines.tracking.models import local_path, own_artifact_folders
+
+    experiment = mlflow.get_experiment(experiment_id)
+    folder = local_path(experiment.artifact_location or "")
+    # a new experiment's folder is made at its first artifact: missing, but in the project
+    if folder is not None and not folder.exists() and folder not in own_artifact_folders(folder):
+        logger.warning(
+            "experiment '%s' keeps its artifacts at %s, which does not exist (the project moved?): MLflow makes "
+            "that folder again for this run's models and figures. To keep them in this project, give its runs a new "
+            "experiment (experiment: <name> in conf/local/mlflow.yml)", experiment.name, folder)
 
 
 _SIGTERM_INSTALLED = False

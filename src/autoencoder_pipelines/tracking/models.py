@@ -211,8 +211,8 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
             raise ModelNotFoundError(f"{uri}: not found in {_store()} ({_first_line(error)})") from None
         if model_version is not None:
             return _pinned(name, model_version)
-    if _local_path(uri) is not None:
-        return _reference_of_folder(_local_path(uri))
+    if local_path(uri) is not None:
+        return _reference_of_folder(local_path(uri))
     try:
         run_id = _mlmodel(uri).run_id
     except Exception as error:
@@ -231,11 +231,11 @@ def _mlmodel(uri: str) -> Any:
     its model id up in the current store, which may not be the one it was logged in)."""
     from mlflow.models import Model
 
-    local = _local_path(uri)
+    local = local_path(uri)
     return Model.load(str(local) if local is not None else uri)  # Model.load takes no file:// URI
 
 
-def _local_path(uri: str) -> Path | None:
+def local_path(uri: str) -> Path | None:
     """The local path of a file URI or a plain path; None for models:/, runs:/, s3://, ..."""
     from urllib.parse import unquote, urlparse
 
@@ -326,24 +326,25 @@ def version_location(name: str, version: int) -> str:
     from mlflow import MlflowClient
 
     recorded = MlflowClient().get_model_version_download_uri(name, str(version))
-    local = _local_path(recorded)
+    local = local_path(recorded)
     if local is None:
         return recorded
     if local.exists():
         return str(local)
-    for moved in _own_artifact_folders(local):
+    for moved in own_artifact_folders(local):
         if moved.exists():
             logger.info("model '%s' version %s: its files are recorded at %s, which does not exist; found them at %s "
                         "(the project moved)", name, version, local, moved)
             return str(moved)
     raise ModelLoadError(
         f"model '{name}' version {version} does not load: its files are recorded at {local}, which does not exist, "
-        f"nor does that folder under this project's mlruns/ ({', '.join(map(str, _own_artifact_folders(local))) or 'none'}); "
-        "restore the artifact folder, or score with another version"
+        f"nor does that folder under this project's mlruns/ ({', '.join(map(str, own_artifact_folders(local))) or 'none'}); "
+        "restore that folder (every version logged there is affected, so another version will not help), or "
+        "point MLFLOW_TRACKING_URI at the store that sits beside it"
     )
 
 
-def _own_artifact_folders(recorded: Path) -> list[Path]:
+def own_artifact_folders(recorded: Path) -> list[Path]:
     """`recorded` (…/mlruns/<experiment>/models/<id>/artifacts) under the mlruns/ of this store's
     folder and of the working directory."""
     import mlflow
@@ -376,7 +377,7 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
         scorer_path = _scorer_path(_mlmodel(model.files))
         # under the model's own folder, not the MLmodel's artifact_path: a copied model folder
         # records where it was logged, which may be another machine's store
-        local = _local_path(model.files)
+        local = local_path(model.files)
         location = str(local / scorer_path) if local is not None else f"{model.files.rstrip('/')}/{scorer_path}"
         return Scorer.load(_download(location))
     except ModelFileError as error:
