@@ -503,3 +503,21 @@ def test_a_training_in_a_moved_project_says_where_its_artifacts_would_go(trained
     finally:
         logger.removeHandler(handler)
     assert not [w for w in warnings if "keeps its artifacts at" in w] and not (tmp_path / "project").exists()
+
+
+def test_promote_refuses_a_version_that_does_not_load_in_one_line(scoring_project):
+    project = scoring_project  # version 1 is the champion
+    version, stored = _register_copy(project)
+    model_dir = stored.parent.parent
+    for damage, expected in (
+        (lambda: stored.write_bytes(stored.read_bytes()[:200]), f"{stored}: not a model file"),
+        (lambda: shutil.rmtree(model_dir / "code"), f"{model_dir} lacks code"),
+        (lambda: shutil.rmtree(model_dir), f"its files are recorded at {model_dir}, which does not exist"),
+    ):
+        damage()
+        with pytest.raises(ModelLoadError) as error:
+            project.run("promote", registry={"version": version})
+        message = str(error.value)
+        assert "\n" not in message and message.startswith(f"model '{NAME}' version {version} does not load (")
+        assert expected in message and message.endswith("): not promoted, @champion still points to version 1")
+        assert int(project.client().get_model_version_by_alias(NAME, "champion").version) == 1

@@ -103,7 +103,11 @@ class ModelNotFoundError(UserError):
 
 
 class ModelLoadError(UserError):
-    """The model was found but its files cannot be loaded."""
+    """The model was found but its files cannot be loaded; `reason`: what is wrong with them."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def _how_to_promote() -> str:
@@ -150,9 +154,55 @@ def promote(name: str, alias: str, version: int | None) -> Any:
             f"({_versions_text(name)})"
         )
     model_version = _model_version(name, version)
+    try:
+        check_loads(_pinned(name, model_version))
+    except ModelLoadError as error:
+        raise ModelLoadError(f"model '{name}' version {version} does not load ({error.reason}): not promoted, "
+                             f"{_alias_now(name, alias)}") from None
     MlflowClient().set_registered_model_alias(name, alias, str(version))
     logger.info("%s@%s -> version %s (run %s)", name, alias, version, model_version.run_id)
     return model_version
+
+
+def _alias_now(name: str, alias: str) -> str:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return f"@{alias} still points to version {MlflowClient().get_model_version_by_alias(name, alias).version}"
+    except MlflowException:
+        return f"@{alias} still points to no version"
+
+
+def check_loads(model: ScoringModelRef) -> Any:
+    """Every file the model's MLmodel names is there (its scorer, code, model code, environment)
+    and its scorer loads (tensors plus JSON, weights_only): what a scoring run will need. Returns
+    the Scorer; raises ModelLoadError naming the model and the first file missing."""
+    try:
+        mlmodel = _mlmodel(model.files)
+        flavor = mlmodel.flavors["python_function"]
+        needed = [_scorer_path(mlmodel), flavor.get("code"), *(flavor.get("env") or {}).values()]
+        if flavor.get("model_code_path"):
+            needed.append(Path(flavor["model_code_path"]).name)
+        present = _files_at(model.files)
+        missing = [name for name in needed if name and name.split("/")[0] not in present]
+    except Exception as error:  # noqa: BLE001 - no MLmodel, or one that names nothing
+        reason = f"{model.files}: {type(error).__name__}: {_first_line(error)}"
+        raise ModelLoadError(f"{model} does not load: {reason}", reason) from None
+    if missing:
+        reason = f"{model.files} lacks {', '.join(missing)}"
+        raise ModelLoadError(f"{model} does not load: {reason}", reason)
+    return load_scorer(model)
+
+
+def _files_at(location: str) -> set[str]:
+    """The names at the top of a model folder, local or in an artifact store."""
+    local = local_path(location)
+    if local is not None:
+        return {p.name for p in local.iterdir()}
+    import mlflow
+
+    return {Path(info.path).name for info in mlflow.artifacts.list_artifacts(artifact_uri=location)}
 
 
 def pinned_scoring_model(registry: Any, scoring_with: str = "scoring with") -> ScoringModelRef:
@@ -336,11 +386,12 @@ def version_location(name: str, version: int) -> str:
             logger.info("model '%s' version %s: its files are recorded at %s, which does not exist; found them at %s "
                         "(the project moved)", name, version, local, moved)
             return str(moved)
+    reason = (f"its files are recorded at {local}, which does not exist, nor does that folder under this project's "
+              f"mlruns/ ({', '.join(map(str, own_artifact_folders(local))) or 'none'})")
     raise ModelLoadError(
-        f"model '{name}' version {version} does not load: its files are recorded at {local}, which does not exist, "
-        f"nor does that folder under this project's mlruns/ ({', '.join(map(str, own_artifact_folders(local))) or 'none'}); "
-        "restore that folder (every version logged there is affected, so another version will not help), or "
-        "point MLFLOW_TRACKING_URI at the store that sits beside it"
+        f"model '{name}' version {version} does not load: {reason}; restore that folder (every version logged there "
+        "is affected, so another version will not help), or point MLFLOW_TRACKING_URI at the store that sits beside it",
+        reason,
     )
 
 
@@ -386,7 +437,8 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
         reason = f"{location}: {type(error).__name__}: {_first_line(error)}"
     raise ModelLoadError(
         f"{model} does not load: {reason}. Nothing was scored; score with another version "
-        "(--params=registry.version=N, or promote one) or fix the model's files"
+        "(--params=registry.version=N, or promote one) or fix the model's files",
+        reason,
     )
 
 
