@@ -167,3 +167,105 @@ def test_ctrl_c_and_sigterm_end_a_real_run_killed_and_keep_its_checkpoints(make_
         lock = TrainingLock(project.path("data"))
         lock.acquire("refuse")  # the folder is free
         lock.release()
+
+
+# -- a store another process holds locked (issue 32) ---------------------------------------
+
+def _hold_lock(database, seconds: float | None):
+    """Another writer: an exclusive SQLite transaction on `database`, released after `seconds`
+    (None: when the returned function is called)."""
+    import sqlite3
+    import threading
+
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    released = threading.Event()
+
+    def release():
+        if not released.is_set():
+            released.set()
+            holder.execute("COMMIT")
+            holder.close()
+
+    if seconds is not None:
+        threading.Timer(seconds, release).start()
+    return release
+
+
+def test_a_locked_store_is_waited_for_then_refused_in_one_line_without_sql(tmp_path):
+    from autoencoder_pipelines.tracking.store import StoreLockedError
+
+    database = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    check_tracking_store(uri, tmp_path)
+    _hold_lock(database, 1.5)
+    started = time.monotonic()
+    check_tracking_store(uri, tmp_path, wait=30)  # waits for the other writer, then goes on
+    assert 1.0 < time.monotonic() - started < 20
+    release = _hold_lock(database, None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as error:
+            check_tracking_store(uri, tmp_path, wait=1)
+        assert time.monotonic() - started < 10
+    finally:
+        release()
+    message = str(error.value)
+    assert message.startswith(f"the MLflow tracking store '{uri}' stayed locked by another process for 1 s")
+    assert "store_wait_seconds" in message and "\n" not in message and "SQL" not in message
+    assert error.value.exit_code == 75
+
+
+def test_waiting_for_store_retries_only_a_lock_and_only_for_the_wait():
+    import sqlalchemy.exc
+
+    from autoencoder_pipelines.data.errors import user_error
+    from autoencoder_pipelines.tracking.store import StoreLockedError, waiting_for_store
+
+    import sqlite3
+
+    def locked():
+        return sqlalchemy.exc.OperationalError("INSERT INTO model_versions (name, version) VALUES (?, ?)", ("m", 2),
+                                               sqlite3.OperationalError("database is locked"))
+
+    calls = []
+
+    def twice_locked():
+        calls.append(1)
+        if len(calls) < 3:
+            raise locked()
+        return "registered"
+
+    assert waiting_for_store(twice_locked, "registering", "sqlite:///x.db", wait=30) == "registered" and len(calls) == 3
+    with pytest.raises(StoreLockedError, match="stayed locked by another process for 0 s while registering"):
+        waiting_for_store(lambda: (_ for _ in ()).throw(locked()), "registering", "sqlite:///x.db", wait=0)
+    with pytest.raises(ZeroDivisionError):  # anything else is not waited for
+        waiting_for_store(lambda: 1 / 0, "registering", "sqlite:///x.db", wait=30)
+    # a lock that surfaces anywhere else is one short refusal too, without its SQL
+    message = user_error(locked()).format_message()
+    assert message.startswith("the MLflow tracking store is locked by another process") and "INSERT" not in message
+
+
+def test_mlflow_s_own_records_of_a_locked_store_are_left_out_of_the_log():
+    import logging
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from autoencoder_pipelines.tracking.store import configure_wait
+
+    configure_wait(60)
+    logger = logging.getLogger("mlflow.store.db.utils")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT runs.run_uuid FROM runs", (), sqlite3.OperationalError("database is locked"))
+        except sqlalchemy.exc.OperationalError:
+            logger.exception("SQLAlchemy database error. The following exception is caught.")
+        logger.error("another error")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["another error"]

@@ -338,6 +338,7 @@ class RegistryParams(_Strict):
     promote: bool = False  # a training run also points the alias at the version it registered
     version: Optional[int] = Field(None, ge=1)  # promote: the version to promote; score: load it, not the alias
     model_uri: Optional[str] = None  # score: this MLflow model (runs:/..., models:/..., a model folder) instead
+    run_id: Optional[str] = Field(None, min_length=1)  # register: the training run whose scoring model to register
     scoring_experiment: Optional[str] = None  # None: "<model_name>-scoring"
 
     @model_validator(mode="after")

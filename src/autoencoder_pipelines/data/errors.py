@@ -36,12 +36,17 @@ class DiskFullError(UserError):
 
 def user_error(error: BaseException | None) -> UserError | None:
     """The UserError behind `error`: itself, or the cause Kedro wrapped (a dataset's DatasetError).
-    A full disk is one too (the user frees space), named by the file it could not write."""
+    A full disk is one too (the user frees space), named by the file it could not write, and a
+    store another process keeps locked (without the SQL statement that waited)."""
     seen: set[int] = set()
     current = error
     while current is not None and id(current) not in seen:
         if isinstance(current, UserError):
             return current
+        if "database is locked" in (str(current).strip().splitlines() or [""])[0]:  # SQLite's, through MLflow
+            return TrackingStoreError(
+                "the MLflow tracking store is locked by another process, and stayed so past the wait "
+                "(store_wait_seconds in conf/base/mlflow.yml); try again when it is free")
         if isinstance(current, OSError) and current.errno == errno.ENOSPC:
             where = f"{current.filename}: " if current.filename else ""
             return DiskFullError(f"{where}no space left on device; nothing was replaced (the file it would have "

@@ -153,13 +153,15 @@ def promote(name: str, alias: str, version: int | None) -> Any:
             f"promoting needs the version to promote: `kedro run --pipelines=promote --params=registry.version=N` "
             f"({_versions_text(name)})"
         )
-    model_version = _model_version(name, version)
+    from autoencoder_pipelines.tracking.store import waiting_for_store
+
+    model_version = waiting_for_store(lambda: _model_version(name, version), "reading the version")
     try:
         check_loads(_pinned(name, model_version))
     except ModelLoadError as error:
         raise ModelLoadError(f"model '{name}' version {version} does not load ({error.reason}): not promoted, "
                              f"{_alias_now(name, alias)}") from None
-    MlflowClient().set_registered_model_alias(name, alias, str(version))
+    waiting_for_store(lambda: MlflowClient().set_registered_model_alias(name, alias, str(version)), "moving the alias")
     logger.info("%s@%s -> version %s (run %s)", name, alias, version, model_version.run_id)
     return model_version
 
@@ -208,8 +210,10 @@ def _files_at(location: str) -> set[str]:
 def pinned_scoring_model(registry: Any, scoring_with: str = "scoring with") -> ScoringModelRef:
     """resolve_scoring_model for a scoring run, logged; MLflow is told to refuse pickled
     models in this process (the scorer is tensors plus JSON)."""
+    from autoencoder_pipelines.tracking.store import waiting_for_store
+
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    model = resolve_scoring_model(registry)
+    model = waiting_for_store(lambda: resolve_scoring_model(registry), "reading the registry")
     logger.info("%s %s (%s, training run %s)", scoring_with, model, model.uri, model.run_id)
     return model
 
@@ -375,7 +379,14 @@ def version_location(name: str, version: int) -> str:
     folder under this project's own mlruns/."""
     from mlflow import MlflowClient
 
-    recorded = MlflowClient().get_model_version_download_uri(name, str(version))
+    return found_location(MlflowClient().get_model_version_download_uri(name, str(version)),
+                          f"model '{name}' version {version}")
+
+
+def found_location(recorded: str, what: str) -> str:
+    """`recorded` (an artifact location), or the same folder under this project's own mlruns/
+    where the recorded local folder no longer exists (version_location); ModelLoadError naming
+    both when neither exists."""
     local = local_path(recorded)
     if local is None:
         return recorded
@@ -383,16 +394,60 @@ def version_location(name: str, version: int) -> str:
         return str(local)
     for moved in own_artifact_folders(local):
         if moved.exists():
-            logger.info("model '%s' version %s: its files are recorded at %s, which does not exist; found them at %s "
-                        "(the project moved)", name, version, local, moved)
+            logger.info("%s: its files are recorded at %s, which does not exist; found them at %s (the project moved)",
+                        what, local, moved)
             return str(moved)
     reason = (f"its files are recorded at {local}, which does not exist, nor does that folder under this project's "
               f"mlruns/ ({', '.join(map(str, own_artifact_folders(local))) or 'none'})")
     raise ModelLoadError(
-        f"model '{name}' version {version} does not load: {reason}; restore that folder (every version logged there "
-        "is affected, so another version will not help), or point MLFLOW_TRACKING_URI at the store that sits beside it",
+        f"{what} does not load: {reason}; restore that folder (every version logged there is affected, so another "
+        "version will not help), or point MLFLOW_TRACKING_URI at the store that sits beside it",
         reason,
     )
+
+
+def register_run(run_id: str, name: str) -> tuple[int, bool]:
+    """Register the scoring model that training run `run_id` logged as a version of `name`, once:
+    (version, True), or (the version that already holds it, False). The model must load
+    (check_loads) before it is registered; a store locked by another process is waited for up
+    to `wait` seconds (tracking.store.waiting_for_store)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from autoencoder_pipelines.tracking.store import waiting_for_store
+
+    client = MlflowClient()
+
+    def registered() -> int | None:
+        versions = [int(v.version) for v in client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")]
+        return max(versions) if versions else None
+
+    def logged_model() -> Any:
+        try:
+            run = client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code not in NOT_FOUND:
+                raise
+            raise ModelNotFoundError(f"registry.run_id: there is no run {run_id} in {_store()}") from None
+        for output in (run.outputs.model_outputs if run.outputs else []):
+            model = client.get_logged_model(output.model_id)
+            if model.name == ARTIFACT_PATH:
+                return model
+        raise ModelNotFoundError(f"run {run_id} ('{run.info.run_name}') logged no scoring model: only a training run "
+                                 "that trains one (denoise, anomaly, scorer) can be registered")
+
+    existing = waiting_for_store(registered, "looking for the run's version")
+    if existing is not None:
+        return existing, False
+    model = waiting_for_store(logged_model, "reading the run")
+    check_loads(ScoringModelRef(f"models:/{model.model_id}", run_id=run_id,
+                                location=found_location(model.artifact_location, f"the scoring model of run {run_id}")))
+
+    def register() -> int:  # idempotent: a version made before a lock broke the call is found, not made again
+        return registered() or int(mlflow.register_model(f"models:/{model.model_id}", name).version)
+
+    return waiting_for_store(register, "registering the model"), True
 
 
 def own_artifact_folders(recorded: Path) -> list[Path]:
