@@ -190,14 +190,34 @@ def _on_a_full_disk(monkeypatch, folder: Path) -> None:
     monkeypatch.setattr(atomic, "temporary_name", on_dev_full)
 
 
+def _full_after(monkeypatch, size: int) -> None:
+    """Files that nn.atomic opens take `size` bytes, then fail as a disk that fills up midway
+    (torch's writer then raises its own "enforce fail at inline_container.cc")."""
+    import io
+
+    import autoencoder_pipelines.nn.atomic as atomic
+
+    class FillsUp(io.FileIO):
+        def write(self, data):
+            if self.tell() + len(data) > size:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(atomic, "open", lambda path, mode: FillsUp(path, "wb"), raising=False)
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_full_disk_while_saving_a_checkpoint_says_so_and_names_the_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("disk", ["full", "fills up midway"])
+def test_a_full_disk_while_saving_a_checkpoint_says_so_and_names_the_file(tmp_path, monkeypatch, disk):
     from autoencoder_pipelines.data.errors import user_error
     from autoencoder_pipelines.nn.trainer import Checkpoint, Trainer, TrainSettings
 
     model, x = DenseAutoencoder(8, [4]), torch.rand(32, 8)
     loss = lambda batch, generator: ((model(batch[0]) - batch[0]) ** 2).mean()  # noqa: E731
-    _on_a_full_disk(monkeypatch, tmp_path)
+    if disk == "full":
+        _on_a_full_disk(monkeypatch, tmp_path)
+    else:
+        _full_after(monkeypatch, 2000)
     with pytest.raises(OSError) as raised:
         Trainer(TrainSettings(epochs=2, batch_size=16), [Checkpoint(tmp_path / "phase.pt")]).fit(model, loss, (x,))
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "phase.pt")

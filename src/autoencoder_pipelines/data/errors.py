@@ -49,8 +49,8 @@ def user_error(error: BaseException | None) -> UserError | None:
                 "(store_wait_seconds in conf/base/mlflow.yml); try again when it is free")
         if isinstance(current, OSError) and current.errno == errno.ENOSPC:
             where = f"{current.filename}: " if current.filename else ""
-            return DiskFullError(f"{where}no space left on device; nothing was replaced (the file it would have "
-                                 "replaced, if any, is unchanged). Free some space there and run again")
+            return DiskFullError(f"{where}no space left on device (an earlier version of the file is unchanged); "
+                                 "free some space there and run again")
         seen.add(id(current))
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return None

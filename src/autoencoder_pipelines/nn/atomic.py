@@ -117,12 +117,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield temporary
         commit(temporary, final)
-    except OSError as error:
-        if error.errno == errno.ENOSPC and error.filename in (None, str(temporary)):
+    except Exception as error:
+        if _out_of_space(error):  # torch's writer turns it into "enforce fail at inline_container.cc"
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final)) from error
         raise
     finally:
         discard(temporary)
+
+
+def _out_of_space(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised from or while handling, is a full disk."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @contextmanager
