@@ -33,14 +33,15 @@ from autoencoder_pipelines.config import RegistryParams, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError, UserError, user_error
 from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.nn.atomic import process_running
+from autoencoder_pipelines.tracking.models import first_line
 from autoencoder_pipelines.tracking.store import (
     SERVER_TIMEOUT_S,
     STORE_WAIT_S,
     check_tracking_store,
     configure_wait,
-    waiting_for_store,
     default_tracking_uri,
     prepare_store,
+    waiting_for_store,
 )
 
 logger = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class MlflowTrackingHook:
                 self._register()
             except Exception as error:
                 found = user_error(error)
-                self.registration_failed = found.format_message() if found else f"{type(error).__name__}: {_first(error)}"
+                self.registration_failed = found.format_message() if found else f"{type(error).__name__}: {first_line(error)}"
                 logger.error("the training finished but its model is not %s: %s",
                              "promoted" if self.registered_version else "registered", self.registration_failed)
                 self._tag("aep.registration_failed", self.registration_failed)
@@ -294,7 +295,7 @@ class MlflowTrackingHook:
         try:
             waiting_for_store(lambda: mlflow.set_tag(key, value[:5000]), "tagging the run", self.uri)
         except Exception as error:  # noqa: BLE001 - the summary and the exit code say it anyway
-            logger.warning("could not tag the run with %s: %s", key, _first(error))
+            logger.warning("could not tag the run with %s: %s", key, first_line(error))
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: BaseException) -> None:
@@ -308,7 +309,7 @@ class MlflowTrackingHook:
             try:
                 waiting_for_store(lambda: mlflow.end_run(status), "ending the run", self.uri)
             except Exception as failure:  # noqa: BLE001 - the next run marks it KILLED (its process is gone)
-                logger.warning("the MLflow run %s could not be ended %s: %s", self.run_id, status, _first(failure))
+                logger.warning("the MLflow run %s could not be ended %s: %s", self.run_id, status, first_line(failure))
             self.started_here = False
             self._print_summary(status)
 
@@ -397,11 +398,6 @@ def _local_model(uri: str | None) -> bool:
 class RegistrationFailedError(UserError):
     """A training finished (its run FINISHED, its model logged) but registering or promoting the
     model failed: the message says the command that does it later."""
-
-
-def _first(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _number(value: float) -> str:

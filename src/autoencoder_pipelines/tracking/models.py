@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoder_pipelines.data.errors import UserError
+from autoencoder_pipelines.tracking.store import sqlite_path, waiting_for_store
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +154,6 @@ def promote(name: str, alias: str, version: int | None) -> Any:
             f"promoting needs the version to promote: `kedro run --pipelines=promote --params=registry.version=N` "
             f"({_versions_text(name)})"
         )
-    from autoencoder_pipelines.tracking.store import waiting_for_store
-
     model_version = waiting_for_store(lambda: _model_version(name, version), "reading the version")
     try:
         check_loads(_pinned(name, model_version))
@@ -189,7 +188,7 @@ def check_loads(model: ScoringModelRef) -> Any:
         present = _files_at(model.files)
         missing = [name for name in needed if name and name.split("/")[0] not in present]
     except Exception as error:  # noqa: BLE001 - no MLmodel, or one that names nothing
-        reason = f"{model.files}: {type(error).__name__}: {_first_line(error)}"
+        reason = f"{model.files}: {type(error).__name__}: {first_line(error)}"
         raise ModelLoadError(f"{model} does not load: {reason}", reason) from None
     if missing:
         reason = f"{model.files} lacks {', '.join(missing)}"
@@ -210,8 +209,6 @@ def _files_at(location: str) -> set[str]:
 def pinned_scoring_model(registry: Any, scoring_with: str = "scoring with") -> ScoringModelRef:
     """resolve_scoring_model for a scoring run, logged; MLflow is told to refuse pickled
     models in this process (the scorer is tensors plus JSON)."""
-    from autoencoder_pipelines.tracking.store import waiting_for_store
-
     os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
     model = waiting_for_store(lambda: resolve_scoring_model(registry), "reading the registry")
     logger.info("%s %s (%s, training run %s)", scoring_with, model, model.uri, model.run_id)
@@ -262,7 +259,7 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
         except MlflowException as error:
             if error.error_code not in NOT_FOUND:
                 raise
-            raise ModelNotFoundError(f"{uri}: not found in {_store()} ({_first_line(error)})") from None
+            raise ModelNotFoundError(f"{uri}: not found in {_store()} ({first_line(error)})") from None
         if model_version is not None:
             return _pinned(name, model_version)
     if local_path(uri) is not None:
@@ -270,7 +267,7 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
     try:
         run_id = _mlmodel(uri).run_id
     except Exception as error:
-        raise ModelNotFoundError(f"{uri}: no MLflow model there ({type(error).__name__}: {_first_line(error)})") from None
+        raise ModelNotFoundError(f"{uri}: no MLflow model there ({type(error).__name__}: {first_line(error)})") from None
     return ScoringModelRef(uri, None, None, run_id)
 
 
@@ -304,7 +301,7 @@ def _reference_of_folder(folder: Path) -> ScoringModelRef:
     try:
         mlmodel = _mlmodel(uri)
     except Exception as error:
-        raise ModelNotFoundError(f"{folder}: no MLflow model there ({type(error).__name__}: {_first_line(error)})") from None
+        raise ModelNotFoundError(f"{folder}: no MLflow model there ({type(error).__name__}: {first_line(error)})") from None
     meta = folder / "registered_model_meta"  # what `mlflow artifacts download -u models:/...` writes
     if not meta.is_file():
         return ScoringModelRef(uri)
@@ -333,7 +330,7 @@ def _unconfirmed(folder: Path, mlmodel: Any, name: str, version: int) -> str | N
         model_version = MlflowClient().get_model_version(name, str(version))
     except MlflowException as error:
         if error.error_code not in NOT_FOUND:
-            return f"{_store()} could not be asked ({_first_line(error)})"
+            return f"{_store()} could not be asked ({first_line(error)})"
         return f"{_store()} has no such version"
     try:
         scorer = _scorer_path(mlmodel)
@@ -341,15 +338,13 @@ def _unconfirmed(folder: Path, mlmodel: Any, name: str, version: int) -> str | N
         if _sha256(folder / scorer) != registered:
             return f"its scorer file differs from the registered version's in {_store()}"
     except Exception as error:  # noqa: BLE001 - what cannot be compared is not confirmed
-        return f"it could not be compared with the registered version ({_first_line(error)})"
+        return f"it could not be compared with the registered version ({first_line(error)})"
     return None
 
 
 def _store_exists() -> bool:
     """Whether the current tracking store exists (asking a SQLite store that does not would make one)."""
     import mlflow
-
-    from autoencoder_pipelines.tracking.store import sqlite_path
 
     path = sqlite_path(mlflow.get_tracking_uri(), Path.cwd())
     return path is None or path.is_file()
@@ -409,13 +404,11 @@ def found_location(recorded: str, what: str) -> str:
 def register_run(run_id: str, name: str) -> tuple[int, bool]:
     """Register the scoring model that training run `run_id` logged as a version of `name`, once:
     (version, True), or (the version that already holds it, False). The model must load
-    (check_loads) before it is registered; a store locked by another process is waited for up
-    to `wait` seconds (tracking.store.waiting_for_store)."""
+    (check_loads) before it is registered; a store locked by another process is waited for
+    (tracking.store.waiting_for_store)."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
-
-    from autoencoder_pipelines.tracking.store import waiting_for_store
 
     client = MlflowClient()
 
@@ -455,8 +448,6 @@ def own_artifact_folders(recorded: Path) -> list[Path]:
     folder and of the working directory."""
     import mlflow
 
-    from autoencoder_pipelines.tracking.store import sqlite_path
-
     parts = recorded.parts
     if "mlruns" not in parts:
         return []
@@ -489,7 +480,7 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
     except ModelFileError as error:
         reason = str(error)
     except Exception as error:
-        reason = f"{location}: {type(error).__name__}: {_first_line(error)}"
+        reason = f"{location}: {type(error).__name__}: {first_line(error)}"
     raise ModelLoadError(
         f"{model} does not load: {reason}. Nothing was scored; score with another version "
         "(--params=registry.version=N, or promote one) or fix the model's files",
@@ -497,6 +488,6 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
     )
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
