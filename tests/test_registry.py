@@ -235,3 +235,17 @@ def test_scoring_waits_for_a_store_another_process_holds_then_refuses_in_one_lin
     assert "stayed locked by another process for 1 s" in message and "SQL" not in message
     assert "Set MLFLOW_TRACKING_URI" not in message  # the store is fine; it is busy
     assert not project.path("data/07_model_output/scored/day2.csv.parquet").exists()
+
+
+def test_timings_that_cannot_be_logged_do_not_cost_the_registration(trained_project, tmp_path, monkeypatch):
+    project = trained_project.copy(tmp_path / "project")
+    project.path("conf/local/mlflow.yml").write_text("store_wait_seconds: 0\n")
+
+    def locked(*args, **kwargs):
+        raise _locked_store_error()
+
+    monkeypatch.setattr(mlflow, "log_metrics", locked)  # what the project hook logs the node timings with
+    project.run("scorer")
+    run = max(project.runs(), key=lambda r: r.info.start_time)
+    assert run.info.status == "FINISHED" and "time/startup" not in run.data.metrics
+    assert len(project.client().search_model_versions(f"name = '{NAME}' and run_id = '{run.info.run_id}'")) == 1
