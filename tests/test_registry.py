@@ -127,7 +127,7 @@ def test_the_served_model_answers_a_dataframe_split_request(trained_project, tmp
     project.promote(1)
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     model = project.call(mlflow.pyfunc.load_model, f"models:/{NAME}@champion")
-    request = (_model_dir(project) / "serving_input_example.json").read_text()  # README's curl sends it
+    request = (_model_dir(project) / "serving_input_example.json").read_text()  # the curl of docs/scoring.md sends it
     response = invocations(request, "application/json", model, model.metadata.get_input_schema())
     assert response.status == 200, response.response
     predictions = pd.DataFrame(json.loads(response.response)["predictions"])

@@ -2,6 +2,9 @@
 
 import warnings
 
+from omegaconf.resolvers import oc
+
+from autoencoder_pipelines.framework.config_loader import TypedConfigLoader
 from autoencoder_pipelines.framework.hooks import (
     DistributedRunHook,
     NodeTimingHook,
@@ -18,10 +21,15 @@ HOOKS = (ProjectHooks(), NodeTimingHook(), DistributedRunHook(), MlflowTrackingH
 # every run; `kedro viz run` works without them.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
 
+# The parameters are parsed once into their typed sections (config.py) when they are read.
+CONFIG_LOADER_CLASS = TypedConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"], "spark": ["spark*", "spark*/**"]},
     # `--env gpu` overrides single keys, not whole blocks.
     "merge_strategy": {"parameters": "soft", "mlflow": "soft", "spark": "soft"},
+    # ${oc.env:NAME,default} in any config file (Kedro allows it only in credentials by default):
+    # conf/cluster/spark.yml takes the Spark master from AEP_SPARK_MASTER.
+    "custom_resolvers": {"oc.env": oc.env},
 }

@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autoencoder_pipelines.config import RegistryParams, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError, UserError, user_error
-from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.nn.atomic import process_running
 from autoencoder_pipelines.tracking.models import first_line
 from autoencoder_pipelines.tracking.store import (
@@ -61,16 +60,84 @@ HEADLINE = (
 PARAMS_PER_CALL, PARAM_VALUE_LIMIT = 100, 6000
 
 
+# kedro-mlflow's mlflow.yml keys (kedro-mlflow 2.0) and what stands for each here: a user's old
+# file is refused naming them (docs/kedro-mlflow.md has the whole mapping).
+KEDRO_MLFLOW_KEYS = {
+    "server.mlflow_tracking_uri": "tracking_uri (or the MLFLOW_TRACKING_URI variable)",
+    "server.mlflow_registry_uri": "none: set the MLFLOW_REGISTRY_URI variable",
+    "server.credentials": "none: export MLflow's own variables (MLFLOW_TRACKING_TOKEN, ...) in the environment",
+    "server.request_header_provider": "none: an MLflow request-header-provider plugin (entry point)",
+    "tracking.disable_tracking.pipelines": "disable_for_pipelines",
+    "tracking.disable_tracking.disable_autologging": "none: autologging is never turned on",
+    "tracking.experiment.name": "experiment",
+    "tracking.experiment.create_experiment_kwargs": "none: the experiment takes the store's artifact location",
+    "tracking.experiment.restore_if_deleted": "none: a deleted experiment is restored by `mlflow experiments restore`",
+    "tracking.run.id": "none: each kedro run starts a run, or joins the one active in the process (a notebook)",
+    "tracking.run.name": "none: the hook names each run after what it runs",
+    "tracking.run.nested": "none: an active run is joined, not nested under (tune nests its trials itself)",
+    "tracking.params.dict_params": "none: parameters are always flattened with '.' (model.hidden_sizes)",
+    "tracking.params.long_params_strategy": "none: a value over MLflow's length limit becomes a tag",
+    "ui.port": "none: mlflow ui --port",
+    "ui.host": "none: mlflow ui --host",
+}
+
+
 class TrackingConfig(BaseModel):
-    """conf/base/mlflow.yml."""
+    """The project's MLflow hook: where runs are tracked, and which pipelines are not."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tracking_uri: Optional[str] = None  # None: MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
-    experiment: str = "autoencoder_pipelines"
-    disable_for_pipelines: list[str] = ["data_processing"]
-    server_timeout_seconds: float = Field(SERVER_TIMEOUT_S, gt=0)  # a tracking server's health check at start
-    store_wait_seconds: float = Field(STORE_WAIT_S, ge=0)  # a SQLite store locked by another process: waited for
+    tracking_uri: Optional[str] = Field(
+        None,
+        description="The MLflow store; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project "
+        "(artifacts in ./mlruns).",
+    )
+    experiment: str = Field(
+        "autoencoder_pipelines",
+        description="The experiment of training runs (scoring runs go to registry.scoring_experiment).",
+    )
+    disable_for_pipelines: list[str] = Field(
+        ["data_processing"],
+        description="Pipelines that run without an MLflow run (nothing to compare).",
+    )
+    server_timeout_seconds: float = Field(
+        SERVER_TIMEOUT_S, gt=0,
+        description="A tracking server (http://...) is asked for its health with this timeout before a run starts.",
+    )
+    store_wait_seconds: float = Field(
+        STORE_WAIT_S, ge=0,
+        description="A SQLite store locked by another process is waited for this long before the run fails.",
+    )
+
+    @classmethod
+    def from_conf(cls, raw: dict[str, Any] | None) -> "TrackingConfig":
+        """mlflow.yml validated; a kedro-mlflow file is refused in one block naming each of its keys
+        and what stands for it here, any other problem in one line naming the key."""
+        raw = dict(raw or {})
+        found = [key for key in KEDRO_MLFLOW_KEYS if _has_key(raw, key)]
+        for block in ("server", "tracking", "ui"):  # a block of kedro-mlflow's with none of the known keys
+            if block in raw and not any(key.startswith(f"{block}.") for key in found):
+                found.append(f"{block}.*")
+        if found:
+            width = max(map(len, found))
+            lines = [f"  {key.ljust(width)} -> {KEDRO_MLFLOW_KEYS.get(key, 'none')}" for key in found]
+            raise ConfigError(
+                "mlflow.yml is kedro-mlflow's format, which this project does not read (its own MLflow hook replaced "
+                "kedro-mlflow). Each key found, and what stands for it here:\n" + "\n".join(lines) + "\n"
+                "Expected: tracking_uri, experiment, disable_for_pipelines, server_timeout_seconds, store_wait_seconds "
+                "(conf/base/mlflow.yml; "
+                "docs/kedro-mlflow.md)."
+            )
+        return parse(cls, raw, "mlflow")
+
+
+def _has_key(raw: dict[str, Any], dotted: str) -> bool:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 class MlflowTrackingHook:
@@ -95,12 +162,12 @@ class MlflowTrackingHook:
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        self.config = TrackingConfig.model_validate(context.config_loader.get("mlflow") or {})
+        self.config = TrackingConfig.from_conf(context.config_loader.get("mlflow"))
         configure_wait(self.config.store_wait_seconds)
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
-        self.parameters = dict(context.config_loader["parameters"])
-        self.registry = parse(RegistryParams, self.parameters.get("registry"), "registry")
+        self.parameters = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
+        self.registry = self.parameters["registry"]
 
     def enabled_for(self, run_params: dict[str, Any]) -> bool:
         from autoencoder_pipelines.nn.launch import is_rank_zero
@@ -169,11 +236,9 @@ class MlflowTrackingHook:
             _end_killed_on_exit(self.run_id)
         # A scoring run's parameters are the model it used (logged by the pipeline) and the
         # registry settings; the training sections would describe the configuration, not the model.
-        if self.scoring:
-            parameters = {"registry": self.parameters.get("registry") or {}}
-        else:
-            derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
-            parameters = {**self.parameters, **({"derived": derived} if derived else {})}
+        # What the defaults became on the data (derived.*) is logged by the check nodes'
+        # `<section>_settings` datasets (MlflowParamsDataset).
+        parameters = {"registry": self.registry} if self.scoring else self.parameters
         waiting_for_store(lambda: log_parameters(parameters), "logging the parameters", self.uri)
         from autoencoder_pipelines.nn.launch import (
             launched_by_torchrun,
@@ -412,10 +477,12 @@ def _relative(path: Path) -> str:
 
 
 def log_parameters(parameters: dict[str, Any]) -> None:
-    """Every parameter, flattened, in batches; a value over MLflow's length limit becomes a tag."""
+    """Every parameter (typed sections as their JSON), flattened, in batches; a value over
+    MLflow's length limit becomes a tag."""
     import mlflow
 
-    flat = {name: str(value) for name, value in flatten(parameters).items()}
+    plain = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value for key, value in parameters.items()}
+    flat = {name: str(value) for name, value in flatten(plain).items()}
     long = {name: value for name, value in flat.items() if len(value) > PARAM_VALUE_LIMIT}
     short = [(name, value) for name, value in flat.items() if name not in long]
     for start in range(0, len(short), PARAMS_PER_CALL):

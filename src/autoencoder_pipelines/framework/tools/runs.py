@@ -47,7 +47,7 @@ def run_nested(
             data_dir = folder / run_name
             with mlflow.start_run(run_name=run_name, nested=True):
                 # A tool's runs are experiments: their models are logged with the run, never
-                # registered or promoted (register one by hand: README, model registry).
+                # registered or promoted (register one by hand: docs/scoring.md, the model scoring uses).
                 runtime_params = {**params, "data_dir": str(data_dir), "registry": NOT_REGISTERED}
                 with KedroSession.create(project_path=project_path, env=env, runtime_params=runtime_params) as session:
                     session.run(pipeline_names=["denoise"])

@@ -48,17 +48,33 @@ from autoencoder_pipelines.nn.trainer import Callback, TrainState, make_adam
 
 
 class AdversarialOptions(KindOptions):
-    prior: Literal["gaussian", "class_gaussians"] = "gaussian"
-    prior_std: float = Field(1.0, gt=0)
-    # class_gaussians: distance between neighbouring class means, in units of prior_std
-    class_separation: float = Field(4.0, gt=0)
-    discriminator_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1)
+    prior: Literal["gaussian", "class_gaussians"] = Field(
+        "gaussian",
+        description="gaussian: N(0, prior_std^2 I); class_gaussians: one Gaussian per class (needs "
+        "data.label_column).",
+    )
+    prior_std: float = Field(1.0, gt=0, description="Standard deviation of the prior (of each component).")
+    class_separation: float = Field(
+        4.0, gt=0,
+        description="class_gaussians: distance between neighbouring class means, in units of prior_std.",
+    )
+    discriminator_sizes: list[int] = Field(
+        default_factory=lambda: [64, 64], min_length=1,
+        description="Hidden layers of the discriminator (ReLU).",
+    )
     # The regularisation steps are 10x gentler than pretrain.learning_rate's default 0.003: with
     # all three at 0.003 on digits (24-d codes) the discriminator won (loss ~0.1), the generator's
     # steps wrecked the codes (a logistic regression on them: 24% test accuracy) and the
     # reconstruction stalled at 0.41; at 0.0003, 0.25 and 96%. None: pretrain.learning_rate.
-    discriminator_learning_rate: Optional[float] = Field(0.0003, gt=0)
-    generator_learning_rate: Optional[float] = Field(0.0003, gt=0)  # the encoder's regularisation step
+    discriminator_learning_rate: Optional[float] = Field(
+        0.0003, gt=0,
+        description="Adam's learning rate of the discriminator step; null: pretrain.learning_rate.",
+    )
+    generator_learning_rate: Optional[float] = Field(
+        0.0003, gt=0,
+        description="Adam's learning rate of the encoder's regularisation (generator) step; null: "
+        "pretrain.learning_rate.",
+    )
 
 
 def prior_means(n_components: int, code_size: int, separation: float) -> torch.Tensor:

@@ -20,7 +20,8 @@ NetworkMetrics = Callable[[nn.Module, torch.Tensor, torch.Tensor], dict[str, flo
 
 
 class KindOptions(BaseModel):
-    """A kind's own settings, `model.<kind>` in parameters_pretraining.yml."""
+    """A kind's own settings, `model.<kind>` in parameters_pretraining.yml. Every field has a
+    description (the parameter reference in docs/ is generated from them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -12,7 +12,10 @@ from autoencoder_pipelines.nn.losses import contractive_penalty
 
 
 class ContractiveOptions(KindOptions):
-    weight: float = Field(0.01, ge=0)  # lambda
+    weight: float = Field(
+        0.01, ge=0,
+        description="lambda: times the squared Frobenius norm of each layer's encoder Jacobian (Rifai et al. 2011).",
+    )
 
 
 class Contractive(AutoencoderKind):

@@ -19,7 +19,11 @@ from autoencoder_pipelines.nn.networks import NetsAutoencoder
 
 
 class ConvOptions(KindOptions):
-    channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
+    channels: list[int] = Field(
+        default_factory=lambda: [16, 32], min_length=1,
+        description="Channels of each conv/pool block of the encoder (the decoder mirrors them), for "
+        "data.image_shape images.",
+    )
 
 
 class _Reshape(nn.Module):

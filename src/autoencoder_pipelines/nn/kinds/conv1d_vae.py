@@ -26,9 +26,19 @@ class Conv1dVaeOptions(VaeOptions):
     # ELBO of a Gaussian likelihood with noise deviation sigma per value (0.01: sigma ~ 0.07 of a
     # series' range). beta 1 there, or bce, let the KL win: on a sum of sines the posterior
     # collapsed and prior draws decoded to flat windows.
-    beta: float = Field(0.01, ge=0)
-    channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
-    kernel_size: int = Field(5, ge=1)  # odd keeps the length ("same" padding)
+    beta: float = Field(
+        0.01, ge=0,
+        description="Weight of the KL term; with mse on windows, 2 x the noise variance per value (a Gaussian "
+        "likelihood).",
+    )
+    channels: list[int] = Field(
+        default_factory=lambda: [16, 32], min_length=1,
+        description="Channels of each 1-D conv block over time.",
+    )
+    kernel_size: int = Field(
+        5, ge=1,
+        description="Time steps each convolution sees; odd keeps the length (\"same\" padding).",
+    )
 
 
 class Conv1dVariationalAutoencoder(VariationalAutoencoder):

@@ -14,9 +14,13 @@ from autoencoder_pipelines.nn.losses import sparsity_penalty
 
 
 class SparseOptions(KindOptions):
-    sparsity: Literal["l1", "kl"] = "l1"
-    target: float = Field(0.05, gt=0, lt=1)  # rho, for kl
-    weight: float = Field(0.001, ge=0)
+    sparsity: Literal["l1", "kl"] = Field(
+        "l1",
+        description="l1: L1 of the code activations; kl: KL divergence of each unit's mean activation from `target` "
+        "(needs sigmoid activations).",
+    )
+    target: float = Field(0.05, gt=0, lt=1, description="rho: the mean activation kl aims at.")
+    weight: float = Field(0.001, ge=0, description="Weight of the sparsity penalty in each layer's loss.")
 
 
 class Sparse(AutoencoderKind):

@@ -20,7 +20,7 @@ from autoencoder_pipelines.nn.networks import Autoencoder, Generative, mlp
 
 
 class VaeOptions(KindOptions):
-    beta: float = Field(1.0, ge=0)
+    beta: float = Field(1.0, ge=0, description="Weight of the KL term of the ELBO (1: the plain VAE).")
 
 
 class VariationalAutoencoder(Generative, Autoencoder):

@@ -56,25 +56,9 @@ def score_partitions(
     started = time.perf_counter()
     scorer.batch_rows = scoring.batch_rows
     done = scored.partitions()
-    tables: dict[str, Any] = {}
-    changed: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for partition in sorted(incoming):
-        try:
-            tables[partition] = incoming[partition]()
-            if partition in done:
-                tables[partition].check()
-                reason = scored.change(partition, tables[partition].path)
-                if reason is None:
-                    continue
-                changed[partition] = reason
-                logger.info("%s changed since it was scored (%s): scoring it again", partition, reason)
-        except DataValidationError as error:
-            errors[partition] = str(error)
-        except Exception as error:  # a file that cannot even be listed must not stop the others
-            errors[partition] = f"{partition}: {type(error).__name__}: {error}"
+    tables, changed, errors = _open_partitions(incoming, done, scored)
     new = sorted(partition for partition in incoming if partition not in done or partition in changed or partition in errors)
-    id_column = scorer.schema.get("id_column")
+    id_column = scorer.schema.id_column
     written: dict[str, int] = {}
     rescored: dict[str, str] = {}
     rows_refused = anomalies = 0
@@ -123,6 +107,31 @@ def score_partitions(
         "errors": errors,
         "rescored": rescored,  # partition -> where its previous output is kept
     }
+
+
+def _open_partitions(
+    incoming: dict[str, Callable[[], Any]], done: Any, scored: Any
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """Each inbox file opened; of those already scored, the ones whose content changed since
+    (partition -> why). A file that cannot be opened is an error of its own, not of the run."""
+    tables: dict[str, Any] = {}
+    changed: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for partition in sorted(incoming):
+        try:
+            tables[partition] = incoming[partition]()
+            if partition in done:
+                tables[partition].check()
+                reason = scored.change(partition, tables[partition].path)
+                if reason is None:
+                    continue
+                changed[partition] = reason
+                logger.info("%s changed since it was scored (%s): scoring it again", partition, reason)
+        except DataValidationError as error:
+            errors[partition] = str(error)
+        except Exception as error:  # a file that cannot even be listed must not stop the others
+            errors[partition] = f"{partition}: {type(error).__name__}: {error}"
+    return tables, changed, errors
 
 
 def stamp(scored: pd.DataFrame, model: Any) -> pd.DataFrame:
