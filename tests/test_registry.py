@@ -5,10 +5,10 @@ asked; servable the way `mlflow models serve` serves it."""
 from __future__ import annotations
 
 import json
-import time
 import os
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -209,9 +209,8 @@ def test_register_refuses_a_run_without_a_scoring_model_or_no_run_at_all(trained
 
 
 def test_scoring_waits_for_a_store_another_process_holds_then_refuses_in_one_line(trained_project, tmp_path):
-    from tests.test_tracking import _hold_lock
-
     from autoencoder_pipelines.tracking.store import StoreLockedError
+    from tests.test_tracking import _hold_lock
 
     project = trained_project.copy(tmp_path / "project")
     project.promote(1)

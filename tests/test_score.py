@@ -364,8 +364,9 @@ def test_an_output_folder_that_is_a_file_stops_the_run_once_before_any_file_is_s
     output = result.stdout + result.stderr
     assert result.returncode == 1
     block = output[output.rindex("Error: "):].strip().splitlines()
-    assert block == [f"Error: {project.path('data/07_model_output/scored')}: is a file, not a folder; the scored outputs go in a folder "
-                     "of that name (catalog: scored_partitions). Move the file away and run again; nothing was scored",
+    assert block == [f"Error: {project.path('data/07_model_output/scored')}: is a file, not a folder; the scored outputs go "
+                     "in a folder of that name (catalog: scored_partitions). Move the file away and run again; "
+                     "nothing was scored",
                      "(traceback in errors.log; --verbose prints it here)"], output[-3000:]
     assert output.count("is a file, not a folder") == 1 and "FileExistsError" not in output
     assert project.path("data/07_model_output/scored").read_text() == "not a folder"

@@ -14,8 +14,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from autoencoder_pipelines.data.errors import TrackingStoreError
 from autoencoder_pipelines.config import flatten
+from autoencoder_pipelines.data.errors import TrackingStoreError
 from autoencoder_pipelines.tracking.hook import (
     PARAM_VALUE_LIMIT,
     log_parameters,
@@ -217,12 +217,12 @@ def test_a_locked_store_is_waited_for_then_refused_in_one_line_without_sql(tmp_p
 
 
 def test_waiting_for_store_retries_only_a_lock_and_only_for_the_wait():
+    import sqlite3
+
     import sqlalchemy.exc
 
     from autoencoder_pipelines.data.errors import user_error
     from autoencoder_pipelines.tracking.store import StoreLockedError, waiting_for_store
-
-    import sqlite3
 
     def locked():
         return sqlalchemy.exc.OperationalError("INSERT INTO model_versions (name, version) VALUES (?, ?)", ("m", 2),
@@ -262,7 +262,8 @@ def test_mlflow_s_own_records_of_a_locked_store_are_left_out_of_the_log():
     logger.addHandler(handler)
     try:
         try:
-            raise sqlalchemy.exc.OperationalError("SELECT runs.run_uuid FROM runs", (), sqlite3.OperationalError("database is locked"))
+            raise sqlalchemy.exc.OperationalError("SELECT runs.run_uuid FROM runs", (),
+                                                  sqlite3.OperationalError("database is locked"))
         except sqlalchemy.exc.OperationalError:
             logger.exception("SQLAlchemy database error. The following exception is caught.")
         logger.error("another error")

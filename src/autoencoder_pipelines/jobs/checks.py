@@ -35,8 +35,8 @@ def check_features_vary(frame: pd.DataFrame, schema: DataSchema) -> None:
     features = schema.features
     values = frame[features].to_numpy(dtype="float64")
     varying = values.max(axis=0) > values.min(axis=0) if len(values) else [False] * len(features)
-    constant = [name for name, varies in zip(features, varying) if not varies]
-    moving = [name for name, varies in zip(features, varying) if varies]
+    constant = [name for name, varies in zip(features, varying, strict=True) if not varies]
+    moving = [name for name, varies in zip(features, varying, strict=True) if varies]
     if len(moving) < 2:
         found = (f"all {len(features)} feature column(s) are constant {shown_names(constant)}" if not moving else
                  f"only 1 of {len(features)} feature columns varies ('{moving[0]}'); the others are constant "

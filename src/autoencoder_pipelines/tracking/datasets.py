@@ -40,7 +40,7 @@ class MlflowMetricsDataset(AbstractDataset):
         client = mlflow.MlflowClient()
         for start in range(0, len(metrics), METRICS_PER_CALL):  # a batch is one transaction: retried whole
             batch = metrics[start : start + METRICS_PER_CALL]
-            waiting_for_store(lambda: client.log_batch(run.info.run_id, metrics=batch), "logging metrics")
+            waiting_for_store(lambda batch=batch: client.log_batch(run.info.run_id, metrics=batch), "logging metrics")
 
     def load(self) -> Any:
         raise DatasetError("metrics are written to MLflow, not read back: query the run with mlflow.search_runs")

@@ -314,9 +314,10 @@ class MlflowTrackingHook:
         if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
             try:
                 self._register()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a failed registration must not cost the finished training
                 found = user_error(error)
-                self.registration_failed = found.format_message() if found else f"{type(error).__name__}: {first_line(error)}"
+                self.registration_failed = (found.format_message() if found
+                                            else f"{type(error).__name__}: {first_line(error)}")
                 logger.error("the training finished but its model is not %s: %s",
                              "promoted" if self.registered_version else "registered", self.registration_failed)
                 self._tag("aep.registration_failed", self.registration_failed)

@@ -267,7 +267,7 @@ def _reference_of_uri(uri: str) -> ScoringModelRef:
         return _reference_of_folder(local_path(uri))
     try:
         run_id = _mlmodel(uri).run_id
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever MLflow raises for a URI without a model: named in one line
         raise ModelNotFoundError(f"{uri}: no MLflow model there ({type(error).__name__}: {first_line(error)})") from None
     return ScoringModelRef(uri, None, None, run_id)
 
@@ -301,7 +301,7 @@ def _reference_of_folder(folder: Path) -> ScoringModelRef:
     uri = str(folder.resolve())
     try:
         mlmodel = _mlmodel(uri)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever MLflow raises for a folder without a model: named in one line
         raise ModelNotFoundError(f"{folder}: no MLflow model there ({type(error).__name__}: {first_line(error)})") from None
     meta = folder / "registered_model_meta"  # what `mlflow artifacts download -u models:/...` writes
     if not meta.is_file():
@@ -328,7 +328,7 @@ def _unconfirmed(folder: Path, mlmodel: Any, name: str, version: int) -> str | N
     if not _store_exists():
         return f"there is no registry to confirm it ({_store()} does not exist)"
     try:
-        model_version = MlflowClient().get_model_version(name, str(version))
+        MlflowClient().get_model_version(name, str(version))
     except MlflowException as error:
         if error.error_code not in NOT_FOUND:
             return f"{_store()} could not be asked ({first_line(error)})"
@@ -480,7 +480,7 @@ def load_scorer(model: ScoringModelRef | str) -> Any:
         return Scorer.load(_download(location))
     except ModelFileError as error:
         reason = str(error)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any download or read failure: named in one line, with the file
         reason = f"{location}: {type(error).__name__}: {first_line(error)}"
     raise ModelLoadError(
         f"{model} does not load: {reason}. Nothing was scored; score with another version "

@@ -12,7 +12,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlparse
 
 from autoencoder_pipelines.data.errors import TrackingStoreError

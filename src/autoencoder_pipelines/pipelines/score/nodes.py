@@ -74,7 +74,7 @@ def score_partitions(
             found = 0
             with scored.writer(partition, source=table.path) as stream:
                 for frame in scorer.score_chunks(chunks, source=partition, require_id=True,
-                                                 ids_of_source=lambda: table.column(id_column)):
+                                                 ids_of_source=lambda table=table: table.column(id_column)):
                     stream.write(stamp(frame, model))
                     found += int(frame["is_anomaly"].sum())
             written[partition] = stream.rows
@@ -87,7 +87,7 @@ def score_partitions(
                 logger.info("scored %s: %d rows", partition, stream.rows)
         except DataValidationError as error:
             errors[partition] = str(error)
-        except Exception as error:  # a bad file must not stop the good ones
+        except Exception as error:  # noqa: BLE001 - a bad file must not stop the good ones
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
         if partition in errors:
             rows_refused += 0 if table is None else table.count_rows()
@@ -129,7 +129,7 @@ def _open_partitions(
                 logger.info("%s changed since it was scored (%s): scoring it again", partition, reason)
         except DataValidationError as error:
             errors[partition] = str(error)
-        except Exception as error:  # a file that cannot even be listed must not stop the others
+        except Exception as error:  # noqa: BLE001 - a file that cannot even be listed must not stop the others
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
     return tables, changed, errors
 
