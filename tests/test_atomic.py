@@ -43,7 +43,10 @@ def _disk_full_midway(monkeypatch):
     original_save = torch.save
 
     def torch_save(obj, path, *args, **kwargs):
-        Path(path).write_bytes(b"PK\x03\x04half a model")
+        if hasattr(path, "write"):  # nn.atomic.atomic_file's handle
+            path.write(b"PK\x03\x04half a model")
+        else:
+            Path(path).write_bytes(b"PK\x03\x04half a model")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", torch_save)
@@ -180,3 +183,92 @@ def test_temporary_files_are_invisible_to_versions_and_partitions(tmp_path):
     (tmp_path / "s.json" / "2099-01-01T00.00.00.000Z" / ".s.json.1.abc.tmp").write_text("{")
     assert datasets.JSONDataset(filepath=str(tmp_path / "s.json"), version=Version(None, None)).load() == {"a": 1}
     assert json.loads(next((tmp_path / "s.json").glob("*/s.json")).read_text()) == {"a": 1}
+
+
+def _on_a_full_disk(monkeypatch, folder: Path) -> None:
+    """The next temporary file written in `folder` lands on /dev/full: every write fails as on a
+    full disk (ENOSPC), the way the operating system reports it."""
+    import autoencoder_pipelines.nn.atomic as atomic
+
+    original = atomic.temporary_name
+
+    def on_dev_full(name):
+        temporary = original(name)
+        (folder / temporary).symlink_to("/dev/full")
+        return temporary
+
+    monkeypatch.setattr(atomic, "temporary_name", on_dev_full)
+
+
+def _full_after(monkeypatch, size: int) -> None:
+    """Files that nn.atomic opens take `size` bytes, then fail as a disk that fills up midway
+    (torch's writer then raises its own "enforce fail at inline_container.cc")."""
+    import io
+
+    import autoencoder_pipelines.nn.atomic as atomic
+
+    class FillsUp(io.FileIO):
+        def write(self, data):
+            if self.tell() + len(data) > size:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(atomic, "open", lambda path, mode: FillsUp(path, "wb"), raising=False)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("disk", ["full", "fills up midway"])
+def test_a_full_disk_while_saving_a_checkpoint_says_so_and_names_the_file(tmp_path, monkeypatch, disk):
+    from autoencoder_pipelines.data.errors import user_error
+    from autoencoder_pipelines.nn.trainer import Checkpoint, Trainer, TrainSettings
+
+    model, x = DenseAutoencoder(8, [4]), torch.rand(32, 8)
+    loss = lambda batch, generator: ((model(batch[0]) - batch[0]) ** 2).mean()  # noqa: E731
+    if disk == "full":
+        _on_a_full_disk(monkeypatch, tmp_path)
+    else:
+        _full_after(monkeypatch, 2000)
+    with pytest.raises(OSError) as raised:
+        Trainer(TrainSettings(epochs=2, batch_size=16), [Checkpoint(tmp_path / "phase.pt")]).fit(model, loss, (x,))
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "phase.pt")
+    assert "inline_container" not in str(raised.value)
+    assert user_error(raised.value).format_message().startswith(f"{tmp_path / 'phase.pt'}: no space left on device")
+    assert list(tmp_path.iterdir()) == []  # no temporary file, no torn checkpoint
+
+
+def test_orphaned_temporary_files_of_killed_runs_are_removed_and_nothing_else(tmp_path):
+    import os
+    import time
+
+    from autoencoder_pipelines.nn.atomic import remove_orphans, temporary_name
+
+    old = time.time() - 3600
+    (tmp_path / "day=1").mkdir()
+    orphans = [tmp_path / ".a.csv.parquet.4194999.5f3a1b.tmp", tmp_path / "day=1" / ".b.parquet.4194998.00aa11.tmp"]
+    mine = tmp_path / temporary_name("c.parquet")  # this process's: being written
+    recent = tmp_path / ".d.parquet.4194997.abcdef.tmp"  # a dead pid, but touched a moment ago
+    foreign = [tmp_path / ".notes.tmp", tmp_path / ".x.12.tmp", tmp_path / "e.4194999.5f3a1b.tmp", tmp_path / "f.parquet"]
+    for path in [*orphans, mine, recent, *foreign]:
+        path.write_text("x")
+        if path is not recent:
+            os.utime(path, (old, old))
+    assert sorted(remove_orphans(tmp_path)) == [orphans[0]]  # this folder only
+    assert remove_orphans(tmp_path, recursive=True) == [orphans[1]]
+    assert all(p.exists() for p in [mine, recent, *foreign])
+
+
+def test_a_training_removes_what_killed_runs_left_in_its_data_folder(tmp_path):
+    import os
+    import time
+
+    from autoencoder_pipelines.framework.locks import TrainingLock
+
+    models = tmp_path / "06_models" / "scoring_model.pt" / "2026-12-04T10.00.00.000Z"
+    models.mkdir(parents=True)
+    orphan = models / ".scoring_model.pt.4194999.5f3a1b.tmp"
+    orphan.write_bytes(b"PK half a model")
+    os.utime(orphan, (time.time() - 3600,) * 2)
+    lock = TrainingLock(tmp_path)
+    lock.acquire("refuse")
+    lock.release()
+    assert not orphan.exists() and models.is_dir()

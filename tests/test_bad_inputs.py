@@ -81,6 +81,29 @@ class Case:
     one_line: bool = False  # the message is one line (parameters)
 
 
+@dataclass
+class Link:
+    """A symbolic link to `target` (relative to the link's folder)."""
+
+    target: str
+
+
+def _latin1(text: str, line: int) -> bytes:
+    """`text` in Latin-1, with an é (not UTF-8) at the start of line `line`'s last cell."""
+    lines = text.splitlines()
+    head, _, last = lines[line - 1].rpartition(",")
+    lines[line - 1] = f"{head},\xe9{last}" if head else f"\xe9{last}"
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
 def _data(path_suffix: str = "csv", **data: Any) -> dict[str, Any]:
     return {"source": path_suffix, **data}
 
@@ -103,6 +126,13 @@ CASES = {
                                     files={"in.csv": SEMICOLONS}, data=_data()),
     "read_args not of pandas": Case("data_processing", ["are not options of pandas.read_csv", "'sepp'"],
                                     files={"in.csv": SEMICOLONS}, data=_data(read_args={"sepp": ";"})),
+    "not UTF-8": Case("data_processing", ["in.csv: line 5, byte", "is not utf-8 text",
+                                          "or give its encoding (data.read_args: {encoding: latin-1}, for instance)"],
+                      files={"in.csv": _latin1(_text(TABLE), 5)}, data=_data()),
+    "a Parquet file named .csv": Case("data_processing", ["in.csv: a Parquet file named .csv; rename it to .parquet"],
+                                      files={"in.csv": _parquet_bytes(TABLE)}, data=_data()),
+    "a symbolic link loop": Case("data_processing", ["loop.csv: a symbolic link loop (the link leads back to itself)"],
+                                 files={"loop.csv": Link("loop2.csv"), "loop2.csv": Link("loop.csv")}, data=_data()),
     "duplicate column names": Case("data_processing", ["in.csv: duplicate column name(s) [a]; every column needs its own name"],
                                    files={"in.csv": _text(TABLE).replace("a,b,c,d", "a,b,a,d", 1)}, data=_data()),
     # -- bad cells: file, line, column, value; never a dropped column ---------------------
@@ -162,6 +192,14 @@ CASES = {
     "image shape mismatch": Case("data_processing", ["data.image_shape [3, 3] holds 9 values but there are 4 feature columns"],
                                  files={"in.csv": TABLE}, data=_data(label_column="kind", image_shape=[3, 3])),
     # -- the data against the settings (right after ingestion) ----------------------------
+    "every feature constant": Case(
+        "anomaly", ["in.csv: all 4 feature column(s) are constant [a, b, c, d]: an autoencoder needs at least 2 varying "
+                    "features to learn anything"],
+        files={"in.csv": TABLE.assign(a=1.0, b=0.0, c=0.5, d=2.0)}, data=_data(label_column="kind"),
+        params={"anomaly": {"normal_classes": [0]}}),
+    "one varying feature": Case(
+        "data_processing", ["in.csv: only 1 of 4 feature columns varies ('c'); the others are constant [a, b, d]"],
+        files={"in.csv": TABLE.assign(a=1.0, b=0.0, d=2.0)}, data=_data(label_column="kind")),
     "a label of measurements": Case("data_processing", ["column 'a' (label) holds non-integer numbers"],
                                     files={"in.csv": TABLE}, data=_data(label_column="a")),
     "too few rows for the split": Case("data_processing", ["too few for the split"], files={"in.csv": _table(24)},
@@ -246,6 +284,22 @@ CASES = {
                                                             "Set MLFLOW_TRACKING_URI to a writable store"],
                                         files={"a_file": "not a folder"},
                                         conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/a_file/mlflow.db\n"}),
+    "a tracking folder that does not exist": Case(
+        "anomaly", ["MLflow tracking store", "/typo/mlflow.db': the folder", "does not exist", "nothing was created"],
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/typo/mlflow.db\n"}, one_line=True),
+    "scoring from a tracking folder that does not exist": Case(
+        "score", ["/typo/mlflow.db': the folder", "does not exist", "nothing was created"],
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/typo/mlflow.db\n"}, one_line=True),
+    "scoring from a store that does not exist": Case(
+        "score", ["there is no store at", "nothing was created"], files={"folder/x": "a folder"},
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/folder/mlflow.db\n"}, one_line=True),
+    "promoting in a store that does not exist": Case(
+        "promote", ["there is no store at", "nothing was created"], files={"folder/x": "a folder"},
+        params={"registry": {"version": 1}},
+        conf={"mlflow.yml": "tracking_uri: sqlite:///{case}/folder/mlflow.db\n"}, one_line=True),
+    "a tracking server that is down": Case(
+        "score", ["MLflow tracking server http://127.0.0.1:9 does not answer"],
+        conf={"mlflow.yml": "tracking_uri: http://127.0.0.1:9\nserver_timeout_seconds: 2\n"}, one_line=True),
     # -- scoring: a bad file is refused, the scored ones stay -----------------------------
     "scoring: beyond float32": Case(
         "score", ["1 of 1 new partition(s) could not be scored", "big.csv: 1 bad cell in 1 of 5 rows:",
@@ -254,6 +308,11 @@ CASES = {
     "scoring: duplicate columns": Case(
         "score", ["dup.csv: duplicate column name(s) [pixel_0_0]"],
         inbox={"dup.csv": _text(_digits(slice(0, 5))).replace("pixel_0_1,", "pixel_0_0,", 1)}),
+    "scoring: not UTF-8": Case(
+        "score", ["latin.csv: line 3, byte", "is not utf-8 text"], inbox={"latin.csv": _latin1(_text(_digits(slice(0, 5))), 3)}),
+    "scoring: a symbolic link loop": Case(
+        "score", ["loop.csv: a symbolic link loop (the link leads back to itself)"],
+        inbox={"loop.csv": Link("loop2.csv"), "loop2.csv": Link("loop.csv")}),
     "scoring: separated by semicolons": Case(
         "score", ["semi.csv: every line parses into one column", "separated by ';'?"],
         inbox={"semi.csv": _text(_digits(slice(0, 5))).replace(",", ";")}),
@@ -284,7 +343,9 @@ def _outputs(root: Path) -> dict[str, str]:
 
 def _write(path: Path, content: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, pd.DataFrame):
+    if isinstance(content, Link):
+        path.symlink_to(content.target)
+    elif isinstance(content, pd.DataFrame):
         content.to_parquet(path) if path.suffix == ".parquet" else content.to_csv(path, index=False)
     elif isinstance(content, bytes):
         path.write_bytes(content)
@@ -341,6 +402,7 @@ def test_a_bad_input_is_refused_and_changes_no_earlier_output(name, request, mak
     message = block.splitlines()[:-1]
     assert len(message) <= (1 if case.one_line else 8), block
     assert _outputs(project.root) == before, "an earlier output changed"
+    assert not (folder / "typo").exists() and not (folder / "folder" / "mlflow.db").exists(), "a store was created"
     free = TrainingLock(project.path("data"))
     free.acquire("refuse")  # the refused run left the data folder free
     free.release()

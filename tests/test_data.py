@@ -323,3 +323,84 @@ def test_windows_know_their_gap_and_tables_have_none():
     assert windows.is_windows and windows.window_gap == 3  # (8 - 1) // 2
     with pytest.raises(ValueError, match="not windows of a series"):
         DataSchema(source="t", features=["a"], n_rows=9).window_gap
+
+
+# -- the file itself: compression, encoding, links (issue 32) ------------------------------
+
+def _latin1_table() -> bytes:
+    """Five rows; the cell of line 4 holds an é written in Latin-1 (not UTF-8)."""
+    lines = ["a,b,city", "1,2,Paris", "3,4,Lyon", "5,6,N\xeemes", "7,8,Metz", "9,1,Caen"]
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_the_file_line(tmp_path):
+    from autoencoder_pipelines.data.errors import DataValidationError
+    from autoencoder_pipelines.data.tables import TableFile, read_table
+
+    path = tmp_path / "cities.csv"
+    path.write_bytes(_latin1_table())
+    with pytest.raises(DataValidationError) as whole:
+        read_table(path, "csv")
+    assert str(whole.value) == (f"{path}: line 4, byte 6: 0xee is not utf-8 text; save the file as UTF-8, or give its "
+                                "encoding (data.read_args: {encoding: latin-1}, for instance)")
+    with pytest.raises(DataValidationError, match=r"cities.csv: line 4, byte 6: 0xee is not utf-8 text"):
+        list(TableFile(path).chunks(2))  # in the second chunk: still the file's line
+    assert read_table(path, "csv", {"encoding": "latin-1"})["city"].iloc[2] == "N\xeemes"
+
+
+def test_compressed_csv_is_read_by_its_name_or_its_content(tmp_path, caplog):
+    import bz2
+    import gzip
+
+    from autoencoder_pipelines.data.errors import DataValidationError
+    from autoencoder_pipelines.data.tables import TableFile, read_table
+
+    text = b"a,b\n1,2\n3,4\n5,x\n"
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "t.csv.bz2").write_bytes(bz2.compress(text))
+    (tmp_path / "gzip_inside.csv").write_bytes(gzip.compress(text))
+    for name in ("t.csv.gz", "t.csv.bz2", "gzip_inside.csv"):
+        assert read_table(tmp_path / name, "csv")["a"].tolist() == [1, 3, 5], name
+        assert sum(len(c) for c in TableFile(tmp_path / name).chunks(2)) == 3
+    assert "gzip_inside.csv: gzip-compressed although named .csv: read as gzip (name it gzip_inside.csv.gz)" in caplog.text
+    # line numbers of bad cells come from the decompressed file
+    from autoencoder_pipelines.data.tables import row_namer
+
+    assert row_namer(read_table(tmp_path / "t.csv.gz", "csv"))(2) == "line 4"
+
+    (tmp_path / "plain.csv.gz").write_bytes(text)
+    with pytest.raises(DataValidationError, match="plain.csv.gz: named as gzip-compressed but not compressed"):
+        read_table(tmp_path / "plain.csv.gz", "csv")
+    pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "table.csv")
+    with pytest.raises(DataValidationError, match="table.csv: a Parquet file named .csv; rename it to .parquet"):
+        list(TableFile(tmp_path / "table.csv").chunks(2))
+
+
+def test_a_symbolic_link_loop_and_a_link_to_nothing_are_named_as_such(tmp_path):
+    from autoencoder_pipelines.data.errors import DataValidationError
+    from autoencoder_pipelines.data.tables import TableFile, read_table
+
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "deleted.csv")
+    with pytest.raises(DataValidationError, match=r"a.csv: a symbolic link loop \(the link leads back to itself\)"):
+        read_table(tmp_path / "a.csv", "csv")
+    with pytest.raises(DataValidationError, match=r"a.csv: a symbolic link loop"):
+        list(TableFile(tmp_path / "a.csv").chunks(10))
+    with pytest.raises(DataValidationError, match=r"gone.csv: a symbolic link to .*deleted.csv, which does not exist"):
+        read_table(tmp_path / "gone.csv", "csv")
+
+
+def test_constant_feature_columns_are_named_in_a_warning(caplog):
+    from autoencoder_pipelines.jobs.checks import check_features_vary
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 0.0], "c": [4.0, 5.0, 4.0], "d": [7.0] * 3})
+    from autoencoder_pipelines.data.schema import DataSchema
+
+    schema = DataSchema(source="t.csv", features=["a", "b", "c", "d"], n_rows=3)
+    with caplog.at_level("WARNING"):
+        check_features_vary(frame, schema)
+    assert "t.csv: 2 of 4 feature column(s) are constant and carry no information: [b, d]" in caplog.text
+    caplog.clear()
+    check_features_vary(frame[["a", "c"]], DataSchema(source="t.csv", features=["a", "c"], n_rows=3))
+    assert caplog.text == ""

@@ -30,7 +30,7 @@ def catalog(tmp_path_factory):
 def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
     names = set(pipelines.keys())
     assert {"denoise", "score", "__default__", "data_processing", "pretraining", "finetuning", "reduction",
-            "anomaly", "scorer", "reporting", "promote"} <= names
+            "anomaly", "scorer", "reporting", "promote", "register"} <= names
     for name in names:
         pipeline = pipelines[name]
         assert pipeline.nodes, name

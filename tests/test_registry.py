@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -143,3 +144,107 @@ def test_the_served_model_answers_a_dataframe_split_request(trained_project, tmp
     missing = json.dumps({"dataframe_split": {"columns": list(rows.columns[:-1]), "data": rows.iloc[:, :-1].values.tolist()}})
     with pytest.raises(MlflowException, match=r"Model is missing inputs \['pixel_7_7'\]"):
         invocations(missing, "application/json", model, model.metadata.get_input_schema())
+
+
+def _locked_store_error():
+    """What MLflow raises when SQLite keeps a write waiting past its busy timeout."""
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    return sqlalchemy.exc.OperationalError(
+        "INSERT INTO model_versions (name, version, creation_time) VALUES (?, ?, ?)", ("autoencoder-pipelines", 2, 0),
+        sqlite3.OperationalError("database is locked"))
+
+
+def test_a_training_whose_registration_fails_keeps_its_result_and_one_command_registers_it(
+        trained_project, tmp_path, monkeypatch, capsys):
+    from autoencoder_pipelines.tracking.hook import RegistrationFailedError
+
+    project = trained_project.copy(tmp_path / "project")
+    project.path("conf/local/mlflow.yml").write_text("store_wait_seconds: 1\n")
+
+    def locked(*args, **kwargs):
+        raise _locked_store_error()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mlflow, "register_model", locked)  # the store stays locked at registration
+        with pytest.raises(RegistrationFailedError) as error:
+            project.run("scorer", registry={"promote": True})
+    run = max(project.runs(), key=lambda r: r.info.start_time)
+    message = str(error.value)
+    assert message.startswith(f"training finished (MLflow run {run.info.run_id} FINISHED, its scoring model logged), "
+                              "but registering its model failed: the MLflow tracking store ")
+    assert message.endswith(f"Later: kedro run --pipelines=register --params=registry.run_id={run.info.run_id},"
+                            "registry.promote=true")
+    assert "SQL" not in message and "INSERT" not in message and "\n" not in message
+    assert run.info.status == "FINISHED" and "stayed locked" in run.data.tags["aep.registration_failed"]
+    assert [output.model_id for output in run.outputs.model_outputs], "the model stays logged"
+    assert len(project.client().search_model_versions(f"name = '{NAME}'")) == 1
+    printed = capsys.readouterr().out
+    assert "  model: logged (models:/m-" in printed and (
+        f"NOT registered (see below); later: kedro run --pipelines=register --params=registry.run_id={run.info.run_id}"
+        ",registry.promote=true") in printed
+
+    project.run("register", registry={"run_id": run.info.run_id, "promote": True})  # the command it printed
+    (version,) = project.client().search_model_versions(f"name = '{NAME}' and run_id = '{run.info.run_id}'")
+    assert int(version.version) == 2 and project.client().get_registered_model(NAME).aliases == {"champion": 2}
+    assert f"training run {run.info.run_id} is '{NAME}' version 2" in capsys.readouterr().out
+    project.run("register", registry={"run_id": run.info.run_id})  # once only
+    assert len(project.client().search_model_versions(f"name = '{NAME}'")) == 2
+
+
+def test_register_refuses_a_run_without_a_scoring_model_or_no_run_at_all(trained_project, tmp_path):
+    from autoencoder_pipelines.data.errors import ConfigError
+    from autoencoder_pipelines.tracking.models import ModelNotFoundError
+
+    project = trained_project.copy(tmp_path / "project")
+    with pytest.raises(ConfigError, match="registering needs the training run: `kedro run --pipelines=register"):
+        project.run("register")
+    with pytest.raises(ModelNotFoundError, match="registry.run_id: there is no run 0123abc in the registry at"):
+        project.run("register", registry={"run_id": "0123abc"})
+    other = project.client().create_run(project.client().get_experiment_by_name("autoencoder_pipelines").experiment_id)
+    with pytest.raises(ModelNotFoundError, match=f"run {other.info.run_id} .* logged no scoring model"):
+        project.run("register", registry={"run_id": other.info.run_id})
+
+
+def test_scoring_waits_for_a_store_another_process_holds_then_refuses_in_one_line(trained_project, tmp_path):
+    from autoencoder_pipelines.tracking.store import StoreLockedError
+    from tests.test_tracking import _hold_lock
+
+    project = trained_project.copy(tmp_path / "project")
+    project.promote(1)
+    project.path("data/01_raw/incoming").mkdir(parents=True)
+    DIGITS.iloc[:5].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
+    _hold_lock(project.path("mlflow.db"), 2.0)  # a writer that finishes in 2 s: waited for
+    project.run("score")
+    assert project.path("data/07_model_output/scored/day1.csv.parquet").exists()
+
+    project.path("conf/local/mlflow.yml").write_text("store_wait_seconds: 1\n")
+    DIGITS.iloc[5:10].to_csv(project.path("data/01_raw/incoming/day2.csv"), index=False)
+    release = _hold_lock(project.path("mlflow.db"), None)  # a writer that does not let go
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as error:
+            project.run("score")
+        assert time.monotonic() - started < 30
+    finally:
+        release()
+    message = str(error.value)
+    assert "stayed locked by another process for 1 s" in message and "SQL" not in message
+    assert "Set MLFLOW_TRACKING_URI" not in message  # the store is fine; it is busy
+    assert not project.path("data/07_model_output/scored/day2.csv.parquet").exists()
+
+
+def test_timings_that_cannot_be_logged_do_not_cost_the_registration(trained_project, tmp_path, monkeypatch):
+    project = trained_project.copy(tmp_path / "project")
+    project.path("conf/local/mlflow.yml").write_text("store_wait_seconds: 0\n")
+
+    def locked(*args, **kwargs):
+        raise _locked_store_error()
+
+    monkeypatch.setattr(mlflow, "log_metrics", locked)  # what the project hook logs the node timings with
+    project.run("scorer")
+    run = max(project.runs(), key=lambda r: r.info.start_time)
+    assert run.info.status == "FINISHED" and "time/startup" not in run.data.metrics
+    assert len(project.client().search_model_versions(f"name = '{NAME}' and run_id = '{run.info.run_id}'")) == 1

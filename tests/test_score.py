@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,251 @@ def test_scoring_runs_beside_a_training_and_touches_no_checkpoint(scoring_projec
         training.release()
     assert project.path("data/07_model_output/scored/rows.csv.parquet").exists()
     assert checkpoint.read_bytes() == b"an interrupted training's checkpoint"
+
+
+def test_a_file_that_changes_after_it_was_scored_is_scored_again_and_the_old_output_kept(scoring_project, capsys):
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:50].to_csv(inbox / "day1.csv", index=False)
+    project.run("score")
+    first = (scored / "day1.csv.parquet").stat().st_mtime_ns
+    capsys.readouterr()
+
+    project.run("score")  # unchanged: not scored again
+    os.utime(inbox / "day1.csv")  # touched, same content: not scored again either
+    project.run("score")
+    assert (scored / "day1.csv.parquet").stat().st_mtime_ns == first
+    assert "rescored" not in capsys.readouterr().out
+
+    DIGITS.iloc[:120].to_csv(inbox / "day1.csv", index=False)  # the same name, 70 more rows
+    project.run("score")
+    assert len(pd.read_parquet(scored / "day1.csv.parquet")) == 120
+    (kept,) = (scored / "_replaced").iterdir()
+    assert re.fullmatch(r"day1\.csv\.\d{8}T\d{6}Z\.parquet", kept.name) and len(pd.read_parquet(kept)) == 50
+    run = max(project.runs(SCORING), key=lambda r: r.info.start_time)
+    assert run.data.metrics["score.partitions_rescored"] == 1 and run.data.metrics["score.rows_scored"] == 120
+    assert run.data.tags["score.rescored"] == "day1.csv"
+    out = capsys.readouterr().out
+    assert ("  rescored: day1.csv (changed since scored; outputs replaced, the previous ones kept in "
+            "data/07_model_output/scored/_replaced)") in out
+    project.run("score")  # the kept output is not an output of its own
+    assert max(project.runs(SCORING), key=lambda r: r.info.start_time).data.metrics["score.partitions_new"] == 0
+
+
+def test_a_file_that_changes_while_it_is_scored_is_not_published(scoring_project, monkeypatch):
+    from autoencoder_pipelines.data.tables import TableFile
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:30].to_csv(inbox / "day1.csv", index=False)
+    original = TableFile.chunks
+
+    def appended_to_while_read(self, rows, text_columns=()):
+        yield from original(self, rows, text_columns)
+        with open(self.path, "a") as handle:  # an upload still under way
+            handle.write(DIGITS.iloc[:1].to_csv(index=False, header=False))
+
+    monkeypatch.setattr(TableFile, "chunks", appended_to_while_read)
+    with pytest.raises(ScoringFailedError, match=r"day1.csv: changed while it was scored \(still being written\?\); "
+                                                 "nothing published, it is scored again on the next run"):
+        project.run("score")
+    assert not scored.exists() or not list(scored.iterdir())
+    monkeypatch.setattr(TableFile, "chunks", original)
+    project.run("score")  # the next run scores the complete file
+    assert len(pd.read_parquet(scored / "day1.csv.parquet")) == 31
+
+
+def test_only_data_files_are_read_from_the_inbox(scoring_project):
+    """Stray files (notes, a Spark marker, hidden files, a partial upload) are skipped with one
+    log line; compressed CSV is data. Run as a user runs it, reading what it prints."""
+    import gzip
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    DIGITS.iloc[:10].to_csv(inbox / "day1.csv", index=False)
+    (inbox / "day2.csv.gz").write_bytes(gzip.compress(DIGITS.iloc[10:20].to_csv(index=False).encode()))
+    DIGITS.iloc[20:30].to_csv(inbox / "DAY3.CSV", index=False)
+    (inbox / "notes.txt").write_text("scored on Monday\n")
+    (inbox / "_SUCCESS").write_text("")
+    (inbox / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (inbox / ".day4.csv.part").write_text("pixel_0_0\n1\n")
+    (inbox / "_temporary").mkdir()
+    DIGITS.iloc[:3].to_csv(inbox / "_temporary" / "part-0.csv", index=False)
+    result = project.kedro("run", "--pipelines=score")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert sorted(p.name for p in scored.iterdir()) == ["DAY3.CSV.parquet", "day1.csv.parquet", "day2.csv.gz.parquet"]
+    assert len(pd.read_parquet(scored / "day2.csv.gz.parquet")) == 10
+    (line,) = [line for line in project.path("info.log").read_text().splitlines() if "skipped" in line]
+    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, not hidden): " \
+           ".DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line
+
+
+def test_an_output_folder_that_is_a_file_stops_the_run_once_before_any_file_is_scored(scoring_project):
+    project = scoring_project
+    for name in ("day1.csv", "day2.csv", "day3.csv"):
+        DIGITS.iloc[:5].to_csv(project.path(f"data/01_raw/incoming/{name}"), index=False)
+    project.path("data/07_model_output").mkdir(parents=True, exist_ok=True)
+    project.path("data/07_model_output/scored").write_text("not a folder")
+    result = project.kedro("run", "--pipelines=score")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    block = output[output.rindex("Error: "):].strip().splitlines()
+    assert block == [f"Error: {project.path('data/07_model_output/scored')}: is a file, not a folder; the scored outputs go "
+                     "in a folder of that name (catalog: scored_partitions). Move the file away and run again; "
+                     "nothing was scored",
+                     "(traceback in errors.log; --verbose prints it here)"], output[-3000:]
+    assert output.count("is a file, not a folder") == 1 and "FileExistsError" not in output
+    assert project.path("data/07_model_output/scored").read_text() == "not a folder"
+
+
+def test_a_killed_score_run_leaves_no_temporary_file_after_the_next_run(scoring_project):
+    project = scoring_project
+    scored = project.path("data/07_model_output/scored")
+    scored.mkdir(parents=True)
+    left = scored / ".day1.csv.parquet.4194999.5f3a1b.tmp"  # what a kill -9 mid-file leaves
+    left.write_bytes(b"PAR1half a file")
+    os.utime(left, (0, 0))
+    DIGITS.iloc[:5].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
+    project.run("score")
+    assert sorted(p.name for p in scored.iterdir()) == ["day1.csv.parquet"]
+
+
+def _download(project, uri: str, folder: Path) -> subprocess.CompletedProcess:
+    """README's `mlflow artifacts download -u <uri> -d <folder>`, against the project's store."""
+    return subprocess.run([sys.executable, "-m", "mlflow", "artifacts", "download", "-u", uri, "-d", str(folder)],
+                          cwd=project.root, env={**os.environ, "MLFLOW_TRACKING_URI": project.uri},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_downloaded_model_folder_scores_from_another_store_or_none_stamped_with_its_path(
+        scoring_project, make_project, tmp_path):
+    """README's way to score without the training store: download the champion, then score with
+    --params=model_uri=model, in a project with a fresh store, and in one with none at all."""
+    downloaded = _download(scoring_project, f"models:/{NAME}@champion", tmp_path / "model")
+    assert downloaded.returncode == 0, downloaded.stderr[-2000:]
+    for name, mlflow_yml in (("fresh", None), ("none", "disable_for_pipelines: [score]\n")):
+        project = make_project(name=name)  # a store of its own, in which nothing was registered
+        if mlflow_yml:
+            project.path("conf/local/mlflow.yml").write_text(mlflow_yml)
+            project.path("mlflow.db").unlink()
+        shutil.copytree(tmp_path / "model", project.path("model"))
+        project.path("data/01_raw/incoming").mkdir(parents=True)
+        DIGITS.iloc[:25].to_csv(project.path("data/01_raw/incoming/day1.csv"), index=False)
+        result = project.kedro("run", "--pipelines=score", "--params=model_uri=model")
+        log = project.path("info.log").read_text()
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        rows = pd.read_parquet(project.path("data/07_model_output/scored/day1.csv.parquet"))
+        assert len(rows) == 25 and set(rows["model_name"]) == {str(project.path("model"))}
+        assert rows["model_version"].isna().all() and rows["model_run_id"].isna().all()  # nothing confirms them
+        assert f"says it is version 1 of '{NAME}', but " in log and "stamped with the folder, not a version" in log
+        if mlflow_yml:
+            assert not project.path("mlflow.db").exists() and "there is no registry to confirm it" in log
+        else:
+            assert "has no such version" in log
+            run = max(project.runs(SCORING), key=lambda r: r.info.start_time)
+            assert run.data.params["model.uri"] == str(project.path("model")) and run.data.params["model.version"] == ""
+
+
+def test_a_model_folder_claiming_a_version_is_trusted_only_when_the_registry_confirms_it(scoring_project, tmp_path):
+    import yaml
+
+    project = scoring_project
+    inbox, scored = project.path("data/01_raw/incoming"), project.path("data/07_model_output/scored")
+    assert _download(project, f"models:/{NAME}/1", tmp_path / "model").returncode == 0
+    meta = tmp_path / "model" / "registered_model_meta"
+    assert yaml.safe_load(meta.read_text()) == {"model_name": NAME, "model_version": "1"}
+
+    meta.write_text(yaml.safe_dump({"model_name": NAME, "model_version": "99"}))  # spoofed: no such version
+    DIGITS.iloc[:5].to_csv(inbox / "a.csv", index=False)
+    project.run("score", model_uri=str(tmp_path / "model"))
+    rows = pd.read_parquet(scored / "a.csv.parquet")
+    assert rows["model_version"].isna().all() and set(rows["model_name"]) == {str(tmp_path / "model")}
+
+    # version 1 claimed by a folder whose scorer is not version 1's (a threshold edited by hand)
+    meta.write_text(yaml.safe_dump({"model_name": NAME, "model_version": "1"}))
+    scorer_file = tmp_path / "model" / "artifacts" / "scoring_model.pt"
+    edited = Scorer.load(scorer_file)
+    edited.detector.threshold_ = 0.0
+    edited.save(scorer_file)
+    DIGITS.iloc[5:10].to_csv(inbox / "b.csv", index=False)
+    project.run("score", model_uri=str(tmp_path / "model"))
+    rows = pd.read_parquet(scored / "b.csv.parquet")
+    assert rows["model_version"].isna().all() and rows["is_anomaly"].all()
+
+
+def test_registered_versions_keep_loading_after_the_project_folder_moves(trained_project, tmp_path):
+    """`mv project project2`: the store keeps the old absolute artifact paths; the versions are
+    found under the moved project's own mlruns/."""
+    from tests.conftest import Project
+
+    copy = trained_project.copy(tmp_path / "project")
+    copy.promote(1)
+    shutil.move(copy.root, tmp_path / "project2")
+    moved = object.__new__(Project)
+    moved.root, moved.uri = tmp_path / "project2", f"sqlite:///{tmp_path / 'project2' / 'mlflow.db'}"
+    recorded = moved.client().get_model_version_download_uri(NAME, "1")
+    assert str(tmp_path / "project" / "mlruns") in recorded and not (tmp_path / "project").exists()
+
+    moved.path("data/01_raw/incoming").mkdir(parents=True)
+    DIGITS.iloc[:8].to_csv(moved.path("data/01_raw/incoming/day1.csv"), index=False)
+    result = moved.kedro("run", "--pipelines=score")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    rows = pd.read_parquet(moved.path("data/07_model_output/scored/day1.csv.parquet"))
+    assert len(rows) == 8 and set(rows["model_version"]) == {1}
+    assert "which does not exist; found them at " + str(moved.path("mlruns")) in moved.path("info.log").read_text()
+    assert not (tmp_path / "project").exists(), "nothing written at the old place"
+
+    # the artifacts gone too: one line naming the path, and no advice to try another version
+    shutil.rmtree(moved.path("mlruns"))
+    DIGITS.iloc[8:10].to_csv(moved.path("data/01_raw/incoming/day2.csv"), index=False)
+    with pytest.raises(ModelLoadError) as error:
+        moved.run("score")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(
+        f"model '{NAME}' version 1 does not load: its files are recorded at {tmp_path / 'project' / 'mlruns'}")
+    assert "another version will not help" in message
+
+
+def test_a_training_in_a_moved_project_says_where_its_artifacts_would_go(trained_project, tmp_path):
+    import logging
+
+    from tests.conftest import Project
+
+    copy = trained_project.copy(tmp_path / "project")
+    shutil.move(copy.root, tmp_path / "project2")
+    moved = object.__new__(Project)
+    moved.root, moved.uri = tmp_path / "project2", f"sqlite:///{tmp_path / 'project2' / 'mlflow.db'}"
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logger = logging.getLogger("autoencoder_pipelines.tracking.hook")
+    logger.addHandler(handler)
+    try:
+        moved.run("scorer")
+        assert any(f"keeps its artifacts at {tmp_path / 'project' / 'mlruns'}" in w for w in warnings), warnings
+        moved.path("conf/local/mlflow.yml").write_text("experiment: autoencoder_pipelines_moved\n")
+        shutil.rmtree(tmp_path / "project")
+        warnings.clear()
+        moved.run("scorer")  # the remedy the warning gives: a new experiment, its artifacts in the project
+    finally:
+        logger.removeHandler(handler)
+    assert not [w for w in warnings if "keeps its artifacts at" in w] and not (tmp_path / "project").exists()
+
+
+def test_promote_refuses_a_version_that_does_not_load_in_one_line(scoring_project):
+    project = scoring_project  # version 1 is the champion
+    version, stored = _register_copy(project)
+    model_dir = stored.parent.parent
+    for damage, expected in (
+        (lambda: stored.write_bytes(stored.read_bytes()[:200]), f"{stored}: not a model file"),
+        (lambda: shutil.rmtree(model_dir / "code"), f"{model_dir} lacks code"),
+        (lambda: shutil.rmtree(model_dir), f"its files are recorded at {model_dir}, which does not exist"),
+    ):
+        damage()
+        with pytest.raises(ModelLoadError) as error:
+            project.run("promote", registry={"version": version})
+        message = str(error.value)
+        assert "\n" not in message and message.startswith(f"model '{NAME}' version {version} does not load (")
+        assert expected in message and message.endswith("): not promoted, @champion still points to version 1")
+        assert int(project.client().get_model_version_by_alias(NAME, "champion").version) == 1

@@ -14,8 +14,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from autoencoder_pipelines.data.errors import TrackingStoreError
 from autoencoder_pipelines.config import flatten
+from autoencoder_pipelines.data.errors import TrackingStoreError
 from autoencoder_pipelines.tracking.hook import (
     PARAM_VALUE_LIMIT,
     log_parameters,
@@ -81,13 +81,39 @@ def test_runs_left_running_by_a_dead_process_are_marked_killed(store):
 
 
 def test_tracking_store_check(tmp_path):
-    check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)
+    (tmp_path / "ok").mkdir()
+    check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'mlflow.db'}", tmp_path)  # a new store in a folder
     (tmp_path / "a_file").write_text("")
     with pytest.raises(TrackingStoreError, match="'sqlite:///.*a_file/mlflow.db' cannot be written"):
         check_tracking_store(f"sqlite:///{tmp_path / 'a_file' / 'mlflow.db'}", tmp_path)
     with pytest.raises(TrackingStoreError, match="cannot be written"):
         check_tracking_store(f"file://{tmp_path / 'a_file' / 'store'}", tmp_path)
-    check_tracking_store("http://tracking.example:5000", tmp_path)  # remote stores are not contacted
+    # a store to read the registry from must exist
+    with pytest.raises(TrackingStoreError, match=r"there is no store at .*ok/other.db; nothing was created"):
+        check_tracking_store(f"sqlite:///{tmp_path / 'ok' / 'other.db'}", tmp_path, must_exist=True)
+    assert not (tmp_path / "ok" / "other.db").exists()
+
+
+def test_a_store_in_a_folder_that_does_not_exist_is_refused_and_nothing_is_created(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'typo' / 'mlflow.db'}"
+    for must_exist in (False, True):
+        with pytest.raises(TrackingStoreError) as error:
+            check_tracking_store(uri, tmp_path, must_exist=must_exist)
+        assert str(error.value).startswith(f"MLflow tracking store '{uri}': the folder {tmp_path / 'typo'} does not "
+                                           "exist (a typo in MLFLOW_TRACKING_URI or mlflow.yml?); nothing was created.")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_tracking_server_that_does_not_answer_is_named_at_once(tmp_path):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(TrackingStoreError) as error:
+        check_tracking_store("http://127.0.0.1:9", tmp_path)  # the discard port: closed
+    assert time.monotonic() - started < 10
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("MLflow tracking server http://127.0.0.1:9 does not answer (")
+    assert "asked http://127.0.0.1:9/health with a 5 s timeout" in message
 
 
 def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path):
@@ -141,3 +167,106 @@ def test_ctrl_c_and_sigterm_end_a_real_run_killed_and_keep_its_checkpoints(make_
         lock = TrainingLock(project.path("data"))
         lock.acquire("refuse")  # the folder is free
         lock.release()
+
+
+# -- a store another process holds locked (issue 32) ---------------------------------------
+
+def _hold_lock(database, seconds: float | None):
+    """Another writer: an exclusive SQLite transaction on `database`, released after `seconds`
+    (None: when the returned function is called)."""
+    import sqlite3
+    import threading
+
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    released = threading.Event()
+
+    def release():
+        if not released.is_set():
+            released.set()
+            holder.execute("COMMIT")
+            holder.close()
+
+    if seconds is not None:
+        threading.Timer(seconds, release).start()
+    return release
+
+
+def test_a_locked_store_is_waited_for_then_refused_in_one_line_without_sql(tmp_path):
+    from autoencoder_pipelines.tracking.store import StoreLockedError
+
+    database = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    check_tracking_store(uri, tmp_path)
+    _hold_lock(database, 1.5)
+    started = time.monotonic()
+    check_tracking_store(uri, tmp_path, wait=30)  # waits for the other writer, then goes on
+    assert 1.0 < time.monotonic() - started < 20
+    release = _hold_lock(database, None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as error:
+            check_tracking_store(uri, tmp_path, wait=1)
+        assert time.monotonic() - started < 10
+    finally:
+        release()
+    message = str(error.value)
+    assert message.startswith(f"the MLflow tracking store '{uri}' stayed locked by another process for 1 s")
+    assert "store_wait_seconds" in message and "\n" not in message and "SQL" not in message
+    assert error.value.exit_code == 75
+
+
+def test_waiting_for_store_retries_only_a_lock_and_only_for_the_wait():
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from autoencoder_pipelines.data.errors import user_error
+    from autoencoder_pipelines.tracking.store import StoreLockedError, waiting_for_store
+
+    def locked():
+        return sqlalchemy.exc.OperationalError("INSERT INTO model_versions (name, version) VALUES (?, ?)", ("m", 2),
+                                               sqlite3.OperationalError("database is locked"))
+
+    calls = []
+
+    def twice_locked():
+        calls.append(1)
+        if len(calls) < 3:
+            raise locked()
+        return "registered"
+
+    assert waiting_for_store(twice_locked, "registering", "sqlite:///x.db", wait=30) == "registered" and len(calls) == 3
+    with pytest.raises(StoreLockedError, match="stayed locked by another process for 0 s while registering"):
+        waiting_for_store(lambda: (_ for _ in ()).throw(locked()), "registering", "sqlite:///x.db", wait=0)
+    with pytest.raises(ZeroDivisionError):  # anything else is not waited for
+        waiting_for_store(lambda: 1 / 0, "registering", "sqlite:///x.db", wait=30)
+    # a lock that surfaces anywhere else is one short refusal too, without its SQL
+    message = user_error(locked()).format_message()
+    assert message.startswith("the MLflow tracking store is locked by another process") and "INSERT" not in message
+
+
+def test_mlflow_s_own_records_of_a_locked_store_are_left_out_of_the_log():
+    import logging
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from autoencoder_pipelines.tracking.store import configure_wait
+
+    configure_wait(60)
+    logger = logging.getLogger("mlflow.store.db.utils")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT runs.run_uuid FROM runs", (),
+                                                  sqlite3.OperationalError("database is locked"))
+        except sqlalchemy.exc.OperationalError:
+            logger.exception("SQLAlchemy database error. The following exception is caught.")
+        logger.error("another error")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["another error"]

@@ -624,6 +624,10 @@ class RegistryParams(_Strict):
         description="score: this MLflow model (runs:/..., models:/..., a model folder) instead of the registry; also "
         "--params=model_uri=...",
     )
+    run_id: Optional[str] = Field(
+        None, min_length=1,
+        description="register: the training run whose scoring model to register (a run whose registration failed).",
+    )
     scoring_experiment: Optional[str] = Field(
         None,
         description="The experiment of scoring runs; null: <model_name>-scoring.",

@@ -7,6 +7,7 @@ with exit code 1 and no traceback; in Python they are ordinary ValueErrors.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 
@@ -29,13 +30,27 @@ class TrackingStoreError(UserError):
     """The MLflow tracking store cannot be written."""
 
 
+class DiskFullError(UserError):
+    """A file could not be written: no space left on its device."""
+
+
 def user_error(error: BaseException | None) -> UserError | None:
-    """The UserError behind `error`: itself, or the cause Kedro wrapped (a dataset's DatasetError)."""
+    """The UserError behind `error`: itself, or the cause Kedro wrapped (a dataset's DatasetError).
+    A full disk is one too (the user frees space), named by the file it could not write, and a
+    store another process keeps locked (without the SQL statement that waited)."""
     seen: set[int] = set()
     current = error
     while current is not None and id(current) not in seen:
         if isinstance(current, UserError):
             return current
+        if "database is locked" in (str(current).strip().splitlines() or [""])[0]:  # SQLite's, through MLflow
+            return TrackingStoreError(
+                "the MLflow tracking store is locked by another process, and stayed so past the wait "
+                "(store_wait_seconds in conf/base/mlflow.yml); try again when it is free")
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            where = f"{current.filename}: " if current.filename else ""
+            return DiskFullError(f"{where}no space left on device (an earlier version of the file is unchanged); "
+                                 "free some space there and run again")
         seen.add(id(current))
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return None

@@ -1,9 +1,12 @@
 """Reading CSV and Parquet tables, whole or in chunks, with errors that name the file, the
-line and the problem."""
+line and the problem. CSV may be compressed (gzip, bzip2, xz, zip): by its name (`.csv.gz`), or
+found by its first bytes when the name says `.csv`."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -22,11 +25,115 @@ SOURCE_ATTR = "aep.source"  # frame.attrs key: the file a frame was read from, t
 # read_csv options that leave one record per non-blank line after the header: with only
 # these, the file's line numbers of the rows can be recovered with the csv module.
 _LINE_PRESERVING_ARGS = {
-    "sep", "delimiter", "decimal", "thousands", "encoding", "encoding_errors", "quotechar", "escapechar",
+    "sep", "delimiter", "decimal", "thousands", "encoding", "encoding_errors", "quotechar", "escapechar", "compression",
     "doublequote", "na_values", "keep_default_na", "na_filter", "true_values", "false_values", "dtype",
     "usecols", "converters", "low_memory", "engine", "float_precision",
 }
 _SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+# Compressed CSV: the suffix after .csv, pandas' name of the compression, its first bytes.
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+_PARQUET_MAGIC = b"PAR1"
+# The names of the data files a folder of them (the scoring inbox) holds.
+DATA_SUFFIXES = (".csv", ".parquet", *(f".csv{suffix}" for suffix in COMPRESSIONS))
+
+
+def kind_of(path: str | Path) -> str | None:
+    """'csv' or 'parquet' from a file's name (.csv, .csv.gz, .parquet, any case); None otherwise."""
+    name = Path(path).name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(".csv") or any(name.endswith(f".csv{suffix}") for suffix in COMPRESSIONS):
+        return "csv"
+    return None
+
+
+def check_file(path: Path, kind: str, missing: str = "file not found") -> None:
+    """The file exists, is a file, and is not empty; a symbolic link loop and a link to nothing
+    are named as such."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DataValidationError(
+                f"{path}: a symbolic link loop (the link leads back to itself); point it at a file or remove it"
+            ) from None
+        if path.is_symlink():
+            raise DataValidationError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist") from None
+        if error.errno == errno.ENOENT:
+            raise DataValidationError(f"{path}: {missing}") from None
+        raise DataValidationError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if path.is_dir():
+        raise DataValidationError(f"{path}: is a directory; expected a {kind} file")
+    if size == 0:
+        raise DataValidationError(f"{path}: file is empty")
+
+
+def csv_options(path: Path, read_args: dict[str, Any]) -> dict[str, Any]:
+    """`read_args` with the compression of the file: from its name (.csv.gz), else from its
+    first bytes (a gzip file named .csv is read as gzip, with a warning); a Parquet file named
+    .csv is refused."""
+    name = path.name.lower()
+    if "compression" in read_args:
+        return read_args
+    by_name = next((c for suffix, c in COMPRESSIONS.items() if name.endswith(suffix)), None)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    by_content = next((c for magic, c in _MAGIC.items() if head.startswith(magic)), None)
+    if by_name is not None:
+        if by_content != by_name:
+            found = f"{by_content}-compressed" if by_content else "not compressed"
+            raise DataValidationError(f"{path}: named as {by_name}-compressed but {found}; rename it or recompress it")
+        return {**read_args, "compression": by_name}
+    if head.startswith(_PARQUET_MAGIC):
+        raise DataValidationError(f"{path}: a Parquet file named .csv; rename it to .parquet")
+    if by_content is not None:
+        logger.warning("%s: %s-compressed although named .csv: read as %s (name it %s.%s)", path, by_content,
+                       by_content, path.name, {v: k for k, v in COMPRESSIONS.items()}[by_content].lstrip("."))
+        return {**read_args, "compression": by_content}
+    return read_args
+
+
+def _open_binary(path: Path, compression: str | None):
+    """The file's bytes, decompressed."""
+    if compression == "gzip":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if compression == "bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if compression == "xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if compression == "zip":
+        import zipfile
+
+        archive = zipfile.ZipFile(path)
+        return archive.open(archive.namelist()[0])
+    return open(path, "rb")
+
+
+def encoding_error(path: Path, read_args: dict[str, Any], error: UnicodeError, setting: str) -> DataValidationError:
+    """A byte the encoding cannot decode, named by the file's line (pandas names a position in
+    the block it was decoding)."""
+    encoding = read_args.get("encoding") or "utf-8"
+    try:
+        with _open_binary(path, read_args.get("compression")) as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as bad:
+                    byte = line[bad.start : bad.start + 1].hex()
+                    return DataValidationError(
+                        f"{path}: line {number}, byte {bad.start + 1}: 0x{byte} is not {encoding} text; save the "
+                        f"file as UTF-8, or give its encoding ({setting}: {{encoding: latin-1}}, for instance)"
+                    )
+    except Exception:  # noqa: BLE001 - the scan only adds the line; the error below stands without it
+        pass
+    return DataValidationError(f"{path}: not {encoding} text ({error}); give its encoding ({setting}: {{encoding: ...}})")
 
 
 def read_table(path: str | Path, kind: str, read_args: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -35,14 +142,13 @@ def read_table(path: str | Path, kind: str, read_args: dict[str, Any] | None = N
     column because it is separated by something else than commas."""
     path = Path(path)
     read_args = dict(read_args or {})
-    if not path.exists():
-        raise DataValidationError(f"{path}: file not found (data.path, source '{kind}')")
-    if path.is_dir():
-        raise DataValidationError(f"{path}: is a directory; expected a {kind} file")
-    if path.stat().st_size == 0:
-        raise DataValidationError(f"{path}: file is empty")
+    check_file(path, kind, f"file not found (data.path, source '{kind}')")
+    if kind == "csv":
+        read_args = csv_options(path, read_args)
     try:
         frame = pd.read_csv(path, **read_args) if kind == "csv" else pd.read_parquet(path, **read_args)
+    except UnicodeError as error:
+        raise encoding_error(path, read_args, error, "data.read_args") from None
     except TypeError as error:  # an option the reader does not take
         raise DataValidationError(
             f"{path}: data.read_args {read_args} are not options of pandas.read_{kind} ({error})"
@@ -90,7 +196,10 @@ def _csv_records(path: Path, read_args: dict[str, Any]):
     encoding = read_args.get("encoding") or "utf-8-sig"
 
     def records():
-        with open(path, newline="", encoding=encoding, errors="replace") as handle:
+        import io
+
+        with io.TextIOWrapper(_open_binary(path, read_args.get("compression")), newline="", encoding=encoding,
+                              errors="replace") as handle:
             reader = csv.reader(handle, **options)
             line = 1
             for fields in reader:
@@ -154,11 +263,12 @@ class TableFile:
 
     def __init__(self, path: str | Path, read_args: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in (".csv", ".parquet"):
-            raise DataValidationError(f"{self.path}: not a .csv or .parquet file")
-        self.kind = "parquet" if suffix == ".parquet" else "csv"
+        kind = kind_of(self.path)
+        if kind is None:
+            raise DataValidationError(f"{self.path}: not a data file ({', '.join(DATA_SUFFIXES)})")
+        self.kind = kind
         self.read_args = dict(read_args or {}) if self.kind == "csv" else {}  # to pandas.read_csv
+        self._checked = False
 
     def __repr__(self) -> str:
         return f"TableFile({str(self.path)!r})"
@@ -166,17 +276,18 @@ class TableFile:
     def read(self) -> pd.DataFrame:
         return read_table(self.path, self.kind, self.read_args or None)
 
-    def _check_file(self) -> None:
-        if not self.path.exists():
-            raise DataValidationError(f"{self.path}: file not found")
-        if self.path.is_dir():
-            raise DataValidationError(f"{self.path}: is a directory; expected a {self.kind} file")
-        if self.path.stat().st_size == 0:
-            raise DataValidationError(f"{self.path}: file is empty")
+    def check(self) -> None:
+        """The file is there and readable; a CSV's compression is settled (by name or content)."""
+        check_file(self.path, self.kind)
+        if self.kind == "csv" and not self._checked:
+            self.read_args = csv_options(self.path, self.read_args)
+            self._checked = True
 
     def _unreadable(self, error: Exception) -> DataValidationError:
         if isinstance(error, DataValidationError):
             return error
+        if isinstance(error, UnicodeError) and self.kind == "csv":
+            return encoding_error(self.path, self.read_args, error, "the inbox dataset's read_args")
         if isinstance(error, TypeError) and self.kind == "csv":
             return DataValidationError(f"{self.path}: data.read_args {self.read_args} are not options of pandas.read_csv ({error})")
         return DataValidationError(f"{self.path}: cannot be read as {self.kind}: {error}")
@@ -187,7 +298,7 @@ class TableFile:
         as written, not parsed, so a column (ids) reads the same whatever the chunk holds."""
         if rows < 1:
             raise ValueError(f"rows must be at least 1, got {rows}")
-        self._check_file()
+        self.check()
         first = 0
         iterator = self._parquet_chunks(rows) if self.kind == "parquet" else self._csv_chunks(rows, text_columns)
         while True:
@@ -257,7 +368,7 @@ class TableFile:
 
     def column(self, name: str) -> pd.Series:
         """One column of the whole file (read as `chunks` reads it)."""
-        self._check_file()
+        self.check()
         try:
             if self.kind == "parquet":
                 return pd.read_parquet(self.path, columns=[name])[name]

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import shutil
+import time
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
@@ -19,15 +25,19 @@ from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import ModelInput, Skipped
 from autoencoder_pipelines.data.schema import DataSchema
-from autoencoder_pipelines.data.tables import TableFile, read_table
+from autoencoder_pipelines.data.tables import DATA_SUFFIXES, TableFile, read_table
 from autoencoder_pipelines.nn.atomic import (
     atomic_path,
     commit,
     discard,
     is_temporary,
+    remove_orphans,
     temporary_name,
     write_text,
 )
+
+logger = logging.getLogger(__name__)
+SKIPPED_SHOWN = 5  # files named in the inbox's "skipped" line
 
 
 class AtomicWrites:
@@ -221,19 +231,49 @@ class TorchModelDataset(AbstractVersionedDataset):
 
 
 
-class OptionalPartitionedDataset(PartitionedDataset):
-    """A PartitionedDataset that loads an empty or missing folder as no partitions.
+def hidden(relative: str) -> bool:
+    """A file that is not data by the convention Spark and Hadoop follow: a name (of the file or
+    of a folder on its way) that starts with '.' or '_' (.DS_Store, _SUCCESS, _temporary/)."""
+    return any(part.startswith((".", "_")) for part in PurePosixPath(relative).parts)
 
-    An empty inbox is the normal state of a scheduled scoring job, not an error.
-    """
+
+class OptionalPartitionedDataset(PartitionedDataset):
+    """A PartitionedDataset of data files: an empty or missing folder loads as no partitions (an
+    empty inbox is the normal state of a scheduled scoring job, not an error), and only files
+    named with one of `suffixes` (.csv, compressed .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .parquet
+    by default, any case) are partitions. Anything else (notes.txt, a Spark _SUCCESS marker,
+    hidden files such as .DS_Store or a partial upload .day1.csv.part) is skipped, with one log
+    line naming the skipped files."""
+
+    def __init__(self, *args: Any, suffixes: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._suffixes = tuple(s.lower() for s in (suffixes or DATA_SUFFIXES))
+        self.skipped: list[str] = []  # the files of the last load that are not data
+
+    def _list_partitions(self) -> list[str]:
+        if self._cached_partitions is not None:
+            return self._cached_partitions
+        data, self.skipped = [], []
+        for path in super()._list_partitions():
+            relative = self._path_to_partition(path)
+            keep = not hidden(relative) and relative.lower().endswith(self._suffixes)
+            (data if keep else self.skipped).append(path if keep else relative)
+        self._cached_partitions = data
+        return data
 
     def load(self) -> dict[str, Callable[[], Any]]:
         try:
-            return super().load()
+            partitions = super().load()
         except DatasetError as error:
-            if "No partitions found" in str(error):
-                return {}
-            raise
+            if "No partitions found" not in str(error):
+                raise
+            partitions = {}
+        if self.skipped:
+            shown = ", ".join(sorted(self.skipped)[:SKIPPED_SHOWN])
+            more = f" and {len(self.skipped) - SKIPPED_SHOWN} more" if len(self.skipped) > SKIPPED_SHOWN else ""
+            logger.info("%s: skipped %d file(s) that are not data (%s, not hidden): %s%s", self._path,
+                        len(self.skipped), ", ".join(self._suffixes), shown, more)
+        return partitions
 
 
 class TableFileDataset(AbstractDataset):
@@ -297,14 +337,16 @@ class AtomicParquetDataset(AbstractDataset):
 
 class ParquetStream:
     """One Parquet file written a chunk at a time: one pyarrow ParquetWriter, a row group per
-    chunk; every chunk must have the columns and types of the first. Use `parquet_stream`,
-    which makes it atomic."""
+    chunk; every chunk must have the columns and types of the first. `metadata`: key-value
+    pairs for the file's footer. Use `parquet_stream`, which makes it atomic."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, metadata: dict[str, str] | None = None) -> None:
         self.path = path
         self.rows = 0
+        self.kept: Path | None = None  # ParquetPartitions.writer: the output this one replaced, kept
         self._writer: Any = None
         self._schema: Any = None
+        self._metadata = dict(metadata or {})
 
     def write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -312,7 +354,8 @@ class ParquetStream:
 
         table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
         if self._writer is None:
-            self._schema = table.schema
+            self._schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self._metadata})
+            table = table.replace_schema_metadata(self._schema.metadata)
             self._writer = pq.ParquetWriter(self.path, self._schema)
         self._writer.write_table(table)
         self.rows += len(frame)
@@ -324,7 +367,7 @@ class ParquetStream:
 
 
 @contextmanager
-def parquet_stream(path: str | Path) -> Iterator[ParquetStream]:
+def parquet_stream(path: str | Path, metadata: dict[str, str] | None = None) -> Iterator[ParquetStream]:
     """A ParquetStream to `path`, atomic (atomic.atomic_path): the chunks go to a temporary
     file beside it, renamed into place when the block ends without an error and at least one
     chunk was written, removed otherwise.
@@ -334,13 +377,38 @@ def parquet_stream(path: str | Path) -> Iterator[ParquetStream]:
                 stream.write(frame)
     """
     with atomic_path(path) as temporary:
-        stream = ParquetStream(temporary)
+        stream = ParquetStream(temporary, metadata)
         try:
             yield stream
         finally:
             stream.close()
         if stream.rows == 0 and not temporary.exists():
             raise DatasetError(f"{path}: nothing was written")
+
+
+# The footer key of a scored output that records the input it was scored from (SourceRecord).
+SOURCE_KEY = b"aep.source"
+REPLACED = "_replaced"  # where an output replaced by a rescore is kept (hidden from the listings)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What identifies the content of an input file: its size, modification time and SHA-256."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> "SourceRecord":
+        stat = path.stat()
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return cls(stat.st_size, stat.st_mtime_ns, digest)
+
+    def same_stat(self, path: Path) -> bool:
+        stat = path.stat()
+        return (stat.st_size, stat.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
 class ParquetPartitionsDataset(AbstractDataset):
@@ -357,6 +425,19 @@ class ParquetPartitionsDataset(AbstractDataset):
         self.metadata = metadata
 
     def load(self) -> "ParquetPartitions":
+        """The handle, once the folder is known to take outputs (before any file is scored);
+        temporary files that killed runs left there are removed (nn.atomic.remove_orphans)."""
+        from autoencoder_pipelines.jobs.checks import check_writable
+
+        if self._path.exists() and not self._path.is_dir():
+            raise DataValidationError(
+                f"{self._path}: is a file, not a folder; the scored outputs go in a folder of that name "
+                "(catalog: scored_partitions). Move the file away and run again; nothing was scored")
+        check_writable([self._path])
+        removed = remove_orphans(self._path, recursive=True)
+        if removed:
+            logger.info("%s: removed %d temporary file(s) that killed runs left: %s", self._path, len(removed),
+                        ", ".join(str(p.relative_to(self._path)) for p in removed[:SKIPPED_SHOWN]))
         return ParquetPartitions(self._path, self._suffix)
 
     def save(self, data: Any) -> None:
@@ -370,6 +451,10 @@ class ParquetPartitionsDataset(AbstractDataset):
 
 
 class ParquetPartitions:
+    """The scored outputs: one Parquet file per input partition, each recording in its footer
+    the input content it was scored from (SourceRecord), so an input that changes under the same
+    name is scored again; the output it replaces is kept under `_replaced/`."""
+
     def __init__(self, path: Path, suffix: str = ".parquet") -> None:
         self.path, self.suffix = Path(path), suffix
 
@@ -377,18 +462,78 @@ class ParquetPartitions:
         return f"ParquetPartitions({str(self.path)!r})"
 
     def partitions(self) -> set[str]:
-        """The partitions with a complete output (never a temporary file)."""
+        """The partitions with a complete output (never a temporary file, nor a kept one)."""
         if not self.path.is_dir():
             return set()
-        return {file.relative_to(self.path).as_posix()[: -len(self.suffix)] for file in self.path.rglob(f"*{self.suffix}")
-                if file.is_file() and not is_temporary(file)}  # partitions in subfolders too (day=1/a.csv)
+        found = set()
+        for file in self.path.rglob(f"*{self.suffix}"):  # partitions in subfolders too (day=1/a.csv)
+            relative = file.relative_to(self.path).as_posix()
+            if file.is_file() and not is_temporary(file) and not hidden(relative):
+                found.add(relative[: -len(self.suffix)])
+        return found
 
     def file(self, partition: str) -> Path:
         return self.path / f"{partition}{self.suffix}"
 
-    def writer(self, partition: str):
-        """A context manager: an atomic ParquetStream to the partition's file."""
-        return parquet_stream(self.file(partition))
+    def recorded(self, partition: str) -> SourceRecord | None:
+        """The input content the partition's output was scored from; None for an output written
+        before outputs recorded it."""
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_metadata(self.file(partition)).metadata or {}
+        if SOURCE_KEY not in metadata:
+            return None
+        return SourceRecord(**json.loads(metadata[SOURCE_KEY]))
+
+    def change(self, partition: str, source: Path) -> str | None:
+        """Why the partition's input must be scored again: None when its output was scored from
+        this very content (same size and time, or the same SHA-256 when only those differ)."""
+        try:
+            recorded = self.recorded(partition)
+        except Exception as error:  # noqa: BLE001 - a damaged output: score the file again
+            return f"its output cannot be read: {type(error).__name__}"
+        if recorded is None or recorded.same_stat(source):
+            return None
+        current = SourceRecord.of(source)
+        if current.sha256 == recorded.sha256:
+            return None  # touched or copied: the same content
+        if current.size != recorded.size:
+            return f"{recorded.size:,} -> {current.size:,} bytes"
+        return "same size, other content"
+
+    @contextmanager
+    def writer(self, partition: str, source: Path | None = None) -> Iterator[ParquetStream]:
+        """An atomic ParquetStream to the partition's file. With `source`, the output records the
+        input's content (read before the first chunk), and is not published when the input
+        changes while it is scored; an output it replaces is kept under _replaced/ (the stream's
+        `kept`, once the block has ended)."""
+        record = SourceRecord.of(source) if source is not None else None
+        metadata = {SOURCE_KEY.decode(): json.dumps(asdict(record))} if record is not None else None
+        final = self.file(partition)
+        with parquet_stream(final, metadata) as stream:
+            yield stream
+            if record is not None and not record.same_stat(source):
+                raise DataValidationError(
+                    f"{source}: changed while it was scored (still being written?); nothing published, "
+                    "it is scored again on the next run")
+            if final.exists():
+                stream.kept = self._keep(partition)
+
+    def _keep(self, partition: str) -> Path:
+        """A copy of the partition's output under _replaced/, stamped with the time (a hard link
+        where the file system has them: the output stays in place until the new one replaces it)."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept = self.path / REPLACED / f"{partition}.{stamp}{self.suffix}"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = kept.with_name(f"{partition}.{stamp}-{n}{self.suffix}")
+        try:
+            os.link(self.file(partition), kept)
+        except OSError:
+            shutil.copy2(self.file(partition), kept)
+        return kept
 
     def load(self, partition: str) -> pd.DataFrame:
         return pd.read_parquet(self.file(partition))

@@ -219,11 +219,15 @@ class NodeTimingHook:
         logger.info("node seconds: %s", ", ".join(f"{name} {sec:.1f}" for name, sec in slowest))
         mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
         if mlflow is not None and mlflow.active_run() is not None:
-            mlflow.log_metrics(
-                {f"time/node.{name}" if not name.startswith("(") else "time/startup": sec
-                 for name, sec in self.node_seconds.items()}
-                | {f"time/save.{name}": sec for name, sec in self.save_seconds.items()}
-            )
+            from autoencoder_pipelines.tracking.store import waiting_for_store
+
+            timings = ({f"time/node.{name}" if not name.startswith("(") else "time/startup": sec
+                        for name, sec in self.node_seconds.items()}
+                       | {f"time/save.{name}": sec for name, sec in self.save_seconds.items()})
+            try:  # the timings are worth a wait (a locked store), not the run's end: registration comes after
+                waiting_for_store(lambda: mlflow.log_metrics(timings), "logging node timings")
+            except Exception as error:  # noqa: BLE001
+                logger.warning("node timings not logged to MLflow: %s", str(error).strip().splitlines()[0])
 
 
 class DistributedRunHook:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autoencoder_pipelines.data.errors import DataValidationError, UserError
-from autoencoder_pipelines.nn.atomic import write_text
+from autoencoder_pipelines.nn.atomic import remove_orphans, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ class TrainingLock:
             "pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
             "command": " ".join(["kedro", *sys.argv[1:]]) if sys.argv[1:] else "session.run",
         }))
+        # the folder is this training's now: what killed runs left half-written there goes
+        removed = remove_orphans(self.folder, recursive=True)
+        if removed:
+            logger.info("%s: removed %d temporary file(s) that killed runs left: %s", self.folder, len(removed),
+                        ", ".join(str(p.relative_to(self.folder)) for p in removed[:5]))
 
     def _wait(self, poll_seconds: float) -> None:
         from filelock import Timeout

@@ -16,7 +16,7 @@ import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
 from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
-from autoencoder_pipelines.data.frames import LABEL, native
+from autoencoder_pipelines.data.frames import LABEL, native, shown_names
 from autoencoder_pipelines.data.schema import DataSchema
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,27 @@ def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
     """(train, validation, test) row counts."""
     n_test, n_val = int(round(split.test_fraction * n_rows)), int(round(split.val_fraction * n_rows))
     return n_rows - n_test - n_val, n_val, n_test
+
+
+def check_features_vary(frame: pd.DataFrame, schema: DataSchema) -> None:
+    """Features that carry information: at least two feature columns must vary (an autoencoder
+    of constant columns reconstructs them perfectly and learns nothing: a detector that flags
+    nothing, ROC-AUC 0.5); constant columns are named in a warning."""
+    features = schema.features
+    values = frame[features].to_numpy(dtype="float64")
+    varying = values.max(axis=0) > values.min(axis=0) if len(values) else [False] * len(features)
+    constant = [name for name, varies in zip(features, varying, strict=True) if not varies]
+    moving = [name for name, varies in zip(features, varying, strict=True) if varies]
+    if len(moving) < 2:
+        found = (f"all {len(features)} feature column(s) are constant {shown_names(constant)}" if not moving else
+                 f"only 1 of {len(features)} feature columns varies ('{moving[0]}'); the others are constant "
+                 f"{shown_names(constant)}")
+        raise DataValidationError(
+            f"{schema.source}: {found}: an autoencoder needs at least 2 varying features to learn anything. "
+            "Check the file, or choose the features with data.feature_columns")
+    if constant:
+        logger.warning("%s: %d of %d feature column(s) are constant and carry no information: %s",
+                       schema.source, len(constant), len(features), shown_names(constant))
 
 
 def check_split(schema: DataSchema, split: SplitParams, label_counts: dict[Any, int] | None) -> None:
@@ -144,6 +165,7 @@ def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, 
     rows fill every part of the split; the kind's own options, parsed here once a run, and its
     network on the data; the normal classes are classes of the data, and not all of them). The
     tune search's rules are jobs.tuning.check_search."""
+    check_features_vary(frame, schema)
     counts = label_counts(frame, schema)
     if schema.has_labels:
         check_label_type(schema, frame[LABEL])

@@ -7,21 +7,30 @@ previous complete file, never a torn one. One mechanism for the whole project:
   and figure datasets are `autoencoder_pipelines.framework.datasets.<Name>`, this mixin on the
   kedro-datasets class), which points the dataset's own save at the temporary path.
 
-Temporary names start with "." and end with ".tmp" (`.metrics.json.1234.5f3a.tmp`): Kedro's
-version lookup and the partitioned datasets' listings (by suffix) never see them. No torch or
-Kedro import here.
+Temporary names start with "." and end with ".tmp" (`.metrics.json.1234.5f3a1b.tmp`: the
+writer's pid and a random token): Kedro's version lookup and the partitioned datasets'
+listings (by suffix) never see them. A file a killed run left behind (its pid gone) is an
+orphan: `remove_orphans` removes those, and only those. A write that runs out of space raises
+OSError(ENOSPC) naming the file. No torch or Kedro import here.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import secrets
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 TEMPORARY_SUFFIX = ".tmp"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{6}\.tmp")
+# An orphan is untouched this long: a writer on another machine sharing the folder (whose pid
+# means nothing here) appends far more often than that.
+ORPHAN_AGE_S = 60.0
 
 
 def temporary_name(name: str) -> str:
@@ -31,6 +40,43 @@ def temporary_name(name: str) -> str:
 def is_temporary(path: str | os.PathLike) -> bool:
     name = Path(path).name
     return name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)
+
+
+def process_running(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (this one's own pid included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_orphans(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files of this module's naming (`.<name>.<pid>.<token>.tmp`, files or
+    folders) under `folder` whose writer is no longer running and that nobody touched for
+    ORPHAN_AGE_S: what a killed run left. Returns what was removed; nothing else is touched."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    candidates = root.rglob(".*.tmp") if recursive else root.glob(".*.tmp")
+    removed = []
+    now = time.time()
+    for path in candidates:
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or process_running(int(match["pid"])):
+            continue
+        try:
+            if now - path.lstat().st_mtime < ORPHAN_AGE_S:
+                continue
+            discard(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def commit(temporary: Path, final: Path) -> None:
@@ -71,8 +117,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield temporary
         commit(temporary, final)
+    except Exception as error:
+        if _out_of_space(error):  # torch's writer turns it into "enforce fail at inline_container.cc"
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final)) from error
+        raise
     finally:
         discard(temporary)
+
+
+def _out_of_space(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised from or while handling, is a full disk."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """`atomic_path` as an open binary file: what torch.save writes through, so a failed write
+    raises the operating system's error (no space left, named by atomic_path) rather than
+    torch's "enforce fail at inline_container.cc".
+
+        with atomic_file(folder / "checkpoint.pt") as handle:
+            torch.save(state, handle)
+    """
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            yield handle
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoencoder_pipelines.nn.atomic import atomic_path
+from autoencoder_pipelines.nn.atomic import atomic_file
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 from autoencoder_pipelines.nn.kinds.base import Architecture
@@ -66,8 +66,8 @@ def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, An
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
         "tensors": {name: obj.tensors() for name, obj in parts.items() if isinstance(obj, AutoencoderDetector)},
     }
-    with atomic_path(path) as temporary:
-        torch.save(payload, temporary)
+    with atomic_file(path) as handle:
+        torch.save(payload, handle)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:

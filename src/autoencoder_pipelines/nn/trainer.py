@@ -40,7 +40,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from autoencoder_pipelines.nn.atomic import atomic_path
+from autoencoder_pipelines.nn.atomic import atomic_file
 from autoencoder_pipelines.nn.distributed import Objective, is_worker, shard
 from autoencoder_pipelines.nn.seeding import derive_seed
 
@@ -359,7 +359,7 @@ class Checkpoint(Callback):
             self._save(state, finished=True)
 
     def _save(self, state: TrainState, finished: bool) -> None:
-        with atomic_path(self.path) as temporary:
+        with atomic_file(self.path) as handle:  # a full disk says so, naming the file
             torch.save(
                 {
                     "fingerprint": self.fingerprint,
@@ -371,7 +371,7 @@ class Checkpoint(Callback):
                     "history": asdict(state.history),
                     "callbacks": {key: callback.state_dict() for key, callback in _keyed(state.callbacks)},
                 },
-                temporary,
+                handle,
             )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from autoencoder_pipelines.tracking.store import waiting_for_store
+
 # MLflow's limit of metrics per log_batch call (mlflow.utils.validation).
 METRICS_PER_CALL = 1000
 
@@ -15,8 +17,9 @@ METRICS_PER_CALL = 1000
 class MlflowMetricsDataset(AbstractDataset):
     """Saves `{"name": [{"value": v, "step": i}, ...]}` (one series per name)
     to the active MLflow run with `MlflowClient.log_batch`: ~1,800 per-epoch values are two
-    calls, where logging one value per call took 22 s against the SQLite store. Without an
-    active run (tracking off) it does nothing. Write-only."""
+    calls, where logging one value per call took 22 s against the SQLite store. A store another
+    process holds locked is waited for (tracking.store.waiting_for_store). Without an active run
+    (tracking off) it does nothing. Write-only."""
 
     def __init__(self, prefix: str = "") -> None:
         self._prefix = prefix
@@ -35,8 +38,9 @@ class MlflowMetricsDataset(AbstractDataset):
             for item in items
         ]
         client = mlflow.MlflowClient()
-        for start in range(0, len(metrics), METRICS_PER_CALL):
-            client.log_batch(run.info.run_id, metrics=metrics[start : start + METRICS_PER_CALL])
+        for start in range(0, len(metrics), METRICS_PER_CALL):  # a batch is one transaction: retried whole
+            batch = metrics[start : start + METRICS_PER_CALL]
+            waiting_for_store(lambda batch=batch: client.log_batch(run.info.run_id, metrics=batch), "logging metrics")
 
     def load(self) -> Any:
         raise DatasetError("metrics are written to MLflow, not read back: query the run with mlflow.search_runs")
@@ -55,7 +59,8 @@ class MlflowParamsDataset(AbstractDataset):
     def save(self, data: dict[str, Any]) -> None:
         mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
         if mlflow is not None and mlflow.active_run() is not None:
-            mlflow.log_params({f"{self._prefix}{name}": str(value) for name, value in data.items()})
+            params = {f"{self._prefix}{name}": str(value) for name, value in data.items()}
+            waiting_for_store(lambda: mlflow.log_params(params), "logging parameters")
 
     def load(self) -> Any:
         raise DatasetError("parameters are written to MLflow, not read back: query the run with mlflow.search_runs")

@@ -30,18 +30,25 @@ from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoencoder_pipelines.config import RegistryParams, flatten, parse
-from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.errors import ConfigError, UserError, user_error
+from autoencoder_pipelines.nn.atomic import process_running
+from autoencoder_pipelines.tracking.models import first_line
 from autoencoder_pipelines.tracking.store import (
+    SERVER_TIMEOUT_S,
+    STORE_WAIT_S,
     check_tracking_store,
+    configure_wait,
     default_tracking_uri,
     prepare_store,
+    waiting_for_store,
 )
 
 logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
+SCORING_REPORT = "scoring_report"  # the score node's report: the summary names the files scored again
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
-NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
+NO_RUN_PIPELINES = {"promote", "register"}  # registry operations: the registry records them, no run is opened
 # Metrics shown in the summary printed at the end of a run, when the run has them.
 HEADLINE = (
     "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
@@ -93,6 +100,14 @@ class TrackingConfig(BaseModel):
         ["data_processing"],
         description="Pipelines that run without an MLflow run (nothing to compare).",
     )
+    server_timeout_seconds: float = Field(
+        SERVER_TIMEOUT_S, gt=0,
+        description="A tracking server (http://...) is asked for its health with this timeout before a run starts.",
+    )
+    store_wait_seconds: float = Field(
+        STORE_WAIT_S, ge=0,
+        description="A SQLite store locked by another process is waited for this long before the run fails.",
+    )
 
     @classmethod
     def from_conf(cls, raw: dict[str, Any] | None) -> "TrackingConfig":
@@ -109,7 +124,8 @@ class TrackingConfig(BaseModel):
             raise ConfigError(
                 "mlflow.yml is kedro-mlflow's format, which this project does not read (its own MLflow hook replaced "
                 "kedro-mlflow). Each key found, and what stands for it here:\n" + "\n".join(lines) + "\n"
-                "Expected: tracking_uri, experiment, disable_for_pipelines (conf/base/mlflow.yml; "
+                "Expected: tracking_uri, experiment, disable_for_pipelines, server_timeout_seconds, store_wait_seconds "
+                "(conf/base/mlflow.yml; "
                 "docs/kedro-mlflow.md)."
             )
         return parse(cls, raw, "mlflow")
@@ -138,13 +154,16 @@ class MlflowTrackingHook:
         self.logged_model_uri: str | None = None
         self.registered_version: int | None = None
         self.promoted = False
+        self.registration_failed: str | None = None  # why a finished training's model is not registered (promoted)
         self.outputs: list[str] = []
+        self.rescored: dict[str, str] = {}  # a scoring run's files scored again -> their previous output, kept
         self.pending = False  # a run to open at the second node
         self.nodes_started = 0
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         self.config = TrackingConfig.from_conf(context.config_loader.get("mlflow"))
+        configure_wait(self.config.store_wait_seconds)
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
         self.parameters = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
@@ -169,16 +188,22 @@ class MlflowTrackingHook:
         self.run_id, self.started_here, self.catalog = None, False, catalog
         self.names = run_params.get("pipeline_names") or ["__default__"]
         self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
+        self.rescored, self.registration_failed = {}, None
         self._check_promotion(pipeline)
+        self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        # The registry is read from a store that exists (a mistyped one is never created); a
+        # store this run writes to must be writable; a server must answer: all checked now,
+        # before any node (no MLflow import). A model folder scored without tracking needs none.
+        reads_registry = bool(set(self.names) & NO_RUN_PIPELINES) or (self.scoring and not _local_model(self.registry.model_uri))
+        if reads_registry or self.pending:
+            check_tracking_store(self.uri, self.project_path, must_exist=reads_registry,
+                                 server_timeout=self.config.server_timeout_seconds)
         if self.scoring or set(self.names) & NO_RUN_PIPELINES:
             import mlflow  # their first node reads the registry
 
             mlflow.set_tracking_uri(self.uri)
-        self.pending, self.nodes_started = self.enabled_for(run_params), 0
         if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
-            self.open_run()  # (which checks the store)
-        elif self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
-            check_tracking_store(self.uri, self.project_path)
+            self.open_run()
 
     @hook_impl(trylast=True)
     def before_node_run(self) -> None:
@@ -200,19 +225,21 @@ class MlflowTrackingHook:
         if active is not None:  # a caller's run (compare, sweep, a notebook): log into it, leave it open
             self.run_id = active.info.run_id
         else:
-            mark_dead_runs_killed(experiment_id)
-            run = mlflow.start_run(
+            waiting_for_store(lambda: mark_dead_runs_killed(experiment_id), "looking for dead runs", self.uri)
+            warn_if_artifacts_moved(experiment_id)
+            run = waiting_for_store(lambda: mlflow.start_run(
                 run_name="+".join(self.names),
                 tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),
                       "kedro.command": " ".join(sys.argv[1:]) or "session.run"},
-            )
+            ), "starting the run", self.uri)
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
         # A scoring run's parameters are the model it used (logged by the pipeline) and the
         # registry settings; the training sections would describe the configuration, not the model.
         # What the defaults became on the data (derived.*) is logged by the check nodes'
         # `<section>_settings` datasets (MlflowParamsDataset).
-        log_parameters({"registry": self.registry} if self.scoring else self.parameters)
+        parameters = {"registry": self.registry} if self.scoring else self.parameters
+        waiting_for_store(lambda: log_parameters(parameters), "logging the parameters", self.uri)
         from autoencoder_pipelines.nn.launch import (
             launched_by_torchrun,
             torchrun_world_size,
@@ -254,6 +281,12 @@ class MlflowTrackingHook:
         if path is not None:
             folder = Path(str(path)) if hasattr(dataset, "_path") else Path(str(path)).parent
             self.outputs.append(_relative(folder))
+        if dataset_name == SCORING_REPORT and isinstance(data, dict):
+            self.rescored = dict(data.get("rescored") or {})
+            if self.rescored and self.run_id is not None:
+                import mlflow
+
+                mlflow.set_tag("score.rescored", ", ".join(sorted(self.rescored))[:5000])
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
@@ -275,32 +308,60 @@ class MlflowTrackingHook:
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
         # Only a run that succeeded registers its model (and promotes it when asked).
+        # A registration that fails (a store locked past the wait) leaves the training's result
+        # whole: the run ends FINISHED with its model logged, the summary prints the command that
+        # registers it, and the command exits non-zero.
         if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
             try:
                 self._register()
-            except Exception as error:
-                self.on_pipeline_error(error)
-                raise
+            except Exception as error:  # noqa: BLE001 - a failed registration must not cost the finished training
+                found = user_error(error)
+                self.registration_failed = (found.format_message() if found
+                                            else f"{type(error).__name__}: {first_line(error)}")
+                logger.error("the training finished but its model is not %s: %s",
+                             "promoted" if self.registered_version else "registered", self.registration_failed)
+                self._tag("aep.registration_failed", self.registration_failed)
         if self.started_here:
             import mlflow
 
-            mlflow.end_run("FINISHED")
-            self.started_here = False
-            self._print_summary("FINISHED")
+            try:
+                waiting_for_store(lambda: mlflow.end_run("FINISHED"), "ending the run", self.uri)
+            finally:
+                self.started_here = False
+                self._print_summary("FINISHED")
+            if self.registration_failed:
+                raise RegistrationFailedError(
+                    f"training finished (MLflow run {self.run_id} FINISHED, its scoring model logged), but "
+                    f"{self._later()[0]}: {self.registration_failed}. Later: {self._later()[1]}")
         elif set(self.names) & NO_RUN_PIPELINES:
             self._print_alias()
 
     def _register(self) -> None:
-        import mlflow
-
-        from autoencoder_pipelines.tracking.models import promote
+        from autoencoder_pipelines.tracking.models import promote, register_run
 
         name = self.registry.model_name
-        self.registered_version = int(mlflow.register_model(self.logged_model_uri, name).version)
+        self.registered_version, _ = register_run(self.run_id, name)
         logger.info("registered the scoring model as %s version %s", name, self.registered_version)
         if self.registry.promote:
             promote(name, self.registry.alias, self.registered_version)
             self.promoted = True
+
+    def _later(self) -> tuple[str, str]:
+        """What was not done after a finished training, and the command that does it."""
+        if self.registered_version is not None:
+            return (f"promoting version {self.registered_version} failed",
+                    f"kedro run --pipelines=promote --params=registry.version={self.registered_version}")
+        promote = ",registry.promote=true" if self.registry.promote else ""
+        return "registering its model failed", f"kedro run --pipelines=register --params=registry.run_id={self.run_id}{promote}"
+
+    def _tag(self, key: str, value: str) -> None:
+        """A tag on the run, if the store takes it (it may be the store that failed)."""
+        import mlflow
+
+        try:
+            waiting_for_store(lambda: mlflow.set_tag(key, value[:5000]), "tagging the run", self.uri)
+        except Exception as error:  # noqa: BLE001 - the summary and the exit code say it anyway
+            logger.warning("could not tag the run with %s: %s", key, first_line(error))
 
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: BaseException) -> None:
@@ -309,8 +370,12 @@ class MlflowTrackingHook:
             import mlflow
 
             status = getattr(error, "run_status", "FAILED")
-            mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
-            mlflow.end_run(status)
+            found = user_error(error)  # a refusal's own words (a locked store's without its SQL)
+            self._tag("error", f"{type(error).__name__}: {found.format_message() if found else error}")
+            try:
+                waiting_for_store(lambda: mlflow.end_run(status), "ending the run", self.uri)
+            except Exception as failure:  # noqa: BLE001 - the next run marks it KILLED (its process is gone)
+                logger.warning("the MLflow run %s could not be ended %s: %s", self.run_id, status, first_line(failure))
             self.started_here = False
             self._print_summary(status)
 
@@ -323,11 +388,24 @@ class MlflowTrackingHook:
             logger.warning("no run summary: %s", error)
 
     def _print_alias(self) -> None:
-        """After `promote`: where the alias points now, printed last."""
+        """After `promote` (and `register`): what the registry holds now, printed last."""
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         name, alias = self.registry.model_name, self.registry.alias
-        version = MlflowClient(self.uri).get_model_version_by_alias(name, alias)
+        client = MlflowClient(self.uri)
+        if "register" in self.names and self.registry.run_id:
+            versions = client.search_model_versions(f"name = '{name}' and run_id = '{self.registry.run_id}'")
+            version = max(int(v.version) for v in versions)
+            print(f"training run {self.registry.run_id} is '{name}' version {version}"
+                  + ("" if self.registry.promote else f"; promote it: kedro run --pipelines=promote "
+                                                      f"--params=registry.version={version}"), flush=True)
+            if not self.registry.promote:
+                return
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return
         print(f"{name}@{alias} -> version {version.version} (training run {version.run_id}): "
               f"the next score runs use it", flush=True)
 
@@ -344,6 +422,10 @@ class MlflowTrackingHook:
         model = self._model_line(run)
         if model:
             lines.append("  model: " + model)
+        if self.rescored:
+            kept = sorted({_relative(Path(p).parent) for p in self.rescored.values() if p})
+            lines.append(f"  rescored: {', '.join(sorted(self.rescored))} (changed since scored; outputs replaced, "
+                         f"the previous ones kept in {', '.join(kept) or 'no folder'})")
         if self.outputs:
             lines.append("  outputs: " + ", ".join(sorted(set(self.outputs))))
         if self.uri and self.uri.startswith(("http://", "https://")):
@@ -355,6 +437,10 @@ class MlflowTrackingHook:
 
     def _model_line(self, run: Any) -> str:
         name, alias = self.registry.model_name, self.registry.alias
+        if self.registration_failed:
+            done = (f"registered '{name}' version {self.registered_version}, NOT promoted" if self.registered_version
+                    else f"logged ({self.logged_model_uri}), NOT registered")
+            return f"{done} (see below); later: {self._later()[1]}"
         if self.registered_version is not None:
             if self.promoted:
                 return f"registered '{name}' version {self.registered_version}, promoted to @{alias}"
@@ -366,6 +452,18 @@ class MlflowTrackingHook:
                 return f"scored with '{params['model.name']}' version {params['model.version']}"
             return f"scored with {params['model.uri']}"
         return ""
+
+
+def _local_model(uri: str | None) -> bool:
+    """A model given as a folder (not models:/, runs:/, s3://...): scoring it reads no registry."""
+    from urllib.parse import urlparse
+
+    return bool(uri) and urlparse(uri).scheme in ("", "file")
+
+
+class RegistrationFailedError(UserError):
+    """A training finished (its run FINISHED, its model logged) but registering or promoting the
+    model failed: the message says the command that does it later."""
 
 
 def _number(value: float) -> str:
@@ -402,22 +500,29 @@ def mark_dead_runs_killed(experiment_id: str) -> None:
     host = socket.gethostname()
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=200):
         tags = run.data.tags
-        if tags.get("aep.host") == host and tags.get("aep.pid", "").isdigit() and not _alive(int(tags["aep.pid"])):
+        if tags.get("aep.host") == host and tags.get("aep.pid", "").isdigit() and not process_running(int(tags["aep.pid"])):
             client.set_tag(run.info.run_id, "error", f"process {tags['aep.pid']} ended without closing the run")
             client.set_terminated(run.info.run_id, "KILLED")
             logger.warning("MLflow run %s was left RUNNING by a dead process: marked KILLED", run.info.run_id)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def warn_if_artifacts_moved(experiment_id: str) -> None:
+    """An experiment whose artifact folder is a local path that no longer exists (the project was
+    moved, and the store keeps absolute paths): MLflow would make that folder again, outside
+    the project, for this run's models and figures. Registered versions are found under the
+    project's mlruns/ (tracking.models.version_location); new artifacts need a new experiment."""
+    import mlflow
+
+    from autoencoder_pipelines.tracking.models import local_path, own_artifact_folders
+
+    experiment = mlflow.get_experiment(experiment_id)
+    folder = local_path(experiment.artifact_location or "")
+    # a new experiment's folder is made at its first artifact: missing, but in the project
+    if folder is not None and not folder.exists() and folder not in own_artifact_folders(folder):
+        logger.warning(
+            "experiment '%s' keeps its artifacts at %s, which does not exist (the project moved?): MLflow makes "
+            "that folder again for this run's models and figures. To keep them in this project, give its runs a new "
+            "experiment (experiment: <name> in conf/local/mlflow.yml)", experiment.name, folder)
 
 
 _SIGTERM_INSTALLED = False

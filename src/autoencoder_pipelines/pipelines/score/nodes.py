@@ -44,40 +44,50 @@ def score_partitions(
     scored: Any,
     scoring: ScoringParams,
 ) -> dict[str, Any]:
-    """Score every inbox partition that has no output yet, stamping each row with the model's
-    name, version and training run; bad partitions are recorded, not fatal.
+    """Score every inbox partition that has no output yet, or whose content changed since its
+    output was written (the output records the input's size, time and SHA-256; the output it
+    replaces is kept under `_replaced/`), stamping each row with the model's name, version and
+    training run; bad partitions are recorded, not fatal.
 
     `incoming`: data.TableFile loaders; `scored`: datasets.ParquetPartitions. Each file is
     streamed: read, scored and written `scoring.chunk_rows` rows at a time into one Parquet
     file, published (renamed into place) once its last chunk has passed every check; a file
-    refused midway leaves no output."""
+    refused midway leaves no output (and a changed file's previous output in place)."""
     started = time.perf_counter()
     scorer.batch_rows = scoring.batch_rows
     done = scored.partitions()
-    new = sorted(partition for partition in incoming if partition not in done)
+    tables, changed, errors = _open_partitions(incoming, done, scored)
+    new = sorted(partition for partition in incoming if partition not in done or partition in changed or partition in errors)
     id_column = scorer.schema.id_column
     written: dict[str, int] = {}
-    errors: dict[str, str] = {}
+    rescored: dict[str, str] = {}
     rows_refused = anomalies = 0
-    if not new:
-        logger.info("nothing new to score: %d partition(s) in the inbox, all scored already", len(incoming))
+    if not new and not errors:
+        logger.info("nothing new to score: %d partition(s) in the inbox, all scored already and unchanged", len(incoming))
     for partition in new:
-        table = None
+        table = tables.get(partition)
         try:
-            table = incoming[partition]()
+            if partition in errors:
+                raise DataValidationError(errors[partition])
+            table.check()  # a missing or unreadable file is named before anything is written
             chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
             found = 0
-            with scored.writer(partition) as stream:
+            with scored.writer(partition, source=table.path) as stream:
                 for frame in scorer.score_chunks(chunks, source=partition, require_id=True,
-                                                 ids_of_source=lambda: table.column(id_column)):
+                                                 ids_of_source=lambda table=table: table.column(id_column)):
                     stream.write(stamp(frame, model))
                     found += int(frame["is_anomaly"].sum())
             written[partition] = stream.rows
             anomalies += found
-            logger.info("scored %s: %d rows", partition, stream.rows)
+            if partition in changed:
+                rescored[partition] = str(stream.kept) if stream.kept else ""
+                logger.info("scored %s again: %d rows replace its output; the previous output is kept as %s",
+                            partition, stream.rows, stream.kept)
+            else:
+                logger.info("scored %s: %d rows", partition, stream.rows)
         except DataValidationError as error:
             errors[partition] = str(error)
-        except Exception as error:  # a bad file must not stop the good ones
+        except Exception as error:  # noqa: BLE001 - a bad file must not stop the good ones
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
         if partition in errors:
             rows_refused += 0 if table is None else table.count_rows()
@@ -87,6 +97,7 @@ def score_partitions(
         "partitions_in_inbox": len(incoming),
         "partitions_new": len(new),
         "partitions_scored": len(written),
+        "partitions_rescored": len(rescored),
         "partitions_failed": len(errors),
         "rows_scored": rows,
         "rows_refused": rows_refused,
@@ -94,17 +105,45 @@ def score_partitions(
         "anomaly_rate": anomalies / rows if rows else 0.0,
         "seconds": time.perf_counter() - started,
         "errors": errors,
+        "rescored": rescored,  # partition -> where its previous output is kept
     }
 
 
+def _open_partitions(
+    incoming: dict[str, Callable[[], Any]], done: Any, scored: Any
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """Each inbox file opened; of those already scored, the ones whose content changed since
+    (partition -> why). A file that cannot be opened is an error of its own, not of the run."""
+    tables: dict[str, Any] = {}
+    changed: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for partition in sorted(incoming):
+        try:
+            tables[partition] = incoming[partition]()
+            if partition in done:
+                tables[partition].check()
+                reason = scored.change(partition, tables[partition].path)
+                if reason is None:
+                    continue
+                changed[partition] = reason
+                logger.info("%s changed since it was scored (%s): scoring it again", partition, reason)
+        except DataValidationError as error:
+            errors[partition] = str(error)
+        except Exception as error:  # noqa: BLE001 - a file that cannot even be listed must not stop the others
+            errors[partition] = f"{partition}: {type(error).__name__}: {error}"
+    return tables, changed, errors
+
+
 def stamp(scored: pd.DataFrame, model: Any) -> pd.DataFrame:
-    """The model's name, version and training run on every row (version empty for a plain URI)."""
+    """The model's name, version and training run on every row (version empty for a plain URI, and
+    for a model folder whose claimed version the registry does not confirm; run empty there too)."""
     columns = model.columns()
     scored["model_name"] = columns["model_name"]
     version, rows = columns["model_version"], len(scored)
     scored["model_version"] = pd.arrays.IntegerArray(  # Int64, missing for a plain URI
         np.full(rows, version or 0, dtype="int64"), np.full(rows, version is None))
-    scored["model_run_id"] = columns["model_run_id"]
+    # text even when unknown (a model folder the registry does not confirm): one Parquet schema
+    scored["model_run_id"] = pd.array([columns["model_run_id"]] * rows, dtype="string")
     return scored
 
 
@@ -112,7 +151,7 @@ def scoring_metrics(report: dict[str, Any]) -> tuple[dict[str, list[dict[str, fl
     """The scoring run's figures for MLflow (its time is time/node.score_partitions), and the
     report again: fail_on_bad_partitions takes it from here, so it runs after they are logged."""
     metrics = {f"score.{key}": [{"value": float(value), "step": 0}]
-               for key, value in report.items() if key not in ("errors", "seconds")}
+               for key, value in report.items() if key not in ("errors", "rescored", "seconds")}
     return metrics, report
 
 

@@ -33,10 +33,10 @@ def score_with_spark(rows: Any, model: Any) -> Any:
     model_version, model_run_id. The id is the row's id column when the model has one, else
     `<file>:<row>` (the file under the input folder, the row's position in it from 0)."""
     import mlflow
-    from mlflow.models import get_model_info
+    from mlflow.models import Model
     from pyspark.sql import functions as F
 
-    signature = get_model_info(model.uri).signature
+    signature = Model.load(model.files).signature  # read where the files are (the project may have moved)
     inputs = signature.inputs.inputs
     id_column = next((column.name for column in inputs if not column.required), None)
     expected = [column.name for column in inputs if column.required]
@@ -50,7 +50,7 @@ def score_with_spark(rows: Any, model: Any) -> Any:
         raise DataValidationError(
             f"spark_incoming: rows without ids need the dataset's source_column: {SOURCE_COLUMN} "
             "(autoencoder_pipelines.framework.spark.SourcedSparkDataset) to name them <file>:<row>")
-    udf = mlflow.pyfunc.spark_udf(rows.sparkSession, model.uri, env_manager="local")
+    udf = mlflow.pyfunc.spark_udf(rows.sparkSession, model.files, env_manager="local")
     passed = expected + ([id_column] if id_column else [])
     scored = rows.withColumn(SCORED, udf(F.struct(*[F.col(name) for name in passed])))
     outputs = [name for name in signature.outputs.input_names() if name != "id"]
