@@ -65,14 +65,16 @@ PROFILE = False
 
 
 def print_node_times(root: Path) -> None:
-    """The slowest nodes of the run (its MLflow metrics time/node.*), with --profile."""
+    """The slowest nodes and saves of the run (its MLflow artifact timings.json), with --profile."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     if not runs:
         return
-    times = {k.removeprefix("time/"): v for k, v in runs[0].data.metrics.items() if k.startswith("time/")}
+    timings = mlflow.artifacts.load_dict(f"{runs[0].info.artifact_uri}/timings.json")
+    times = {f"{kind[:-1]}.{name}": v for kind in ("nodes", "saves") for name, v in timings[kind].items()}
     print("    " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(times.items(), key=lambda kv: -kv[1])[:12]), flush=True)
 
 

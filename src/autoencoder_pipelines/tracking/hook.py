@@ -1,18 +1,18 @@
 """One MLflow run per `kedro run`, on MLflow's public API, ended with a short summary.
 
-In place of kedro-mlflow (whose CLI plugin imports MLflow, 2 s, at every `kedro` command, and
-whose hook re-opens its run at every node, each re-open stacking a copy of the run under
-MLflow 3, and logs each parameter in its own call). This one opens the run at the second node
-(the first starts without MLflow's import and store, about 2 s), logs every parameter
-(flattened, `model.hidden_sizes`) in a few batched calls, and ends the run with the status it
-earned: FINISHED, FAILED (with the error as a tag) or KILLED (Ctrl-C, SIGTERM; a
-run left RUNNING by a process that died is marked KILLED at the next start). An error may
-carry the status its run earned (`run_status`): a scoring run that wrote some outputs before
-refusing a bad partition is FINISHED, with the error as a tag, and the command still fails.
+In place of kedro-mlflow (docs/kedro-mlflow.md says why). The run opens at the second node (the
+first starts without MLflow's import and store, about 2 s), is named after what sets it apart
+(`denoise kind=sparse`: the pipeline and the --params overrides), described by its command and
+headline metrics, and given the settings it is compared on as parameters (tracked_parameters;
+all of them are its artifact parameters.yml). It ends with the status it earned: FINISHED,
+FAILED (the error as a tag) or KILLED (Ctrl-C, SIGTERM; a run left RUNNING by a process that died
+is marked KILLED at the next start). An error may carry the status its run earned (`run_status`):
+a scoring run that wrote some outputs before refusing a bad partition is FINISHED, with the error
+as a tag, and the command still fails.
 
-Training runs log their scoring model (tracking/models.py) and, once the run has succeeded,
-register it as a new version and, when asked (`registry.promote`), point the alias at it. Scoring runs go to the
-registry's scoring experiment; `promote` opens no run (the registry records the alias).
+Training runs log their scoring model (models.py), with the run's test figures as the model's
+metrics, and once the run has succeeded register it and, when asked (`registry.promote`), point
+the alias at it. Scoring runs go to the registry's scoring experiment; `promote` opens no run.
 """
 
 from __future__ import annotations
@@ -20,128 +20,46 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from pydantic import BaseModel, ConfigDict, Field
 
-from autoencoder_pipelines.config import RegistryParams, flatten, parse
+from autoencoder_pipelines.config import RegistryParams, TrackingConfig, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
-from autoencoder_pipelines.tracking.store import (
-    check_tracking_store,
-    default_tracking_uri,
-    prepare_store,
-)
+from autoencoder_pipelines.nn.launch import is_rank_zero, launched_by_torchrun, torchrun_world_size
+from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri, prepare_store
+from autoencoder_pipelines.tracking.ui import HEADLINE, TEST, runs_table_url
 
 logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
 NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
-# Metrics shown in the summary printed at the end of a run, when the run has them.
-HEADLINE = (
-    "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
-    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "tune.best_value", "tune.trials_complete",
-    "tune.trials_pruned", "run.seconds",
-)
-
-# MLflow's limits (mlflow.utils.validation): params per call and characters per value.
-PARAMS_PER_CALL, PARAM_VALUE_LIMIT = 100, 6000
-
-
-# kedro-mlflow's mlflow.yml keys (kedro-mlflow 2.0) and what stands for each here: a user's old
-# file is refused naming them (docs/kedro-mlflow.md has the whole mapping).
-KEDRO_MLFLOW_KEYS = {
-    "server.mlflow_tracking_uri": "tracking_uri (or the MLFLOW_TRACKING_URI variable)",
-    "server.mlflow_registry_uri": "none: set the MLFLOW_REGISTRY_URI variable",
-    "server.credentials": "none: export MLflow's own variables (MLFLOW_TRACKING_TOKEN, ...) in the environment",
-    "server.request_header_provider": "none: an MLflow request-header-provider plugin (entry point)",
-    "tracking.disable_tracking.pipelines": "disable_for_pipelines",
-    "tracking.disable_tracking.disable_autologging": "none: autologging is never turned on",
-    "tracking.experiment.name": "experiment",
-    "tracking.experiment.create_experiment_kwargs": "none: the experiment takes the store's artifact location",
-    "tracking.experiment.restore_if_deleted": "none: a deleted experiment is restored by `mlflow experiments restore`",
-    "tracking.run.id": "none: each kedro run starts a run, or joins the one active in the process (a notebook)",
-    "tracking.run.name": "none: the hook names each run after what it runs",
-    "tracking.run.nested": "none: an active run is joined, not nested under (tune nests its trials itself)",
-    "tracking.params.dict_params": "none: parameters are always flattened with '.' (model.hidden_sizes)",
-    "tracking.params.long_params_strategy": "none: a value over MLflow's length limit becomes a tag",
-    "ui.port": "none: mlflow ui --port",
-    "ui.host": "none: mlflow ui --host",
-}
-
-
-class TrackingConfig(BaseModel):
-    """The project's MLflow hook: where runs are tracked, and which pipelines are not."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tracking_uri: Optional[str] = Field(
-        None,
-        description="The MLflow store; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project "
-        "(artifacts in ./mlruns).",
-    )
-    experiment: str = Field(
-        "autoencoder_pipelines",
-        description="The experiment of training runs (scoring runs go to registry.scoring_experiment).",
-    )
-    disable_for_pipelines: list[str] = Field(
-        ["data_processing"],
-        description="Pipelines that run without an MLflow run (nothing to compare).",
-    )
-
-    @classmethod
-    def from_conf(cls, raw: dict[str, Any] | None) -> "TrackingConfig":
-        """mlflow.yml validated; a kedro-mlflow file is refused in one block naming each of its keys
-        and what stands for it here, any other problem in one line naming the key."""
-        raw = dict(raw or {})
-        found = [key for key in KEDRO_MLFLOW_KEYS if _has_key(raw, key)]
-        for block in ("server", "tracking", "ui"):  # a block of kedro-mlflow's with none of the known keys
-            if block in raw and not any(key.startswith(f"{block}.") for key in found):
-                found.append(f"{block}.*")
-        if found:
-            width = max(map(len, found))
-            lines = [f"  {key.ljust(width)} -> {KEDRO_MLFLOW_KEYS.get(key, 'none')}" for key in found]
-            raise ConfigError(
-                "mlflow.yml is kedro-mlflow's format, which this project does not read (its own MLflow hook replaced "
-                "kedro-mlflow). Each key found, and what stands for it here:\n" + "\n".join(lines) + "\n"
-                "Expected: tracking_uri, experiment, disable_for_pipelines (conf/base/mlflow.yml; "
-                "docs/kedro-mlflow.md)."
-            )
-        return parse(cls, raw, "mlflow")
-
-
-def _has_key(raw: dict[str, Any], dotted: str) -> bool:
-    node: Any = raw
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+SERVING = {"registry", "scoring"}  # read by scoring and registering only: not on a run that reads `parameters` whole
+# Settings that change how a run goes, not what it computes: in its parameters.yml, not its parameters.
+UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", "log_every", "on_busy", "pin_memory",
+                                          "device_memory_fraction", "threads", "compile")} | {
+    "report.grid_samples", "report.max_points_2d", "data.min_rows", "anomaly.top_features"}
+# Options that apply under one choice only (besides a kind's, model.<kind>.*): (option prefix, choice, value).
+CHOSEN = [("data.window_", "data.source", "windows"), ("anomaly.contamination", "anomaly.threshold_rule", "contamination"),
+          ("anomaly.false_alarm_rate", "anomaly.threshold_rule", "false_alarm_rate")]
+PARAM_VALUE_LIMIT = 6000  # MLflow's characters per parameter value (mlflow.utils.validation)
 
 
 class MlflowTrackingHook:
     def __init__(self) -> None:
-        self.config = TrackingConfig()
-        self.registry = RegistryParams()
+        self.config, self.registry = TrackingConfig(), RegistryParams()
         self.uri: str | None = None
-        self.project_path: Path | None = None
+        self.project_path = Path.cwd()
         self.parameters: dict[str, Any] = {}
-        self.run_id: str | None = None
-        self.started_here = False
-        self.catalog: Any = None
-        self.names: list[str] = []
-        self.logged_model_uri: str | None = None
-        self.registered_version: int | None = None
-        self.promoted = False
-        self.outputs: list[str] = []
-        self.pending = False  # a run to open at the second node
-        self.nodes_started = 0
+        self.run_id, self.catalog, self.names = None, None, []
+        self.started_here = self.pending = False  # pending: a run to open at the second node
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -150,12 +68,6 @@ class MlflowTrackingHook:
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
         self.parameters = dict(context.config_loader["parameters"])
         self.registry = parse(RegistryParams, self.parameters.get("registry"), "registry")
-
-    def enabled_for(self, run_params: dict[str, Any]) -> bool:
-        from autoencoder_pipelines.nn.launch import is_rank_zero
-
-        names = run_params.get("pipeline_names") or ["__default__"]
-        return is_rank_zero() and not set(names) & (set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES)
 
     @property
     def scoring(self) -> bool:
@@ -167,15 +79,21 @@ class MlflowTrackingHook:
             import mlflow
 
             mlflow.end_run("KILLED")
-        self.run_id, self.started_here, self.catalog = None, False, catalog
+        self.run_id, self.started_here, self.catalog, self.outputs = None, False, catalog, []
         self.names = run_params.get("pipeline_names") or ["__default__"]
-        self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
+        self.overrides = {k: v for k, v in flatten(run_params.get("runtime_params") or {}).items() if k != "data_dir"}
+        self.env, self.model, self.registered_version, self.promoted = run_params.get("env"), None, None, False
+        inputs = pipeline.all_inputs()
+        self.sections = {name[7:].split(".")[0] for name in inputs if name.startswith("params:")}
+        if "parameters" in inputs:  # a node reads them all (tune)
+            self.sections |= set(self.parameters) - SERVING
         self._check_promotion(pipeline)
         if self.scoring or set(self.names) & NO_RUN_PIPELINES:
             import mlflow  # their first node reads the registry
 
             mlflow.set_tracking_uri(self.uri)
-        self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        off = set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES
+        self.pending, self.nodes_started = is_rank_zero() and not set(self.names) & off, 0
         if self.scoring:  # its first node logs the model it loaded: MLflow is in use from the start
             self.open_run()  # (which checks the store)
         elif self.pending:  # a store that cannot be written fails now, before any node (no MLflow import)
@@ -188,7 +106,7 @@ class MlflowTrackingHook:
             self.open_run()
 
     def open_run(self) -> None:
-        """Start (or join) the MLflow run and log every parameter: once per kedro run, at the
+        """Start (or join) the MLflow run and log its parameters: once per kedro run, at the
         second node, or at the end of a run that had fewer, or at its failure."""
         if not self.pending:
             return
@@ -202,30 +120,26 @@ class MlflowTrackingHook:
             self.run_id = active.info.run_id
         else:
             mark_dead_runs_killed(experiment_id)
-            run = mlflow.start_run(
-                run_name="+".join(self.names),
-                tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),
-                      "kedro.command": " ".join(sys.argv[1:]) or "session.run"},
-            )
+            label = "denoise" if self.names == ["__default__"] else "+".join(self.names)  # pipeline_registry's default
+            env = {} if self.env in (None, "local") else {"env": self.env}
+            tags = {"aep.host": socket.gethostname(), "aep.pid": str(os.getpid())}
+            run = mlflow.start_run(run_name=run_name(label, self.overrides | env), description=f"`{self.command()}`", tags=tags)
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
-        # A scoring run's parameters are the model it used (logged by the pipeline) and the
-        # registry settings; the training sections would describe the configuration, not the model.
-        if self.scoring:
-            log_parameters({"registry": self.parameters.get("registry") or {}})
-        else:
-            derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
-            log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
-        from autoencoder_pipelines.nn.launch import (
-            launched_by_torchrun,
-            torchrun_world_size,
-        )
-
+        derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
+        log_parameters(tracked_parameters(self.parameters, self.sections, derived))
+        mlflow.log_dict(self.parameters, "parameters.yml")
         if launched_by_torchrun():
             import torch.distributed as dist
 
             backend = dist.get_backend() if dist.is_initialized() else "none"
             mlflow.log_params({"distributed.world_size": torchrun_world_size(), "distributed.backend": backend})
+
+    def command(self) -> str:
+        """The command line of a `kedro run` (`python -m <package> run` too), else the in-process call."""
+        if sys.argv[1:2] == ["run"]:
+            return "kedro " + shlex.join(sys.argv[1:])
+        return f"session.run(pipeline_names={self.names!r}, runtime_params={self.overrides or None!r})"
 
     def _check_promotion(self, pipeline: Any) -> None:
         """`registry.promote` promotes the version this run registers: refuse, before a run is
@@ -240,19 +154,21 @@ class MlflowTrackingHook:
                 f"{'+'.join(self.names)} (mlflow.yml: disable_for_pipelines)"
             )
 
+    def _dataset(self, name: str) -> Any:
+        return self.catalog.get(name) if self.catalog is not None else None
+
     @hook_impl
     def before_dataset_saved(self, dataset_name: str) -> None:
         """A save that logs to MLflow opens the run first, even at the first node."""
         from autoencoder_pipelines.tracking import datasets
 
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
         logged = (datasets.ArtifactDataset, datasets.MlflowMetricsDataset, datasets.MlflowParamsDataset)
-        if dataset_name == SCORING_MODEL or isinstance(dataset, logged):
+        if dataset_name == SCORING_MODEL or isinstance(self._dataset(dataset_name), logged):
             self.open_run()
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        dataset = self._dataset(dataset_name)
         path = getattr(dataset, "_path", None) or getattr(dataset, "_filepath", None)
         if path is not None:
             folder = Path(str(path)) if hasattr(dataset, "_path") else Path(str(path)).parent
@@ -260,14 +176,14 @@ class MlflowTrackingHook:
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
-            self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
-            logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
+            self.model = log_scoring_model(data, dataset.saved_path)
+            logger.info("logged the scoring model to MLflow: %s", self.model.model_uri)
 
     @hook_impl
-    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+    def after_dataset_loaded(self, dataset_name: str) -> None:
         """A folder that a node writes through the handle its dataset loads (the scored
         partitions, streamed) is an output of the run too."""
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        dataset = self._dataset(dataset_name)
         if getattr(dataset, "written_by_node", False):
             self.outputs.append(_relative(Path(str(dataset._path))))
 
@@ -277,21 +193,32 @@ class MlflowTrackingHook:
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
-        # Only a run that succeeded registers its model (and promotes it when asked).
-        if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
-            try:
+        try:
+            if self.model is not None:
+                self._metrics_to_model()
+            # Only a run that succeeded registers its model (and promotes it when asked).
+            if self.model is not None and self.registry.register_model and self.started_here:
                 self._register()
-            except Exception as error:
-                self.on_pipeline_error(error)
-                raise
+        except Exception as error:
+            self.on_pipeline_error(error)
+            raise
         if self.started_here:
-            import mlflow
-
-            mlflow.end_run("FINISHED")
-            self.started_here = False
-            self._print_summary("FINISHED")
+            self._end("FINISHED")
         elif set(self.names) & NO_RUN_PIPELINES:
             self._print_alias()
+
+    def _metrics_to_model(self) -> None:
+        """The run's test figures become its logged model's metrics too (the Models page and the
+        registry show them per version): each logged again with the model's id at its own step
+        and time, which the run's history keeps once."""
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        client = MlflowClient()
+        keys = [key for key in client.get_run(self.run_id).data.metrics if key.startswith(TEST)]
+        latest = [client.get_metric_history(self.run_id, key)[-1] for key in keys]
+        client.log_batch(self.run_id, metrics=[Metric(m.key, m.value, m.timestamp, m.step, model_id=self.model.model_id)
+                                               for m in latest])
 
     def _register(self) -> None:
         import mlflow
@@ -299,7 +226,7 @@ class MlflowTrackingHook:
         from autoencoder_pipelines.tracking.models import promote
 
         name = self.registry.model_name
-        self.registered_version = int(mlflow.register_model(self.logged_model_uri, name).version)
+        self.registered_version = int(mlflow.register_model(self.model.model_uri, name).version)
         logger.info("registered the scoring model as %s version %s", name, self.registered_version)
         if self.registry.promote:
             promote(name, self.registry.alias, self.registered_version)
@@ -309,21 +236,27 @@ class MlflowTrackingHook:
     def on_pipeline_error(self, error: BaseException) -> None:
         self.open_run()  # a run that failed at its first node is recorded too
         if self.started_here:
-            import mlflow
+            self._end(getattr(error, "run_status", "FAILED"), error)
 
-            status = getattr(error, "run_status", "FAILED")
+    def _end(self, status: str, error: BaseException | None = None) -> None:
+        """End the run with `status`, its description the command and the headline, and print a
+        few lines last (stdout, not only the log): the run, its headline metrics, the model, where
+        the outputs are, the UI."""
+        import mlflow
+
+        if error is not None:
             mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
-            mlflow.end_run(status)
-            self.started_here = False
-            self._print_summary(status)
-
-    def _print_summary(self, status: str) -> None:
-        """A few lines, printed last (stdout, not only the log): the run, how to see it, its
-        headline metrics, the model, where the outputs are."""
         try:
-            print("\n".join(self.summary(status)), flush=True)
-        except Exception as error:  # a summary must never turn a finished run into a failure
-            logger.warning("no run summary: %s", error)
+            lines = self.summary(status)
+            headline = [line.strip() for line in lines if line.startswith(("  metrics:", "  model:"))]
+            mlflow.set_tag("mlflow.note.content", "\n\n".join([f"`{self.command()}`", *headline]))
+        except Exception as failure:  # a summary must never turn a finished run into a failure
+            lines = []
+            logger.warning("no run summary: %s", failure)
+        mlflow.end_run(status)
+        self.started_here = False
+        if lines:
+            print("\n".join(lines), flush=True)
 
     def _print_alias(self) -> None:
         """After `promote`: where the alias points now, printed last."""
@@ -339,21 +272,18 @@ class MlflowTrackingHook:
 
         run = MlflowClient(self.uri).get_run(self.run_id)
         experiment = self.registry.experiment if self.scoring else self.config.experiment
-        lines = [f"MLflow run {self.run_id} ({'+'.join(self.names)}) {status}, experiment '{experiment}'"]
+        lines = [f"MLflow run {self.run_id} ({run.info.run_name}) {status}, experiment '{experiment}'"]
         metrics = run.data.metrics
         shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
-        if shown:
-            lines.append("  metrics: " + ", ".join(shown))
+        lines += ["  metrics: " + ", ".join(shown)] if shown else []
         model = self._model_line(run)
-        if model:
-            lines.append("  model: " + model)
-        if self.outputs:
-            lines.append("  outputs: " + ", ".join(sorted(set(self.outputs))))
+        lines += ["  model: " + model] if model else []
+        lines += ["  outputs: " + ", ".join(sorted(set(self.outputs)))] if self.outputs else []
         if self.uri and self.uri.startswith(("http://", "https://")):
-            lines.append(f"  UI: {self.uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+            lines.append(f"  UI: {runs_table_url(self.uri, run.info.experiment_id)}")
         else:
-            lines.append(f"  UI: mlflow ui --backend-store-uri {self.uri}   "
-                         f"then http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+            lines.append(f"  UI: mlflow ui --backend-store-uri {self.uri}   then "
+                         f"{runs_table_url('http://127.0.0.1:5000', run.info.experiment_id)}")
         return lines
 
     def _model_line(self, run: Any) -> str:
@@ -371,28 +301,47 @@ class MlflowTrackingHook:
         return ""
 
 
+def run_name(label: str, overrides: dict[str, Any]) -> str:
+    """`denoise kind=sparse corruption.level=0.5`: the label and what was set for this run alone
+    (model.* keys without their section), the text the MLflow UI shows in every table and legend."""
+    shown = []
+    for key, value in overrides.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value).replace(" ", "")
+        text = text.lower() if isinstance(value, bool) else text
+        shown.append(f"{key.removeprefix('model.')}={text}")
+    return " ".join([label, *shown])[:250]
+
+
+def tracked_parameters(parameters: dict[str, Any], sections: set[str], derived: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run is compared on, flattened: the sections its nodes read, with the options
+    of the choices made only (the kind's model.<kind>.*, CHOSEN), what the data decided
+    (derived.*), and neither unset values (null: derived.* holds what they became) nor UNTRACKED."""
+    every = flatten(parameters)
+    kind = every.get("model.kind", "denoising")
+    flat = flatten({key: value for key, value in parameters.items() if key in sections} | {"derived": derived})
+    return {key: value for key, value in flat.items()
+            if value not in (None, [], {}) and key not in UNTRACKED
+            and not (key.startswith("model.") and key.count(".") > 1 and key.split(".")[1] != kind)
+            and not any(key.startswith(option) and every.get(choice) != wanted for option, choice, wanted in CHOSEN)}
+
+
+def log_parameters(parameters: dict[str, Any]) -> None:
+    """As the run's parameters (MLflow splits them into batches); a value over MLflow's length limit
+    becomes a tag."""
+    import mlflow
+
+    text = {name: str(value) for name, value in parameters.items()}
+    mlflow.log_params({name: value for name, value in text.items() if len(value) <= PARAM_VALUE_LIMIT})
+    mlflow.set_tags({name: value for name, value in text.items() if len(value) > PARAM_VALUE_LIMIT})
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
 def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def log_parameters(parameters: dict[str, Any]) -> None:
-    """Every parameter, flattened, in batches; a value over MLflow's length limit becomes a tag."""
-    import mlflow
-
-    flat = {name: str(value) for name, value in flatten(parameters).items()}
-    long = {name: value for name, value in flat.items() if len(value) > PARAM_VALUE_LIMIT}
-    short = [(name, value) for name, value in flat.items() if name not in long]
-    for start in range(0, len(short), PARAMS_PER_CALL):
-        mlflow.log_params(dict(short[start : start + PARAMS_PER_CALL]))
-    if long:
-        mlflow.set_tags(long)
+    path, here = path.resolve(), Path.cwd().resolve()
+    return str(path.relative_to(here) if path.is_relative_to(here) else path)
 
 
 def mark_dead_runs_killed(experiment_id: str) -> None:
@@ -410,14 +359,12 @@ def mark_dead_runs_killed(experiment_id: str) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # no signal: only whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, as another user's
+        pass
     return True
 
 
@@ -437,14 +384,10 @@ def _end_killed_on_exit(run_id: str) -> None:
             mlflow.end_run("KILLED")
 
     atexit.register(end_if_open)
-    if not _SIGTERM_INSTALLED and _is_main_thread():
+    import threading
+
+    if not _SIGTERM_INSTALLED and threading.current_thread() is threading.main_thread():
         # SIGTERM's default ends the process without exit handlers; exit as Python does on Ctrl-C.
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         _SIGTERM_INSTALLED = True
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

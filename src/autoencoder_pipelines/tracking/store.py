@@ -13,7 +13,7 @@ from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 from autoencoder_pipelines.data.errors import TrackingStoreError
-
+from autoencoder_pipelines.tracking.ui import experiment_tags
 
 def _writable_directory(directory: Path, uri: str, what: str) -> None:
     try:
@@ -78,8 +78,9 @@ def store_lock(uri: str, project_path: Path) -> Iterator[None]:
 
 
 def prepare_store(uri: str, project_path: Path, experiment: str | None) -> str | None:
-    """Check the store, point MLflow at it, and create its tables and `experiment` once, under
-    the store lock; returns the experiment id (None without an experiment)."""
+    """Check the store, point MLflow at it, and create its tables and `experiment` (with the
+    experiment_tags it lacks: how the UI opens it) once, under the store lock; returns the
+    experiment id (None without an experiment)."""
     import mlflow
 
     with store_lock(uri, project_path):
@@ -88,4 +89,8 @@ def prepare_store(uri: str, project_path: Path, experiment: str | None) -> str |
         if experiment is None:
             mlflow.MlflowClient().search_experiments(max_results=1)  # creates the tables
             return None
-        return mlflow.set_experiment(experiment).experiment_id
+        found = mlflow.set_experiment(experiment)
+        for key, value in experiment_tags().items():
+            if key not in found.tags:
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id

@@ -40,6 +40,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     return ingestion() + core() + pipeline([
         node(build_metrics, ["run_started_at", "data_metrics", "anomaly_metrics", "anomaly_baseline_metrics"],
              ["metrics", "final_metrics_mlflow"], name="build_anomaly_metrics"),
-        node(collect_histories, "anomaly_history", "training_history_mlflow", name="collect_anomaly_histories"),
+        node(collect_histories, ["metrics", "anomaly_history"], "training_history_mlflow", name="collect_anomaly_histories"),
         node(plot_learning_curves, "anomaly_history", "learning_curves_plot", name="plot_anomaly_learning_curves"),
     ])

@@ -37,7 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["metrics", "final_metrics_mlflow"],
                 name="build_metrics",
             ),
-            node(collect_histories, HISTORIES, "training_history_mlflow", name="collect_histories"),
+            node(collect_histories, ["metrics", *HISTORIES], "training_history_mlflow", name="collect_histories"),
             node(plot_learning_curves, HISTORIES, "learning_curves_plot", name="plot_learning_curves"),
             node(
                 plot_denoising_grid,
