@@ -18,6 +18,7 @@ from torch import nn
 
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import FLOAT32_MAX, ID, LABEL
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.scaling import scaler_bounds
 from autoencoder_pipelines.data.tables import check_unique_columns
 from autoencoder_pipelines.data.validation import check_features
@@ -49,7 +50,7 @@ class Scorer:
 
     def __init__(
         self,
-        schema: dict[str, Any],
+        schema: DataSchema,
         scaler: dict[str, Any],
         autoencoder: nn.Module,
         detector: AutoencoderDetector,
@@ -68,11 +69,11 @@ class Scorer:
         index = [order[name] for name in self.features]
         low, span = scaler_bounds(scaler)
         self._low, self._span = low[index], span[index]
-        self._classes = pd.Index(schema["classes"]) if schema.get("classes") is not None else None
+        self._classes = pd.Index(schema.classes) if schema.has_labels else None
 
     @property
     def features(self) -> list[str]:
-        return self.schema["features"]
+        return self.schema.features
 
     @property
     def code_size(self) -> int:
@@ -82,7 +83,7 @@ class Scorer:
         return pd.DataFrame(self.example) if self.example else None
 
     def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
-        allowed = {c for c in (self.schema.get("id_column"), self.schema.get("label_column"), ID, LABEL) if c}
+        allowed = {c for c in (self.schema.id_column, self.schema.label_column, ID, LABEL) if c}
         check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
         missing = [c for c in self.features if c not in columns]
@@ -152,7 +153,7 @@ class Scorer:
 
     def _score_frame(self, frame: pd.DataFrame, source: str, require_id: bool, first_row: int) -> pd.DataFrame:
         frame = frame.rename(columns=str)
-        id_column = self.schema.get("id_column")
+        id_column = self.schema.id_column
         if require_id and id_column and id_column not in frame.columns:
             raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
         values = self._features(frame, source)
@@ -186,7 +187,7 @@ class Scorer:
         suspected duplicate is confirmed on `ids_of_source()`, the whole id column, which the
         refusal names). The check across chunks raises after the last chunk: a writer of the
         chunks must keep its output unpublished until the iteration ends."""
-        id_column = self.schema.get("id_column")
+        id_column = self.schema.id_column
         hashes: list[np.ndarray] = []
         first_row = 0
         for chunk in chunks:
@@ -209,7 +210,7 @@ class Scorer:
         parts = {"autoencoder": self.autoencoder, "detector": self.detector}
         if self.classifier is not None:
             parts["classifier"] = self.classifier
-        save_bundle(path, parts, meta={"schema": self.schema, "scaler": self.scaler, "example": self.example})
+        save_bundle(path, parts, meta={"schema": self.schema.to_json(), "scaler": self.scaler, "example": self.example})
 
     @classmethod
     def load(cls, path: str | Path) -> "Scorer":
@@ -217,6 +218,6 @@ class Scorer:
 
     @classmethod
     def from_parts(cls, meta: dict[str, Any], parts: dict[str, Any]) -> "Scorer":
-        return cls(meta["schema"], meta["scaler"], parts["autoencoder"], parts["detector"], parts.get("classifier"),
+        return cls(DataSchema.from_json(meta["schema"]), meta["scaler"], parts["autoencoder"], parts["detector"], parts.get("classifier"),
                    meta.get("example"))
 

@@ -22,20 +22,22 @@ def _active_run() -> Any:
 
 
 class _WriteOnly(AbstractDataset):
+    """Written to the active MLflow run under `<prefix><name>`, never read back."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+
     def load(self) -> Any:
         raise DatasetError("written to MLflow, not read back: query the run with mlflow.search_runs")
 
     def _describe(self) -> dict[str, Any]:
-        return {}
+        return {"prefix": self._prefix}
 
 
 class MlflowMetricsDataset(_WriteOnly):
     """Saves `{"name": [{"value": v, "step": i}, ...]}` (one series per name, names prefixed) in
     one MlflowClient.log_batch call, which MLflow splits into batches of its size: ~1,800
     per-epoch values, one value per call, took 22 s against the SQLite store."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self._prefix = prefix
 
     def save(self, data: dict[str, list[dict[str, float]]]) -> None:
         run = _active_run()
@@ -51,13 +53,13 @@ class MlflowMetricsDataset(_WriteOnly):
 
 
 class MlflowParamsDataset(_WriteOnly):
-    """Saves a flat `{name: value}` as parameters of the active MLflow run."""
+    """Saves a flat `{name: value}` as parameters `<prefix><name>` of the active MLflow run."""
 
     def save(self, data: dict[str, Any]) -> None:
         if _active_run() is not None:
             import mlflow
 
-            mlflow.log_params({name: str(value) for name, value in data.items()})
+            mlflow.log_params({f"{self._prefix}{name}": str(value) for name, value in data.items()})
 
 
 class ArtifactDataset(AbstractDataset):
@@ -75,7 +77,11 @@ class ArtifactDataset(AbstractDataset):
     With `versioned: true` here, the wrapped dataset is versioned with the catalog's version.
     """
 
-    def __init__(self, dataset: dict[str, Any], artifact_path: str | None = None, version: Any = None) -> None:
+    def __init__(
+        self, dataset: dict[str, Any], artifact_path: str | None = None, version: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.metadata = metadata  # kedro-viz reads its layer here
         config = dict(dataset)
         self._filepath, self._artifact_path, self._versioned = config["filepath"], artifact_path, version is not None
         self._inner = AbstractDataset.from_config(

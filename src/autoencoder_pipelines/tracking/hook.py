@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from pydantic import BaseModel
 
-from autoencoder_pipelines.config import RegistryParams, TrackingConfig, flatten, parse
+from autoencoder_pipelines.config import RegistryParams, TrackingConfig, flatten
 from autoencoder_pipelines.data.errors import ConfigError
-from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.nn.launch import is_rank_zero, launched_by_torchrun, torchrun_world_size
 from autoencoder_pipelines.tracking.store import check_tracking_store, default_tracking_uri, prepare_store
 from autoencoder_pipelines.tracking.ui import HEADLINE, TEST, runs_table_url
@@ -66,8 +66,10 @@ class MlflowTrackingHook:
         self.config = TrackingConfig.from_conf(context.config_loader.get("mlflow"))
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
-        self.parameters = dict(context.config_loader["parameters"])
-        self.registry = parse(RegistryParams, self.parameters.get("registry"), "registry")
+        typed = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
+        self.registry = typed["registry"]
+        self.parameters = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+                           for key, value in typed.items()}
 
     @property
     def scoring(self) -> bool:
@@ -85,6 +87,7 @@ class MlflowTrackingHook:
         self.env, self.model, self.registered_version, self.promoted = run_params.get("env"), None, None, False
         inputs = pipeline.all_inputs()
         self.sections = {name[7:].split(".")[0] for name in inputs if name.startswith("params:")}
+        self.sections |= {"runtime"} & set(inputs)  # the `runtime` dataset: resolved from params:runtime
         if "parameters" in inputs:  # a node reads them all (tune)
             self.sections |= set(self.parameters) - SERVING
         self._check_promotion(pipeline)
@@ -126,8 +129,8 @@ class MlflowTrackingHook:
             run = mlflow.start_run(run_name=run_name(label, self.overrides | env), description=f"`{self.command()}`", tags=tags)
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
-        derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
-        log_parameters(tracked_parameters(self.parameters, self.sections, derived))
+        # what the defaults became on the data (derived.*): the settings nodes' <section>_settings datasets
+        log_parameters(tracked_parameters(self.parameters, self.sections))
         mlflow.log_dict(self.parameters, "parameters.yml")
         if launched_by_torchrun():
             import torch.distributed as dist
@@ -312,13 +315,13 @@ def run_name(label: str, overrides: dict[str, Any]) -> str:
     return " ".join([label, *shown])[:250]
 
 
-def tracked_parameters(parameters: dict[str, Any], sections: set[str], derived: dict[str, Any]) -> dict[str, Any]:
+def tracked_parameters(parameters: dict[str, Any], sections: set[str]) -> dict[str, Any]:
     """The settings a run is compared on, flattened: the sections its nodes read, with the options
-    of the choices made only (the kind's model.<kind>.*, CHOSEN), what the data decided
-    (derived.*), and neither unset values (null: derived.* holds what they became) nor UNTRACKED."""
+    of the choices made only (the kind's model.<kind>.*, CHOSEN), and neither unset values (null:
+    the derived.* parameters the settings nodes log hold what they became) nor UNTRACKED."""
     every = flatten(parameters)
     kind = every.get("model.kind", "denoising")
-    flat = flatten({key: value for key, value in parameters.items() if key in sections} | {"derived": derived})
+    flat = flatten({key: value for key, value in parameters.items() if key in sections})
     return {key: value for key, value in flat.items()
             if value not in (None, [], {}) and key not in UNTRACKED
             and not (key.startswith("model.") and key.count(".") > 1 and key.split(".")[1] != kind)
