@@ -3,7 +3,7 @@ share spent outside torch training (Kedro start-up, I/O, MLflow logging, reporti
 
     .venv/bin/python benchmarks/pipeline_profile.py [--repeats 3] [extra kedro args...]
 
-Node times come from the project's NodeTimingHook (logged to MLflow as time/node.<node>);
+Node times come from the project's NodeTimingHook (the MLflow run's artifact timings.json);
 the run goes to a temporary MLflow store, created before the timed run.
 """
 
@@ -13,6 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import mlflow
 from denoise_targets import run_once  # the same timed `kedro run` in a given store
 from mlflow.tracking import MlflowClient
 
@@ -38,9 +39,8 @@ def profile_once(extra: list[str]) -> tuple[float, dict[str, float], dict[str, f
         wall, _ = run_once(extra, Path(store))
         client = MlflowClient(uri)
         run = client.search_runs([client.get_experiment_by_name("autoencoder_pipelines").experiment_id])[0]
-    nodes = {k.split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith("time/node.")}
-    saves = {k.split(".", 1)[1]: v for k, v in run.data.metrics.items() if k.startswith("time/save.")}
-    return wall, nodes, saves
+        timings = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/timings.json")
+    return wall, timings["nodes"], timings["saves"]
 
 
 def main() -> None:

@@ -70,22 +70,20 @@ PROFILE = False
 
 
 def print_node_times(root: Path) -> None:
-    """With --profile: every node's seconds and the largest saves (the run's MLflow metrics
-    time/node.*, time/save.*, time/startup), and the epochs each training phase used."""
+    """The slowest nodes and saves of the run (its MLflow artifact timings.json) and the epochs
+    each training phase used, with --profile."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     if not runs:
         return
+    timings = mlflow.artifacts.load_dict(f"{runs[0].info.artifact_uri}/timings.json")
+    times = {f"{kind[:-1]}.{name}": v for kind in ("nodes", "saves") for name, v in timings[kind].items()}
+    print("    " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(times.items(), key=lambda kv: -kv[1])[:12]), flush=True)
     metrics = runs[0].data.metrics
-    times = {k.removeprefix("time/"): v for k, v in metrics.items() if k.startswith("time/")}
-    nodes = {k: v for k, v in times.items() if not k.startswith("save.")}
-    saves = {k: v for k, v in times.items() if k.startswith("save.")}
-    print("    " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(nodes.items(), key=lambda kv: -kv[1])), flush=True)
-    print(f"    saves {sum(saves.values()):.1f} s in all, largest: " + ", ".join(
-        f"{k} {v:.1f}" for k, v in sorted(saves.items(), key=lambda kv: -kv[1])[:4]), flush=True)
-    epochs = {k.removesuffix(".epochs_used"): int(v) for k, v in metrics.items() if k.endswith(".epochs_used")}
+    epochs = {k.removesuffix("/epochs_used"): int(v) for k, v in metrics.items() if k.endswith("/epochs_used")}
     if epochs:
         print("    epochs used: " + ", ".join(f"{k} {v}" for k, v in epochs.items()), flush=True)
 

@@ -4,7 +4,7 @@ at every build, so the page cannot drift from the code.
 docs/reference/parameters.md holds the hand-written part and the marker below; the hook puts one
 section per parameter block in its place: every key (nested models and each kind's own options
 too) with its type, default and description. The descriptions are the fields' own
-(`Field(description=...)` in config.py, nn/kinds/*.py, tracking/hook.py's TrackingConfig);
+(`Field(description=...)` in config.py, nn/kinds/*.py, config.py's TrackingConfig for mlflow.yml);
 tests/test_docs.py fails when a field has none, and when this page would leave a field out.
 
 Generated at build time rather than committed: config.py is edited on several branches at once,
@@ -31,8 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 def sections() -> list[tuple[str, type[BaseModel], str]]:
     """(key, model, file) of every block the project reads: the parameters and mlflow.yml (whose
     keys sit at the top of its file)."""
-    from autoencoder_pipelines.config import SECTIONS
-    from autoencoder_pipelines.tracking.hook import TrackingConfig
+    from autoencoder_pipelines.config import SECTIONS, TrackingConfig
 
     files = _files_of_sections()
     blocks = [(key, model, files.get(key, "conf/base/parameters*.yml")) for key, model in SECTIONS.items()]

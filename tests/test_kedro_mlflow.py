@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from autoencoder_pipelines.config import KEDRO_MLFLOW_KEYS, TrackingConfig
 from autoencoder_pipelines.data.errors import ConfigError
-from autoencoder_pipelines.tracking.hook import KEDRO_MLFLOW_KEYS, TrackingConfig
 
 # What `kedro mlflow init` writes (kedro-mlflow 2.0.3's template, comments left out).
 KEDRO_MLFLOW_YML = """

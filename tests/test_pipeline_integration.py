@@ -29,8 +29,8 @@ REQUIRED_METRICS = [
     "pca.logistic_regression.test_accuracy",
     "run.seconds",
 ]
-FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png",
-           "codes_vs_prior.png"]
+FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png"]
+NOT_APPLICABLE = ["generated_samples.png", "generated_vs_real.png", "codes_vs_prior.png"]  # to the denoising kind
 MODELS = ("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
 
 
@@ -74,33 +74,60 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(trained
     runs = trained_project.runs()
     assert len(runs) == 1
     run = runs[0]
-    assert run.info.status == "FINISHED" and run.info.run_name == "denoise"
-    # every parameter, flattened; the hidden layers' loss is explicit
-    assert run.data.params["model.hidden_sizes"] == "[32, 8]"
-    assert run.data.params["model.hidden_loss"] == "mse"
-    assert run.data.params["model.sparse.weight"] == "0.001"
-    assert run.data.params["corruption.kind"] == "masking"
-    assert run.data.params["runtime.device"] == "cpu"
+    assert run.info.status == "FINISHED" and run.info.run_name == "denoise"  # no --params: the pipeline alone
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("`session.run(pipeline_names=['denoise']") and "test/finetune.test_accuracy" in note
+    # the settings it is compared on, flattened: the chosen kind's options only, no tune, registry or
+    # scoring settings, no unset values (derived.* says what they became)
+    params = run.data.params
+    assert params["model.hidden_sizes"] == "[32, 8]" and params["model.hidden_loss"] == "mse"
+    assert params["corruption.kind"] == "masking" and params["runtime.device"] == "cpu"
+    assert params["derived.model.loss"] == "bce" and params["derived.split.scaling"] == "global"
+    assert not [k for k in params if k.startswith(("model.sparse.", "model.vae.", "tune.", "registry.", "scoring."))]
+    assert "runtime.checkpoint_dir" not in params and "data.path" not in params  # how it runs; unset
+    assert len(params) <= 80, len(params)
     client = MlflowClient(trained_project.uri)
-    for key, epochs in [("pretrain.layer_1.train_loss", 2), ("pretrain.layer_2.val_loss", 2),
-                        ("finetune.train_loss", 3), ("random_init.train_loss", 3), ("denoiser.val_loss", 3)]:
+    every = trained_project.call(mlflow_dict, run, "parameters.yml")  # every setting, as the run read them
+    assert every["tune"]["n_trials"] and every["model"]["sparse"]["weight"] == 0.001
+    # per-epoch histories in a chart section per phase, the test figures under test/, timings as an artifact
+    for key, epochs in [("training.pretrain/layer_1.train_loss", 2), ("training.pretrain/layer_2.val_loss", 2),
+                        ("training.finetune/train_loss", 3), ("training.random_init/train_loss", 3),
+                        ("training.denoiser/val_loss", 3)]:
         history = client.get_metric_history(run.info.run_id, key)
         assert [m.step for m in history] == list(range(1, epochs + 1)), key
-    for key in REQUIRED_METRICS:
-        assert key in run.data.metrics, key
-    assert run.data.metrics["time/node.pretraining.pretrain_stack"] > 0
+    metrics = run.data.metrics
+    assert {"test/finetune.test_accuracy", "test/denoise.test_mse_denoised", "test/reduction.ae_test_mse",
+            "test/anomaly.roc_auc", "run.seconds", "run.startup_seconds"} <= set(metrics)
+    assert metrics["test/anomaly.roc_auc"] == trained_project.metrics()["anomaly.roc_auc"]
+    assert {key.split("/")[0] for key in metrics if "/" in key} == {
+        "test", *(f"training.{p}" for p in ("pretrain", "finetune", "random_init", "denoiser", "reduction", "anomaly"))}
+    assert len(metrics) <= 60, len(metrics)
+    timings = trained_project.call(mlflow_dict, run, "timings.json")
+    assert timings["nodes"]["pretraining.pretrain_stack"] > 0 and timings["saves"]["metrics"] >= 0
+    # the figures that apply, and no stand-in for one that does not (nor a file of it)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert {f"figures/{f}" for f in FIGURES} <= artifacts
+    assert not {f"figures/{f}" for f in NOT_APPLICABLE} & artifacts
+    assert not [f for f in NOT_APPLICABLE if trained_project.path(f"data/08_reporting/{f}").exists()]
     assert "metrics.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "models")}
     # the scoring model is the run's MLflow model (registered), not a second copy under models/
     assert {f"models/{name}.pt" for name in MODELS if name != "scoring_model"} <= logged
-    assert client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+    (model,) = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+    # with the run's test figures as its metrics (the Models page), and nothing else
+    assert {m.key: m.value for m in model.metrics} == {k: v for k, v in metrics.items() if k.startswith("test/")}
+    assert len(client.get_metric_history(run.info.run_id, "test/anomaly.roc_auc")) == 1  # logged once on the run
     # the logged classifier is the local one
     local_path = next(trained_project.path("data/06_models/classifier.pt").glob("*/classifier.pt"))
     downloaded = client.download_artifacts(run.info.run_id, "models/classifier.pt", str(trained_project.path("dl")))
     x = torch.rand(5, 64)
     assert torch.equal(load(downloaded)(x), load(local_path)(x))
+
+
+def mlflow_dict(run, name: str) -> dict:
+    import mlflow
+
+    return mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/{name}")
 
 
 def test_the_report_is_drawn_again_from_the_saved_outputs_without_training(trained_project, tmp_path):
@@ -122,7 +149,7 @@ def test_the_report_is_drawn_again_from_the_saved_outputs_without_training(train
     assert {k: v for k, v in after.items() if k != "run.seconds"} == {k: v for k, v in before.items() if k != "run.seconds"}
     assert sorted(str(p.relative_to(project.root)) for p in project.path("data/06_models").rglob("*.pt")) == models
     replot = max(project.runs(), key=lambda run: run.info.start_time)
-    timed = {key.removeprefix("time/node.") for key in replot.data.metrics if key.startswith("time/node.")}
+    timed = set(project.call(mlflow_dict, replot, "timings.json")["nodes"])
     assert timed and all(name.startswith("reporting.") for name in timed), timed  # no training node ran
 
 
@@ -160,6 +187,8 @@ def test_an_unlabelled_csv_runs_without_a_classifier(make_project, tiny):
     metrics = project.metrics()
     assert "finetune.test_accuracy" not in metrics and "anomaly.roc_auc" not in metrics
     assert {"denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.threshold"} <= set(metrics)
+    for figure in ("confusion_matrix.png", "accuracy_comparison.png", "anomaly_roc.png"):  # no labels: they do not apply
+        assert not project.path(f"data/08_reporting/{figure}").exists(), figure
     embeddings = pd.read_parquet(project.path("data/07_model_output/embeddings.parquet"))
     assert set(embeddings["id"]) == set(data["sensor_id"]) and "label" not in embeddings.columns
     classifier = TorchModelDataset(str(project.path("data/06_models/classifier.pt")), version=Version(None, None))
@@ -196,6 +225,8 @@ def test_windows_of_a_series_run_through_every_node_with_the_conv1d_vae(make_pro
     for figure in ("generated_vs_real.png", "generated_samples.png", "codes_vs_prior.png", "contraction.png"):
         assert project.path(f"data/08_reporting/{figure}").stat().st_size > 1000, figure
     (run,) = project.runs()
-    assert run.data.params["data.source"] == "windows"
-    history = MlflowClient(project.uri).get_metric_history(run.info.run_id, "pretrain.conv1d_vae.val_kl")
+    assert run.data.params["data.source"] == "windows" and run.data.params["model.conv1d_vae.channels"] == "[4, 8]"
+    assert len(run.data.params) <= 80 and len(run.data.metrics) <= 60, (len(run.data.params), len(run.data.metrics))
+    assert "test/generation.mmd2.generated" in run.data.metrics
+    history = MlflowClient(project.uri).get_metric_history(run.info.run_id, "training.pretrain/conv1d_vae.val_kl")
     assert [m.step for m in history] == [1, 2]

@@ -58,10 +58,12 @@ def test_a_training_run_promotes_only_when_asked(trained_project, tmp_path, caps
     project.run("scorer", registry={"promote": True})
     assert project.client().get_registered_model(NAME).aliases == {"champion": 3}
     summary = capsys.readouterr().out.strip().splitlines()[-4:]  # printed last
-    assert summary[0].startswith("MLflow run ") and " (scorer) FINISHED, experiment 'autoencoder_pipelines'" in summary[0]
+    assert summary[0].startswith("MLflow run ")  # named after its override
+    assert summary[0].endswith(" (scorer registry.promote=true) FINISHED, experiment 'autoencoder_pipelines'")
     assert summary[1] == "  model: registered 'autoencoder-pipelines' version 3, promoted to @champion"
     assert summary[2] == "  outputs: data/06_models"
-    assert summary[3].startswith(f"  UI: mlflow ui --backend-store-uri {project.uri}   then http://127.0.0.1:5000/#/")
+    assert summary[3] == (f"  UI: mlflow ui --backend-store-uri {project.uri}   then http://127.0.0.1:5000/#/experiments/1/"
+                          "runs?workflowType=machine_learning&viewStateShareKey=autoencoder-pipelines")
 
 
 def test_promote_on_a_run_that_cannot_register_is_refused_before_a_run_opens(trained_project, tmp_path):

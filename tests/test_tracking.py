@@ -1,8 +1,12 @@
-"""The MLflow run of each `kedro run`: every parameter flattened in a few calls, statuses
-earned (FINISHED, FAILED with the error, KILLED), runs of dead processes closed, no telemetry."""
+"""The MLflow run of each `kedro run`: named after what sets it apart, the settings it is
+compared on as parameters, figures only where they apply, the experiment opened where a model
+trainer works; statuses earned (FINISHED, FAILED with the error, KILLED), runs of dead processes
+closed, no telemetry."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import socket
@@ -20,8 +24,10 @@ from autoencoder_pipelines.tracking.hook import (
     PARAM_VALUE_LIMIT,
     log_parameters,
     mark_dead_runs_killed,
+    run_name,
 )
-from autoencoder_pipelines.tracking.store import check_tracking_store
+from autoencoder_pipelines.tracking.store import check_tracking_store, prepare_store
+from autoencoder_pipelines.tracking.ui import VIEW
 
 
 @pytest.fixture
@@ -35,18 +41,77 @@ def store(tmp_path, monkeypatch):
         mlflow.end_run()
 
 
-def test_parameters_are_flattened_batched_and_long_values_become_tags(store, monkeypatch):
+def test_parameters_in_one_call_that_mlflow_splits_and_long_values_become_tags(store, monkeypatch):
     calls = []
-    monkeypatch.setattr(mlflow, "log_params", lambda params: (calls.append(len(params)), mlflow.tracking.fluent.log_params(params)))
-    parameters = {"model": {"hidden_sizes": [32, 8], "sparse": {"weight": 0.1}}, "many": {f"p{i}": i for i in range(150)},
-                  "notes": {"text": "x" * (PARAM_VALUE_LIMIT + 1)}}
+    fluent = mlflow.tracking.fluent.log_params
+    monkeypatch.setattr(mlflow, "log_params", lambda params: (calls.append(len(params)), fluent(params)))
+    parameters = flatten({"model": {"hidden_sizes": [32, 8], "sparse": {"weight": 0.1}}, "many": {f"p{i}": i for i in range(150)},
+                          "notes": {"text": "x" * (PARAM_VALUE_LIMIT + 1)}})
     with mlflow.start_run() as run:
         log_parameters(parameters)
-    assert calls == [100, 52]  # MLflow takes at most 100 parameters a call
+    assert calls == [152]  # more than MLflow's 100 a request: MLflow batches them itself
     logged = store.get_run(run.info.run_id).data
+    assert len(logged.params) == 152
     assert logged.params["model.hidden_sizes"] == "[32, 8]" and logged.params["model.sparse.weight"] == "0.1"
     assert "notes.text" not in logged.params and logged.tags["notes.text"].startswith("xxx")
     assert flatten({"a": {"b": {}}, "c": 1}) == {"a.b": {}, "c": 1}
+
+
+def test_run_names_say_what_sets_a_run_apart():
+    names = [run_name("denoise", {}), run_name("denoise", {"model.kind": "sparse"}),
+             run_name("denoise", {"corruption.level": 0.5})]
+    assert names == ["denoise", "denoise kind=sparse", "denoise corruption.level=0.5"]
+    assert run_name("trial 3", {"learning_rate": 0.00123456, "width": 1.0, "sizes": [64, 32], "promote": True}) == \
+        "trial 3 learning_rate=0.001235 width=1 sizes=[64,32] promote=true"
+    assert len(run_name("denoise", {"data.path": "x" * 400})) == 250  # MLflow's limit
+
+
+def test_an_overridden_run_is_named_after_its_overrides_and_opens_where_a_model_trainer_works(make_project, tiny, capsys):
+    project = make_project(tiny)
+    project.run("anomaly", anomaly={"epochs": 1}, split={"val_fraction": 0.15})
+    (run,) = project.runs()
+    assert run.info.run_name == "anomaly anomaly.epochs=1 split.val_fraction=0.15"
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("`session.run(pipeline_names=['anomaly'], runtime_params={'anomaly.epochs': 1, ")
+    assert "metrics: test/anomaly.roc_auc " in note
+    # only the sections the anomaly pipeline reads, and what the data decided
+    assert {key.split(".")[0] for key in run.data.params} == {"anomaly", "data", "split", "runtime", "derived"}
+    assert run.data.params["anomaly.epochs"] == "1" and len(run.data.metrics) <= 60
+    experiment = project.client().get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    view = json.loads(experiment.tags[f"mlflow.sharedViewState.{VIEW}"])  # a saved view, its state as JSON text
+    columns = json.loads(view["state"])["selectedColumns"]
+    assert "metrics.`test/anomaly.roc_auc`" in columns and "params.`model.kind`" in columns
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
+        f"/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={VIEW}")
+
+
+def test_the_experiment_view_is_set_once_and_a_changed_one_is_kept(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment = prepare_store(uri, tmp_path, "e")
+    client = MlflowClient(uri)
+    assert client.get_experiment(experiment).tags["mlflow.experimentKind"] == "custom_model_development"
+    client.set_experiment_tag(experiment, f"mlflow.sharedViewState.{VIEW}", '{"selectedColumns": []}')  # a user's own
+    assert prepare_store(uri, tmp_path, "e") == experiment
+    assert client.get_experiment(experiment).tags[f"mlflow.sharedViewState.{VIEW}"] == '{"selectedColumns": []}'
+
+
+def test_a_figure_that_does_not_apply_is_neither_written_nor_logged_and_an_older_one_goes(store, tmp_path, caplog):
+    from autoencoder_pipelines.jobs.figures import placeholder, pyplot
+    from autoencoder_pipelines.tracking.datasets import ArtifactDataset
+
+    path = tmp_path / "generated_samples.png"
+    path.write_bytes(b"an earlier run's figure")
+    dataset = ArtifactDataset({"type": "autoencoder_pipelines.framework.datasets.MatplotlibDataset",
+                               "filepath": str(path)}, artifact_path="figures")
+    with mlflow.start_run() as run, caplog.at_level(logging.INFO):
+        dataset.save(placeholder("Generated samples", "this model.kind does not generate"))
+        assert not path.exists() and store.list_artifacts(run.info.run_id) == []
+        assert "generated samples does not apply: this model.kind does not generate (removed an earlier run's)" \
+            in caplog.text
+        dataset.save(pyplot().figure())  # a figure that applies: written and logged
+    assert path.stat().st_size > 0
+    assert [a.path for a in store.list_artifacts(run.info.run_id, "figures")] == ["figures/generated_samples.png"]
 
 
 def test_a_failed_run_ends_failed_with_the_error(make_project, tiny):

@@ -110,13 +110,20 @@ def test_a_search_nests_its_trials_writes_its_best_parameters_and_resumes(make_p
     runs = project.runs()
     parent = next(r for r in runs if r.info.run_name == "tune")
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert sorted(r.info.run_name for r in trials) == ["trial 0", "trial 1"]
+    # each trial named by its number and what it drew: trial 0 the defaults (start_from_defaults)
+    for trial in trials:
+        label, number, *drawn = trial.info.run_name.split(" ")
+        assert (label, number) == ("trial", trial.data.tags["optuna.trial_number"]) and set(drawn) == _drawn(trial)
+    assert {r.info.run_name.split(" ")[1] for r in trials} == {"0", "1"}
+    assert _drawn(next(r for r in trials if r.data.tags["optuna.trial_number"] == "0")) == {"width=1", "epochs=1"}
     assert all(r.data.tags["optuna.state"] in ("COMPLETE", "PRUNED") for r in trials)
-    assert parent.data.metrics["tune.trials_complete"] + parent.data.metrics["tune.trials_pruned"] == 2
+    complete = parent.data.metrics["tune.trials_complete"]
+    assert complete + parent.data.metrics["tune.trials_pruned"] == 2
     artifacts = {a.path for a in project.client().list_artifacts(parent.info.run_id, "tune")}
     artifacts |= {a.path for a in project.client().list_artifacts(parent.info.run_id, "figures")}
-    assert {"tune/best_params.yml", "tune/trials.csv", "figures/optimization_history.png",
-            "figures/param_importances.png"} <= artifacts
+    assert {"tune/best_params.yml", "tune/trials.csv", "figures/optimization_history.png"} <= artifacts
+    # the importances need 2 completed trials: without them, no stand-in figure
+    assert ("figures/param_importances.png" in artifacts) == (complete == 2)
 
     storage = f"sqlite:///{project.path('data/06_models/tune/study.db')}"
     (summary,) = optuna.get_all_study_summaries(storage)
@@ -129,7 +136,13 @@ def test_a_search_nests_its_trials_writes_its_best_parameters_and_resumes(make_p
     (summary,) = optuna.get_all_study_summaries(storage)
     assert summary.n_trials == 3
     nested = [r for r in project.runs() if r.data.tags.get("mlflow.parentRunId")]
-    assert sorted(r.info.run_name for r in nested) == ["trial 0", "trial 1", "trial 2"]
+    assert sorted(r.info.run_name.split(" ")[1] for r in nested) == ["0", "1", "2"]
+
+
+def _drawn(trial_run) -> set[str]:
+    """{"width=1.234", "epochs=0.5"}: a trial's drawn values (its tune.* parameters) as its name shows them."""
+    params = trial_run.data.params
+    return {f"{key}={float(params[f'tune.{key}']):.4g}" for key in ("width", "epochs")}
 
 
 def test_a_search_the_data_cannot_support_fails_right_after_ingestion(make_project, tiny):

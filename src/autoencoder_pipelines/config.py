@@ -922,3 +922,84 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+# -- conf/base/mlflow.yml ---------------------------------------------------------------------
+
+# kedro-mlflow's mlflow.yml keys (kedro-mlflow 2.0) and what stands for each here: a user's old
+# file is refused naming them (docs/kedro-mlflow.md has the whole mapping).
+KEDRO_MLFLOW_KEYS = {
+    "server.mlflow_tracking_uri": "tracking_uri (or the MLFLOW_TRACKING_URI variable)",
+    "server.mlflow_registry_uri": "none: set the MLFLOW_REGISTRY_URI variable",
+    "server.credentials": "none: export MLflow's own variables (MLFLOW_TRACKING_TOKEN, ...) in the environment",
+    "server.request_header_provider": "none: an MLflow request-header-provider plugin (entry point)",
+    "tracking.disable_tracking.pipelines": "disable_for_pipelines",
+    "tracking.disable_tracking.disable_autologging": "none: autologging is never turned on",
+    "tracking.experiment.name": "experiment",
+    "tracking.experiment.create_experiment_kwargs": "none: the experiment takes the store's artifact location",
+    "tracking.experiment.restore_if_deleted": "none: a deleted experiment is restored by `mlflow experiments restore`",
+    "tracking.run.id": "none: each kedro run starts a run, or joins the one active in the process (a notebook)",
+    "tracking.run.name": "none: the hook names each run after the pipeline and its --params overrides",
+    "tracking.run.nested": "none: an active run is joined, not nested under (tune nests its trials itself)",
+    "tracking.params.dict_params": "none: parameters are always flattened with '.' (model.hidden_sizes)",
+    "tracking.params.long_params_strategy": "none: a value over MLflow's length limit becomes a tag",
+    "ui.port": "none: mlflow ui --port",
+    "ui.host": "none: mlflow ui --host",
+}
+
+
+class TrackingConfig(_Strict):
+    """conf/base/mlflow.yml, read by the project's MLflow hook (tracking/hook.py): where runs are
+    tracked, and which pipelines are not."""
+
+    tracking_uri: Optional[str] = Field(
+        None,
+        description="The MLflow store; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project "
+        "(artifacts in ./mlruns).",
+    )
+    experiment: str = Field(
+        "autoencoder_pipelines",
+        description="The experiment of training runs (scoring runs go to registry.scoring_experiment).",
+    )
+    disable_for_pipelines: list[str] = Field(
+        ["data_processing"],
+        description="Pipelines that run without an MLflow run (nothing to compare).",
+    )
+    server_timeout_seconds: float = Field(
+        5.0, gt=0,
+        description="A tracking server (http://...) is asked for its health with this timeout before a run starts.",
+    )
+    store_wait_seconds: float = Field(
+        60.0, ge=0,
+        description="A SQLite store locked by another process is waited for this long before the run fails.",
+    )
+
+    @classmethod
+    def from_conf(cls, raw: dict[str, Any] | None) -> "TrackingConfig":
+        """mlflow.yml validated; a kedro-mlflow file is refused in one block naming each of its keys
+        and what stands for it here, any other problem in one line naming the key."""
+        raw = dict(raw or {})
+        found = [key for key in KEDRO_MLFLOW_KEYS if _has_key(raw, key)]
+        for block in ("server", "tracking", "ui"):  # a block of kedro-mlflow's with none of the known keys
+            if block in raw and not any(key.startswith(f"{block}.") for key in found):
+                found.append(f"{block}.*")
+        if found:
+            width = max(map(len, found))
+            lines = [f"  {key.ljust(width)} -> {KEDRO_MLFLOW_KEYS.get(key, 'none')}" for key in found]
+            raise ConfigError(
+                "mlflow.yml is kedro-mlflow's format, which this project does not read (its own MLflow hook replaced "
+                "kedro-mlflow). Each key found, and what stands for it here:\n" + "\n".join(lines) + "\n"
+                "Expected: tracking_uri, experiment, disable_for_pipelines, server_timeout_seconds, store_wait_seconds "
+                "(conf/base/mlflow.yml; "
+                "docs/kedro-mlflow.md)."
+            )
+        return parse(cls, raw, "mlflow")
+
+
+def _has_key(raw: dict[str, Any], dotted: str) -> bool:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True

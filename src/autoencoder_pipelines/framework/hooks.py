@@ -170,26 +170,29 @@ def remove_checkpoints(folder: Path) -> None:
 
 
 class NodeTimingHook:
-    """Seconds per node and per dataset save, logged and sent to the run as time/node.<node>
-    and time/save.<dataset> (benchmarks/pipeline_profile.py reads them)."""
+    """Seconds per node and per dataset save: logged, and kept with the MLflow run as its artifact
+    timings.json (benchmarks/pipeline_profile.py reads it). Of the timings, only the start-up
+    (imports, the session, the catalog, the hooks) is a metric of the run, run.startup_seconds,
+    beside reporting's run.seconds."""
 
     def __init__(self) -> None:
         self.node_seconds: dict[str, float] = {}
         self.save_seconds: dict[str, float] = {}
+        self.startup_seconds: float | None = None
         self._started: dict[str, float] = {}
 
     @hook_impl
     def before_pipeline_run(self) -> None:
         self.node_seconds.clear()
         self.save_seconds.clear()
+        self.startup_seconds = None
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
         if not self.node_seconds and not self._started:
-            age = process_age()
-            if age is not None:  # what start-up costs: imports, the session, the catalog, the hooks
-                self.node_seconds["(start-up to the first node)"] = age
-                logger.info("first node %.1f s after the process started", age)
+            self.startup_seconds = process_age()
+            if self.startup_seconds is not None:
+                logger.info("first node %.1f s after the process started", self.startup_seconds)
         self._started[f"node:{node.name}"] = time.perf_counter()
 
     @hook_impl
@@ -218,16 +221,21 @@ class NodeTimingHook:
         slowest = sorted(self.node_seconds.items(), key=lambda item: -item[1])
         logger.info("node seconds: %s", ", ".join(f"{name} {sec:.1f}" for name, sec in slowest))
         mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
-        if mlflow is not None and mlflow.active_run() is not None:
-            from autoencoder_pipelines.tracking.store import waiting_for_store
+        run = None if mlflow is None else mlflow.active_run()
+        if run is None:
+            return
+        from autoencoder_pipelines.tracking.store import waiting_for_store
 
-            timings = ({f"time/node.{name}" if not name.startswith("(") else "time/startup": sec
-                        for name, sec in self.node_seconds.items()}
-                       | {f"time/save.{name}": sec for name, sec in self.save_seconds.items()})
-            try:  # the timings are worth a wait (a locked store), not the run's end: registration comes after
-                waiting_for_store(lambda: mlflow.log_metrics(timings), "logging node timings")
-            except Exception as error:  # noqa: BLE001
-                logger.warning("node timings not logged to MLflow: %s", str(error).strip().splitlines()[0])
+        def log_timings() -> None:
+            mlflow.log_dict({"startup_seconds": self.startup_seconds, "nodes": self.node_seconds,
+                             "saves": self.save_seconds}, "timings.json")
+            if self.startup_seconds is not None:  # by the client: the fluent API would give it to the logged model too
+                mlflow.MlflowClient().log_metric(run.info.run_id, "run.startup_seconds", self.startup_seconds)
+
+        try:  # the timings are worth a wait (a locked store), not the run's end: registration comes after
+            waiting_for_store(log_timings, "logging node timings")
+        except Exception as error:  # noqa: BLE001
+            logger.warning("node timings not logged to MLflow: %s", str(error).strip().splitlines()[0])
 
 
 class DistributedRunHook:

@@ -1,78 +1,75 @@
-"""Metrics for the run: per-epoch histories and final figures, logged in batches."""
+"""Kedro datasets that log to the active MLflow run and do nothing without one (tracking off):
+metric histories, parameters, and files (figures, models) also logged as artifacts."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from autoencoder_pipelines.jobs.figures import NotApplicable
 from autoencoder_pipelines.tracking.store import waiting_for_store
 
-# MLflow's limit of metrics per log_batch call (mlflow.utils.validation).
-METRICS_PER_CALL = 1000
+logger = logging.getLogger(__name__)
 
 
-class MlflowMetricsDataset(AbstractDataset):
-    """Saves `{"name": [{"value": v, "step": i}, ...]}` (one series per name)
-    to the active MLflow run with `MlflowClient.log_batch`: ~1,800 per-epoch values are two
-    calls, where logging one value per call took 22 s against the SQLite store. A store another
-    process holds locked is waited for (tracking.store.waiting_for_store). Without an active run
-    (tracking off) it does nothing. Write-only."""
+def _active_run() -> Any:
+    mlflow = sys.modules.get("mlflow")  # not imported: this run is not tracked
+    return None if mlflow is None else mlflow.active_run()
+
+
+class _WriteOnly(AbstractDataset):
+    """Written to the active MLflow run under `<prefix><name>`, never read back."""
 
     def __init__(self, prefix: str = "") -> None:
         self._prefix = prefix
+
+    def load(self) -> Any:
+        raise DatasetError("written to MLflow, not read back: query the run with mlflow.search_runs")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"prefix": self._prefix}
+
+
+class MlflowMetricsDataset(_WriteOnly):
+    """Saves `{"name": [{"value": v, "step": i}, ...]}` (one series per name, names prefixed) in
+    one MlflowClient.log_batch call, which MLflow splits into batches of its size: ~1,800
+    per-epoch values, one value per call, took 22 s against the SQLite store."""
 
     def save(self, data: dict[str, list[dict[str, float]]]) -> None:
-        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
-        run = None if mlflow is None else mlflow.active_run()
+        run = _active_run()
         if run is None:
             return
+        from mlflow import MlflowClient
         from mlflow.entities import Metric
 
-        timestamp = int(time.time() * 1000)
-        metrics = [
-            Metric(f"{self._prefix}{name}", float(item["value"]), timestamp, int(item.get("step", 0)))
-            for name, items in data.items()
-            for item in items
-        ]
-        client = mlflow.MlflowClient()
-        for start in range(0, len(metrics), METRICS_PER_CALL):  # a batch is one transaction: retried whole
-            batch = metrics[start : start + METRICS_PER_CALL]
-            waiting_for_store(lambda batch=batch: client.log_batch(run.info.run_id, metrics=batch), "logging metrics")
-
-    def load(self) -> Any:
-        raise DatasetError("metrics are written to MLflow, not read back: query the run with mlflow.search_runs")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"prefix": self._prefix}
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"{self._prefix}{name}", float(item["value"]), now, int(item.get("step", 0)))
+                   for name, items in data.items() for item in items]
+        waiting_for_store(lambda: MlflowClient().log_batch(run.info.run_id, metrics=metrics), "logging metrics")
 
 
-class MlflowParamsDataset(AbstractDataset):
-    """Saves a flat `{name: value}` as parameters `<prefix><name>` of the active MLflow run
-    (nothing without one). Write-only."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self._prefix = prefix
+class MlflowParamsDataset(_WriteOnly):
+    """Saves a flat `{name: value}` as parameters `<prefix><name>` of the active MLflow run."""
 
     def save(self, data: dict[str, Any]) -> None:
-        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
-        if mlflow is not None and mlflow.active_run() is not None:
+        if _active_run() is not None:
+            import mlflow
+
             params = {f"{self._prefix}{name}": str(value) for name, value in data.items()}
             waiting_for_store(lambda: mlflow.log_params(params), "logging parameters")
-
-    def load(self) -> Any:
-        raise DatasetError("parameters are written to MLflow, not read back: query the run with mlflow.search_runs")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"prefix": self._prefix}
 
 
 class ArtifactDataset(AbstractDataset):
     """Any file dataset whose saved file is also logged to the active MLflow run, under
     `artifact_path` (figures/, models/, ...). The file is written first, so nothing is lost
-    when tracking is off or fails; loading reads the local file.
+    when tracking is off or fails; loading reads the local file. A figure that does not apply
+    (jobs.figures.NotApplicable) is neither written nor logged, and the file an earlier run left
+    at that path is removed, so that no older figure passes for this run's.
 
         learning_curves_plot:
           type: autoencoder_pipelines.tracking.datasets.ArtifactDataset
@@ -88,24 +85,31 @@ class ArtifactDataset(AbstractDataset):
     ) -> None:
         self.metadata = metadata  # kedro-viz reads its layer here
         config = dict(dataset)
-        self._filepath = config["filepath"]
+        self._filepath, self._artifact_path, self._versioned = config["filepath"], artifact_path, version is not None
         self._inner = AbstractDataset.from_config(
-            f"{self._filepath} (in ArtifactDataset)", {**config, "versioned": version is not None},
+            f"{self._filepath} (in ArtifactDataset)", {**config, "versioned": self._versioned},
             load_version=None if version is None else version.load,
             save_version=None if version is None else version.save,
         )
-        self._artifact_path = artifact_path
 
     def load(self) -> Any:
         return self._inner.load()
 
     def save(self, data: Any) -> None:
+        if isinstance(data, NotApplicable):
+            old = Path(self._filepath)
+            removed = not self._versioned and old.is_file()
+            if removed:
+                old.unlink()
+            logger.info("%s: no figure, %s%s", self._filepath, data, " (removed an earlier run's)" if removed else "")
+            return
         self._inner.save(data)
-        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
-        run = None if mlflow is None else mlflow.active_run()
+        run = _active_run()
         if run is not None:
+            from mlflow import MlflowClient
+
             path = getattr(self._inner, "saved_path", None) or self._filepath
-            mlflow.MlflowClient().log_artifact(run.info.run_id, str(path), self._artifact_path)
+            MlflowClient().log_artifact(run.info.run_id, str(path), self._artifact_path)
 
     def _exists(self) -> bool:
         return self._inner.exists()

@@ -1,18 +1,18 @@
 """One MLflow run per `kedro run`, on MLflow's public API, ended with a short summary.
 
-In place of kedro-mlflow (whose CLI plugin imports MLflow, 2 s, at every `kedro` command, and
-whose hook re-opens its run at every node, each re-open stacking a copy of the run under
-MLflow 3, and logs each parameter in its own call). This one opens the run at the second node
-(the first starts without MLflow's import and store, about 2 s), logs every parameter
-(flattened, `model.hidden_sizes`) in a few batched calls, and ends the run with the status it
-earned: FINISHED, FAILED (with the error as a tag) or KILLED (Ctrl-C, SIGTERM; a
-run left RUNNING by a process that died is marked KILLED at the next start). An error may
-carry the status its run earned (`run_status`): a scoring run that wrote some outputs before
-refusing a bad partition is FINISHED, with the error as a tag, and the command still fails.
+In place of kedro-mlflow (docs/kedro-mlflow.md says why). The run opens at the second node (the
+first starts without MLflow's import and store, about 2 s), is named after what sets it apart
+(`denoise kind=sparse`: the pipeline and the --params overrides), described by its command and
+headline metrics, and given the settings it is compared on as parameters (tracked_parameters;
+all of them are its artifact parameters.yml). It ends with the status it earned: FINISHED,
+FAILED (the error as a tag) or KILLED (Ctrl-C, SIGTERM; a run left RUNNING by a process that died
+is marked KILLED at the next start). An error may carry the status its run earned (`run_status`):
+a scoring run that wrote some outputs before refusing a bad partition is FINISHED, with the error
+as a tag, and the command still fails.
 
-Training runs log their scoring model (tracking/models.py) and, once the run has succeeded,
-register it as a new version and, when asked (`registry.promote`), point the alias at it. Scoring runs go to the
-registry's scoring experiment; `promote` opens no run (the registry records the alias).
+Training runs log their scoring model (models.py), with the run's test figures as the model's
+metrics, and once the run has succeeded register it and, when asked (`registry.promote`), point
+the alias at it. Scoring runs go to the registry's scoring experiment; `promote` opens no run.
 """
 
 from __future__ import annotations
@@ -20,28 +20,29 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from autoencoder_pipelines.config import RegistryParams, flatten, parse
+from autoencoder_pipelines.config import RegistryParams, TrackingConfig, flatten
 from autoencoder_pipelines.data.errors import ConfigError, UserError, user_error
 from autoencoder_pipelines.nn.atomic import process_running
+from autoencoder_pipelines.nn.launch import is_rank_zero, launched_by_torchrun, torchrun_world_size
 from autoencoder_pipelines.tracking.models import first_line
 from autoencoder_pipelines.tracking.store import (
-    SERVER_TIMEOUT_S,
-    STORE_WAIT_S,
     check_tracking_store,
     configure_wait,
     default_tracking_uri,
     prepare_store,
     waiting_for_store,
 )
+from autoencoder_pipelines.tracking.ui import HEADLINE, TEST, runs_table_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,116 +50,25 @@ SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as 
 SCORING_REPORT = "scoring_report"  # the score node's report: the summary names the files scored again
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
 NO_RUN_PIPELINES = {"promote", "register"}  # registry operations: the registry records them, no run is opened
-# Metrics shown in the summary printed at the end of a run, when the run has them.
-HEADLINE = (
-    "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
-    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "tune.best_value", "tune.trials_complete",
-    "tune.trials_pruned", "run.seconds",
-)
-
-# MLflow's limits (mlflow.utils.validation): params per call and characters per value.
-PARAMS_PER_CALL, PARAM_VALUE_LIMIT = 100, 6000
-
-
-# kedro-mlflow's mlflow.yml keys (kedro-mlflow 2.0) and what stands for each here: a user's old
-# file is refused naming them (docs/kedro-mlflow.md has the whole mapping).
-KEDRO_MLFLOW_KEYS = {
-    "server.mlflow_tracking_uri": "tracking_uri (or the MLFLOW_TRACKING_URI variable)",
-    "server.mlflow_registry_uri": "none: set the MLFLOW_REGISTRY_URI variable",
-    "server.credentials": "none: export MLflow's own variables (MLFLOW_TRACKING_TOKEN, ...) in the environment",
-    "server.request_header_provider": "none: an MLflow request-header-provider plugin (entry point)",
-    "tracking.disable_tracking.pipelines": "disable_for_pipelines",
-    "tracking.disable_tracking.disable_autologging": "none: autologging is never turned on",
-    "tracking.experiment.name": "experiment",
-    "tracking.experiment.create_experiment_kwargs": "none: the experiment takes the store's artifact location",
-    "tracking.experiment.restore_if_deleted": "none: a deleted experiment is restored by `mlflow experiments restore`",
-    "tracking.run.id": "none: each kedro run starts a run, or joins the one active in the process (a notebook)",
-    "tracking.run.name": "none: the hook names each run after what it runs",
-    "tracking.run.nested": "none: an active run is joined, not nested under (tune nests its trials itself)",
-    "tracking.params.dict_params": "none: parameters are always flattened with '.' (model.hidden_sizes)",
-    "tracking.params.long_params_strategy": "none: a value over MLflow's length limit becomes a tag",
-    "ui.port": "none: mlflow ui --port",
-    "ui.host": "none: mlflow ui --host",
-}
-
-
-class TrackingConfig(BaseModel):
-    """The project's MLflow hook: where runs are tracked, and which pipelines are not."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tracking_uri: Optional[str] = Field(
-        None,
-        description="The MLflow store; null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project "
-        "(artifacts in ./mlruns).",
-    )
-    experiment: str = Field(
-        "autoencoder_pipelines",
-        description="The experiment of training runs (scoring runs go to registry.scoring_experiment).",
-    )
-    disable_for_pipelines: list[str] = Field(
-        ["data_processing"],
-        description="Pipelines that run without an MLflow run (nothing to compare).",
-    )
-    server_timeout_seconds: float = Field(
-        SERVER_TIMEOUT_S, gt=0,
-        description="A tracking server (http://...) is asked for its health with this timeout before a run starts.",
-    )
-    store_wait_seconds: float = Field(
-        STORE_WAIT_S, ge=0,
-        description="A SQLite store locked by another process is waited for this long before the run fails.",
-    )
-
-    @classmethod
-    def from_conf(cls, raw: dict[str, Any] | None) -> "TrackingConfig":
-        """mlflow.yml validated; a kedro-mlflow file is refused in one block naming each of its keys
-        and what stands for it here, any other problem in one line naming the key."""
-        raw = dict(raw or {})
-        found = [key for key in KEDRO_MLFLOW_KEYS if _has_key(raw, key)]
-        for block in ("server", "tracking", "ui"):  # a block of kedro-mlflow's with none of the known keys
-            if block in raw and not any(key.startswith(f"{block}.") for key in found):
-                found.append(f"{block}.*")
-        if found:
-            width = max(map(len, found))
-            lines = [f"  {key.ljust(width)} -> {KEDRO_MLFLOW_KEYS.get(key, 'none')}" for key in found]
-            raise ConfigError(
-                "mlflow.yml is kedro-mlflow's format, which this project does not read (its own MLflow hook replaced "
-                "kedro-mlflow). Each key found, and what stands for it here:\n" + "\n".join(lines) + "\n"
-                "Expected: tracking_uri, experiment, disable_for_pipelines, server_timeout_seconds, store_wait_seconds "
-                "(conf/base/mlflow.yml; "
-                "docs/kedro-mlflow.md)."
-            )
-        return parse(cls, raw, "mlflow")
-
-
-def _has_key(raw: dict[str, Any], dotted: str) -> bool:
-    node: Any = raw
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+SERVING = {"registry", "scoring"}  # read by scoring and registering only: not on a run that reads `parameters` whole
+# Settings that change how a run goes, not what it computes: in its parameters.yml, not its parameters.
+UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", "log_every", "on_busy", "pin_memory",
+                                          "device_memory_fraction", "threads", "compile")} | {
+    "report.grid_samples", "report.max_points_2d", "data.min_rows", "anomaly.top_features"}
+# Options that apply under one choice only (besides a kind's, model.<kind>.*): (option prefix, choice, value).
+CHOSEN = [("data.window_", "data.source", "windows"), ("anomaly.contamination", "anomaly.threshold_rule", "contamination"),
+          ("anomaly.false_alarm_rate", "anomaly.threshold_rule", "false_alarm_rate")]
+PARAM_VALUE_LIMIT = 6000  # MLflow's characters per parameter value (mlflow.utils.validation)
 
 
 class MlflowTrackingHook:
     def __init__(self) -> None:
-        self.config = TrackingConfig()
-        self.registry = RegistryParams()
+        self.config, self.registry = TrackingConfig(), RegistryParams()
         self.uri: str | None = None
-        self.project_path: Path | None = None
+        self.project_path = Path.cwd()
         self.parameters: dict[str, Any] = {}
-        self.run_id: str | None = None
-        self.started_here = False
-        self.catalog: Any = None
-        self.names: list[str] = []
-        self.logged_model_uri: str | None = None
-        self.registered_version: int | None = None
-        self.promoted = False
-        self.registration_failed: str | None = None  # why a finished training's model is not registered (promoted)
-        self.outputs: list[str] = []
-        self.rescored: dict[str, str] = {}  # a scoring run's files scored again -> their previous output, kept
-        self.pending = False  # a run to open at the second node
-        self.nodes_started = 0
+        self.run_id, self.catalog, self.names = None, None, []
+        self.started_here = self.pending = False  # pending: a run to open at the second node
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -166,14 +76,10 @@ class MlflowTrackingHook:
         configure_wait(self.config.store_wait_seconds)
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
-        self.parameters = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
-        self.registry = self.parameters["registry"]
-
-    def enabled_for(self, run_params: dict[str, Any]) -> bool:
-        from autoencoder_pipelines.nn.launch import is_rank_zero
-
-        names = run_params.get("pipeline_names") or ["__default__"]
-        return is_rank_zero() and not set(names) & (set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES)
+        typed = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
+        self.registry = typed["registry"]
+        self.parameters = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+                           for key, value in typed.items()}
 
     @property
     def scoring(self) -> bool:
@@ -185,12 +91,20 @@ class MlflowTrackingHook:
             import mlflow
 
             mlflow.end_run("KILLED")
-        self.run_id, self.started_here, self.catalog = None, False, catalog
+        self.run_id, self.started_here, self.catalog, self.outputs = None, False, catalog, []
         self.names = run_params.get("pipeline_names") or ["__default__"]
-        self.logged_model_uri, self.registered_version, self.promoted, self.outputs = None, None, False, []
-        self.rescored, self.registration_failed = {}, None
+        self.overrides = {k: v for k, v in flatten(run_params.get("runtime_params") or {}).items() if k != "data_dir"}
+        self.env, self.model, self.registered_version, self.promoted = run_params.get("env"), None, None, False
+        self.rescored: dict[str, str] = {}  # a scoring run's files scored again -> their previous output, kept
+        self.registration_failed: str | None = None  # why a finished training's model is not registered (promoted)
+        inputs = pipeline.all_inputs()
+        self.sections = {name[7:].split(".")[0] for name in inputs if name.startswith("params:")}
+        self.sections |= {"runtime"} & set(inputs)  # the `runtime` dataset: resolved from params:runtime
+        if "parameters" in inputs:  # a node reads them all (tune)
+            self.sections |= set(self.parameters) - SERVING
         self._check_promotion(pipeline)
-        self.pending, self.nodes_started = self.enabled_for(run_params), 0
+        off = set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES
+        self.pending, self.nodes_started = is_rank_zero() and not set(self.names) & off, 0
         # The registry is read from a store that exists (a mistyped one is never created); a
         # store this run writes to must be writable; a server must answer: all checked now,
         # before any node (no MLflow import). A model folder scored without tracking needs none.
@@ -212,7 +126,7 @@ class MlflowTrackingHook:
             self.open_run()
 
     def open_run(self) -> None:
-        """Start (or join) the MLflow run and log every parameter: once per kedro run, at the
+        """Start (or join) the MLflow run and log its parameters: once per kedro run, at the
         second node, or at the end of a run that had fewer, or at its failure."""
         if not self.pending:
             return
@@ -227,29 +141,29 @@ class MlflowTrackingHook:
         else:
             waiting_for_store(lambda: mark_dead_runs_killed(experiment_id), "looking for dead runs", self.uri)
             warn_if_artifacts_moved(experiment_id)
-            run = waiting_for_store(lambda: mlflow.start_run(
-                run_name="+".join(self.names),
-                tags={"aep.host": socket.gethostname(), "aep.pid": str(os.getpid()),
-                      "kedro.command": " ".join(sys.argv[1:]) or "session.run"},
-            ), "starting the run", self.uri)
+            label = "denoise" if self.names == ["__default__"] else "+".join(self.names)  # pipeline_registry's default
+            env = {} if self.env in (None, "local") else {"env": self.env}
+            tags = {"aep.host": socket.gethostname(), "aep.pid": str(os.getpid())}
+            run = waiting_for_store(lambda: mlflow.start_run(run_name=run_name(label, self.overrides | env),
+                                                             description=f"`{self.command()}`", tags=tags),
+                                    "starting the run", self.uri)
             self.run_id, self.started_here = run.info.run_id, True
             _end_killed_on_exit(self.run_id)
-        # A scoring run's parameters are the model it used (logged by the pipeline) and the
-        # registry settings; the training sections would describe the configuration, not the model.
-        # What the defaults became on the data (derived.*) is logged by the check nodes'
-        # `<section>_settings` datasets (MlflowParamsDataset).
-        parameters = {"registry": self.registry} if self.scoring else self.parameters
-        waiting_for_store(lambda: log_parameters(parameters), "logging the parameters", self.uri)
-        from autoencoder_pipelines.nn.launch import (
-            launched_by_torchrun,
-            torchrun_world_size,
-        )
-
+        # what the defaults became on the data (derived.*): the settings nodes' <section>_settings datasets
+        tracked = tracked_parameters(self.parameters, self.sections)
+        waiting_for_store(lambda: log_parameters(tracked), "logging the parameters", self.uri)
+        waiting_for_store(lambda: mlflow.log_dict(self.parameters, "parameters.yml"), "logging parameters.yml", self.uri)
         if launched_by_torchrun():
             import torch.distributed as dist
 
             backend = dist.get_backend() if dist.is_initialized() else "none"
             mlflow.log_params({"distributed.world_size": torchrun_world_size(), "distributed.backend": backend})
+
+    def command(self) -> str:
+        """The command line of a `kedro run` (`python -m <package> run` too), else the in-process call."""
+        if sys.argv[1:2] == ["run"]:
+            return "kedro " + shlex.join(sys.argv[1:])
+        return f"session.run(pipeline_names={self.names!r}, runtime_params={self.overrides or None!r})"
 
     def _check_promotion(self, pipeline: Any) -> None:
         """`registry.promote` promotes the version this run registers: refuse, before a run is
@@ -264,19 +178,21 @@ class MlflowTrackingHook:
                 f"{'+'.join(self.names)} (mlflow.yml: disable_for_pipelines)"
             )
 
+    def _dataset(self, name: str) -> Any:
+        return self.catalog.get(name) if self.catalog is not None else None
+
     @hook_impl
     def before_dataset_saved(self, dataset_name: str) -> None:
         """A save that logs to MLflow opens the run first, even at the first node."""
         from autoencoder_pipelines.tracking import datasets
 
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
         logged = (datasets.ArtifactDataset, datasets.MlflowMetricsDataset, datasets.MlflowParamsDataset)
-        if dataset_name == SCORING_MODEL or isinstance(dataset, logged):
+        if dataset_name == SCORING_MODEL or isinstance(self._dataset(dataset_name), logged):
             self.open_run()
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        dataset = self._dataset(dataset_name)
         path = getattr(dataset, "_path", None) or getattr(dataset, "_filepath", None)
         if path is not None:
             folder = Path(str(path)) if hasattr(dataset, "_path") else Path(str(path)).parent
@@ -284,20 +200,18 @@ class MlflowTrackingHook:
         if dataset_name == SCORING_REPORT and isinstance(data, dict):
             self.rescored = dict(data.get("rescored") or {})
             if self.rescored and self.run_id is not None:
-                import mlflow
-
-                mlflow.set_tag("score.rescored", ", ".join(sorted(self.rescored))[:5000])
+                self._tag("score.rescored", ", ".join(sorted(self.rescored)))
         if dataset_name == SCORING_MODEL and self.run_id is not None:
             from autoencoder_pipelines.tracking.models import log_scoring_model
 
-            self.logged_model_uri = log_scoring_model(data, dataset.saved_path).model_uri
-            logger.info("logged the scoring model to MLflow: %s", self.logged_model_uri)
+            self.model = log_scoring_model(data, dataset.saved_path)
+            logger.info("logged the scoring model to MLflow: %s", self.model.model_uri)
 
     @hook_impl
-    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+    def after_dataset_loaded(self, dataset_name: str) -> None:
         """A folder that a node writes through the handle its dataset loads (the scored
         partitions, streamed) is an output of the run too."""
-        dataset = self.catalog.get(dataset_name) if self.catalog is not None else None
+        dataset = self._dataset(dataset_name)
         if getattr(dataset, "written_by_node", False):
             self.outputs.append(_relative(Path(str(dataset._path))))
 
@@ -307,11 +221,16 @@ class MlflowTrackingHook:
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
-        # Only a run that succeeded registers its model (and promotes it when asked).
-        # A registration that fails (a store locked past the wait) leaves the training's result
+        if self.model is not None:
+            try:
+                waiting_for_store(self._metrics_to_model, "logging the model's metrics", self.uri)
+            except Exception as error:  # noqa: BLE001 - the run's own metrics are logged: not worth the training
+                logger.warning("the logged model's metrics are not set: %s", first_line(error))
+        # Only a run that succeeded registers its model (and promotes it when asked). A
+        # registration that fails (a store locked past the wait) leaves the training's result
         # whole: the run ends FINISHED with its model logged, the summary prints the command that
         # registers it, and the command exits non-zero.
-        if self.logged_model_uri is not None and self.registry.register_model and self.started_here:
+        if self.model is not None and self.registry.register_model and self.started_here:
             try:
                 self._register()
             except Exception as error:  # noqa: BLE001 - a failed registration must not cost the finished training
@@ -322,19 +241,26 @@ class MlflowTrackingHook:
                              "promoted" if self.registered_version else "registered", self.registration_failed)
                 self._tag("aep.registration_failed", self.registration_failed)
         if self.started_here:
-            import mlflow
-
-            try:
-                waiting_for_store(lambda: mlflow.end_run("FINISHED"), "ending the run", self.uri)
-            finally:
-                self.started_here = False
-                self._print_summary("FINISHED")
+            self._end("FINISHED")
             if self.registration_failed:
                 raise RegistrationFailedError(
                     f"training finished (MLflow run {self.run_id} FINISHED, its scoring model logged), but "
                     f"{self._later()[0]}: {self.registration_failed}. Later: {self._later()[1]}")
         elif set(self.names) & NO_RUN_PIPELINES:
             self._print_alias()
+
+    def _metrics_to_model(self) -> None:
+        """The run's test figures become its logged model's metrics too (the Models page and the
+        registry show them per version): each logged again with the model's id at its own step
+        and time, which the run's history keeps once."""
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        client = MlflowClient()
+        keys = [key for key in client.get_run(self.run_id).data.metrics if key.startswith(TEST)]
+        latest = [client.get_metric_history(self.run_id, key)[-1] for key in keys]
+        client.log_batch(self.run_id, metrics=[Metric(m.key, m.value, m.timestamp, m.step, model_id=self.model.model_id)
+                                               for m in latest])
 
     def _register(self) -> None:
         from autoencoder_pipelines.tracking.models import promote, register_run
@@ -367,25 +293,35 @@ class MlflowTrackingHook:
     def on_pipeline_error(self, error: BaseException) -> None:
         self.open_run()  # a run that failed at its first node is recorded too
         if self.started_here:
-            import mlflow
+            self._end(getattr(error, "run_status", "FAILED"), error)
 
-            status = getattr(error, "run_status", "FAILED")
+    def _end(self, status: str, error: BaseException | None = None) -> None:
+        """End the run with `status`, its description the command and the headline, and print a
+        few lines last (stdout, not only the log): the run, its headline metrics, the model, where
+        the outputs are, the UI."""
+        import mlflow
+
+        if error is not None:
             found = user_error(error)  # a refusal's own words (a locked store's without its SQL)
             self._tag("error", f"{type(error).__name__}: {found.format_message() if found else error}")
-            try:
-                waiting_for_store(lambda: mlflow.end_run(status), "ending the run", self.uri)
-            except Exception as failure:  # noqa: BLE001 - the next run marks it KILLED (its process is gone)
-                logger.warning("the MLflow run %s could not be ended %s: %s", self.run_id, status, first_line(failure))
-            self.started_here = False
-            self._print_summary(status)
-
-    def _print_summary(self, status: str) -> None:
-        """A few lines, printed last (stdout, not only the log): the run, how to see it, its
-        headline metrics, the model, where the outputs are."""
         try:
-            print("\n".join(self.summary(status)), flush=True)
-        except Exception as error:  # a summary must never turn a finished run into a failure
-            logger.warning("no run summary: %s", error)
+            lines = self.summary(status)
+            headline = [line.strip() for line in lines if line.startswith(("  metrics:", "  model:"))]
+            self._tag("mlflow.note.content", "\n\n".join([f"`{self.command()}`", *headline]))
+        except Exception as failure:  # noqa: BLE001 - a summary must never turn a finished run into a failure
+            lines = []
+            logger.warning("no run summary: %s", failure)
+        try:
+            waiting_for_store(lambda: mlflow.end_run(status), "ending the run", self.uri)
+        except Exception as failure:
+            if error is None:
+                raise
+            # the next run marks it KILLED (its process is gone)
+            logger.warning("the MLflow run %s could not be ended %s: %s", self.run_id, status, first_line(failure))
+        finally:
+            self.started_here = False
+            if lines:
+                print("\n".join(lines), flush=True)
 
     def _print_alias(self) -> None:
         """After `promote` (and `register`): what the registry holds now, printed last."""
@@ -414,32 +350,29 @@ class MlflowTrackingHook:
 
         run = MlflowClient(self.uri).get_run(self.run_id)
         experiment = self.registry.experiment if self.scoring else self.config.experiment
-        lines = [f"MLflow run {self.run_id} ({'+'.join(self.names)}) {status}, experiment '{experiment}'"]
+        lines = [f"MLflow run {self.run_id} ({run.info.run_name}) {status}, experiment '{experiment}'"]
         metrics = run.data.metrics
         shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
-        if shown:
-            lines.append("  metrics: " + ", ".join(shown))
+        lines += ["  metrics: " + ", ".join(shown)] if shown else []
         model = self._model_line(run)
-        if model:
-            lines.append("  model: " + model)
+        lines += ["  model: " + model] if model else []
         if self.rescored:
             kept = sorted({_relative(Path(p).parent) for p in self.rescored.values() if p})
             lines.append(f"  rescored: {', '.join(sorted(self.rescored))} (changed since scored; outputs replaced, "
                          f"the previous ones kept in {', '.join(kept) or 'no folder'})")
-        if self.outputs:
-            lines.append("  outputs: " + ", ".join(sorted(set(self.outputs))))
+        lines += ["  outputs: " + ", ".join(sorted(set(self.outputs)))] if self.outputs else []
         if self.uri and self.uri.startswith(("http://", "https://")):
-            lines.append(f"  UI: {self.uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+            lines.append(f"  UI: {runs_table_url(self.uri, run.info.experiment_id)}")
         else:
-            lines.append(f"  UI: mlflow ui --backend-store-uri {self.uri}   "
-                         f"then http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{self.run_id}")
+            lines.append(f"  UI: mlflow ui --backend-store-uri {self.uri}   then "
+                         f"{runs_table_url('http://127.0.0.1:5000', run.info.experiment_id)}")
         return lines
 
     def _model_line(self, run: Any) -> str:
         name, alias = self.registry.model_name, self.registry.alias
         if self.registration_failed:
             done = (f"registered '{name}' version {self.registered_version}, NOT promoted" if self.registered_version
-                    else f"logged ({self.logged_model_uri}), NOT registered")
+                    else f"logged ({self.model.model_uri}), NOT registered")
             return f"{done} (see below); later: {self._later()[1]}"
         if self.registered_version is not None:
             if self.promoted:
@@ -466,30 +399,47 @@ class RegistrationFailedError(UserError):
     model failed: the message says the command that does it later."""
 
 
+def run_name(label: str, overrides: dict[str, Any]) -> str:
+    """`denoise kind=sparse corruption.level=0.5`: the label and what was set for this run alone
+    (model.* keys without their section), the text the MLflow UI shows in every table and legend."""
+    shown = []
+    for key, value in overrides.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value).replace(" ", "")
+        text = text.lower() if isinstance(value, bool) else text
+        shown.append(f"{key.removeprefix('model.')}={text}")
+    return " ".join([label, *shown])[:250]
+
+
+def tracked_parameters(parameters: dict[str, Any], sections: set[str]) -> dict[str, Any]:
+    """The settings a run is compared on, flattened: the sections its nodes read, with the options
+    of the choices made only (the kind's model.<kind>.*, CHOSEN), and neither unset values (null:
+    the derived.* parameters the settings nodes log hold what they became) nor UNTRACKED."""
+    every = flatten(parameters)
+    kind = every.get("model.kind", "denoising")
+    flat = flatten({key: value for key, value in parameters.items() if key in sections})
+    return {key: value for key, value in flat.items()
+            if value not in (None, [], {}) and key not in UNTRACKED
+            and not (key.startswith("model.") and key.count(".") > 1 and key.split(".")[1] != kind)
+            and not any(key.startswith(option) and every.get(choice) != wanted for option, choice, wanted in CHOSEN)}
+
+
+def log_parameters(parameters: dict[str, Any]) -> None:
+    """As the run's parameters (MLflow splits them into batches); a value over MLflow's length limit
+    becomes a tag."""
+    import mlflow
+
+    text = {name: str(value) for name, value in parameters.items()}
+    mlflow.log_params({name: value for name, value in text.items() if len(value) <= PARAM_VALUE_LIMIT})
+    mlflow.set_tags({name: value for name, value in text.items() if len(value) > PARAM_VALUE_LIMIT})
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
 def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def log_parameters(parameters: dict[str, Any]) -> None:
-    """Every parameter (typed sections as their JSON), flattened, in batches; a value over
-    MLflow's length limit becomes a tag."""
-    import mlflow
-
-    plain = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value for key, value in parameters.items()}
-    flat = {name: str(value) for name, value in flatten(plain).items()}
-    long = {name: value for name, value in flat.items() if len(value) > PARAM_VALUE_LIMIT}
-    short = [(name, value) for name, value in flat.items() if name not in long]
-    for start in range(0, len(short), PARAMS_PER_CALL):
-        mlflow.log_params(dict(short[start : start + PARAMS_PER_CALL]))
-    if long:
-        mlflow.set_tags(long)
+    path, here = path.resolve(), Path.cwd().resolve()
+    return str(path.relative_to(here) if path.is_relative_to(here) else path)
 
 
 def mark_dead_runs_killed(experiment_id: str) -> None:
@@ -541,14 +491,10 @@ def _end_killed_on_exit(run_id: str) -> None:
             mlflow.end_run("KILLED")
 
     atexit.register(end_if_open)
-    if not _SIGTERM_INSTALLED and _is_main_thread():
+    import threading
+
+    if not _SIGTERM_INSTALLED and threading.current_thread() is threading.main_thread():
         # SIGTERM's default ends the process without exit handlers; exit as Python does on Ctrl-C.
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         _SIGTERM_INSTALLED = True
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlparse
 
+from autoencoder_pipelines.config import TrackingConfig
 from autoencoder_pipelines.data.errors import TrackingStoreError
+from autoencoder_pipelines.tracking.ui import experiment_tags
 
 logger = logging.getLogger(__name__)
 
-SERVER_TIMEOUT_S = 5.0  # mlflow.yml server_timeout_seconds: how long a tracking server has to answer
-STORE_WAIT_S = 60.0  # mlflow.yml store_wait_seconds: how long a locked SQLite store is waited for
+# mlflow.yml's defaults (config.TrackingConfig): how long a tracking server has to answer, how long
+# a locked SQLite store is waited for
+SERVER_TIMEOUT_S = TrackingConfig.model_fields["server_timeout_seconds"].default
+STORE_WAIT_S = TrackingConfig.model_fields["store_wait_seconds"].default
 T = TypeVar("T")
 
 
@@ -228,16 +232,21 @@ def store_lock(uri: str, project_path: Path) -> Iterator[None]:
 
 
 def prepare_store(uri: str, project_path: Path, experiment: str | None) -> str | None:
-    """Check the store, point MLflow at it, and create its tables and `experiment` once, under
-    the store lock, waiting (store_wait()) for a store another process holds locked; returns
-    the experiment id (None without an experiment)."""
+    """Check the store, point MLflow at it, and create its tables and `experiment` (with the
+    experiment_tags it lacks: how the UI opens it) once, under the store lock, waiting
+    (store_wait()) for a store another process holds locked; returns the experiment id (None
+    without an experiment)."""
     import mlflow
 
     def prepare() -> str | None:
         if experiment is None:
             mlflow.MlflowClient().search_experiments(max_results=1)  # creates the tables
             return None
-        return mlflow.set_experiment(experiment).experiment_id
+        found = mlflow.set_experiment(experiment)
+        for key, value in experiment_tags().items():
+            if key not in found.tags:
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id
 
     with store_lock(uri, project_path):
         check_tracking_store(uri, project_path)

@@ -32,7 +32,7 @@ def run_nested(
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from autoencoder_pipelines.tracking.hook import TrackingConfig
+    from autoencoder_pipelines.config import TrackingConfig
     from autoencoder_pipelines.tracking.store import default_tracking_uri, prepare_store
 
     bootstrap_project(project_path)

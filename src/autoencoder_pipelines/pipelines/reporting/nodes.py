@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from fnmatch import fnmatch
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
 from autoencoder_pipelines.jobs.metrics import collect_metrics
 from autoencoder_pipelines.jobs.runtime import History, Network, Runtime
+from autoencoder_pipelines.tracking.ui import HEADLINE, TEST, history_name
 
 __all__ = [  # the node functions (collect_metrics is the jobs layer's, shared by every pipeline)
     "analyse_contraction", "build_metrics", "collect_histories", "collect_metrics", "compare_codes_with_prior",
@@ -23,17 +25,30 @@ __all__ = [  # the node functions (collect_metrics is the jobs layer's, shared b
     "plot_generated_samples", "plot_label_budget", "plot_learning_curves", "plot_reduction_by_code_size",
 ]
 MlflowHistory = dict[str, list[dict[str, float]]]
+# The metrics.json figures runs are compared on (fnmatch patterns): the MLflow run's test/<key>
+# metrics, charted first, and its logged model's metrics. The rest of metrics.json (counts,
+# breakdowns, baselines that do not change between runs on the same data) is in the run as its
+# artifact metrics.json.
+COMPARED = (
+    "finetune.test_accuracy", "finetune.noisy_test_accuracy", "finetune.random_init_test_accuracy",
+    "denoise.test_mse_*", "reduction.*_test_mse", "anomaly.roc_auc", "anomaly.average_precision", "anomaly.f1",
+    "codes.*.test_accuracy", "contraction.ratio_all", "generation.mmd2*.generated", "prior.linear_separability",
+    "label_budget.*.pretrained_test_accuracy",
+)
 
 
 def build_metrics(runtime: Runtime, *parts: dict[str, Any]) -> tuple[dict[str, Any], MlflowHistory]:
-    """One flat dict of final metrics (metrics.json) and the same for MLflow; `run.seconds`:
-    since this run started."""
+    """One flat dict of final metrics (metrics.json), and for MLflow those of COMPARED (under
+    test/) and `run.seconds` (since this run started)."""
     metrics = {key: value for part in parts for key, value in part.items()}
     metrics["run.seconds"] = time.time() - runtime.started_at
     metrics = dict(sorted(metrics.items()))
+    compared = {f"{TEST}{key}": value for key, value in metrics.items() if any(fnmatch(key, p) for p in COMPARED)}
+    # the headline first: MLflow's compare page plots the first metric a run logged
+    order = sorted(compared, key=lambda key: (HEADLINE.index(key) if key in HEADLINE else len(HEADLINE), key))
     for_mlflow = {
         key: [{"value": float(value), "step": 0}]
-        for key, value in metrics.items()
+        for key, value in ({key: compared[key] for key in order} | {"run.seconds": metrics["run.seconds"]}).items()
         if isinstance(value, (int, float)) and math.isfinite(value)
     }
     return metrics, for_mlflow
@@ -41,7 +56,8 @@ def build_metrics(runtime: Runtime, *parts: dict[str, Any]) -> tuple[dict[str, A
 
 def collect_histories(*histories: History) -> MlflowHistory:
     """Per-epoch series of every training phase as MLflow metric histories (step = epoch), and
-    the epochs each phase used (<phase>.epochs_used: fewer than its cap when it stopped early)."""
+    the epochs each phase used (<phase>.epochs_used: fewer than its cap when it stopped early),
+    in a chart section per phase (training.<phase>/...)."""
     series = {
         key: [{"value": float(value), "step": step} for step, value in enumerate(values, start=1)]
         for history in histories
@@ -52,7 +68,7 @@ def collect_histories(*histories: History) -> MlflowHistory:
         for key, values in series.items()
         if key.endswith(".train_loss")
     }
-    return series | used
+    return {history_name(key): values for key, values in (series | used).items()}
 
 
 def plot_learning_curves(*histories: History) -> Figure:

@@ -152,8 +152,9 @@ class _TrialRun:
         if mlflow is None or mlflow.active_run() is None:
             return self
         from autoencoder_pipelines.config import flatten
+        from autoencoder_pipelines.tracking.hook import run_name
 
-        self.run = mlflow.start_run(run_name=f"trial {self.trial.number}", nested=True,
+        self.run = mlflow.start_run(run_name=run_name(f"trial {self.trial.number}", self.choices), nested=True,
                                     tags={"optuna.trial_number": str(self.trial.number)})
         self.trial.set_user_attr("mlflow_run_id", self.run.info.run_id)
         mlflow.log_params({**{f"tune.{k}": v for k, v in self.choices.items()},
@@ -167,10 +168,11 @@ class _TrialRun:
         import optuna
 
         from autoencoder_pipelines.tracking.datasets import MlflowMetricsDataset
+        from autoencoder_pipelines.tracking.ui import history_name
 
         pruned = isinstance(error, optuna.TrialPruned)
         state = "COMPLETE" if error is None else ("PRUNED" if pruned else "FAIL")
-        metrics = {f"{self.job.pruned_phase}.{self.job.monitor}": [
+        metrics = {history_name(f"{self.job.pruned_phase}.{self.job.monitor}"): [
             {"value": self.job.sign * v, "step": step} for step, v in enumerate(self.pruning.values, start=1)]}
         if error is None:
             metrics[self.job.metric] = [{"value": float(self.value), "step": 0}]
