@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.config import AnomalyParams, ModelParams, ReductionParams, SplitParams
 from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
 from autoencoder_pipelines.data.frames import LABEL, native
 from autoencoder_pipelines.data.schema import DataSchema
@@ -156,6 +156,19 @@ def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, 
         check_model_on_data(sections["model"], schema)
     if "anomaly" in used:
         check_normal_rows(sections["anomaly"], schema, counts)
+    if "reduction" in used and "split" in sections:
+        check_clustering(sections["reduction"], schema, sections["split"])
+
+
+def check_clustering(reduction: ReductionParams, schema: DataSchema, split: SplitParams) -> None:
+    """k-means needs at least k training rows."""
+    clustering = reduction.clustering
+    n_train = split_sizes(schema.n_rows, split)[0]
+    if clustering.enabled and clustering.clusters_for(schema) > n_train:
+        raise ConfigError(
+            f"reduction.clustering.n_clusters: k-means cannot make {clustering.clusters_for(schema)} clusters of the "
+            f"{n_train} training rows of {schema.source}; set a smaller n_clusters, or reduction.clustering.enabled: false"
+        )
 
 
 # -- what the defaults became on this data: the `settings` nodes, as derived.* parameters --------
