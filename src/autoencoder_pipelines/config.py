@@ -69,8 +69,8 @@ class RuntimeParams(_Strict):
     )
     threads: Optional[int] = Field(
         1, ge=1,
-        description="CPU threads for torch; null: all cores. The default networks are small: one thread ran the "
-        "digits job faster than two.",
+        description="CPU threads for torch and the k-means of reduction.clustering; null: all cores. The default "
+        "networks are small: one thread ran the digits job faster than two.",
     )
     log_every: int = Field(
         10, ge=0,

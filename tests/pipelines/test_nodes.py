@@ -334,6 +334,22 @@ def test_kmeans_off_and_an_undefined_silhouette(frame, schema, runtime):
     assert "cluster/codes.ari" in metrics and np.isfinite(list(metrics.values())).all()
 
 
+def test_kmeans_runs_on_the_runtime_threads(frame, schema, runtime):
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_info
+
+    cluster, train, test = _clustered(frame, schema, runtime, n_init=1)
+    seen, fit = [], KMeans.fit
+
+    def counting_fit(self, *args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return fit(self, *args, **kwargs)
+
+    with patch.object(KMeans, "fit", counting_fit):
+        cluster(rows(frame, schema, train=train, test=test))
+    assert seen == [{runtime.params.threads}] * 3
+
+
 def test_the_clustering_figure_has_a_panel_per_score(frame, schema, runtime):
     from autoencoder_pipelines.pipelines.reporting.nodes import plot_clustering
 
