@@ -358,6 +358,7 @@ def test_the_clustering_figure_has_a_panel_per_score(frame, schema, runtime):
     figure = plot_clustering(table)
     assert [ax.get_title() for ax in figure.axes] == ["adjusted Rand index", "normalised mutual information", "silhouette"]
     assert [len(ax.patches) for ax in figure.axes] == [3, 3, 3]
+    assert figure._suptitle.get_text() == "k-means, k=2, fitted on the training rows; 32 test rows (silhouette on 32)"
     assert len(plot_clustering(table.drop(columns=["ari", "nmi"])).axes) == 1
 
 

@@ -243,11 +243,8 @@ def plot_clustering(table: pd.DataFrame) -> Figure:
         ax.set_title(title)
         ax.set_ylim(min(0.0, np.nanmin(values, initial=0.0)) * 1.15, max(1e-9, np.nanmax(values, initial=0.0)) * 1.15)
         ax.tick_params(axis="x", labelsize=8)
-    first = table.iloc[0]
-    figure.suptitle(
-        f"k-means, k={first['n_clusters']}, fitted on the training rows; {first['test_rows']} test rows "
-        f"(silhouette on {first['silhouette_rows']})"
-    )
+    k, test_rows, sampled = (int(table[column].iloc[0]) for column in ("n_clusters", "test_rows", "silhouette_rows"))
+    figure.suptitle(f"k-means, k={k}, fitted on the training rows; {test_rows} test rows (silhouette on {sampled})")
     figure.tight_layout()
     return figure
 
