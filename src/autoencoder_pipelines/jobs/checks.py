@@ -142,8 +142,8 @@ def writable_output_folders(data_dir: str | os.PathLike) -> list[Path]:
 def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, Any], used: set[str]) -> None:
     """The rules of the sections a run `used` against its data (the label names classes; the
     rows fill every part of the split; the kind's own options, parsed here once a run, and its
-    network on the data; the normal classes are classes of the data, and not all of them). The
-    tune search's rules are jobs.tuning.check_search."""
+    network on the data; the normal classes are classes of the data, and not all of them; k-means
+    has k training rows at least). The tune search's rules are jobs.tuning.check_search."""
     counts = label_counts(frame, schema)
     if schema.has_labels:
         check_label_type(schema, frame[LABEL])
