@@ -37,8 +37,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def kedro_run(repo: Path, kedro: str, pipeline: str, local: dict, data_file: Path | None = None) -> tuple[float, dict]:
-    """Wall seconds of one `kedro run` in a fresh copy of `repo`'s conf, and its metrics.json."""
+def kedro_run(
+    repo: Path, kedro: str, pipeline: str, local: dict, data_file: Path | None = None, keep: Path | None = None
+) -> tuple[float, dict]:
+    """Wall seconds of one `kedro run` in a fresh copy of `repo`'s conf, and its metrics.json;
+    `keep`: a folder the run's data/08_reporting is copied to."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         for name in ("pyproject.toml", ".telemetry"):
@@ -63,6 +66,8 @@ def kedro_run(repo: Path, kedro: str, pipeline: str, local: dict, data_file: Pat
             sys.exit(f"kedro run --pipelines={pipeline} failed:\n{(result.stdout + result.stderr)[-3000:]}")
         if PROFILE:
             print_node_times(root)
+        if keep is not None:
+            shutil.copytree(root / "data" / "08_reporting", keep, dirs_exist_ok=True)
         return wall, json.loads((root / "data" / "08_reporting" / "metrics.json").read_text())
 
 

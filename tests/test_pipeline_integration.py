@@ -27,9 +27,12 @@ REQUIRED_METRICS = [
     "codes.logistic_regression.test_accuracy",
     "raw.linear_svm.test_accuracy",
     "pca.logistic_regression.test_accuracy",
+    "cluster/codes.ari",
+    "cluster/best_baseline.silhouette",
     "run.seconds",
 ]
-FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png"]
+FIGURES = ["learning_curves.png", "denoising_grid.png", "codes_2d.png", "anomaly_scores.png", "contraction.png",
+           "clustering.png"]
 NOT_APPLICABLE = ["generated_samples.png", "generated_vs_real.png", "codes_vs_prior.png"]  # to the denoising kind
 MODELS = ("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model")
 
@@ -54,6 +57,9 @@ def test_outputs_are_written(trained_project):
     assert (scores["is_anomaly"] == (scores["reconstruction_error"] > threshold)).all()
     sweep = pd.read_csv(trained_project.path("data/08_reporting/reduction_by_code_size.csv"))
     assert sorted(sweep["code_size"]) == [4, 8]
+    clusters = pd.read_csv(trained_project.path("data/08_reporting/clustering.csv"))
+    assert list(clusters["features"]) == ["raw", "codes", "pca"] and list(clusters["dimensions"]) == [64, 8, 8]
+    assert (clusters["n_clusters"] == 10).all() and (clusters["silhouette_rows"] == 359).all()  # the digits' classes
     for figure in FIGURES:
         assert trained_project.path(f"data/08_reporting/{figure}").stat().st_size > 1000
 
@@ -189,6 +195,9 @@ def test_an_unlabelled_csv_runs_without_a_classifier(make_project, tiny):
     assert {"denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.threshold"} <= set(metrics)
     for figure in ("confusion_matrix.png", "accuracy_comparison.png", "anomaly_roc.png"):  # no labels: they do not apply
         assert not project.path(f"data/08_reporting/{figure}").exists(), figure
+    # without labels: the silhouette alone, of k = 8 clusters
+    assert {k for k in metrics if k.startswith("cluster/")} == {"cluster/codes.silhouette", "cluster/best_baseline.silhouette"}
+    assert (pd.read_csv(project.path("data/08_reporting/clustering.csv"))["n_clusters"] == 8).all()
     embeddings = pd.read_parquet(project.path("data/07_model_output/embeddings.parquet"))
     assert set(embeddings["id"]) == set(data["sensor_id"]) and "label" not in embeddings.columns
     classifier = TorchModelDataset(str(project.path("data/06_models/classifier.pt")), version=Version(None, None))

@@ -76,8 +76,8 @@ class RuntimeParams(_Strict):
     )
     threads: Optional[int] = Field(
         1, ge=1,
-        description="CPU threads for torch; null: all cores. The default networks are small: one thread ran the "
-        "digits job faster than two.",
+        description="CPU threads for torch and the k-means of reduction.clustering; null: all cores. The default "
+        "networks are small: one thread ran the digits job faster than two.",
     )
     log_every: int = Field(
         10, ge=0,
@@ -475,6 +475,30 @@ class DenoiserParams(PhaseParams):
     )
 
 
+class ClusteringParams(_Strict):
+    """k-means on the autoencoder codes, the raw inputs and PCA codes of the same size: fitted on the
+    training rows, scored on the test rows (clustering.csv and .png, cluster/* metrics)."""
+
+    def clusters_for(self, schema: DataSchema) -> int:
+        """k: as set; else the number of classes of a labelled table, 8 (scikit-learn's default) without labels."""
+        return self.n_clusters or (len(schema.classes) if schema.has_labels else 8)
+
+    enabled: bool = Field(True, description="false: no clustering (an empty table, a placeholder figure, no metrics).")
+    n_clusters: Optional[int] = Field(
+        None, ge=2,
+        description="k of k-means; null: the number of classes of a labelled table, 8 (scikit-learn's default) "
+        "without labels.",
+    )
+    n_init: int = Field(
+        10, ge=1, description="k-means restarts from k-means++ seeds (the best inertia wins); the seed is runtime.seed."
+    )
+    silhouette_rows: int = Field(
+        2000, ge=10,
+        description="The silhouette is computed on at most this many test rows (a seeded sample): it costs the "
+        "square of the rows.",
+    )
+
+
 class ReductionParams(PhaseParams):
     """The unrolled stack fine-tuned clean -> clean; its codes are the export."""
 
@@ -503,6 +527,11 @@ class ReductionParams(PhaseParams):
         2000, ge=2,
         description="The classical classifiers on codes, raw inputs and PCA are fitted on at most this many labelled "
         "training rows (a stratified seeded sample, the same for the three); null: all of them.",
+    )
+    clustering: ClusteringParams = Field(
+        ClusteringParams(),
+        description="k-means on the codes against the raw inputs and PCA codes: ARI and NMI against the labels, "
+        "silhouette always.",
     )
 
 

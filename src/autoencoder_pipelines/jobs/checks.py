@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.config import AnomalyParams, ModelParams, ReductionParams, SplitParams
 from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
 from autoencoder_pipelines.data.frames import LABEL, native, shown_names
 from autoencoder_pipelines.data.schema import DataSchema
@@ -163,8 +163,8 @@ def writable_output_folders(data_dir: str | os.PathLike) -> list[Path]:
 def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, Any], used: set[str]) -> None:
     """The rules of the sections a run `used` against its data (the label names classes; the
     rows fill every part of the split; the kind's own options, parsed here once a run, and its
-    network on the data; the normal classes are classes of the data, and not all of them). The
-    tune search's rules are jobs.tuning.check_search."""
+    network on the data; the normal classes are classes of the data, and not all of them; k-means
+    has k training rows at least). The tune search's rules are jobs.tuning.check_search."""
     check_features_vary(frame, schema)
     counts = label_counts(frame, schema)
     if schema.has_labels:
@@ -178,6 +178,19 @@ def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, 
         check_model_on_data(sections["model"], schema)
     if "anomaly" in used:
         check_normal_rows(sections["anomaly"], schema, counts)
+    if "reduction" in used and "split" in sections:
+        check_clustering(sections["reduction"], schema, sections["split"])
+
+
+def check_clustering(reduction: ReductionParams, schema: DataSchema, split: SplitParams) -> None:
+    """k-means needs at least k training rows."""
+    clustering = reduction.clustering
+    n_train = split_sizes(schema.n_rows, split)[0]
+    if clustering.enabled and clustering.clusters_for(schema) > n_train:
+        raise ConfigError(
+            f"reduction.clustering.n_clusters: k-means cannot make {clustering.clusters_for(schema)} clusters of the "
+            f"{n_train} training rows of {schema.source}; set a smaller n_clusters, or reduction.clustering.enabled: false"
+        )
 
 
 # -- what the defaults became on this data: the `settings` nodes, as derived.* parameters --------

@@ -4,6 +4,7 @@ from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import (
     classify_features,
+    cluster_features,
     collect_metrics,
     compare_with_pca,
     export_embeddings,
@@ -23,8 +24,10 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["pca_embeddings", "pca_comparison_metrics"], name="compare_with_pca"),
         node(classify_features, ["embeddings", "pca_embeddings", "model_input", "params:reduction"], "feature_classifier_metrics",
              name="classify_features"),
+        node(cluster_features, ["embeddings", "pca_embeddings", "model_input", "params:reduction", "runtime"],
+             ["clustering_table", "clustering_metrics"], name="cluster_features"),
         node(sweep_code_sizes, ["pretrained_stack", "reduction_autoencoder", "model_input", "params:model", "params:reduction",
                                 "runtime"], "reduction_by_code_size", name="sweep_code_sizes"),
-        node(collect_metrics, ["pca_comparison_metrics", "feature_classifier_metrics"], "reduction_metrics",
+        node(collect_metrics, ["pca_comparison_metrics", "feature_classifier_metrics", "clustering_metrics"], "reduction_metrics",
              name="collect_metrics"),
     ])

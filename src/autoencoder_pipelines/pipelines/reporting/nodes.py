@@ -21,8 +21,8 @@ from autoencoder_pipelines.tracking.ui import HEADLINE, TEST, history_name
 
 __all__ = [  # the node functions (collect_metrics is the jobs layer's, shared by every pipeline)
     "analyse_contraction", "build_metrics", "collect_histories", "collect_metrics", "compare_codes_with_prior",
-    "evaluate_generation", "plot_accuracy_comparison", "plot_codes_2d", "plot_confusion_matrix", "plot_denoising_grid",
-    "plot_generated_samples", "plot_label_budget", "plot_learning_curves", "plot_reduction_by_code_size",
+    "evaluate_generation", "plot_accuracy_comparison", "plot_clustering", "plot_codes_2d", "plot_confusion_matrix",
+    "plot_denoising_grid", "plot_generated_samples", "plot_label_budget", "plot_learning_curves", "plot_reduction_by_code_size",
 ]
 MlflowHistory = dict[str, list[dict[str, float]]]
 # The metrics.json figures runs are compared on (fnmatch patterns): the MLflow run's test/<key>
@@ -236,6 +236,31 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     ax.set_xticks(table["code_size"])
     ax.set_title("Reconstruction error: autoencoder vs PCA")
     ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_clustering(table: pd.DataFrame) -> Figure:
+    """k-means on the raw inputs, PCA codes and autoencoder codes: a panel per score (ARI and NMI
+    against the labels where there are labels, the silhouette always), a bar per feature set."""
+    if table.empty:
+        return placeholder("k-means clusters", "reduction.clustering.enabled is false")
+    plt = pyplot()
+    scores = {"ari": "adjusted Rand index", "nmi": "normalised mutual information", "silhouette": "silhouette"}
+    scores = {key: title for key, title in scores.items() if key in table.columns}
+    names = {"raw": "raw inputs", "pca": "PCA codes", "codes": "autoencoder codes"}
+    table = table.set_index("features").loc[[name for name in names if name in set(table["features"])]]
+    figure, axes = plt.subplots(1, len(scores), figsize=(3.6 * len(scores) + 0.4, 3.6), squeeze=False)
+    for ax, (score, title) in zip(axes[0], scores.items(), strict=True):
+        values = table[score].to_numpy(dtype=float)
+        labels = [f"{names[n]}\n({d} dims)" for n, d in zip(table.index, table["dimensions"], strict=True)]
+        bars = ax.bar(labels, np.nan_to_num(values), color=["#9e9e9e", "#6baed6", "#d94801"][: len(values)])
+        ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.3f}" for v in values])
+        ax.set_title(title)
+        ax.set_ylim(min(0.0, np.nanmin(values, initial=0.0)) * 1.15, max(1e-9, np.nanmax(values, initial=0.0)) * 1.15)
+        ax.tick_params(axis="x", labelsize=8)
+    k, test_rows, sampled = (int(table[column].iloc[0]) for column in ("n_clusters", "test_rows", "silhouette_rows"))
+    figure.suptitle(f"k-means, k={k}, fitted on the training rows; {test_rows} test rows (silhouette on {sampled})")
     figure.tight_layout()
     return figure
 
