@@ -117,14 +117,14 @@ class TorchModelDataset(AbstractVersionedDataset):
         if path.suffix == ".json" or (path.is_file() and path.read_bytes()[:1] == b"{"):
             return Skipped(json.loads(path.read_text())["skipped"])
         from autoencoder_pipelines.jobs.scoring import Scorer
-        from autoencoder_pipelines.nn.serialization import ModelFileError, load_bundle
+        from autoencoder_pipelines.nn.serialization import ModelFileError, read_bundle
 
         try:
-            meta, parts = load_bundle(path)
+            meta, parts, tensors = read_bundle(path)
         except ModelFileError as error:
             raise DataValidationError(str(error)) from None
         if "schema" in meta:
-            return Scorer.from_parts(meta, parts)
+            return Scorer.from_parts(meta, parts, tensors)
         return parts["model"]
 
     def save(self, data: Any) -> None:

@@ -54,8 +54,12 @@ def build(description: dict[str, Any]) -> Saveable:
     return autoencoder
 
 
-def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, Any] | None = None) -> None:
-    """Several models (and JSON `meta`) in one file, written atomically."""
+def save_bundle(
+    path: str | Path, parts: dict[str, Saveable], meta: dict[str, Any] | None = None,
+    tensors: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Several models (and JSON `meta`, and plain named `tensors`) in one file, written atomically.
+    A reader that knows nothing of `tensors` (an older version) still loads the models."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -63,12 +67,20 @@ def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, An
         "json": json.dumps({"meta": meta or {}, "parts": {name: describe(obj) for name, obj in parts.items()}}),
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
     }
+    if tensors:
+        payload["tensors"] = dict(tensors)
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
     """(meta, models by name) of a file written by `save_bundle`."""
+    meta, parts, _ = read_bundle(path)
+    return meta, parts
+
+
+def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable], dict[str, torch.Tensor]]:
+    """(meta, models by name, plain tensors by name: empty in a file written without them)."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(payload, dict) or "json" not in payload:
@@ -79,6 +91,9 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
             parts[name] = build(part)
             _module(parts[name]).load_state_dict(payload["state_dicts"][name])
             _module(parts[name]).eval()
+        tensors = payload.get("tensors") or {}
+        if not all(isinstance(value, torch.Tensor) for value in tensors.values()):
+            raise TypeError("its 'tensors' hold something other than tensors")
     except pickle.UnpicklingError as error:
         # torch's message is several paragraphs and suggests weights_only=False: keep its reason only
         raise ModelFileError(
@@ -88,7 +103,7 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ModelFileError(f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {reason})") from None
-    return description["meta"], parts
+    return description["meta"], parts, tensors
 
 
 def _unpickling_reason(error: Exception) -> str:

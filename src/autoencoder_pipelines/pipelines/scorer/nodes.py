@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from autoencoder_pipelines.config import MonitoringParams
 from autoencoder_pipelines.data.frames import ID, Skipped
 from autoencoder_pipelines.jobs.runtime import Network
 
@@ -30,3 +31,14 @@ def build_scorer(
         schema, scaler, autoencoder, detector, None if isinstance(classifier, Skipped) else classifier,
         example=example.to_dict(orient="records"),
     )
+
+
+def add_reference_profile(
+    scorer: Any, validated: pd.DataFrame, val_set: pd.DataFrame, test_set: pd.DataFrame, monitoring: MonitoringParams
+) -> Any:
+    """The scorer with its reference profile (jobs/monitoring.py): the training rows' feature
+    distributions, and the reconstruction errors and anomaly rate of the validation and test
+    rows, which the detector never trained on (training rows score lower errors than new rows
+    from the same source, and would make every scoring run look shifted)."""
+    heldout = validated[ID].isin(pd.concat([val_set[ID], test_set[ID]]))
+    return scorer.profiled(validated[~heldout], validated[heldout], monitoring.grid, monitoring.psi_bins)
