@@ -18,6 +18,7 @@ IN_MEMORY = {
     "anomaly_metrics", "anomaly_baseline_metrics", "feature_classifier_metrics", "contraction_metrics",
     "generation_metrics", "prior_metrics",
     "scoring_report", "scoring_report_logged", "scoring_model_ref",
+    "scoring_report_monitored", "spark_monitoring_alert",  # monitoring's hand-overs to the exit code
 }
 
 
@@ -34,7 +35,7 @@ def catalog(tmp_path_factory):
 def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
     names = set(pipelines.keys())
     assert {"denoise", "score", "__default__", "data_processing", "pretraining", "finetuning", "reduction",
-            "anomaly", "scorer", "reporting", "promote"} <= names
+            "anomaly", "scorer", "reporting", "promote", "monitor"} <= names
     declared = set(catalog.keys())
     for name in names:
         pipeline = pipelines[name]

@@ -42,11 +42,14 @@ logger = logging.getLogger(__name__)
 
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
-NO_RUN_PIPELINES = {"promote"}  # registry operations: the registry records them, no run is opened
+# registry operations (the registry records them) and reading the scoring runs back: no run is opened
+NO_RUN_PIPELINES = {"promote", "monitor"}
 # Metrics shown in the summary printed at the end of a run, when the run has them.
 HEADLINE = (
     "finetune.test_accuracy", "denoise.test_mse_denoised", "reduction.ae_test_mse", "anomaly.roc_auc",
-    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed", "tune.best_value", "tune.trials_complete",
+    "score.rows_scored", "score.rows_refused", "score.partitions_scored", "score.partitions_failed",
+    "monitor/anomaly_rate", "monitor/expected_anomaly_rate", "monitor/error_ks", "monitor/max_psi",
+    "monitor/features_drifted", "tune.best_value", "tune.trials_complete",
     "tune.trials_pruned", "run.seconds",
 )
 
@@ -290,7 +293,7 @@ class MlflowTrackingHook:
             mlflow.end_run("FINISHED")
             self.started_here = False
             self._print_summary("FINISHED")
-        elif set(self.names) & NO_RUN_PIPELINES:
+        elif "promote" in self.names:
             self._print_alias()
 
     def _register(self) -> None:
@@ -312,7 +315,9 @@ class MlflowTrackingHook:
             import mlflow
 
             status = getattr(error, "run_status", "FAILED")
-            mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+            # an error may name its own tags: a monitoring alert is an `alert`, not an `error`
+            tags = getattr(error, "run_tags", None) or {"error": f"{type(error).__name__}: {error}"}
+            mlflow.set_tags({name: str(value)[:5000] for name, value in tags.items()})
             mlflow.end_run(status)
             self.started_here = False
             self._print_summary(status)
@@ -340,6 +345,9 @@ class MlflowTrackingHook:
         run = MlflowClient(self.uri).get_run(self.run_id)
         experiment = self.registry.experiment if self.scoring else self.config.experiment
         lines = [f"MLflow run {self.run_id} ({'+'.join(self.names)}) {status}, experiment '{experiment}'"]
+        alert = run.data.tags.get("alert")
+        if alert:  # a scoring run's monitoring breaches (jobs/monitoring.py)
+            lines += [f"  ALERT: {line}" for line in alert.splitlines()]
         metrics = run.data.metrics
         shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
         if shown:
