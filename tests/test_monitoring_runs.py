@@ -117,3 +117,12 @@ def test_an_alert_is_a_user_error_with_its_own_exit_code():
     alert = MonitoringAlert("the run (10 rows): 1 of 2 features drifted: a (PSI 3, KS 0.9)")
     assert alert.exit_code == 3 and alert.run_status == "FINISHED" and alert.run_tags == {"alert": str(alert)}
     assert failure_block(alert, [], verbose=False).startswith("the run (10 rows): 1 of 2 features drifted")
+
+
+def test_score_spark_ends_with_the_same_exit_code_on_an_alert():
+    from autoencoder_pipelines.pipelines.score_spark.nodes import alert_on_drift
+
+    alert_on_drift("")  # no breach: nothing raised
+    with pytest.raises(MonitoringAlert, match="the run") as raised:
+        alert_on_drift("the run (10 rows): anomaly rate 0.5 against 0.05 expected (10x, p=1e-9)")
+    assert raised.value.exit_code == ALERT_EXIT_CODE
