@@ -63,7 +63,9 @@ def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(trained_projec
     summary = result.stdout[result.stdout.index("MLflow run"):]
     assert "  ALERT: day2.csv (600 rows): " in summary and all(name in summary for name in MOVED)
     assert "monitor/max_psi" in summary
-    assert "Error: day2.csv (600 rows): " in result.stderr and "Traceback" not in result.stderr
+    assert "Alert: day2.csv (600 rows): " in result.stderr and "Traceback" not in result.stderr
+    assert "(the rows are scored and written; exit code 3: docs/monitoring.md)" in result.stderr
+    assert summary.count("ALERT:") == 1  # one file: its line, not the same figures again for the run
 
     project.run("monitor")
     history = pd.read_csv(project.path("data/08_reporting/monitoring/scoring_runs.csv"))
@@ -116,7 +118,9 @@ def test_an_alert_is_a_user_error_with_its_own_exit_code():
 
     alert = MonitoringAlert("the run (10 rows): 1 of 2 features drifted: a (PSI 3, KS 0.9)")
     assert alert.exit_code == 3 and alert.run_status == "FINISHED" and alert.run_tags == {"alert": str(alert)}
-    assert failure_block(alert, [], verbose=False).startswith("the run (10 rows): 1 of 2 features drifted")
+    block = failure_block(alert, ["logs/errors.log"], verbose=False)
+    assert block == ("the run (10 rows): 1 of 2 features drifted: a (PSI 3, KS 0.9)\n"
+                     "(the rows are scored and written; exit code 3: docs/monitoring.md)")
 
 
 def test_score_spark_ends_with_the_same_exit_code_on_an_alert():

@@ -40,6 +40,8 @@ class MonitoringAlert(UserError):
     command exits ALERT_EXIT_CODE, so cron and Airflow see it."""
 
     exit_code = ALERT_EXIT_CODE
+    label = "Alert"  # the CLI's first word, in place of click's "Error"
+    footer = "(the rows are scored and written; exit code 3: docs/monitoring.md)"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

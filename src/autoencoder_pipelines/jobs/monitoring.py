@@ -425,10 +425,13 @@ def drift_table(drifts: Sequence[Drift], top: int = 5) -> pd.DataFrame:
 
 
 def alert_text(drifts: Sequence[Drift]) -> str:
-    """What breached, for the run's `alert` tag and its summary: the whole run's breaches, then
-    each file that breached on its own."""
+    """What breached, for the run's `alert` tag and its summary: a line per file that breached,
+    then the whole run's (left out when the run is one file: the same figures)."""
+    files = [drift for drift in drifts if drift.scope != RUN_SCOPE]
     lines = []
     for drift in drifts:
+        if drift.scope == RUN_SCOPE and len(files) == 1:
+            continue
         if drift.alert:
             where = "the run" if drift.scope == RUN_SCOPE else drift.scope
             lines.append(f"{where} ({drift.rows} rows): " + "; ".join(drift.breaches))
