@@ -254,3 +254,15 @@ def test_a_scorer_saved_without_a_profile_loads_and_is_not_monitored(scorer, tmp
     assert [r.message for r in caplog.records if "not monitored" in r.message] == [
         "not monitored: the model has no reference profile (trained before monitoring existed); "
         "a model trained now carries one"]
+
+
+def test_sorted_counting_gives_the_counts_of_a_search_per_value():
+    from autoencoder_pipelines.jobs.monitoring import _bin
+
+    rng = np.random.default_rng(10)
+    reference = np.column_stack([rng.normal(size=800), rng.integers(0, 5, 800), np.zeros(800)]).astype("float32")
+    profile = profile_of(reference)
+    batch = np.column_stack([rng.normal(0.3, 2, 500), rng.integers(-1, 7, 500), rng.choice([0, 1], 500)]).astype("float32")
+    expected = np.stack([np.bincount(_bin(profile.edges[j], batch[:, j]), minlength=profile.grid + 3) for j in range(3)])
+    assert (profile.bin_counts(batch) == expected).all()
+    assert (profile.bin_counts(batch).sum(axis=1) == 500).all()
