@@ -4,7 +4,7 @@ share of labels, mean and spread.
 
     .venv/bin/python benchmarks/label_budget.py [--seeds 42 1 2 3 4] [--fractions 0.01 0.02 ...]
 
-Each seed is one `kedro run --pipelines=denoise --to-nodes=label_budget_curve` (ingest,
+Each seed is one `kedro run --pipelines=denoise --to-nodes=finetuning.label_budget_curve` (ingest,
 split, pretraining, both classifiers, the curve; no denoiser, reduction, anomaly or report)
 with `runtime.seed` set: the seed moves the split, the sampled labels and every weight init.
 Outputs go to a temporary folder and a temporary MLflow store.
@@ -33,7 +33,7 @@ def run_seed(seed: int, fractions: list[float], folder: Path) -> pd.DataFrame:
     data_dir = folder / f"seed{seed}"
     params = (f"runtime.seed={seed},runtime.log_every=0,data_dir={data_dir},"
               f"finetune.label_fractions=[{','.join(map(str, fractions))}]")
-    result = subprocess.run([str(KEDRO), "run", "--pipelines=denoise", "--to-nodes=label_budget_curve", f"--params={params}"],
+    result = subprocess.run([str(KEDRO), "run", "--pipelines=denoise", "--to-nodes=finetuning.label_budget_curve", f"--params={params}"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-5000:] + result.stderr[-5000:])

@@ -34,10 +34,11 @@ import torch
 
 from autoencoder_pipelines.config import ModelParams, MonitoringParams
 from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.autoencoders import architecture
 from autoencoder_pipelines.jobs.monitoring import compare
 from autoencoder_pipelines.jobs.scoring import Scorer
-from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind
 
 FEATURES = [f"f{i}" for i in range(12)]
@@ -95,10 +96,10 @@ def change(kind: str, batch: pd.DataFrame, reference: pd.DataFrame, rng: np.rand
 
 def trained_scorer(training: pd.DataFrame, heldout: pd.DataFrame) -> Scorer:
     torch.manual_seed(0)
-    schema = {"features": FEATURES, "classes": None, "id_column": None, "label_column": None}
+    schema = DataSchema(source="generated", features=FEATURES, n_rows=len(training) + len(heldout))
     scaler = fit_scaler(training, FEATURES, "per_feature")
     scaled = apply_scaler(training, scaler)[FEATURES].to_numpy("float32")
-    detector = AutoencoderDetector(DetectorSettings(epochs=40, seed=0, batch_size=128)).fit(scaled)
+    detector = AutoencoderDetector(epochs=40, random_state=0, batch_size=128).fit(scaled)
     autoencoder = get_kind("undercomplete").build(architecture(ModelParams(hidden_sizes=[8, 3]), schema))
     return Scorer(schema, scaler, autoencoder, detector, None).profiled(training, heldout, 100, 10)
 

@@ -17,13 +17,14 @@ from denoise_targets import run_once  # the same timed `kedro run` in a given st
 from mlflow.tracking import MlflowClient
 
 TRAINING_NODES = {
-    "pretrain_stack",
-    "finetune_classifier",
-    "train_random_init_classifier",
-    "finetune_denoiser",
-    "train_anomaly_model",
-    "finetune_reduction_autoencoder",
-    "sweep_code_sizes",
+    "pretraining.pretrain_stack",
+    "finetuning.finetune_classifier",
+    "finetuning.train_random_init_classifier",
+    "finetuning.finetune_denoiser",
+    "finetuning.label_budget_fits",
+    "anomaly.train_anomaly_model",
+    "reduction.finetune_reduction_autoencoder",
+    "reduction.sweep_code_sizes",
 }
 
 

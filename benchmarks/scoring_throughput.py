@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile
 from autoencoder_pipelines.framework.datasets import ParquetPartitions
 from autoencoder_pipelines.jobs.autoencoders import architecture
@@ -56,11 +57,10 @@ class _Model:
 def make_scorer(features: list[str]) -> Scorer:
     torch.manual_seed(0)
     n = len(features)
-    schema = {"features": features, "classes": list(range(10)), "id_column": None, "label_column": None}
+    schema = DataSchema(source="generated", features=features, classes=list(range(10)), n_rows=0)
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[256, 128, 24]), schema)
     autoencoder, anomaly = get_kind("undercomplete").build(arch), get_kind("undercomplete").build(arch)
-    detector = AutoencoderDetector(network=anomaly)
-    detector.threshold_ = 0.05
+    detector = AutoencoderDetector.fitted(anomaly, threshold=0.05)
     classifier = EncoderClassifier.on(autoencoder, 10)
     scaler = {"kind": "global", "features": features, "minimum": [0.0] * n, "maximum": [1.0] * n}
     return Scorer(schema, scaler, autoencoder, detector, classifier)
@@ -81,7 +81,7 @@ def bare(scorer: Scorer, source: Path, target: Path) -> None:
     frame = pd.read_parquet(source)
     x = torch.tensor(frame.to_numpy(dtype="float32"))
     codes = scorer.autoencoder.encode(x)
-    errors = ((scorer.detector.network(x) - x) ** 2).mean(dim=1)
+    errors = ((scorer.detector.network_(x) - x) ** 2).mean(dim=1)
     probabilities = torch.softmax(scorer.classifier(x), dim=1)
     best = probabilities.max(dim=1)
     out = pd.DataFrame(codes.numpy(), columns=[f"z_{i}" for i in range(codes.shape[1])])

@@ -185,7 +185,7 @@ def detector_vs_pyod(frame: pd.DataFrame, label: str, splits: int = 5) -> dict:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
 
-    from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+    from autoencoder_pipelines.nn.detector import AutoencoderDetector
 
     try:
         from pyod.models.auto_encoder import AutoEncoder
@@ -200,7 +200,7 @@ def detector_vs_pyod(frame: pd.DataFrame, label: str, splits: int = 5) -> dict:
         normal = lambda part: part.loc[part[label] == 0, features].to_numpy("float32")  # noqa: E731
         x_test = test[features].to_numpy("float32")
         started = time.perf_counter()
-        detector = AutoencoderDetector(DetectorSettings(seed=split)).fit(normal(train), normal(val))
+        detector = AutoencoderDetector(random_state=split).fit(normal(train), X_val=normal(val))
         results["detector"].append((time.perf_counter() - started, roc_auc_score(test[label], detector.decision_function(x_test))))
         if AutoEncoder is not None:
             started = time.perf_counter()

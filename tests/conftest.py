@@ -105,8 +105,8 @@ class Project:
         _move_store(root / "mlflow.db", self.root, root)
         return copy
 
-    def run(self, pipeline: str = "denoise", **runtime_params: Any) -> None:
-        """`kedro run --pipelines=<pipeline>` in-process, from inside the project."""
+    def run(self, pipeline: str = "denoise", from_nodes: list[str] | None = None, **runtime_params: Any) -> None:
+        """`kedro run --pipelines=<pipeline> [--from-nodes=...]` in-process, from inside the project."""
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
@@ -116,7 +116,7 @@ class Project:
             patch.setenv("KEDRO_LOGGING_CONFIG", str(QUIET_LOGGING))
             bootstrap_project(self.root)
             with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
-                session.run(pipeline_names=[pipeline])
+                session.run(pipeline_names=[pipeline], from_nodes=from_nodes)
 
     def call(self, function, *args, **kwargs):
         """`function(...)` from inside the project, with its MLflow store."""

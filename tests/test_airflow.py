@@ -95,8 +95,14 @@ def test_a_dag_of_node_groups_keeps_each_memory_dataset_in_one_task_and_orders_t
     pipeline = _pipeline("denoise")
     task_of = {node: task for task, nodes in dag["tasks"].items() for node in nodes}
     assert sorted(task_of) == sorted(node.name for node in pipeline.nodes)  # every node, once
-    catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
-    in_memory = {name for name in pipeline.datasets() if name not in catalog or catalog[name].get("type") == "MemoryDataset"}
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+    from kedro.io import MemoryDataset
+
+    bootstrap_project(REPO)
+    with KedroSession.create(project_path=REPO) as session:  # the catalog with its patterns resolved
+        catalog = session.load_context().catalog
+    in_memory = {name for name in pipeline.datasets() if name not in catalog or isinstance(catalog.get(name), MemoryDataset)}
     in_memory -= {name for name in pipeline.datasets() if name.startswith("params:") or name == "parameters"}
     upstream = {(a, b) for a, b in dag["dependencies"]}
     for node in pipeline.nodes:

@@ -70,3 +70,25 @@ def test_the_scoring_experiment_is_named_after_the_model_unless_set():
     assert RegistryParams().experiment == "autoencoder-pipelines-scoring"
     assert RegistryParams(model_name="fraud").experiment == "fraud-scoring"
     assert RegistryParams(scoring_experiment="nightly").experiment == "nightly"
+
+
+def test_the_parameters_are_read_once_into_their_typed_sections(tmp_path):
+    """framework.config_loader: every section is its pydantic model as soon as the parameters
+    are read (Kedro's own validation of typed node inputs then passes them through), the run
+    options stay as given, and a bad value fails the read naming its key path."""
+    from autoencoder_pipelines.config import ModelParams, RegistryParams
+    from autoencoder_pipelines.framework.config_loader import TypedConfigLoader
+
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    (conf / "local").mkdir()
+    (conf / "base" / "parameters.yml").write_text("model:\n  hidden_sizes: [8, 4]\n")
+    loader = TypedConfigLoader(str(conf), base_env="base", default_run_env="local", runtime_params={"data_dir": "elsewhere"})
+    parameters = loader["parameters"]
+    assert isinstance(parameters["model"], ModelParams) and parameters["model"].hidden_sizes == [8, 4]
+    assert isinstance(parameters["registry"], RegistryParams) and parameters["data_dir"] == "elsewhere"
+    assert loader["parameters"]["model"] is parameters["model"]  # parsed once
+    assert ModelParams.model_validate(parameters["model"]) is parameters["model"]  # what Kedro's validation does
+    (conf / "local" / "parameters.yml").write_text("model:\n  hidden_sizes: [8, 0]\n")
+    with pytest.raises(ConfigError, match=r"model.hidden_sizes: every hidden size must be >= 1 \(got \[8, 0\]\)"):
+        TypedConfigLoader(str(conf), base_env="base", default_run_env="local")["parameters"]

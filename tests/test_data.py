@@ -9,6 +9,7 @@ from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
 from autoencoder_pipelines.data.validation import validate_table
+from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.pipelines.data_processing.nodes import (
     ingest,
     split_and_scale,
@@ -34,36 +35,37 @@ def test_csv_and_parquet_are_read_with_label_and_id(tmp_path):
     frame["row"] = [f"r{i}" for i in range(len(frame))]
     for suffix in ("csv", "parquet"):
         validated, schema = _ingest_file(tmp_path, frame, suffix, label_column="kind", id_column="row")
-        assert schema["features"] == ["a", "b", "c", "d"]
-        assert schema["classes"] == [0, 1, 2]
+        assert schema.features == ["a", "b", "c", "d"]
+        assert schema.classes == [0, 1, 2]
         assert list(validated.columns[:2]) == ["id", "label"]
         assert validated["id"].iloc[3] == "r3"
 
 
 def test_digits_is_the_default_source():
     validated, schema = ingest(DataParams())
-    assert len(validated) == 1797 and len(schema["features"]) == 64
-    assert schema["classes"] == list(range(10)) and schema["image_shape"] == [8, 8]
+    assert len(validated) == 1797 and len(schema.features) == 64
+    assert schema.classes == list(range(10)) and schema.image_shape == [8, 8]
 
 
 def test_unlisted_text_columns_are_left_out(tmp_path):
     frame = _table()
     frame["note"] = "x"
     _, schema = _ingest_file(tmp_path, frame, label_column="kind")
-    assert "note" not in schema["features"]
+    assert "note" not in schema.features
 
 
 def test_split_is_stratified_seeded_and_scaled_on_train_only(tmp_path):
     validated, schema = _ingest_file(tmp_path, _table(300), label_column="kind")
-    train, val, test, scaler = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), RuntimeParams(seed=3))
+    data, scaler = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), Runtime(RuntimeParams(seed=3)))
+    train, val, test = data.train, data.val, data.test
     assert (len(train), len(val), len(test)) == (210, 30, 60)
     assert set(train["id"]).isdisjoint(test["id"]) and set(val["id"]).isdisjoint(test["id"])
     assert test["label"].value_counts().to_dict() == {0: 20, 1: 20, 2: 20}
-    raw_train = validated.set_index("id").loc[train["id"], schema["features"]]
+    raw_train = validated.set_index("id").loc[train["id"], schema.features]
     assert scaler["minimum"] == pytest.approx(raw_train.min().tolist())
-    assert train[schema["features"]].min().min() == 0.0 and train[schema["features"]].max().max() == 1.0
-    again = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), RuntimeParams(seed=3))
-    assert again[2]["id"].tolist() == test["id"].tolist()
+    assert train[schema.features].min().min() == 0.0 and train[schema.features].max().max() == 1.0
+    again, _ = split_and_scale(validated, schema, SplitParams(scaling="per_feature"), Runtime(RuntimeParams(seed=3)))
+    assert again.test["id"].tolist() == test["id"].tolist()
 
 
 def test_scaler_keeps_the_distance_of_unseen_values_and_handles_constant_features():
@@ -83,7 +85,7 @@ def test_robust_scaling_ignores_a_few_extreme_training_rows():
 
 def test_validate_table_without_labels():
     frame, schema = validate_table(_table(labels=False), "memory")
-    assert schema["classes"] is None and "label" not in frame.columns
+    assert schema.classes is None and "label" not in frame.columns
 
 
 
@@ -93,7 +95,7 @@ def test_semicolons_and_decimal_commas_are_read_with_read_args(tmp_path):
     path.write_text(frame.to_csv(index=False, sep=";", decimal=","))
     validated, schema = ingest(DataParams(source="csv", path=str(path), label_column="kind",
                                           read_args={"sep": ";", "decimal": ","}))
-    assert schema["features"] == ["a", "b", "c", "d"]
+    assert schema.features == ["a", "b", "c", "d"]
     assert np.allclose(validated["a"], frame["a"].astype("float32"))
 
 
@@ -104,13 +106,13 @@ def test_dropping_bad_rows_keeps_every_column_and_says_how_many(tmp_path, caplog
     frame.loc[10, "c"] = 1e300
     with caplog.at_level("WARNING"):
         validated, schema = _ingest_file(tmp_path, frame, label_column="kind", bad_rows="drop")
-    assert schema["features"] == ["a", "b", "c", "d"] and len(validated) == 57
-    assert schema["dropped_rows"] == 3
+    assert schema.features == ["a", "b", "c", "d"] and len(validated) == 57
+    assert schema.dropped_rows == 3
     assert "input.csv: dropped 3 of 60 rows with 3 bad cell(s) (data.bad_rows: drop)" in caplog.text
     assert "line 5, column 'b': 'oops' (not a number)" in caplog.text
-    from autoencoder_pipelines.jobs.checks import derived_settings
+    from autoencoder_pipelines.jobs.checks import data_settings
 
-    assert derived_settings(schema, None, None, None)["data.dropped_rows"] == 3  # a parameter of the MLflow run
+    assert data_settings(schema, SplitParams())["data.dropped_rows"] == 3  # a parameter of the MLflow run
 # -- windows of a series ---------------------------------------------------------------------
 
 
@@ -127,9 +129,9 @@ def test_a_series_is_cut_into_overlapping_windows_in_time_order(tmp_path):
     _series().to_csv(path, index=False)
     windows, schema = ingest(DataParams(source="windows", path=str(path), time_column="when",
                                         window_length=8, window_stride=4, min_rows=2))
-    assert len(windows) == (40 - 8) // 4 + 1 == schema["n_rows"]
-    assert schema["window_shape"] == [2, 8] and schema["series_columns"] == ["a", "b"]  # text columns left out
-    assert schema["features"] == [f"a_t{k}" for k in range(8)] + [f"b_t{k}" for k in range(8)]
+    assert len(windows) == (40 - 8) // 4 + 1 == schema.n_rows
+    assert schema.window_shape == [2, 8] and schema.series_columns == ["a", "b"]  # text columns left out
+    assert schema.features == [f"a_t{k}" for k in range(8)] + [f"b_t{k}" for k in range(8)]
     # window k holds time steps 4k .. 4k + 7 of each series, in time order, and starts at its id
     assert windows.loc[2, [f"a_t{k}" for k in range(8)]].tolist() == list(range(8, 16))
     assert windows.loc[2, [f"b_t{k}" for k in range(8)]].tolist() == [100.0 + k for k in range(8, 16)]
@@ -173,7 +175,8 @@ def test_windows_are_split_in_time_order_with_no_shared_time_step_and_scaled_per
     path = tmp_path / "series.csv"
     _series(400).sort_values("when").to_csv(path, index=False)
     windows, schema = ingest(DataParams(source="windows", path=str(path), window_length=8, window_stride=2))
-    train, val, test, scaler = split_and_scale(windows, schema, SplitParams(), RuntimeParams())
+    data, scaler = split_and_scale(windows, schema, SplitParams(), Runtime(RuntimeParams()))
+    train, val, test = data.train, data.val, data.test
     starts = [part["id"].astype(int) for part in (train, val, test)]  # the first time step of each window
     assert (len(val), len(test)) == (round(0.1 * len(windows)), round(0.2 * len(windows)))
     assert starts[0].max() + 7 < starts[1].min() and starts[1].max() + 7 < starts[2].min()  # no shared step
@@ -190,7 +193,7 @@ def test_too_few_windows_for_a_time_ordered_split_with_gaps(tmp_path):
     _series(25).sort_values("when").to_csv(path, index=False)
     windows, schema = ingest(DataParams(source="windows", path=str(path), window_length=8, window_stride=1, min_rows=10))
     with pytest.raises(DataValidationError, match="18 windows are too few for a time-ordered split .* the 7 windows"):
-        split_and_scale(windows, schema, SplitParams(), RuntimeParams())
+        split_and_scale(windows, schema, SplitParams(), Runtime(RuntimeParams()))
 
 
 # ---- unlabelled rows (an empty label cell) ---------------------------------------------
@@ -209,10 +212,10 @@ def test_empty_label_cells_are_unlabelled_rows_not_bad_cells(tmp_path):
     with pytest.raises(DataValidationError, match=r"1 bad cell in 1 of 300 rows:\n  line 7, column 'a'"):
         _ingest_file(tmp_path, frame, label_column="kind")
     validated, schema = _ingest_file(tmp_path, frame, label_column="kind", bad_rows="drop")
-    assert len(validated) == 299 and schema["dropped_rows"] == 1  # only the bad feature's row
+    assert len(validated) == 299 and schema.dropped_rows == 1  # only the bad feature's row
     labelled = int(frame.drop(index=5)["kind"].notna().sum())
-    assert (schema["labelled_rows"], schema["unlabelled_rows"]) == (labelled, 299 - labelled)
-    assert schema["classes"] == [0, 1, 2] and all(type(c) is int for c in schema["classes"])  # not 0.0, 1.0, 2.0
+    assert (schema.labelled_rows, schema.unlabelled_rows) == (labelled, 299 - labelled)
+    assert schema.classes == [0, 1, 2] and all(type(c) is int for c in schema.classes)  # not 0.0, 1.0, 2.0
     assert validated["label"].isna().sum() == 299 - labelled
 
 
@@ -236,17 +239,17 @@ def test_an_all_empty_label_column_is_unlabelled_data_with_a_warning(caplog):
     frame["kind"] = np.nan
     with caplog.at_level("WARNING"):
         validated, schema = validate_table(frame, "memory", label_column="kind")
-    assert schema["classes"] is None and "label" not in validated.columns and len(validated) == 60
-    assert schema["label_column"] == "kind"  # a scoring file may still carry it
+    assert schema.classes is None and "label" not in validated.columns and len(validated) == 60
+    assert schema.label_column == "kind"  # a scoring file may still carry it
     assert "memory: column 'kind' (label) is empty in every row: the data is treated as unlabelled" in caplog.text
-    assert (schema["labelled_rows"], schema["unlabelled_rows"]) == (0, 60)
+    assert (schema.labelled_rows, schema.unlabelled_rows) == (0, 60)
 
 
 def test_a_text_label_of_spaces_is_as_empty_as_a_blank_cell():
     frame = _table(8)
     frame["kind"] = ["cat", "", "dog", None, "  ", "cat", "dog", np.nan]
     validated, schema = validate_table(frame, "memory", label_column="kind")
-    assert schema["classes"] == ["cat", "dog"] and schema["unlabelled_rows"] == 4
+    assert schema.classes == ["cat", "dog"] and schema.unlabelled_rows == 4
     assert validated["label"].notna().tolist() == [True, False, True, False, False, True, True, False]
 
 
@@ -254,21 +257,22 @@ def test_the_split_stratifies_the_labelled_rows_and_places_the_unlabelled_ones()
     from autoencoder_pipelines.pipelines.data_processing.nodes import count_rows
 
     validated, schema = validate_table(_partly_labelled(600, empty=0.7), "memory", label_column="kind")
-    parts = split_and_scale(validated, schema, SplitParams(), RuntimeParams(seed=3))
-    ids = [set(part["id"]) for part in parts[:3]]
+    data, _ = split_and_scale(validated, schema, SplitParams(), Runtime(RuntimeParams(seed=3)))
+    parts = [data.train, data.val, data.test]
+    ids = [set(part["id"]) for part in parts]
     assert set.union(*ids) == set(validated["id"]) and sum(map(len, ids)) == 600
-    counts = count_rows(*parts[:3], schema)
-    assert counts["data.labelled_rows"] == schema["labelled_rows"]
-    assert counts["data.unlabelled_rows"] == schema["unlabelled_rows"]
+    counts = count_rows(data)
+    assert counts["data.labelled_rows"] == schema.labelled_rows
+    assert counts["data.unlabelled_rows"] == schema.unlabelled_rows
     for name, part, share in (("train", parts[0], 0.7), ("val", parts[1], 0.1), ("test", parts[2], 0.2)):
         # both kinds of row in every part, in about the split's proportions
-        assert counts[f"data.{name}_unlabelled_rows"] == pytest.approx(share * schema["unlabelled_rows"], abs=1)
-        assert counts[f"data.{name}_labelled_rows"] == pytest.approx(share * schema["labelled_rows"], abs=1)
+        assert counts[f"data.{name}_unlabelled_rows"] == pytest.approx(share * schema.unlabelled_rows, abs=1)
+        assert counts[f"data.{name}_labelled_rows"] == pytest.approx(share * schema.labelled_rows, abs=1)
     per_class = parts[2]["label"].value_counts()
     assert per_class.max() - per_class.min() <= 2  # stratified (the labelled classes are balanced)
     assert not parts[0]["label"].head(20).notna().all() and parts[0]["label"].head(20).notna().any()  # mixed
-    again = split_and_scale(validated, schema, SplitParams(), RuntimeParams(seed=3))
-    assert [p["id"].tolist() for p in again[:3]] == [p["id"].tolist() for p in parts[:3]]  # seeded
+    again, _ = split_and_scale(validated, schema, SplitParams(), Runtime(RuntimeParams(seed=3)))
+    assert [p["id"].tolist() for p in again.parts().values()] == [p["id"].tolist() for p in parts]  # seeded
 
 
 def test_a_stratified_fraction_keeps_every_class_and_grows_by_adding_rows():
@@ -284,3 +288,38 @@ def test_a_stratified_fraction_keeps_every_class_and_grows_by_adding_rows():
     assert len(stratified_sample(frame, 1.0, seed=7)) == 210
     assert stratified_sample(frame, 0.5, seed=7)["id"].tolist() == half["id"].tolist()
     assert stratified_sample(frame, 0.5, seed=8)["id"].tolist() != half["id"].tolist()
+
+
+# -- the schema --------------------------------------------------------------------------------
+
+
+def test_the_schema_is_typed_and_written_as_the_json_it_always_was(tmp_path):
+    from autoencoder_pipelines.data.schema import DataSchema
+    from autoencoder_pipelines.framework.datasets import DataSchemaDataset
+
+    frame = _table()
+    frame.loc[5, "kind"] = None
+    _, schema = validate_table(frame, "memory", label_column="kind")
+    assert (schema.has_labels, schema.n_classes, schema.n_features, schema.is_images) == (True, 3, 4, False)
+    assert schema.labelled_count == 59
+    # the keys ingestion wrote before the schema was typed, in its order, and nothing else
+    assert list(schema.to_json()) == ["source", "features", "label_column", "id_column", "classes", "image_shape",
+                                      "n_rows", "labelled_rows", "unlabelled_rows"]
+    dataset = DataSchemaDataset(filepath=str(tmp_path / "data_schema.json"))
+    dataset.save(schema)
+    assert dataset.load() == schema
+    # a file written before partial labels (no row counts) still loads: every row labelled
+    old = {"source": "sklearn digits", "features": ["a", "b"], "label_column": "label", "id_column": None,
+           "classes": [0, 1], "image_shape": None, "n_rows": 10, "default_normal_classes": [0]}
+    assert DataSchema.from_json(old).labelled_count == 10 and DataSchema.from_json(old).to_json() == old
+    with pytest.raises(ValueError, match="featurs"):  # a key the schema does not know is refused, not ignored
+        DataSchema.from_json({**old, "featurs": ["a"]})
+
+
+def test_windows_know_their_gap_and_tables_have_none():
+    from autoencoder_pipelines.data.schema import DataSchema
+
+    windows = DataSchema(source="s", features=["a_t0"], n_rows=9, window_shape=[1, 8], window_stride=2)
+    assert windows.is_windows and windows.window_gap == 3  # (8 - 1) // 2
+    with pytest.raises(ValueError, match="not windows of a series"):
+        DataSchema(source="t", features=["a"], n_rows=9).window_gap

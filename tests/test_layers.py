@@ -81,7 +81,6 @@ def test_a_module_imports_only_its_own_layer_and_the_layers_below(module):
     assert not found, f"{module} ({layer_of(module)}) imports {found}: a layer imports only the layers below it"
 
 
-@pytest.mark.xfail(strict=True, reason="anomaly/pipeline.py re-declares reporting's nodes until reporting is a modular pipeline")
 def test_no_module_outside_pipelines_imports_a_node_module_and_no_pipeline_another_pipelines_nodes():
     wrong = []
     for module, targets in GRAPH.items():

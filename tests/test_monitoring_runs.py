@@ -72,7 +72,7 @@ def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(trained_projec
     assert len(history) == 2 and list(history["alert"]) == [0, 1] and list(history["rows"]) == [600, 600]
     assert all(name in history["most_drifted"].iloc[1] for name in MOVED)
     assert history["alert_text"].fillna("").iloc[1] == alert
-    assert project.path("data/08_reporting/monitoring/scoring_runs.png").stat().st_size > 10_000
+    assert project.path("data/08_reporting/scoring_runs.png").stat().st_size > 10_000
     assert len(project.runs(SCORING)) == 2  # monitor opened no run
 
 
@@ -110,7 +110,7 @@ def test_the_monitor_pipeline_without_scoring_runs_draws_a_placeholder(trained_p
     project = trained_project.copy(tmp_path / "project")
     project.run("monitor")
     assert pd.read_csv(project.path("data/08_reporting/monitoring/scoring_runs.csv")).empty
-    assert project.path("data/08_reporting/monitoring/scoring_runs.png").is_file()
+    assert project.path("data/08_reporting/scoring_runs.png").is_file()
 
 
 def test_an_alert_is_a_user_error_with_its_own_exit_code():

@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.checks import normal_classes
 
 BASELINE_KEYS = ["anomaly.roc_auc", "anomaly.average_precision", "anomaly.isolation_forest.roc_auc",
@@ -26,7 +27,8 @@ def test_hidden_sizes_follow_the_number_of_features(n_features, sizes):
 
 
 def test_scaling_and_loss_follow_the_kind_of_data():
-    image, table = {"image_shape": [8, 8]}, {"image_shape": None}
+    table = DataSchema(source="t", features=[f"p{i}" for i in range(64)], n_rows=10)
+    image = table.model_copy(update={"image_shape": [8, 8]})
     assert (SplitParams().scaling_for(image), SplitParams().scaling_for(table)) == ("global", "robust")
     assert (ModelParams().loss_for(image), ModelParams().loss_for(table)) == ("bce", "mse")
     assert SplitParams(scaling="per_feature").scaling_for(image) == "per_feature"
@@ -34,7 +36,7 @@ def test_scaling_and_loss_follow_the_kind_of_data():
 
 @pytest.mark.parametrize("classes, expected", [([0, 1], [0]), ([False, True], [False]), (None, None)])
 def test_normal_classes_default_from_the_label(classes, expected):
-    schema = {"classes": classes, "label_column": "y"}
+    schema = DataSchema(source="t", features=["a"], classes=classes, label_column="y", n_rows=10)
     assert normal_classes(AnomalyParams(), schema) == expected
 
 

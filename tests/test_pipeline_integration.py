@@ -88,7 +88,7 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(trained
         assert [m.step for m in history] == list(range(1, epochs + 1)), key
     for key in REQUIRED_METRICS:
         assert key in run.data.metrics, key
-    assert run.data.metrics["time/node.pretrain_stack"] > 0
+    assert run.data.metrics["time/node.pretraining.pretrain_stack"] > 0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert {f"figures/{f}" for f in FIGURES} <= artifacts
     assert "metrics.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -101,6 +101,46 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(trained
     downloaded = client.download_artifacts(run.info.run_id, "models/classifier.pt", str(trained_project.path("dl")))
     x = torch.rand(5, 64)
     assert torch.equal(load(downloaded)(x), load(local_path)(x))
+
+
+def test_the_report_is_drawn_again_from_the_saved_outputs_without_training(trained_project, tmp_path):
+    """`kedro run --pipelines=denoise --from-nodes=reporting.<node>`: every reporting node reads
+    what the training saved (metrics, histories, models, the split), so nothing trains again."""
+    project = trained_project.copy(tmp_path / "project")
+    before = project.metrics()
+    models = sorted(str(p.relative_to(project.root)) for p in project.path("data/06_models").rglob("*.pt"))
+    drawn = ["metrics.json", "learning_curves.png", "denoising_grid.png", "accuracy_comparison.png"]
+    for name in drawn:
+        project.path(f"data/08_reporting/{name}").unlink()
+    # the summary (metrics.json from every pipeline's metrics, the histories) and two figures
+    # that read the split, the noisy and denoised test rows, the classifiers' metrics
+    project.run("denoise", from_nodes=[f"reporting.{name}" for name in (
+        "build_metrics", "collect_histories", "plot_learning_curves", "plot_denoising_grid", "plot_accuracy_comparison")])
+    for name in drawn:
+        assert project.path(f"data/08_reporting/{name}").stat().st_size > 1000, name
+    after = project.metrics()
+    assert {k: v for k, v in after.items() if k != "run.seconds"} == {k: v for k, v in before.items() if k != "run.seconds"}
+    assert sorted(str(p.relative_to(project.root)) for p in project.path("data/06_models").rglob("*.pt")) == models
+    replot = max(project.runs(), key=lambda run: run.info.start_time)
+    timed = {key.removeprefix("time/node.") for key in replot.data.metrics if key.startswith("time/node.")}
+    assert timed and all(name.startswith("reporting.") for name in timed), timed  # no training node ran
+
+
+def test_a_run_from_a_later_node_checks_the_settings_it_uses_on_the_saved_data(trained_project, tmp_path):
+    """--from-nodes leaves the check nodes out: the project hook runs those of the sections the
+    run uses, on the saved data, before its first node; a re-plot uses no model setting."""
+    import pytest
+
+    from autoencoder_pipelines.data.errors import ConfigError
+
+    project = trained_project.copy(tmp_path / "project")
+    files = lambda: {p: p.stat().st_mtime_ns for p in project.path("data").rglob("*") if p.is_file() and ".training" not in p.name}  # noqa: E731
+    before = files()
+    with pytest.raises(ConfigError, match="the code size 80 must be smaller than the 64 input features"):
+        project.run("denoise", from_nodes=["pretraining.pretrain_stack"], model={"hidden_sizes": [100, 80]})
+    assert files() == before  # no node ran
+    project.run("denoise", from_nodes=["reporting.plot_codes_2d"], model={"hidden_sizes": [100, 80]})
+    assert files() != before
 
 
 def test_an_unlabelled_csv_runs_without_a_classifier(make_project, tiny):

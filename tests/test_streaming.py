@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from autoencoder_pipelines.config import ModelParams, ScoringParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile
 from autoencoder_pipelines.framework.datasets import ParquetPartitions, parquet_stream
 from autoencoder_pipelines.jobs.autoencoders import architecture
@@ -31,13 +32,11 @@ class Model:
 
 def _scorer(id_column: str | None = None) -> Scorer:
     torch.manual_seed(0)
-    schema = {"features": FEATURES, "classes": ["a", "b", "c"], "id_column": id_column, "label_column": None}
+    schema = DataSchema(source="t", features=FEATURES, classes=["a", "b", "c"], id_column=id_column, n_rows=ROWS)
     kind = get_kind("undercomplete")
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[8, 3]), schema)
     autoencoder = kind.build(arch)
-    detector = AutoencoderDetector(network=kind.build(arch))
-    detector.threshold_ = 0.2
-    detector.center_, detector.scale_ = torch.full((12,), 0.5), torch.full((12,), 0.3)
+    detector = AutoencoderDetector.fitted(kind.build(arch), threshold=0.2, center=torch.full((12,), 0.5), scale=torch.full((12,), 0.3))
     scaler = {"kind": "per_feature", "features": FEATURES, "minimum": [-1.0] * 12, "maximum": [2.0] * 12}
     return Scorer(schema, scaler, autoencoder, detector, EncoderClassifier.on(autoencoder, 3))
 

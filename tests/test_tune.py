@@ -10,11 +10,11 @@ import yaml
 from pydantic import ValidationError
 
 from autoencoder_pipelines.config import ConfigError, TuneParams, validate_parameters
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.tuning import check_search, default_choices, resolve
 from autoencoder_pipelines.nn.trainer import Pruning
 
-SCHEMA = {"source": "table.csv", "features": [f"x{i}" for i in range(10)], "n_rows": 200, "classes": None,
-          "label_column": None, "image_shape": None}
+SCHEMA = DataSchema(source="table.csv", features=[f"x{i}" for i in range(10)], n_rows=200)
 
 
 def _sections(**overrides):

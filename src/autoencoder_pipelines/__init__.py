@@ -12,3 +12,17 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`from autoencoder_pipelines import AutoencoderDetector`: the anomaly detector, a
+    scikit-learn estimator (nn/detector.py), imported (with torch) only when asked for, so that
+    importing the package stays light."""
+    if name == "AutoencoderDetector":
+        from autoencoder_pipelines.nn.detector import AutoencoderDetector
+
+        return AutoencoderDetector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["AutoencoderDetector", "__version__"]

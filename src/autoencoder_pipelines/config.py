@@ -25,8 +25,9 @@ from pydantic import (
 )
 
 from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.nn.kinds import kind_names
-from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes
+from autoencoder_pipelines.nn.sizes import default_batch_size
 
 
 class _Strict(BaseModel):
@@ -201,12 +202,12 @@ class SplitParams(_Strict):
         "shared time steps. per_feature: each feature's min-max.",
     )
 
-    def scaling_for(self, schema: dict[str, Any]) -> str:
+    def scaling_for(self, schema: DataSchema) -> str:
         if self.scaling != "auto":
             return self.scaling
-        if schema.get("window_shape"):
+        if schema.is_windows:
             return "per_channel"
-        return "global" if is_images(schema) else "robust"
+        return "global" if schema.is_images else "robust"
 
     @model_validator(mode="after")
     def _room_for_training(self) -> "SplitParams":
@@ -249,15 +250,10 @@ def stack_sizes(n_features: int) -> list[int]:
     return [min(max(4 * n_features, 16), 256), max(min(max(2 * n_features, 8), 128), code + 1), code]
 
 
-def is_images(schema: dict[str, Any]) -> bool:
-    """Rows are images when the data says its shape (data.image_shape; the bundled digits)."""
-    return bool(schema.get("image_shape"))
-
-
-def data_loss(loss: str, schema: dict[str, Any]) -> str:
+def data_loss(loss: str, schema: DataSchema) -> str:
     """`loss`, or for auto: bce for images (pixel intensities in [0, 1]), mse for tables and for
     windows of a series (continuous values: a Gaussian, not a Bernoulli, likelihood)."""
-    return loss if loss != "auto" else ("bce" if is_images(schema) else "mse")
+    return loss if loss != "auto" else ("bce" if schema.is_images else "mse")
 
 
 class ModelParams(_Strict):
@@ -314,7 +310,7 @@ class ModelParams(_Strict):
         """The configured sizes, or `stack_sizes(n_features)`."""
         return list(self.hidden_sizes) if self.hidden_sizes is not None else stack_sizes(n_features)
 
-    def loss_for(self, schema: dict[str, Any]) -> str:
+    def loss_for(self, schema: DataSchema) -> str:
         return data_loss(self.loss, schema)
 
     @model_validator(mode="after")
@@ -459,13 +455,17 @@ class ReductionParams(PhaseParams):
 class AnomalyParams(PhaseParams):
     """The detector (nn/detector.py): its network, training and threshold."""
 
-    def detector_choices(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """hidden_sizes, standardize and loss as set, or from the kind of data."""
-        d, images = len(schema["features"]), is_images(schema)
+    def detector_choices(self, schema: DataSchema) -> dict[str, Any]:
+        """hidden_sizes, standardize, loss and score_rule as set, or from the kind of data. A table's
+        hidden sizes are None unless set: the detector derives its code from the training rows
+        (nn.sizes.detector_code_size) when it fits."""
+        d, images = schema.n_features, schema.is_images
+        sizes = self.hidden_sizes or (stack_sizes(d) if images else None)
         return {
-            "hidden_sizes": list(self.hidden_sizes or (stack_sizes(d) if images else default_hidden_sizes(d))),
+            "hidden_sizes": None if sizes is None else list(sizes),
             "standardize": (not images) if self.standardize is None else self.standardize,
             "loss": data_loss(self.loss, schema),
+            "score_rule": self.score_rule or ("reconstruction" if images else "combined"),
         }
 
     normal_classes: Optional[list[Any]] = Field(
@@ -486,10 +486,16 @@ class AnomalyParams(PhaseParams):
         0.05, gt=0, lt=0.5,
         description="With threshold_rule false_alarm_rate: the share of normal validation rows flagged.",
     )
+    score_rule: Optional[Literal["combined", "reconstruction"]] = Field(
+        None,
+        description="combined: the larger of the standardised reconstruction error and Mahalanobis distance from the "
+        "normal rows' centre; reconstruction: the error alone; null: combined on tables, reconstruction on images "
+        "(the distance between pixel vectors ranked the bundled digits' anomalies worse: ROC-AUC 0.893 against 0.937).",
+    )
     hidden_sizes: Optional[list[int]] = Field(
         None, min_length=1,
-        description="The detector's hidden sizes; null: tables [min(2d, 256), d // 4], images model.hidden_sizes' "
-        "rule.",
+        description="The detector's hidden sizes; null: tables [min(2d, 256), code] with the code as wide as the "
+        "principal components holding 90% of the normal training rows' variance, images model.hidden_sizes' rule.",
     )
     standardize: Optional[bool] = Field(
         None,

@@ -4,6 +4,7 @@ import warnings
 
 from omegaconf.resolvers import oc
 
+from autoencoder_pipelines.framework.config_loader import TypedConfigLoader
 from autoencoder_pipelines.framework.hooks import (
     DistributedRunHook,
     NodeTimingHook,
@@ -20,6 +21,8 @@ HOOKS = (ProjectHooks(), NodeTimingHook(), DistributedRunHook(), MlflowTrackingH
 # every run; `kedro viz run` works without them.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
 
+# The parameters are parsed once into their typed sections (config.py) when they are read.
+CONFIG_LOADER_CLASS = TypedConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

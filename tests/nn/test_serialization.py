@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
 from autoencoder_pipelines.nn.networks import (
     DenseAutoencoder,
@@ -67,17 +67,16 @@ def test_a_classifier_roundtrips_with_its_head(arch_for, tmp_path, same_weights)
 
 def test_a_bundle_holds_several_models_and_meta(arch_for, tmp_path, same_weights):
     autoencoder = _perturbed(get_kind("sparse").build(arch_for("sparse", options={"sparsity": "kl"})))
-    detector = AutoencoderDetector(DetectorSettings(epochs=3), _perturbed(get_kind("conv").build(arch_for("conv"))))
-    detector.threshold_, detector.center_, detector.scale_ = 0.125, torch.rand(16), torch.rand(16) + 0.5
+    detector = AutoencoderDetector.fitted(_perturbed(get_kind("conv").build(arch_for("conv"))), 0.125, torch.rand(16), torch.rand(16) + 0.5, epochs=3)
     meta = {"columns": ["a", "b"], "scale": {"min": 0.0, "max": 2.5}}
     save_bundle(tmp_path / "bundle.pt", {"autoencoder": autoencoder, "detector": detector}, meta)
     loaded_meta, parts = load_bundle(tmp_path / "bundle.pt")
     assert loaded_meta == meta and set(parts) == {"autoencoder", "detector"}
     _assert_same_model(parts["autoencoder"], autoencoder, torch.rand(5, 16), same_weights)
     assert parts["autoencoder"].architecture.options == {"sparsity": "kl"}
-    assert parts["detector"].threshold_ == 0.125 and parts["detector"].settings == DetectorSettings(epochs=3)
+    assert parts["detector"].threshold_ == 0.125 and parts["detector"].get_params() == {**detector.get_params(), "network": None}
     assert torch.equal(parts["detector"].center_, detector.center_) and torch.equal(parts["detector"].scale_, detector.scale_)
-    _assert_same_model(parts["detector"].network, detector.network, torch.rand(5, 16), same_weights)
+    _assert_same_model(parts["detector"].network_, detector.network_, torch.rand(5, 16), same_weights)
 
 
 def _text(path):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from autoencoder_pipelines.config import RuntimeParams
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.runtime import resolve_runtime
 
 FEATURES = [f"f{i}" for i in range(16)]
@@ -17,8 +18,8 @@ def runtime():
 
 @pytest.fixture(scope="session")
 def schema():
-    return {"source": "test table", "features": FEATURES, "image_shape": [4, 4], "classes": [0, 1],
-            "label_column": "label", "id_column": None}
+    return DataSchema(source="test table", features=FEATURES, image_shape=[4, 4], classes=[0, 1], label_column="label",
+                      id_column=None, n_rows=64)
 
 
 @pytest.fixture(scope="session")

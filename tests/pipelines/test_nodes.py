@@ -1,7 +1,7 @@
 """Training and evaluation nodes on in-memory data: each kind gets its own objective, settings
 reach the phases they configure, outputs have the promised shape."""
 
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from autoencoder_pipelines.config import (
     ReductionParams,
 )
 from autoencoder_pipelines.data.errors import ConfigError
-from autoencoder_pipelines.data.frames import Skipped
+from autoencoder_pipelines.data.frames import ModelInput, Skipped
 from autoencoder_pipelines.jobs.anomaly import train_detector
 from autoencoder_pipelines.jobs.autoencoders import layer_losses
 from autoencoder_pipelines.jobs.classification import (
@@ -40,8 +40,14 @@ PRETRAIN = PretrainParams(epochs=1, batch_size=32)
 MASKING = CorruptionParams(kind="masking", level=0.25)
 
 
+def rows(frame, schema, train=None, val=None, test=None, **changes):
+    """A ModelInput of `frame` in every part (or the parts given), its schema with `changes`."""
+    schema = schema.model_copy(update=changes) if changes else schema
+    return ModelInput(frame if train is None else train, frame if val is None else val, frame if test is None else test, schema)
+
+
 def _pretrain(frame, schema, runtime, kind="denoising", **model):
-    return pretrain_stack(frame, frame, schema, ModelParams(kind=kind, hidden_sizes=[8, 4], **model), PRETRAIN, MASKING, runtime)
+    return pretrain_stack(rows(frame, schema), ModelParams(kind=kind, hidden_sizes=[8, 4], **model), PRETRAIN, MASKING, runtime)
 
 
 def _spy_pretrain(frame, schema, runtime, kind):
@@ -68,7 +74,7 @@ def test_stacking_kinds_pretrain_per_layer_and_the_others_end_to_end(frame, sche
 
 def test_conv_needs_an_image_shape(frame, schema, runtime):
     with pytest.raises(ConfigError, match="model.kind 'conv' needs images: set data.image_shape"):
-        _pretrain(frame, {**schema, "image_shape": None}, runtime, "conv")
+        _pretrain(frame, schema.model_copy(update={"image_shape": None}), runtime, "conv")
 
 
 @pytest.mark.parametrize("kind", ["vae", "conv", "denoising"])
@@ -85,34 +91,33 @@ def test_the_first_layer_reconstructs_the_data_and_the_others_hidden_codes(schem
     assert layer_losses(ModelParams(hidden_sizes=[8, 4, 2], loss="bce", hidden_loss="l1"), schema) == ["bce", "l1", "l1"]
     # auto: bce for images, mse for tables; the sizes follow the data when unset
     assert layer_losses(ModelParams(), schema) == ["bce", "mse", "mse"]
-    assert layer_losses(ModelParams(), {**schema, "image_shape": None}) == ["mse", "mse", "mse"]
+    assert layer_losses(ModelParams(), schema.model_copy(update={"image_shape": None})) == ["mse", "mse", "mse"]
 
 
 def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime)
     params = FinetuneParams(epochs=2, batch_size=32, mode="head_only", train_on_validation=False)
-    classifier, history = finetune_classifier(stack, frame, frame, schema, params, runtime)
+    classifier, history = finetune_classifier(stack, rows(frame, schema), params, runtime)
     assert set(history) == {"finetune.train_loss", "finetune.val_loss", "finetune.val_accuracy"}
     # head_only froze the pretrained encoder; the random-init twin always trains in full
     assert all(np.allclose(a.detach(), b.detach()) for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters()))
     model = ModelParams(hidden_sizes=[8, 4])
-    twin, _ = train_random_init_classifier(frame, frame, schema, model, params, runtime)
-    metrics, predictions = evaluate_classifiers(classifier, twin, frame, frame, schema)
+    twin, _ = train_random_init_classifier(rows(frame, schema), model, params, runtime)
+    metrics, predictions = evaluate_classifiers(classifier, twin, rows(frame, schema), frame)
     assert set(metrics) == {"finetune.test_accuracy", "finetune.noisy_test_accuracy",
                             "finetune.random_init_test_accuracy", "finetune.random_init_noisy_test_accuracy",
                             "finetune.test_majority_rate", "finetune.test_balanced_accuracy",
                             "finetune.random_init_test_balanced_accuracy"}
     assert metrics["finetune.test_majority_rate"] == 0.5
     assert list(predictions.columns) == ["id", "label", "predicted", "random_init_predicted"]
-    unlabelled = {**schema, "classes": None}
-    skipped, history = finetune_classifier(stack, frame, frame, unlabelled, params, runtime)
+    skipped, history = finetune_classifier(stack, rows(frame, schema, classes=None), params, runtime)
     assert isinstance(skipped, Skipped) and history == {}
 
 
 def test_the_denoiser_is_a_fine_tuned_copy(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime)
     before = [p.detach().clone() for p in stack.parameters()]
-    denoiser, history = finetune_denoiser(stack, frame, frame, frame, schema, ModelParams(hidden_sizes=[8, 4]), MASKING,
+    denoiser, history = finetune_denoiser(stack, rows(frame, schema), ModelParams(hidden_sizes=[8, 4]), MASKING,
                                           DenoiserParams(epochs=2, batch_size=32), runtime)
     assert set(history) == {"denoiser.train_loss", "denoiser.val_loss", "denoiser.val_mse"}
     assert all(np.array_equal(a, b.detach()) for a, b in zip(before, stack.parameters()))
@@ -122,19 +127,19 @@ def test_the_denoiser_is_a_fine_tuned_copy(frame, schema, runtime):
 def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     params = ReductionParams(epochs=1, sweep_code_sizes=[2, 6, 16], sweep_epochs=1, batch_size=32)
-    table = sweep_code_sizes(stack, stack, frame, frame, frame, schema, ModelParams(kind="undercomplete", hidden_sizes=[8, 4]), params, runtime)
+    table = sweep_code_sizes(stack, stack, rows(frame, schema), ModelParams(kind="undercomplete", hidden_sizes=[8, 4]), params, runtime)
     assert list(table["code_size"]) == [2, 4, 6]  # 16 is not smaller than the 16 features
     assert list(table["epochs"]) == [1, 1, 1]
     vae, _ = _pretrain(frame, schema, runtime, "vae")
-    table = sweep_code_sizes(vae, vae, frame, frame, frame, schema, ModelParams(kind="vae", hidden_sizes=[8, 4]), params, runtime)
+    table = sweep_code_sizes(vae, vae, rows(frame, schema), ModelParams(kind="vae", hidden_sizes=[8, 4]), params, runtime)
     assert list(table["code_size"]) == [4]
 
 
 def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame, schema, runtime):
     params = AnomalyParams(epochs=30, batch_size=16, normal_classes=[0], patience=None)
-    detector, history = train_detector(frame, frame, schema, params, runtime)
+    detector, history = train_detector(rows(frame, schema), params, runtime)
     assert len(history["anomaly.train_loss"]) == 30
-    scores, metrics = score_anomalies(detector, frame, frame, frame, schema, params)
+    scores, metrics = score_anomalies(detector, rows(frame, schema), params)
     assert len(scores) == 3 * len(frame)
     assert (scores["is_anomaly"] == (scores["reconstruction_error"] > metrics["anomaly.threshold"])).all()
     assert metrics["anomaly.roc_auc"] > 0.9  # class 1 was never seen by the detector
@@ -144,50 +149,62 @@ def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame
 
 def test_normal_classes_must_exist(frame, schema, runtime):
     with pytest.raises(ConfigError, match=r"anomaly.normal_classes: \['cat'\] are not classes of the data"):
-        train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=["cat"]), runtime)
+        train_detector(rows(frame, schema), AnomalyParams(epochs=1, normal_classes=["cat"]), runtime)
+
+
+def test_the_detectors_score_rule_and_code_follow_the_kind_of_data_unless_set(frame, schema, runtime):
+    table = schema.model_copy(update={"image_shape": None})
+    detector, _ = train_detector(rows(frame, table), AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    assert detector.score_rule == "combined" and detector.score_reference_ is not None
+    assert detector.network_.config["hidden_sizes"][0] == 32  # [2d, the code from the rows' variance]
+    assert AnomalyParams().detector_choices(schema)["score_rule"] == "reconstruction"  # images
+    assert AnomalyParams(score_rule="combined").detector_choices(schema)["score_rule"] == "combined"
+    chosen, _ = train_detector(rows(frame, table), AnomalyParams(epochs=1, normal_classes=[0], score_rule="reconstruction",
+                                                                 hidden_sizes=[8, 3]), runtime)
+    assert chosen.score_reference_ is None and chosen.network_.config["hidden_sizes"] == [8, 3]
 
 
 def _scorer(frame, schema, runtime, id_column):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
-    scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
-    return build_scorer(frame, {**schema, "id_column": id_column}, scaler, stack, detector, Skipped("no labels"))
+    detector, _ = train_detector(rows(frame, schema), AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    scaler = {"kind": "global", "features": schema.features, "minimum": [0.0] * 16, "maximum": [1.0] * 16}
+    return build_scorer(frame, schema.model_copy(update={"id_column": id_column}), scaler, stack, detector, Skipped("no labels"))
 
 
 def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
     scorer = _scorer(frame, schema, runtime, "row")
     example = scorer.input_example()
-    assert list(example.columns) == [*schema["features"], "row"] and len(example) == 5
+    assert list(example.columns) == [*schema.features, "row"] and len(example) == 5
     assert list(scorer.score(example)["id"]) == list(frame["id"].head(5))
 
 
 def test_scored_ids_are_the_id_column_or_source_and_row_and_never_repeat(frame, schema, runtime):
     from autoencoder_pipelines.data.errors import DataValidationError
 
-    rows = frame[schema["features"]].head(8)
+    head = frame[schema.features].head(8)
     without_ids = _scorer(frame, schema, runtime, None)
-    assert list(without_ids.score(rows, source="day1.csv")["id"]) == [f"day1.csv:{i}" for i in range(8)]
-    assert list(without_ids.score(rows, source="day2.csv")["id"])[:2] == ["day2.csv:0", "day2.csv:1"]
+    assert list(without_ids.score(head, source="day1.csv")["id"]) == [f"day1.csv:{i}" for i in range(8)]
+    assert list(without_ids.score(head, source="day2.csv")["id"])[:2] == ["day2.csv:0", "day2.csv:1"]
 
     with_ids = _scorer(frame, schema, runtime, "row")
     with pytest.raises(DataValidationError, match=r"day1.csv: the id column 'row' \(data.id_column of the model\) is missing"):
-        with_ids.score(rows, source="day1.csv", require_id=True)
-    duplicated = rows.assign(row=["a", "b", "a", "c", "b", "d", "e", "a"])
+        with_ids.score(head, source="day1.csv", require_id=True)
+    duplicated = head.assign(row=["a", "b", "a", "c", "b", "d", "e", "a"])
     with pytest.raises(DataValidationError) as error:
         with_ids.score(duplicated, source="day1.csv")
     assert str(error.value) == ("day1.csv: column 'row' (id): 5 rows share 2 id(s), e.g. ['a', 'b']; "
                                 "ids must be unique within a file")
     with pytest.raises(DataValidationError, match="day1.csv: column 'row' \\(id\\): 1 missing id"):
-        with_ids.score(rows.assign(row=["a", None, "c", "d", "e", "f", "g", "h"]), source="day1.csv")
-    assert list(with_ids.score(rows.assign(row=[f"r{i}" for i in range(8)]), source="day1.csv",
+        with_ids.score(head.assign(row=["a", None, "c", "d", "e", "f", "g", "h"]), source="day1.csv")
+    assert list(with_ids.score(head.assign(row=[f"r{i}" for i in range(8)]), source="day1.csv",
                                require_id=True)["id"]) == [f"r{i}" for i in range(8)]
 
 
 def test_only_generative_kinds_draw_samples(frame, schema, runtime):
     vae, _ = _pretrain(frame, schema, runtime, "vae")
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
-    assert len(plot_generated_samples(vae, frame, schema).axes) == 32  # 3 rows of prior draws, 1 of interpolation
-    assert len(plot_generated_samples(stack, frame, schema).axes) == 1  # "does not generate"
+    assert len(plot_generated_samples(vae, rows(frame, schema)).axes) == 32  # 3 rows of prior draws, 1 of interpolation
+    assert len(plot_generated_samples(stack, rows(frame, schema)).axes) == 1  # "does not generate"
 
 
 def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstream_node(frame, schema, runtime, tmp_path):
@@ -202,24 +219,25 @@ def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstr
     assert network.prior_means.shape == (2, 4)  # one component per class
     assert {f"pretrain.adversarial.{m}" for m in ("train_loss", "val_loss", "discriminator_loss", "generator_loss")} == set(history)
     with pytest.raises(ConfigError, match="class_gaussians' draws one Gaussian per class: it needs labels"):
-        _pretrain(frame, {**schema, "classes": None}, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+        _pretrain(frame, schema.model_copy(update={"classes": None}), runtime, "adversarial", adversarial={"prior": "class_gaussians"})
     model = ModelParams(kind="adversarial", hidden_sizes=[8, 4])
-    classifier, _ = finetune_classifier(network, frame, frame, schema, FinetuneParams(epochs=1, batch_size=32), runtime)
-    denoiser, _ = finetune_denoiser(network, frame, frame, frame, schema, model, MASKING, DenoiserParams(epochs=1, batch_size=32), runtime)
-    metrics, _ = evaluate_denoiser(denoiser, frame, frame, schema)
-    embeddings = export_embeddings(denoiser, frame, frame, frame, schema)
-    _, reduction = compare_with_pca(denoiser, frame, frame, frame, schema, ReductionParams())
+    data = rows(frame, schema)
+    classifier, _ = finetune_classifier(network, data, FinetuneParams(epochs=1, batch_size=32), runtime)
+    denoiser, _ = finetune_denoiser(network, data, model, MASKING, DenoiserParams(epochs=1, batch_size=32), runtime)
+    metrics, _ = evaluate_denoiser(denoiser, data, frame)
+    embeddings = export_embeddings(denoiser, data)
+    _, reduction = compare_with_pca(denoiser, data, ReductionParams())
     assert [c for c in embeddings.columns if c.startswith("z_")] == ["z_0", "z_1", "z_2", "z_3"]
     assert np.isfinite([metrics["denoise.test_mse_denoised"], reduction["reduction.ae_test_mse"]]).all()
-    detector, _ = train_detector(frame, frame, schema, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
-    scaler = {"kind": "global", "features": schema["features"], "minimum": [0.0] * 16, "maximum": [1.0] * 16}
+    detector, _ = train_detector(data, AnomalyParams(epochs=1, normal_classes=[0]), runtime)
+    scaler = {"kind": "global", "features": schema.features, "minimum": [0.0] * 16, "maximum": [1.0] * 16}
     scored = build_scorer(frame, schema, scaler, network, detector, classifier).score(frame.head(3))
     assert {"z_0", "predicted_class"} <= set(scored.columns)
     save(network, tmp_path / "aae.pt")  # the prior travels with the model; the discriminator does not
     loaded = load(tmp_path / "aae.pt")
     assert torch.equal(loaded.prior_means, network.prior_means)
     assert not any("discriminator" in key for key in loaded.state_dict())
-    assert len(plot_generated_samples(loaded, frame, schema).axes) > 1
+    assert len(plot_generated_samples(loaded, data).axes) > 1
 
 
 def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_same_size(frame, schema, runtime):
@@ -231,9 +249,10 @@ def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_
 
     network, _ = _pretrain(frame, schema, runtime, "undercomplete")
     train, test = frame.iloc[::2].reset_index(drop=True), frame.iloc[1::2].reset_index(drop=True)
-    embeddings = export_embeddings(network, train, test.head(4), test, schema)
-    pca, _ = compare_with_pca(network, train, test.head(4), test, schema, ReductionParams())
-    metrics = classify_features(embeddings, pca, train, test, schema)
+    data = rows(frame, schema, train=train, val=test.head(4), test=test)
+    embeddings = export_embeddings(network, data)
+    pca, _ = compare_with_pca(network, data, ReductionParams())
+    metrics = classify_features(embeddings, pca, data)
     assert {key for key in metrics if key.endswith("test_accuracy")} == {
         f"{features}.{classifier}.test_accuracy"
         for features in ("codes", "raw", "pca") for classifier in ("logistic_regression", "linear_svm")}
@@ -241,8 +260,9 @@ def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_
     assert metrics["raw.logistic_regression.test_accuracy"] == 1.0  # class 1 is brighter everywhere
     # the features' rows line up with their labels: scrambled labels score about chance
     scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7)) for split, part in (("train", train), ("test", test))}
-    assert classify_features(embeddings, pca, scrambled["train"], test, schema)["raw.linear_svm.test_accuracy"] < 0.75
-    assert classify_features(embeddings, pca, train, test, {**schema, "classes": None}) == {}
+    scrambled_data = rows(frame, schema, train=scrambled["train"], val=test.head(4), test=test)
+    assert classify_features(embeddings, pca, scrambled_data)["raw.linear_svm.test_accuracy"] < 0.75
+    assert classify_features(embeddings, pca, rows(frame, schema, train=train, test=test, classes=None)) == {}
 
 
 def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runtime):
@@ -250,7 +270,7 @@ def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runti
     from autoencoder_pipelines.pipelines.reporting.nodes import analyse_contraction
 
     network, _ = _pretrain(frame, schema, runtime, "contractive")
-    metrics, table, figure = analyse_contraction(network, frame, schema, ReportParams(contraction_rows=20))
+    metrics, table, figure = analyse_contraction(network, rows(frame, schema), ReportParams(contraction_rows=20))
     assert {"contraction.jacobian_frobenius", "contraction.jacobian_frobenius_normalised", "contraction.ratio_all",
             "contraction.sensitive_directions", "contraction.ratio.q00_01", "contraction.normalised_ratio.q90_100"} <= set(metrics)
     assert np.isfinite(list(metrics.values())).all()
@@ -264,18 +284,18 @@ def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runti
 
     for kind in ("adversarial", "vae"):
         network, _ = _pretrain(frame, schema, runtime, kind)
-        metrics, figure = compare_codes_with_prior(network, frame, schema, ReportParams())
+        metrics, figure = compare_codes_with_prior(network, rows(frame, schema), ReportParams())
         points = sum(len(collection.get_offsets()) for collection in figure.axes[0].collections)
         assert points == 2 * len(frame), kind  # every test code and as many prior draws
         assert set(metrics) == {"prior.linear_separability", "prior.mean_distance", "prior.code_std"}
         assert 0 <= metrics["prior.linear_separability"] <= 1
     # codes far from the prior are told apart from its draws; draws of the prior itself are not
     network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1)) + 5
-    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] > 0.95
+    assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] > 0.95
     network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1))
-    assert compare_codes_with_prior(network, frame, schema, ReportParams())[0]["prior.linear_separability"] < 0.7
+    assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] < 0.7
     stack, _ = _pretrain(frame, schema, runtime, "denoising")
-    metrics, figure = compare_codes_with_prior(stack, frame, schema, ReportParams())
+    metrics, figure = compare_codes_with_prior(stack, rows(frame, schema), ReportParams())
     assert metrics == {} and "no prior" in figure.axes[0].texts[0].get_text()
 
 
@@ -297,11 +317,11 @@ def test_unlabelled_rows_feed_pretraining_but_not_the_classifiers(frame, schema,
     assert {len(call.args[3]) for call in spy.call_args_list} == {len(partly)}  # every row, each layer
     params = FinetuneParams(epochs=1, batch_size=32)
     with patch.object(finetuning, "train_classifier", wraps=finetuning.train_classifier) as spy:
-        classifier, _ = finetune_classifier(stack, partly, partly, schema, params, runtime)
-        twin, _ = train_random_init_classifier(partly, partly, schema, ModelParams(hidden_sizes=[8, 4]), params, runtime)
+        classifier, _ = finetune_classifier(stack, rows(partly, schema), params, runtime)
+        twin, _ = train_random_init_classifier(rows(partly, schema), ModelParams(hidden_sizes=[8, 4]), params, runtime)
     for call in spy.call_args_list:  # x_train, y_train, x_val, y_val: the labelled rows only
         assert [len(t) for t in call.args[1:5]] == [n_labelled] * 4
-    metrics, predictions = evaluate_classifiers(classifier, twin, partly, partly, schema)
+    metrics, predictions = evaluate_classifiers(classifier, twin, rows(partly, schema), partly)
     assert len(predictions) == n_labelled and predictions["label"].notna().all()
     assert metrics["finetune.test_majority_rate"] == 0.5  # of the 16 labelled rows, 8 per class
 
@@ -312,8 +332,8 @@ def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime
     partly = _partly_labelled(frame)
     params = AnomalyParams(epochs=1, batch_size=16, normal_classes=[0])
     assert len(normal_part(partly, schema, params)) == 8  # the rows labelled 0, not the unlabelled ones
-    detector, _ = train_detector(partly, partly, schema, params, runtime)
-    scores, metrics = score_anomalies(detector, partly, partly, partly, schema, params)
+    detector, _ = train_detector(rows(partly, schema), params, runtime)
+    scores, metrics = score_anomalies(detector, rows(partly, schema), params)
     test = scores[scores["split"] == "test"]
     assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
     assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
@@ -321,30 +341,33 @@ def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime
 
 
 def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, schema, runtime):
+    from autoencoder_pipelines.jobs import classification
     from autoencoder_pipelines.pipelines.finetuning import nodes as finetuning_nodes
-    from autoencoder_pipelines.pipelines.finetuning.nodes import label_budget_curve
+    from autoencoder_pipelines.pipelines.finetuning.nodes import label_budget_curve, label_budget_fits
     from autoencoder_pipelines.pipelines.reporting.nodes import plot_label_budget
 
     partly = _partly_labelled(frame, keep_every=2)  # 32 labelled rows, 16 per class
+    data = rows(partly, schema)
     stack, _ = _pretrain(partly, schema, runtime)
     model, params = ModelParams(hidden_sizes=[8, 4]), FinetuneParams(epochs=2, batch_size=32, label_fractions=[1.0, 0.1, 0.5])
     assert params.label_fractions == [0.1, 0.5, 1.0]
-    classifier, history = finetune_classifier(stack, partly, partly, schema, params, runtime)
-    twin, twin_history = train_random_init_classifier(partly, partly, schema, model, params, runtime)
-    with patch.object(finetuning_nodes, "fit_classifier", wraps=finetuning_nodes.fit_classifier) as fit:
-        metrics, table = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly,
-                                            schema, model, params, runtime)
+    classifier, history = finetune_classifier(stack, data, params, runtime)
+    twin, twin_history = train_random_init_classifier(data, model, params, runtime)
+    fit = MagicMock(wraps=classification.fit_classifier)  # the pretrained classifiers' and the twins'
+    with patch.object(finetuning_nodes, "fit_classifier", fit), patch.object(classification, "fit_classifier", fit):
+        fits = label_budget_fits(stack, data, model, params, runtime)
+    metrics, table = label_budget_curve(fits, classifier, twin, history, twin_history, data)
     assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
     assert {len(call.args[1]) for call in fit.call_args_list} == {4, 16}  # 0.1: 2 of each class's 16; 0.5: 8
-    for fraction, rows in (("0.1", 8), ("0.5", 32), ("1.0", 64)):  # sampled training + validation rows
-        assert metrics[f"label_budget.{fraction}.labelled_rows"] == rows
+    for fraction, labelled in (("0.1", 8), ("0.5", 32), ("1.0", 64)):  # sampled training + validation rows
+        assert metrics[f"label_budget.{fraction}.labelled_rows"] == labelled
         for name in ("pretrained", "random_init", "pca_logreg"):
             assert 0 <= metrics[f"label_budget.{fraction}.{name}_test_accuracy"] <= 1
     assert list(table["fraction"]) == [0.1, 0.5, 1.0] and list(table["pretrained_epochs"]) == [2, 2, 2]
     figure = plot_label_budget(table)
     assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].get_lines()) == 3
-    off, empty = label_budget_curve(stack, classifier, twin, history, twin_history, partly, partly, partly, schema,
-                                    model, FinetuneParams(), runtime)
+    off, empty = label_budget_curve(label_budget_fits(stack, data, model, FinetuneParams(), runtime), classifier, twin,
+                                    history, twin_history, data)
     assert off == {} and empty.empty and len(plot_label_budget(empty).axes[0].get_lines()) == 0
 
 
@@ -360,7 +383,7 @@ def test_a_prior_with_a_component_per_class_pretrains_and_reports_on_the_labelle
     with patch.object(stacking, "train_autoencoder", wraps=stacking.train_autoencoder) as spy:
         network, _ = _pretrain(partly, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
     assert [len(call.args[3]) for call in spy.call_args_list] == [n_labelled]
-    metrics, figure = compare_codes_with_prior(network, partly, schema, ReportParams())
+    metrics, figure = compare_codes_with_prior(network, rows(partly, schema), ReportParams())
     assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 2 * n_labelled
     assert 0 <= metrics["prior.linear_separability"] <= 1
     with pytest.raises(ValueError, match=f"labels_tensor: {len(frame) - n_labelled} of {len(frame)} rows have no label"):

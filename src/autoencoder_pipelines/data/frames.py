@@ -1,19 +1,22 @@
 """The frames passed between nodes: the reserved columns `id`, optionally `label`, then the
-feature columns in schema order; labels, tensors, and the bundled digits."""
+feature columns in schema order; the split of them a model trains on (ModelInput); labels,
+tensors, and the bundled digits."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from autoencoder_pipelines.data.schema import DataSchema
+
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
-
 
 
 ID, LABEL = "id", "label"
@@ -44,28 +47,42 @@ def native(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+@dataclass(frozen=True, eq=False)
+class ModelInput:
+    """The split a model trains and is measured on (data/05_model_input): training, validation
+    and test rows, scaled, and the schema they follow. The test rows are for evaluation only."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    schema: DataSchema
+
+    PARTS = ("train", "val", "test")
+
+    def parts(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in self.PARTS}
+
+    def values(self, part: str) -> np.ndarray:
+        """The feature cells of one part, float32."""
+        return getattr(self, part)[self.schema.features].to_numpy(dtype="float32")
 
 
-def features_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.device | str" = "cpu") -> "torch.Tensor":
+def features_tensor(frame: pd.DataFrame, schema: DataSchema, device: "torch.device | str" = "cpu") -> "torch.Tensor":
     import torch
 
     # torch.tensor copies: pandas may hand out read-only arrays (copy-on-write).
-    return torch.tensor(frame[schema["features"]].to_numpy(dtype="float32"), device=device)
+    return torch.tensor(frame[schema.features].to_numpy(dtype="float32"), device=device)
 
 
-def labels_tensor(frame: pd.DataFrame, schema: dict[str, Any], device: "torch.device | str" = "cpu") -> "torch.Tensor":
+def labels_tensor(frame: pd.DataFrame, schema: DataSchema, device: "torch.device | str" = "cpu") -> "torch.Tensor":
     import torch
 
-    index = {value: i for i, value in enumerate(schema["classes"])}
+    index = {value: i for i, value in enumerate(schema.classes or [])}
     classes = frame[LABEL].map(index)
     if classes.isna().any():  # a caller's bug, not the user's: name it plainly
         raise ValueError(f"labels_tensor: {int(classes.isna().sum())} of {len(frame)} rows have no label; "
                          "pass labelled_part(frame)")
     return torch.tensor(classes.to_numpy(dtype="int64"), device=device)
-
-
-def has_labels(schema: dict[str, Any]) -> bool:
-    return schema.get("classes") is not None
 
 
 def is_labelled(frame: pd.DataFrame) -> pd.Series:

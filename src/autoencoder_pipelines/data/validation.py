@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,6 @@ import pandas as pd
 from autoencoder_pipelines.data.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    pass
 
 from autoencoder_pipelines.data.frames import (
     FLOAT32_MAX,
@@ -27,6 +24,7 @@ from autoencoder_pipelines.data.frames import (
     native,
     shown_names,
 )
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import (
     SOURCE_ATTR,
     check_unique_columns,
@@ -145,7 +143,7 @@ def validate_table(
     image_shape: list[int] | None = None,
     min_rows: int = 2,
     bad_rows: str = "refuse",
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, DataSchema]:
     """Check a raw table and return (frame with id/label/features, schema).
 
     Bad cells (see BadCells) are refused, naming file, line (or row), column and value for
@@ -166,128 +164,135 @@ def validate_table(
             )
     frame = frame.rename(columns=str)  # keeps frame.attrs (the file, for line numbers)
     roles = {c for c in (label_column, id_column) if c is not None}
-    ignored: list[str] = []
-    if feature_columns is None:
-        # A column is a feature when its values are numbers, or mostly numbers (the others are
-        # bad cells, reported below); text columns are left out, and the log names them.
-        candidates = [c for c in frame.columns if c not in roles]
-        features = []
-        for column in candidates:
-            values = frame[column]
-            if pd.api.types.is_bool_dtype(values):
-                ignored.append(column)
-            elif pd.api.types.is_numeric_dtype(values) or _numeric_share(values) >= 0.5:
-                features.append(column)
-            else:
-                ignored.append(column)
-        if not features:
-            raise DataValidationError(
-                f"{where}: no numeric feature columns (non-numeric: {shown_names(candidates)})"
-            )
-        if ignored:
-            logger.warning(
-                "%s: column(s) %s hold text or booleans, not numbers: left out of the features "
-                "(list data.feature_columns to choose the features)", where, ", ".join(map(repr, ignored)),
-            )
-    else:
+    features, ignored = _feature_columns(frame, roles, feature_columns, where)
+    frame, dropped = _without_bad_rows(frame, features, id_column, bad_rows, where)
+    if len(frame) < min_rows:
+        after = f" after dropping {dropped} with bad cells" if dropped else ""
+        raise DataValidationError(f"{where}: {len(frame)} rows{after}; at least {min_rows} are needed (data.min_rows)")
+    out = pd.DataFrame(index=frame.index)
+    out[ID] = _ids(frame, id_column, where)
+    classes, labelled_rows = None, 0
+    if label_column is not None:
+        labels, classes, labelled_rows = _labels(frame[str(label_column)], label_column, where)
+        if classes is not None:
+            out[LABEL] = labels
+    values = frame[features].apply(pd.to_numeric) if not all(
+        pd.api.types.is_numeric_dtype(frame[c]) for c in features) else frame[features]
+    out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
+    if image_shape is not None and math.prod(image_shape) != len(features):
+        raise DataValidationError(
+            f"{where}: data.image_shape {image_shape} holds {math.prod(image_shape)} values but there are {len(features)} feature columns"
+        )
+    extra: dict[str, Any] = {}
+    if dropped:
+        extra["dropped_rows"] = dropped
+    if ignored:
+        extra["ignored_columns"] = ignored
+    schema = DataSchema(
+        source=str(source), features=features, label_column=label_column, id_column=id_column,
+        classes=[native(c) for c in classes] if classes is not None else None,
+        image_shape=list(image_shape) if image_shape else None, n_rows=int(len(out)),
+        labelled_rows=labelled_rows, unlabelled_rows=int(len(out)) - labelled_rows, **extra,
+    )
+    return out, schema
+
+
+def _feature_columns(
+    frame: pd.DataFrame, roles: set[str], feature_columns: list[str] | None, where: str
+) -> tuple[list[str], list[str]]:
+    """(features, ignored columns): the named ones, or every column of numbers (or mostly
+    numbers: the others are bad cells, reported later) but the id and label."""
+    if feature_columns is not None:
         missing = [c for c in feature_columns if str(c) not in frame.columns]
         if missing:
             raise DataValidationError(
                 f"{where}: data.feature_columns {shown_names(missing)} not in the file; columns are {shown_names(frame.columns)}"
             )
-        features = [str(c) for c in feature_columns]
+        features, ignored = [str(c) for c in feature_columns], []
+    else:
+        candidates = [c for c in frame.columns if c not in roles]
+        features, ignored = [], []
+        for column in candidates:
+            values = frame[column]
+            numeric = pd.api.types.is_numeric_dtype(values) or _numeric_share(values) >= 0.5
+            (features if numeric and not pd.api.types.is_bool_dtype(values) else ignored).append(column)
+        if not features:
+            raise DataValidationError(f"{where}: no numeric feature columns (non-numeric: {shown_names(candidates)})")
+        if ignored:
+            logger.warning(
+                "%s: column(s) %s hold text or booleans, not numbers: left out of the features "
+                "(list data.feature_columns to choose the features)", where, ", ".join(map(repr, ignored)),
+            )
     clashes = [c for c in features if c in RESERVED]
     if clashes:
         raise DataValidationError(
             f"{where}: feature column(s) {shown_names(clashes)} use a reserved name ({', '.join(RESERVED)}); rename them"
         )
+    return features, ignored
 
-    role_names = {str(id_column): "id"} if id_column is not None else {}
-    bad = BadCells(frame, features, role_names)
-    dropped = 0
-    if bad:
-        if bad_rows != "drop":
-            raise DataValidationError(
-                bad.message(where, "Fix them, or set data.bad_rows: drop to drop those rows (never a column).")
-            )
-        rows = bad.rows
-        dropped = len(rows)
-        logger.warning(
-            "%s: dropped %d of %d rows with %d bad cell(s) (data.bad_rows: drop), e.g.\n%s",
-            where, dropped, len(frame), bad.count, "\n".join(bad.first(5)),
-        )
-        frame = frame.drop(index=frame.index[rows])
-    if len(frame) < min_rows:
-        after = f" after dropping {dropped} with bad cells" if dropped else ""
-        raise DataValidationError(f"{where}: {len(frame)} rows{after}; at least {min_rows} are needed (data.min_rows)")
 
-    out = pd.DataFrame(index=frame.index)
-    if id_column is not None:
-        ids = frame[str(id_column)]
-        duplicated = ids.duplicated()
-        if duplicated.any():
-            raise DataValidationError(
-                f"{where}: column '{id_column}' (id): {int(duplicated.sum())} duplicate ids, e.g. {ids[duplicated].iloc[0]!r}"
-            )
-        out[ID] = ids.astype(str).to_numpy()
-    else:
-        out[ID] = [str(i) for i in range(len(frame))]
-    classes: list[Any] | None = None
-    labelled_rows = 0
-    if label_column is not None:
-        labels = frame[str(label_column)]
-        if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
-            # text written as "" or spaces (Parquet, or a CSV with quotes) is as empty as a blank cell
-            blank = labels.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
-            labels = labels.mask(blank.fillna(False).astype(bool))
-        missing = labels.isna()
-        if missing.all():
-            logger.warning(
-                "%s: column '%s' (label) is empty in every row: the data is treated as unlabelled (pretraining, "
-                "denoiser, reduction and anomaly detector train on all rows; no classifier, no classifier metrics)",
-                where, label_column,
-            )
-        else:
-            present = labels[~missing]
-            if missing.any() and pd.api.types.is_float_dtype(labels) and all(float(v).is_integer() for v in present.unique()):
-                labels = labels.astype("Int64")  # whole numbers read as floats only because of the empty cells
-            classes = sorted(pd.unique(labels[~missing]).tolist(), key=lambda v: (str(type(v)), v))
-            if len(classes) < 2:
-                raise DataValidationError(
-                    f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
-                )
-            out[LABEL] = labels.array if isinstance(labels.dtype, pd.Int64Dtype) else labels.to_numpy()
-            labelled_rows = int((~missing).sum())
-            if missing.any():
-                logger.info(
-                    "%s: %d of %d rows are labelled; the %d rows with an empty '%s' are unlabelled: they feed "
-                    "pretraining and the unsupervised models, not the classifier", where, labelled_rows, len(frame),
-                    int(missing.sum()), label_column,
-                )
-    values = frame[features].apply(pd.to_numeric) if not all(
-        pd.api.types.is_numeric_dtype(frame[c]) for c in features) else frame[features]
-    out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
-
-    if image_shape is not None and math.prod(image_shape) != len(features):
+def _without_bad_rows(
+    frame: pd.DataFrame, features: list[str], id_column: str | None, bad_rows: str, where: str
+) -> tuple[pd.DataFrame, int]:
+    """The frame, refused when a cell is bad, or without those rows (data.bad_rows: drop)."""
+    bad = BadCells(frame, features, {str(id_column): "id"} if id_column is not None else {})
+    if not bad:
+        return frame, 0
+    if bad_rows != "drop":
         raise DataValidationError(
-            f"{where}: data.image_shape {image_shape} holds {math.prod(image_shape)} values but there are {len(features)} feature columns"
+            bad.message(where, "Fix them, or set data.bad_rows: drop to drop those rows (never a column).")
         )
-    schema = {
-        "source": str(source),
-        "features": features,
-        "label_column": label_column,
-        "id_column": id_column,
-        "classes": [native(c) for c in classes] if classes is not None else None,
-        "image_shape": list(image_shape) if image_shape else None,
-        "n_rows": int(len(out)),
-        "labelled_rows": labelled_rows,
-        "unlabelled_rows": int(len(out)) - labelled_rows,
-    }
-    if dropped:
-        schema["dropped_rows"] = dropped
-    if ignored:
-        schema["ignored_columns"] = ignored
-    return out, schema
+    rows = bad.rows
+    logger.warning(
+        "%s: dropped %d of %d rows with %d bad cell(s) (data.bad_rows: drop), e.g.\n%s",
+        where, len(rows), len(frame), bad.count, "\n".join(bad.first(5)),
+    )
+    return frame.drop(index=frame.index[rows]), len(rows)
+
+
+def _ids(frame: pd.DataFrame, id_column: str | None, where: str) -> Any:
+    if id_column is None:
+        return [str(i) for i in range(len(frame))]
+    ids = frame[str(id_column)]
+    duplicated = ids.duplicated()
+    if duplicated.any():
+        raise DataValidationError(
+            f"{where}: column '{id_column}' (id): {int(duplicated.sum())} duplicate ids, e.g. {ids[duplicated].iloc[0]!r}"
+        )
+    return ids.astype(str).to_numpy()
+
+
+def _labels(labels: pd.Series, label_column: str, where: str) -> tuple[Any, list[Any] | None, int]:
+    """(the label column's values, its classes, the labelled rows); classes None when every cell
+    is empty. An empty cell (or text of spaces) is an unlabelled row."""
+    if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+        # text written as "" or spaces (Parquet, or a CSV with quotes) is as empty as a blank cell
+        blank = labels.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+        labels = labels.mask(blank.fillna(False).astype(bool))
+    missing = labels.isna()
+    if missing.all():
+        logger.warning(
+            "%s: column '%s' (label) is empty in every row: the data is treated as unlabelled (pretraining, "
+            "denoiser, reduction and anomaly detector train on all rows; no classifier, no classifier metrics)",
+            where, label_column,
+        )
+        return None, None, 0
+    present = labels[~missing]
+    if missing.any() and pd.api.types.is_float_dtype(labels) and all(float(v).is_integer() for v in present.unique()):
+        labels = labels.astype("Int64")  # whole numbers read as floats only because of the empty cells
+    classes = sorted(pd.unique(labels[~missing]).tolist(), key=lambda v: (str(type(v)), v))
+    if len(classes) < 2:
+        raise DataValidationError(
+            f"{where}: column '{label_column}' (label): a single class {classes[0]!r}; a classifier needs at least 2"
+        )
+    if missing.any():
+        logger.info(
+            "%s: %d of %d rows are labelled; the %d rows with an empty '%s' are unlabelled: they feed "
+            "pretraining and the unsupervised models, not the classifier", where, int((~missing).sum()), len(labels),
+            int(missing.sum()), label_column,
+        )
+    values = labels.array if isinstance(labels.dtype, pd.Int64Dtype) else labels.to_numpy()
+    return values, classes, int((~missing).sum())
 
 
 def check_features(frame: pd.DataFrame, features: list[str], where: str, fix: str | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,10 +11,8 @@ from autoencoder_pipelines.data.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    pass
-
 from autoencoder_pipelines.data.frames import ID, shown_names
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.validation import check_features
 
 
@@ -27,7 +24,7 @@ def cut_windows(
     columns: list[str] | None = None,
     time_column: str | None = None,
     min_rows: int = 2,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, DataSchema]:
     """A table of one or more numeric series over time -> one row per overlapping window.
 
     Rows are put in the order of `time_column` when given (numbers, or anything
@@ -84,25 +81,12 @@ def cut_windows(
     features = [f"{column}_t{step}" for column in columns for step in range(length)]
     out = pd.DataFrame(windows.reshape(len(windows), -1), columns=features)
     out.insert(0, ID, [str(v) for v in (times.iloc[starts] if time_column is not None else starts)])
-    schema = {
-        "source": str(source),
-        "features": features,
-        "label_column": None,
-        "id_column": None,
-        "classes": None,
-        "image_shape": None,
-        "window_shape": [len(columns), length],
-        "window_stride": stride,
-        "series_columns": columns,
-        "time_column": time_column,
-        "n_rows": int(len(out)),
-    }
+    schema = DataSchema(
+        source=str(source), features=features, label_column=None, id_column=None, classes=None, image_shape=None,
+        window_shape=[len(columns), length], window_stride=stride, series_columns=columns, time_column=time_column,
+        n_rows=int(len(out)),
+    )
     return out, schema
-
-
-def window_gap(schema: dict[str, Any]) -> int:
-    """Windows that share a time step with window k: up to k + gap (length - 1 steps on)."""
-    return (schema["window_shape"][1] - 1) // schema["window_stride"]
 
 
 def chronological_split(frame: pd.DataFrame, n_val: int, n_test: int, gap: int) -> tuple[pd.DataFrame, ...]:

@@ -17,7 +17,8 @@ from kedro_datasets.partitions import PartitionedDataset
 from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 
 from autoencoder_pipelines.data.errors import DataValidationError
-from autoencoder_pipelines.data.frames import Skipped
+from autoencoder_pipelines.data.frames import ModelInput, Skipped
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile, read_table
 from autoencoder_pipelines.nn.atomic import (
     atomic_path,
@@ -82,6 +83,74 @@ class YAMLDataset(AtomicWrites, _YAMLDataset):
     """yaml.YAMLDataset, written to a temporary file and renamed into place."""
 
 
+class DataSchemaDataset(JSONDataset):
+    """The data's schema (data.schema.DataSchema) as readable JSON, written atomically: the keys
+    ingestion set, so files written before the class existed load too."""
+
+    def load(self) -> DataSchema:
+        return DataSchema.from_json(super().load())
+
+    def save(self, data: DataSchema) -> None:
+        super().save(data.to_json())
+
+
+class ModelInputDataset(AbstractDataset):
+    """The split a model trains on (data.frames.ModelInput) as files in one folder: train.parquet,
+    val.parquet, test.parquet and schema.json (the schema they follow), each written atomically."""
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = PurePosixPath(path)
+        self.metadata = metadata
+        self._parts = {name: ParquetDataset(filepath=str(self._path / f"{name}.parquet")) for name in ModelInput.PARTS}
+        self._schema = DataSchemaDataset(filepath=str(self._path / "schema.json"))
+
+    def load(self) -> ModelInput:
+        return ModelInput(**{name: part.load() for name, part in self._parts.items()}, schema=self._schema.load())
+
+    def save(self, data: ModelInput) -> None:
+        for name, part in self._parts.items():
+            part.save(getattr(data, name))
+        self._schema.save(data.schema)  # last: a folder with its schema holds every part
+
+    def _exists(self) -> bool:
+        return self._schema.exists() and all(part.exists() for part in self._parts.values())
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+class RuntimeDataset(AbstractDataset):
+    """The runtime of this run (jobs.runtime.Runtime: device, precision, seeds, its checkpoint
+    folder, when it started). The project hook resolves it at the start of each run, from
+    `params:runtime` and the command (which names the checkpoint folder, and which only hooks
+    see), as MLflow's active run is opened by a hook and read by the datasets that log to it;
+    nodes load it as any input, whichever nodes a run selects. Read-only."""
+
+    _active: Any = None  # the Runtime of the run in progress
+
+    @classmethod
+    def start(cls, runtime: Any) -> None:
+        cls._active = runtime
+
+    @classmethod
+    def end(cls) -> None:
+        cls._active = None
+
+    def load(self) -> Any:
+        if RuntimeDataset._active is None:
+            raise DatasetError("the runtime exists during a kedro run only (the project hook resolves it)")
+        return RuntimeDataset._active
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("the runtime is resolved by the project hook at the start of a run, not saved")
+
+    def _exists(self) -> bool:
+        return RuntimeDataset._active is not None
+
+    def _describe(self) -> dict[str, Any]:
+        return {}
+
+
 class OptunaStorageDataset(AbstractDataset):
     """Where an Optuna study lives: loads as the storage URL of a sqlite file (its folder made),
     which Optuna writes itself, transaction by transaction. Read-only in the catalog."""
@@ -108,8 +177,9 @@ class TorchModelDataset(AbstractVersionedDataset):
     one file of tensors plus JSON (nn.serialization): nothing is unpickled on load. A
     `Skipped` output (no classifier without labels) is saved as a small JSON marker."""
 
-    def __init__(self, filepath: str, version: Version | None = None) -> None:
+    def __init__(self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(PurePosixPath(filepath), version)
+        self.metadata = metadata  # kedro-viz reads its layer here
         self.saved_path: Path | None = None  # the file the last save wrote (for tracking.ArtifactDataset)
 
     def load(self) -> Any:
@@ -281,9 +351,10 @@ class ParquetPartitionsDataset(AbstractDataset):
 
     written_by_node = True  # the run's summary lists the folder among its outputs
 
-    def __init__(self, path: str, filename_suffix: str = ".parquet") -> None:
+    def __init__(self, path: str, filename_suffix: str = ".parquet", metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
         self._suffix = filename_suffix
+        self.metadata = metadata
 
     def load(self) -> "ParquetPartitions":
         return ParquetPartitions(self._path, self._suffix)

@@ -1,5 +1,6 @@
-"""Project hooks: parameters checked before any work and the runtime resolved once, node
-timings, and the torchrun rank rules. MLflow's run is tracking/hook.py's."""
+"""Project hooks: the run's runtime, lock and checkpoint folder, when the settings checks run,
+node timings, and the torchrun rank rules. MLflow's run is tracking/hook.py's. No hook puts
+anything into the catalog: `runtime` is a catalog dataset (framework.datasets.RuntimeDataset)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 
-from autoencoder_pipelines.config import validate_parameters
-from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.nn.launch import (
     is_rank_zero,
@@ -26,71 +25,47 @@ logger = logging.getLogger(__name__)
 
 
 class ProjectHooks:
-    """Validate parameters before any work, hold the data folder for a training (locks.py),
-    resolve the runtime once with this run's checkpoint folder, check the settings against the
-    data right after ingestion, stamp the run clock; after a success, remove this run's
-    checkpoints (and only them)."""
+    """Hold the data folder for a training (locks.py), resolve the runtime once with this run's
+    checkpoint folder (the `runtime` dataset), check the settings against the data before any
+    training; after a success, remove this run's checkpoints (and only them).
+
+    The checks (jobs.checks.check_settings, and jobs.tuning.check_search for tune) are those of
+    the parameter sections the run's nodes use: right after ingestion, on its outputs before
+    they are saved (a refused run changes no earlier output); or, in a run without ingestion
+    (`--pipelines=pretraining`, `--from-nodes=...`), at its start, on the saved data.
+
+    The parameters were validated when they were read (framework.config_loader): a bad one
+    stopped the command before any of this, and before any MLflow run was opened."""
 
     def __init__(self) -> None:
         self.checkpoints: Path | None = None  # this run's checkpoint folder (a training run)
         self.sections: dict[str, Any] = {}
         self.project_path = Path.cwd()
         self.data_dir = "data"
-        self.consumed: set[str] = set()
         self.lock: Any = None  # locks.TrainingLock while a training runs
+        self.used: set[str] = set()  # the parameter sections this run's nodes read
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        """Every section checked before the catalog is built (no torch needed): a bad parameter
-        stops the run here, before any MLflow run is opened."""
-        parameters = context.config_loader["parameters"]
-        self.sections = validate_parameters(parameters)
+        self.sections = context.config_loader["parameters"]  # parsed into typed sections, once
         self.project_path = Path(context.project_path)
-        self.data_dir = str(self.project_path / parameters.get("data_dir", "data"))
-
-    @hook_impl
-    def after_node_run(self, node: Any, catalog: Any, outputs: dict[str, Any]) -> None:
-        if node.name == "ingest":
-            self.check_settings(catalog, outputs["validated_data"], outputs["data_schema"])
-
-    def check_settings(self, catalog: Any, frame: Any, schema: dict[str, Any]) -> None:
-        """The rules that compare this run's settings with the data (checks.py), before any
-        training node; what the defaults became goes to the log and, as `derived_settings` in
-        the catalog, to the MLflow run."""
-        from autoencoder_pipelines.data.frames import LABEL, has_labels
-        from autoencoder_pipelines.jobs import checks
-
-        uses = lambda section: f"params:{section}" in self.consumed  # noqa: E731
-        counts = checks.label_counts(frame, schema)
-        if has_labels(schema):
-            checks.check_label_type(schema, frame[LABEL])
-        if uses("split"):
-            checks.check_split(schema, self.sections["split"], counts)
-        if uses("model"):
-            checks.check_model(self.sections["model"], schema)
-        if uses("anomaly"):
-            checks.check_normal_rows(self.sections["anomaly"], schema, counts)
-        if uses("tune"):  # every setting the search can reach
-            from autoencoder_pipelines.jobs.tuning import check_search
-
-            check_search(self.sections, schema, counts)
-        checks.check_writable(checks.writable_output_folders(self.data_dir))
-        derived = checks.derived_settings(
-            schema, *(self.sections[s] if uses(s) else None for s in ("model", "split", "anomaly"))
-        )
-        logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
-        catalog[DERIVED_SETTINGS] = MemoryDataset(derived, copy_mode="assign")
+        self.data_dir = str(self.project_path / (self.sections.get("data_dir") or "data"))
 
     @hook_impl(hookwrapper=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> Any:
         """Around every other before_pipeline_run hook: this part first; and when one of them
         fails (Kedro then calls no on_pipeline_error), the data folder is released again."""
-        self._prepare_run(run_params, pipeline, catalog)
+        try:
+            self._prepare_run(run_params, pipeline, catalog)
+        except BaseException:  # Kedro calls no on_pipeline_error for a failing before_pipeline_run
+            self._release()
+            raise
         outcome = yield
         if outcome.excinfo is not None:
             self._release()
 
     def _prepare_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        from autoencoder_pipelines.framework.datasets import RuntimeDataset
         from autoencoder_pipelines.framework.locks import TrainingLock, needs_lock
         from autoencoder_pipelines.jobs.runtime import (
             checkpoint_folder,
@@ -100,10 +75,6 @@ class ProjectHooks:
 
         self._release()  # the previous run in this process was interrupted (KeyboardInterrupt)
         self.checkpoints = None
-        if "params:model" in pipeline.all_inputs():
-            from autoencoder_pipelines.jobs.autoencoders import check_kind_settings
-
-            check_kind_settings(self.sections["model"])
         params = self.sections["runtime"]
         training = needs_lock(pipeline)
         checkpoints = None
@@ -112,22 +83,35 @@ class ProjectHooks:
             if not checkpoint_dir.is_absolute():
                 checkpoint_dir = self.project_path / checkpoint_dir
             checkpoints = checkpoint_folder(checkpoint_dir, run_params, run_key(self.sections, run_params, self.data_dir))
-        runtime = resolve_runtime(params, checkpoints)
+        RuntimeDataset.start(resolve_runtime(params, checkpoints))
         if training and is_rank_zero():  # under torchrun, rank 0 writes every output
             self.lock = TrainingLock(self.data_dir)
             self.lock.acquire(params.on_busy)
             self.checkpoints = checkpoints
             if params.checkpoint_every > 0:
                 self._mention_other_checkpoints(checkpoints)
-        self.consumed = set(pipeline.all_inputs())
-        if "data_schema" in pipeline.inputs() and catalog.exists("validated_data"):  # no ingestion in this run
-            try:
-                self.check_settings(catalog, catalog.load("validated_data"), catalog.load("data_schema"))
-            except BaseException:  # Kedro calls no on_pipeline_error for a failing before_pipeline_run
-                self._release()
-                raise
-        catalog["runtime"] = MemoryDataset(runtime, copy_mode="assign")
-        catalog["run_started_at"] = time.time()
+        if "data_schema" in pipeline.datasets():  # a run on the data: its outputs go under data_dir
+            from autoencoder_pipelines.jobs import checks
+
+            checks.check_writable(checks.writable_output_folders(self.data_dir))
+        self.used = {name.removeprefix("params:") for name in pipeline.all_inputs() if name.startswith("params:")}
+        saved = {"data_schema", "model_input"} & set(pipeline.inputs())  # a run without ingestion, on the saved data
+        if saved and catalog.exists("validated_data") and catalog.exists("data_schema"):
+            self.check_settings(catalog.load("validated_data"), catalog.load("data_schema"))
+
+    @hook_impl
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
+        if "data_schema" in outputs:  # ingestion: Kedro saves its outputs after this hook
+            self.check_settings(outputs["validated_data"], outputs["data_schema"])
+
+    def check_settings(self, frame: Any, schema: Any) -> None:
+        from autoencoder_pipelines.jobs.checks import check_settings, label_counts
+
+        check_settings(frame, schema, self.sections, self.used)
+        if "tune" in self.used:  # every setting the search can reach
+            from autoencoder_pipelines.jobs.tuning import check_search
+
+            check_search(self.sections, schema, label_counts(frame, schema))
 
     @staticmethod
     def _mention_other_checkpoints(own: Path) -> None:
@@ -160,6 +144,9 @@ class ProjectHooks:
         self._release()
 
     def _release(self) -> None:
+        from autoencoder_pipelines.framework.datasets import RuntimeDataset
+
+        RuntimeDataset.end()
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -261,7 +248,7 @@ class DistributedRunHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if not launched_by_torchrun():
             return
-        runtime = catalog.load("runtime")
+        runtime = catalog.load("runtime")  # framework.datasets.RuntimeDataset: the run's, resolved above
         if runtime.params.strategy != "ddp":
             return
         # Every rank must issue the same collectives in the same order: one node at a time, all of them.

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams
-from autoencoder_pipelines.data.frames import LABEL, features_tensor
+from autoencoder_pipelines.data.frames import LABEL, ModelInput, features_tensor
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.checks import normal_classes
 from autoencoder_pipelines.jobs.runtime import History, Runtime, history_series
 
@@ -21,45 +22,48 @@ Detector = Any  # nn.detector.AutoencoderDetector (torch is imported where it is
 TRUTH = "anomalous"  # the label's verdict per row: True, False, or missing without labels
 
 
-def normal_part(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.DataFrame:
+def normal_part(frame: pd.DataFrame, schema: DataSchema, params: AnomalyParams) -> pd.DataFrame:
     """The rows labelled with a normal class (every row when there are no labels). Unlabelled
     rows of a labelled table are left out: nothing says they are normal."""
     normal = normal_classes(params, schema)
     return frame if normal is None else frame[frame[LABEL].isin(normal)]
 
 
-def train_detector(
-    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], anomaly: AnomalyParams, runtime: Runtime
-) -> tuple[Detector, History]:
-    """Fit the detector on the normal training rows (early stopping on the normal validation
-    rows); the threshold follows anomaly.threshold_rule: `contamination` of all training rows
-    flagged, or `false_alarm_rate` of the normal validation rows."""
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec
-    from autoencoder_pipelines.nn.detector import AutoencoderDetector, DetectorSettings
+def train_detector(data: ModelInput, anomaly: AnomalyParams, runtime: Runtime) -> tuple[Detector, History]:
+    """Fit the detector on the normal training rows (early stopping, and the score's
+    standardisation, on the normal validation rows); the threshold follows
+    anomaly.threshold_rule: `contamination` of all training rows flagged, or `false_alarm_rate`
+    of the normal validation rows."""
+    from autoencoder_pipelines.nn.detector import AutoencoderDetector
 
+    train, val, schema = data.train, data.val, data.schema
     choices = anomaly.detector_choices(schema)
     normal_train = normal_part(train, schema, anomaly)
-    settings = DetectorSettings(
-        contamination=anomaly.contamination, threshold_rule=anomaly.threshold_rule,
-        false_alarm_rate=anomaly.false_alarm_rate, hidden_sizes=tuple(choices["hidden_sizes"]),
-        standardize=choices["standardize"], loss=choices["loss"], activation=anomaly.activation, batch_norm=anomaly.batch_norm,
+    detector = AutoencoderDetector(
+        anomaly.contamination, threshold_rule=anomaly.threshold_rule, false_alarm_rate=anomaly.false_alarm_rate,
+        score_rule=choices["score_rule"], hidden_sizes=None if choices["hidden_sizes"] is None else tuple(choices["hidden_sizes"]),
+        activation=anomaly.activation, batch_norm=anomaly.batch_norm, standardize=choices["standardize"], loss=choices["loss"],
+        corruption=None if anomaly.corruption is None or anomaly.corruption.kind == "none" else anomaly.corruption.kind,
+        corruption_level=0.0 if anomaly.corruption is None else anomaly.corruption.level,
         epochs=anomaly.epochs, batch_size=runtime.params.batch_size_for(len(normal_train), anomaly.batch_size),  # as the trainer below
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
-        min_delta=anomaly.min_delta, seed=runtime.seed_for("anomaly"), top_k=anomaly.top_features,
+        min_delta=anomaly.min_delta, top_k=anomaly.top_features, random_state=runtime.seed_for("anomaly"),
     )
-    detector = AutoencoderDetector(settings, corruption=CorruptionSpec.of(anomaly.corruption))
     if len(normal_train) < len(train):
         logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
     (x_normal,) = runtime.place(features_tensor(normal_train, schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
-    detector.fit(x_normal, x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
+    detector.fit(x_normal, X_val=x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
     if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
         detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
-    detector.network.cpu()
+    detector.network_.cpu()
+    if choices["hidden_sizes"] is None:
+        logger.info("anomaly detector: hidden sizes %s (the code: as many units as principal components hold 90%% of "
+                    "the normal training rows' variance)", detector.network_.config["hidden_sizes"])
     return detector, history_series(detector.history_)
 
 
-def truth(frame: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams) -> pd.Series:
+def truth(frame: pd.DataFrame, schema: DataSchema, params: AnomalyParams) -> pd.Series:
     normal = normal_classes(params, schema)
     if normal is None:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")

@@ -1,9 +1,12 @@
-"""Every rule that compares the settings with the data, in one place. The project hook runs the
-ones a pipeline needs right after ingestion (before any training node), so a run that would
-fail fails in seconds, with one short message; the nodes call the same functions."""
+"""Every rule that compares the settings with the data, in one place. The project hook runs
+those of the sections a run uses right after ingestion, before any training node
+(framework/hooks.py), so a run that would fail fails in seconds with one short message; the
+training nodes call the same rules. The `settings` nodes record what the defaults became on
+the data (`derived.*` parameters of the MLflow run)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -13,11 +16,10 @@ import pandas as pd
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
 from autoencoder_pipelines.data.errors import ConfigError, DataValidationError
-from autoencoder_pipelines.data.frames import LABEL, has_labels, native
-from autoencoder_pipelines.data.windows import window_gap
+from autoencoder_pipelines.data.frames import LABEL, native
+from autoencoder_pipelines.data.schema import DataSchema
 
-
-DERIVED_SETTINGS = "derived_settings"  # what the defaults became on this data (MLflow logs it)
+logger = logging.getLogger(__name__)
 
 
 def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
@@ -26,20 +28,20 @@ def split_sizes(n_rows: int, split: SplitParams) -> tuple[int, int, int]:
     return n_rows - n_test - n_val, n_val, n_test
 
 
-def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[Any, int] | None) -> None:
+def check_split(schema: DataSchema, split: SplitParams, label_counts: dict[Any, int] | None) -> None:
     """Rows enough for every part of the split and, with labels, for a stratified split of the
     labelled rows (unlabelled rows are placed in the parts too, but no class counts on them)."""
-    n_rows = schema["n_rows"]
+    n_rows = schema.n_rows
     n_train, n_val, n_test = split_sizes(n_rows, split)
     if min(n_train, n_val, n_test) < 1:
         raise DataValidationError(
-            f"{schema['source']}: {n_rows} rows are too few for the split "
+            f"{schema.source}: {n_rows} rows are too few for the split "
             f"(test {split.test_fraction}, validation {split.val_fraction}): every part needs a row"
         )
-    if schema.get("window_shape") and n_train - 2 * window_gap(schema) < 1:
+    if schema.is_windows and n_train - 2 * schema.window_gap < 1:
         raise DataValidationError(
-            f"{schema['source']}: {n_rows} windows are too few for a time-ordered split of {n_val} validation and "
-            f"{n_test} test windows with the {window_gap(schema)} windows that overlap both sides left out at each "
+            f"{schema.source}: {n_rows} windows are too few for a time-ordered split of {n_val} validation and "
+            f"{n_test} test windows with the {schema.window_gap} windows that overlap both sides left out at each "
             "cut; use a longer series, or a larger data.window_stride"
         )
     if not label_counts:
@@ -47,7 +49,7 @@ def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[A
     smallest = min(label_counts, key=label_counts.get)
     if label_counts[smallest] < 3:
         raise DataValidationError(
-            f"{schema['source']}: column '{schema['label_column']}' (label): class {native(smallest)!r} has "
+            f"{schema.source}: column '{schema.label_column}' (label): class {native(smallest)!r} has "
             f"{label_counts[smallest]} row(s); a stratified train/validation/test split needs at least 3 labelled rows per class"
         )
     n_labelled = sum(label_counts.values())
@@ -55,24 +57,24 @@ def check_split(schema: dict[str, Any], split: SplitParams, label_counts: dict[A
     if min(n_test, n_val) < len(label_counts):
         rows = f"{n_rows} rows" if n_labelled == n_rows else f"{n_labelled} labelled rows (of {n_rows})"
         raise DataValidationError(
-            f"{schema['source']}: {rows} give a test set of {n_test} and a validation set of {n_val}, "
+            f"{schema.source}: {rows} give a test set of {n_test} and a validation set of {n_val}, "
             f"fewer than the {len(label_counts)} classes a stratified split needs; raise the fractions or add "
             f"{'labelled ' if n_labelled < n_rows else ''}rows"
         )
 
 
-def check_label_type(schema: dict[str, Any], labels: pd.Series) -> None:
+def check_label_type(schema: DataSchema, labels: pd.Series) -> None:
     """A label names classes: text, booleans or whole numbers, not measurements."""
     values = labels.dropna().unique()  # an empty cell is an unlabelled row, not a value
     if pd.api.types.is_float_dtype(labels) and not all(float(v).is_integer() for v in values):
         example = next(v for v in values if not float(v).is_integer())
         raise DataValidationError(
-            f"{schema['source']}: column '{schema['label_column']}' (label) holds non-integer numbers "
+            f"{schema.source}: column '{schema.label_column}' (label) holds non-integer numbers "
             f"(e.g. {native(example)!r}): a label names classes; point data.label_column at a class column"
         )
 
 
-def normal_classes(anomaly: AnomalyParams, schema: dict[str, Any]) -> list[Any] | None:
+def normal_classes(anomaly: AnomalyParams, schema: DataSchema) -> list[Any] | None:
     """The label values the detector learns as normal; None: every row is normal (no labels).
 
     With labels, the detector learns the rows labelled normal only: an unlabelled row cannot
@@ -81,33 +83,33 @@ def normal_classes(anomaly: AnomalyParams, schema: dict[str, Any]) -> list[Any] 
     is normal; the bundled digits hold out 9; any other labelled table must name them.
     """
     if anomaly.normal_classes is not None:
-        if not has_labels(schema):
+        if not schema.has_labels:
             raise ConfigError(
                 f"anomaly.normal_classes is set (got {anomaly.normal_classes}) but the data has no labels "
-                f"({'no label column' if not schema.get('label_column') else repr(schema['label_column']) + ' is empty in every row'}); "
+                f"({'no label column' if not schema.label_column else repr(schema.label_column) + ' is empty in every row'}); "
                 "set data.label_column or anomaly.normal_classes: null"
             )
-        unknown = [c for c in anomaly.normal_classes if c not in schema["classes"]]
+        unknown = [c for c in anomaly.normal_classes if c not in schema.classes]
         if unknown:
             raise ConfigError(
-                f"anomaly.normal_classes: {unknown} are not classes of the data (classes: {schema['classes']})"
+                f"anomaly.normal_classes: {unknown} are not classes of the data (classes: {schema.classes})"
             )
         return list(anomaly.normal_classes)
-    if not has_labels(schema):
+    if not schema.has_labels:
         return None
-    classes = schema["classes"]
-    if schema.get("default_normal_classes") is not None:
-        return list(schema["default_normal_classes"])
+    classes = schema.classes
+    if schema.default_normal_classes is not None:
+        return list(schema.default_normal_classes)
     if len(classes) == 2 and set(classes) in ({0, 1}, {False, True}):
         return [classes[0]]
     shown = ",".join(str(c) for c in classes[:-1][:3])
     raise ConfigError(
-        f"anomaly.normal_classes: the label column '{schema['label_column']}' has {len(classes)} classes "
+        f"anomaly.normal_classes: the label column '{schema.label_column}' has {len(classes)} classes "
         f"{classes[:10]}; name the normal ones, e.g. --params=\"anomaly.normal_classes=[{shown}]\""
     )
 
 
-def check_normal_rows(anomaly: AnomalyParams, schema: dict[str, Any], label_counts: dict[Any, int] | None) -> None:
+def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: dict[Any, int] | None) -> None:
     normal = normal_classes(anomaly, schema)
     if normal is None or not label_counts:
         return
@@ -116,13 +118,6 @@ def check_normal_rows(anomaly: AnomalyParams, schema: dict[str, Any], label_coun
         raise ConfigError(
             f"anomaly.normal_classes {normal} covers every class of the data: no row is an anomaly to measure"
         )
-
-
-def check_model(model: ModelParams, schema: dict[str, Any]) -> None:
-    """The network of model.kind fits the data (code smaller than the features, images for conv)."""
-    from autoencoder_pipelines.jobs.autoencoders import check_model_on_data
-
-    check_model_on_data(model, schema)
 
 
 def check_writable(folders: list[Path]) -> None:
@@ -135,34 +130,60 @@ def check_writable(folders: list[Path]) -> None:
             raise DataValidationError(f"{folder}: outputs cannot be written there ({error.strerror or error})") from None
 
 
-def label_counts(frame: pd.DataFrame, schema: dict[str, Any]) -> dict[Any, int] | None:
-    return frame[LABEL].value_counts().to_dict() if has_labels(schema) else None
-
-
-def derived_settings(
-    schema: dict[str, Any], model: ModelParams | None, split: SplitParams | None, anomaly: AnomalyParams | None
-) -> dict[str, Any]:
-    """What the defaults became on this data, for the log and the MLflow run."""
-    n_features = len(schema["features"])
-    derived: dict[str, Any] = {"data.n_features": n_features, "data.n_rows": schema["n_rows"]}
-    if has_labels(schema):
-        derived["data.labelled_rows"] = schema.get("labelled_rows", schema["n_rows"])
-    if schema.get("dropped_rows"):
-        derived["data.dropped_rows"] = schema["dropped_rows"]  # data.bad_rows: drop
-    if schema.get("ignored_columns"):
-        derived["data.ignored_columns"] = schema["ignored_columns"]
-    if model is not None:
-        derived["model.hidden_sizes"] = model.hidden_sizes_for(n_features)
-        derived["model.loss"] = model.loss_for(schema)
-    if split is not None:
-        derived["split.scaling"] = split.scaling_for(schema)
-    if anomaly is not None:
-        derived["anomaly.normal_classes"] = normal_classes(anomaly, schema)
-        derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items()})
-    return derived
+def label_counts(frame: pd.DataFrame, schema: DataSchema) -> dict[Any, int] | None:
+    return frame[LABEL].value_counts().to_dict() if schema.has_labels else None
 
 
 def writable_output_folders(data_dir: str | os.PathLike) -> list[Path]:
     root = Path(data_dir)
     return [root / name for name in ("02_intermediate", "05_model_input", "06_models", "07_model_output", "08_reporting")]
 
+
+def check_settings(frame: pd.DataFrame, schema: DataSchema, sections: dict[str, Any], used: set[str]) -> None:
+    """The rules of the sections a run `used` against its data (the label names classes; the
+    rows fill every part of the split; the kind's own options, parsed here once a run, and its
+    network on the data; the normal classes are classes of the data, and not all of them). The
+    tune search's rules are jobs.tuning.check_search."""
+    counts = label_counts(frame, schema)
+    if schema.has_labels:
+        check_label_type(schema, frame[LABEL])
+    if "split" in used:
+        check_split(schema, sections["split"], counts)
+    if "model" in used:
+        from autoencoder_pipelines.jobs.autoencoders import check_kind_settings, check_model_on_data
+
+        check_kind_settings(sections["model"])
+        check_model_on_data(sections["model"], schema)
+    if "anomaly" in used:
+        check_normal_rows(sections["anomaly"], schema, counts)
+
+
+# -- what the defaults became on this data: the `settings` nodes, as derived.* parameters --------
+
+
+def data_settings(schema: DataSchema, split: SplitParams) -> dict[str, Any]:
+    derived: dict[str, Any] = {"data.n_features": schema.n_features, "data.n_rows": schema.n_rows}
+    if schema.has_labels:
+        derived["data.labelled_rows"] = schema.labelled_count
+    if schema.dropped_rows:
+        derived["data.dropped_rows"] = schema.dropped_rows  # data.bad_rows: drop
+    if schema.ignored_columns:
+        derived["data.ignored_columns"] = schema.ignored_columns
+    derived["split.scaling"] = split.scaling_for(schema)
+    return _logged(derived)
+
+
+def model_settings(schema: DataSchema, model: ModelParams) -> dict[str, Any]:
+    return _logged({"model.hidden_sizes": model.hidden_sizes_for(schema.n_features), "model.loss": model.loss_for(schema)})
+
+
+def anomaly_settings(schema: DataSchema, anomaly: AnomalyParams) -> dict[str, Any]:
+    derived = {"anomaly.normal_classes": normal_classes(anomaly, schema)}
+    # a table's hidden sizes come from its rows when the detector fits (its log line names them)
+    derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items() if value is not None})
+    return _logged(derived)
+
+
+def _logged(derived: dict[str, Any]) -> dict[str, Any]:
+    logger.info("settings on this data: %s", ", ".join(f"{k}={v}" for k, v in derived.items()))
+    return derived

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import pandas as pd
 
 from autoencoder_pipelines.config import CorruptionParams, ModelParams, PretrainParams
+from autoencoder_pipelines.data.frames import ModelInput
 from autoencoder_pipelines.jobs.runtime import History, Network, Runtime, history_series
 
 logger = logging.getLogger(__name__)
 
 
 def pretrain_stack(
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    pretrain: PretrainParams,
-    corruption: CorruptionParams,
-    runtime: Runtime,
+    data: ModelInput, model: ModelParams, pretrain: PretrainParams, corruption: CorruptionParams, runtime: Runtime
 ) -> tuple[Network, History]:
-    """The network of `model.kind`, pretrained with its own objective; each layer of a stack
-    gets `pretrain`'s budget, an end-to-end kind gets it once."""
+    """The network of `model.kind`, pretrained with its own objective on the training rows
+    (labelled or not); each layer of a stack gets `pretrain`'s budget, an end-to-end kind gets
+    it once."""
     from autoencoder_pipelines.data.frames import (
         features_tensor,
         labelled_part,
@@ -31,10 +24,12 @@ def pretrain_stack(
     )
     from autoencoder_pipelines.jobs import autoencoders
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
+    from autoencoder_pipelines.nn.kinds import get_kind
     from autoencoder_pipelines.nn.stacking import layer_corruptions
     from autoencoder_pipelines.nn.stacking import pretrain as pretrain_network
 
-    kind = autoencoders.check_kind_settings(model)
+    train, val, schema = data.train, data.val, data.schema
+    kind = get_kind(model.kind)  # its options were checked once, right after ingestion (checks.check_model)
     network = autoencoders.build_autoencoder(model, schema, runtime.seed, "init.pretrain").to(runtime.device)
     arch = network.architecture
     if kind.uses_labels(arch):  # e.g. an adversarial autoencoder with one prior component per class

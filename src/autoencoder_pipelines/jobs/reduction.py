@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from autoencoder_pipelines.config import ModelParams, ReductionParams
+from autoencoder_pipelines.data.frames import ModelInput
 from autoencoder_pipelines.jobs.runtime import History, Network, Runtime
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
 
 def finetune_reduction_autoencoder(
-    stack: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    reduction: ReductionParams,
-    runtime: Runtime,
+    stack: Network, data: ModelInput, model: ModelParams, reduction: ReductionParams, runtime: Runtime
 ) -> tuple[Network, History]:
     """Fine-tune the unrolled stack clean -> clean: the best reconstruction for its code size
     (the denoiser trades clean-input fidelity for robustness to noise)."""
     from autoencoder_pipelines.jobs import autoencoders
 
-    return autoencoders.fine_tune_phase(stack, train, val, schema, model, reduction, runtime, "reduction")
+    return autoencoders.fine_tune_phase(stack, data, model, reduction, runtime, "reduction")
 
 
 def reconstruction_mse(autoencoder: Network, x: np.ndarray) -> float:

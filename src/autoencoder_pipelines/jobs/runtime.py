@@ -1,10 +1,12 @@
-"""The `runtime` parameters resolved once per run (device, precision, threads), and the
-Trainer each phase gets from them (its seed, early stopping, schedule, progress, checkpoint)."""
+"""The `runtime` parameters resolved once per run (device, precision, threads, this run's
+checkpoint folder, its start), and the Trainer each phase gets from them (its seed, early
+stopping, schedule, progress, checkpoint)."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,7 @@ import pandas as pd
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.data.frames import features_tensor
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.nn.seeding import derive_seed
 
 if TYPE_CHECKING:  # torch is imported where it is used: commands that train nothing skip it
@@ -32,13 +35,14 @@ class Runtime:
     threads set) on first use, so a run reaches its first node without torch; a device named
     explicitly (cuda, cuda:N, mps) is resolved at once by `resolve_runtime`, so an absent one
     fails before any work. `checkpoints`: this run's own checkpoint folder (checkpoint_folder);
-    None: runtime.checkpoint_dir itself."""
+    None: runtime.checkpoint_dir itself. `started_at`: when the run started (time.time())."""
 
     def __init__(
         self, params: RuntimeParams, device: "torch.device | None" = None, checkpoints: Path | None = None
     ) -> None:
         self.params = params
         self.checkpoints = checkpoints
+        self.started_at = time.time()
         self.callbacks: tuple["Callback", ...] = ()  # added to every phase's own (a search trial's pruner)
         self.progress = True  # a bar or log lines per phase
         if device is not None:
@@ -118,7 +122,7 @@ class Runtime:
             callbacks.append(Checkpoint(folder / f"{name}.pt", self.params.checkpoint_every))
         return Trainer(settings, callbacks)
 
-    def features(self, frame: pd.DataFrame, schema: dict[str, Any]) -> "torch.Tensor":
+    def features(self, frame: pd.DataFrame, schema: DataSchema) -> "torch.Tensor":
         """Evaluation rows on the training device."""
         return features_tensor(frame, schema, self.device)
 
@@ -153,8 +157,11 @@ _NOT_IN_RUN_KEY = {"log_every", "checkpoint_every", "checkpoint_dir", "on_busy",
 
 
 def result_parameters(sections: dict[str, Any]) -> dict[str, Any]:
-    """Every validated parameter that can change what a run computes, as JSON-ready dicts."""
-    parameters = {name: section.model_dump(mode="json") for name, section in sections.items()}
+    """Every validated parameter that can change what a run computes, as JSON-ready dicts (the
+    sections; not the run options data_dir and model_uri)."""
+    from pydantic import BaseModel
+
+    parameters = {name: section.model_dump(mode="json") for name, section in sections.items() if isinstance(section, BaseModel)}
     if "runtime" in parameters:
         parameters["runtime"] = {k: v for k, v in parameters["runtime"].items() if k not in _NOT_IN_RUN_KEY}
     return parameters

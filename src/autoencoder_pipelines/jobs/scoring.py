@@ -18,6 +18,7 @@ from torch import nn
 
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import FLOAT32_MAX, ID, LABEL
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.scaling import scaler_bounds
 from autoencoder_pipelines.data.tables import check_unique_columns
 from autoencoder_pipelines.data.validation import check_features
@@ -50,7 +51,7 @@ class Scorer:
 
     def __init__(
         self,
-        schema: dict[str, Any],
+        schema: DataSchema,
         scaler: dict[str, Any],
         autoencoder: nn.Module,
         detector: AutoencoderDetector,
@@ -73,11 +74,11 @@ class Scorer:
         index = [order[name] for name in self.features]
         low, span = scaler_bounds(scaler)
         self._low, self._span = low[index], span[index]
-        self._classes = pd.Index(schema["classes"]) if schema.get("classes") is not None else None
+        self._classes = pd.Index(schema.classes) if schema.has_labels else None
 
     @property
     def features(self) -> list[str]:
-        return self.schema["features"]
+        return self.schema.features
 
     @property
     def code_size(self) -> int:
@@ -87,7 +88,7 @@ class Scorer:
         return pd.DataFrame(self.example) if self.example else None
 
     def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
-        allowed = {c for c in (self.schema.get("id_column"), self.schema.get("label_column"), ID, LABEL) if c}
+        allowed = {c for c in (self.schema.id_column, self.schema.label_column, ID, LABEL) if c}
         check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
         missing = [c for c in self.features if c not in columns]
@@ -160,7 +161,7 @@ class Scorer:
         observe: Callable[[np.ndarray, pd.DataFrame], None] | None = None,
     ) -> pd.DataFrame:
         frame = frame.rename(columns=str)
-        id_column = self.schema.get("id_column")
+        id_column = self.schema.id_column
         if require_id and id_column and id_column not in frame.columns:
             raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
         values = self._features(frame, source)
@@ -200,7 +201,7 @@ class Scorer:
         chunks must keep its output unpublished until the iteration ends. `observe(values,
         scored)`, when given, sees each chunk's feature matrix (float32, as scored) and its
         scored rows (monitoring tallies them)."""
-        id_column = self.schema.get("id_column")
+        id_column = self.schema.id_column
         hashes: list[np.ndarray] = []
         first_row = 0
         for chunk in chunks:
@@ -236,7 +237,7 @@ class Scorer:
         parts = {"autoencoder": self.autoencoder, "detector": self.detector}
         if self.classifier is not None:
             parts["classifier"] = self.classifier
-        meta = {"schema": self.schema, "scaler": self.scaler, "example": self.example}
+        meta = {"schema": self.schema.to_json(), "scaler": self.scaler, "example": self.example}
         tensors = None
         if self.profile is not None:  # its numbers as tensors, the rest as JSON
             meta["profile"] = self.profile.to_json()
@@ -255,6 +256,6 @@ class Scorer:
             arrays = {name.removeprefix("profile."): tensor.numpy() for name, tensor in (tensors or {}).items()
                       if name.startswith("profile.")}
             profile = ReferenceProfile.from_saved(meta["profile"], arrays)
-        return cls(meta["schema"], meta["scaler"], parts["autoencoder"], parts["detector"], parts.get("classifier"),
-                   meta.get("example"), profile)
+        return cls(DataSchema.from_json(meta["schema"]), meta["scaler"], parts["autoencoder"], parts["detector"],
+                   parts.get("classifier"), meta.get("example"), profile)
 

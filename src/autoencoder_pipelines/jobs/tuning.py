@@ -20,6 +20,8 @@ from autoencoder_pipelines.config import (
     parse,
 )
 from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.schema import DataSchema
+from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +58,12 @@ def base_corruption(sections: dict[str, BaseModel], objective: str) -> Corruptio
     return sections["corruption"]
 
 
-def base_sizes(sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> tuple[str, list[int]]:
+def base_sizes(sections: dict[str, BaseModel], schema: DataSchema, objective: str) -> tuple[str, list[int]]:
     """(section, hidden sizes) of the network the job trains, as configured or derived."""
     if objective == "anomaly_ap":
-        return "anomaly", list(sections["anomaly"].detector_choices(schema)["hidden_sizes"])
-    return "model", list(sections["model"].hidden_sizes_for(len(schema["features"])))
+        sizes = sections["anomaly"].detector_choices(schema)["hidden_sizes"]  # None: the detector's rule, its code a quarter of d
+        return "anomaly", sizes or default_hidden_sizes(schema.n_features)
+    return "model", list(sections["model"].hidden_sizes_for(schema.n_features))
 
 
 def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> list[int]:
@@ -70,7 +73,7 @@ def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> l
     return hidden + [code_size]
 
 
-def resolve(choices: dict[str, Any], sections: dict[str, BaseModel], schema: dict[str, Any], objective: str) -> dict[str, dict[str, Any]]:
+def resolve(choices: dict[str, Any], sections: dict[str, BaseModel], schema: DataSchema, objective: str) -> dict[str, dict[str, Any]]:
     """The parameters a trial trains with, {section: {key: value}}: only what its choices change
     (what best_params.yml holds)."""
     job = JOBS[objective]
@@ -117,28 +120,27 @@ def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective:
     return chosen
 
 
-def check_search(sections: dict[str, BaseModel], schema: dict[str, Any], label_counts: dict[Any, int] | None) -> None:
+def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_counts: dict[Any, int] | None) -> None:
     """Every setting a search can reach, against the data: a bad one fails the run right after
     ingestion, naming its tune key, not in trial 12 after an hour."""
-    from autoencoder_pipelines.data.frames import has_labels
     from autoencoder_pipelines.jobs import checks
 
     tune: TuneParams = sections["tune"]
     objective, where = tune.objective, f"tune.{space_name(tune)}"
-    if objective in ("accuracy", "anomaly_ap") and not has_labels(schema):
+    if objective in ("accuracy", "anomaly_ap") and not schema.has_labels:
         raise ConfigError(
             f"tune.objective '{objective}' is measured against labels, but the data has none "
-            f"({schema['source']}: set data.label_column), or use tune.objective reconstruction"
+            f"({schema.source}: set data.label_column), or use tune.objective reconstruction"
         )
     if objective == "anomaly_ap":
         if checks.normal_classes(sections["anomaly"], schema) is None:
             raise ConfigError("tune.objective 'anomaly_ap' needs anomaly.normal_classes")
         checks.check_normal_rows(sections["anomaly"], schema, label_counts)
     else:
-        from autoencoder_pipelines.jobs.autoencoders import check_kind_settings
+        from autoencoder_pipelines.jobs.autoencoders import check_kind_settings, check_model_on_data
 
-        kind = check_kind_settings(sections["model"])
-        checks.check_model(sections["model"], schema)
+        kind = check_kind_settings(sections["model"])  # the kind's options, parsed once a run (here, in tune)
+        check_model_on_data(sections["model"], schema)
         corrupting = {"corruption_kind", "corruption_level"} & set(tune.searched())
         if corrupting and not kind.corrupts_inputs:
             raise ConfigError(
@@ -151,7 +153,7 @@ def check_search(sections: dict[str, BaseModel], schema: dict[str, Any], label_c
             f"{where}.corruption_level is searched, but the corruption kind is 'none' "
             f"({'anomaly.corruption' if objective == 'anomaly_ap' else 'corruption.kind'}) and {where}.corruption_kind is not searched"
         )
-    n_features = len(schema["features"])
+    n_features = schema.n_features
     for key, spec in searched.items():
         values = [spec.low, spec.high] if isinstance(spec, SearchRange) else list(spec)
         for value in values:
@@ -166,7 +168,7 @@ def check_search(sections: dict[str, BaseModel], schema: dict[str, Any], label_c
 
 
 def _check_reachable(key: str, value: Any, choices: dict[str, Any], sections: dict[str, BaseModel],
-                     schema: dict[str, Any], objective: str, n_features: int) -> None:
+                     schema: DataSchema, objective: str, n_features: int) -> None:
     try:
         settings = resolve(choices, sections, schema, objective)
         resolved = apply(sections, settings)
@@ -188,7 +190,7 @@ def _check_reachable(key: str, value: Any, choices: dict[str, Any], sections: di
             raise ConfigError(f"{key} = {value}: {error}") from None
 
 
-def study_name(tune: TuneParams, sections: dict[str, BaseModel], schema: dict[str, Any]) -> str:
+def study_name(tune: TuneParams, sections: dict[str, BaseModel], schema: DataSchema) -> str:
     """tune.study_name, or the objective and a fingerprint of what the search depends on (the
     data, the untuned parameters of the job, the space): the same command resumes its study,
     other settings start another."""
@@ -200,6 +202,6 @@ def study_name(tune: TuneParams, sections: dict[str, BaseModel], schema: dict[st
             *(("anomaly",) if tune.objective == "anomaly_ap" else ("model", "corruption"))}
     parameters = result_parameters({name: section for name, section in sections.items() if name in used})
     parameters["tune"] = tune.model_dump(mode="json", exclude={"n_trials", "timeout", "study_name"})
-    data = {key: schema.get(key) for key in ("source", "features", "n_rows", "classes")}
+    data = {key: getattr(schema, key) for key in ("source", "features", "n_rows", "classes")}
     text = json.dumps([parameters, data], sort_keys=True, default=str)
     return f"{tune.objective}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"

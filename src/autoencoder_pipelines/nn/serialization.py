@@ -1,5 +1,8 @@
 """Models on disk as tensors plus JSON, never a pickle: one file holding
-{"format": 1, "json": "<how to build it>", "state_dict": {name: tensor}}, written atomically
+{"format": 1, "json": "<how to build it>", "state_dicts": {name: {key: tensor}}, "tensors":
+{name: {key: tensor}}} (a detector's fitted tensors besides its network's weights; absent from
+files written before the detector had any), and optionally "named_tensors": {key: tensor} (a bundle's
+own arrays: the scorer's reference profile), written atomically
 and read with `torch.load(weights_only=True)`, which refuses anything but tensors and plain
 containers. The JSON names the kind (through the registry), the architecture and, for a
 classifier or a detector, what sits on top of the network."""
@@ -31,7 +34,7 @@ class ModelFileError(ValueError):
 def describe(obj: Saveable) -> dict[str, Any]:
     """How to build `obj` again (weights aside)."""
     if isinstance(obj, AutoencoderDetector):
-        return {"type": "detector", "network": describe(obj.network), **obj.to_json()}
+        return {"type": "detector", "network": describe(obj.network_), **obj.to_json()}
     if isinstance(obj, DenseAutoencoder):
         return {"type": "dense", "config": obj.config}
     if isinstance(obj, EncoderClassifier):
@@ -40,11 +43,11 @@ def describe(obj: Saveable) -> dict[str, Any]:
     return {"type": "autoencoder", "architecture": _architecture(obj).to_json()}
 
 
-def build(description: dict[str, Any]) -> Saveable:
-    """A freshly initialised object of that description."""
+def build(description: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> Saveable:
+    """A freshly initialised object of that description (a detector with its fitted `tensors`)."""
     kind_of = description["type"]
     if kind_of == "detector":
-        return AutoencoderDetector.from_json(description, build(description["network"]))
+        return AutoencoderDetector.from_json(description, build(description["network"]), tensors)
     if kind_of == "dense":
         return DenseAutoencoder(**description["config"])
     arch = Architecture.from_json(description["architecture"])
@@ -66,9 +69,10 @@ def save_bundle(
         "format": FORMAT,
         "json": json.dumps({"meta": meta or {}, "parts": {name: describe(obj) for name, obj in parts.items()}}),
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
+        "tensors": {name: obj.tensors() for name, obj in parts.items() if isinstance(obj, AutoencoderDetector)},
     }
     if tensors:
-        payload["tensors"] = dict(tensors)
+        payload["named_tensors"] = dict(tensors)  # beside "tensors": the detectors' fitted tensors, by part
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
 
@@ -88,12 +92,12 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable], 
         description = json.loads(payload["json"])
         parts = {}
         for name, part in description["parts"].items():
-            parts[name] = build(part)
+            parts[name] = build(part, payload.get("tensors", {}).get(name))
             _module(parts[name]).load_state_dict(payload["state_dicts"][name])
             _module(parts[name]).eval()
-        tensors = payload.get("tensors") or {}
+        tensors = payload.get("named_tensors") or {}
         if not all(isinstance(value, torch.Tensor) for value in tensors.values()):
-            raise TypeError("its 'tensors' hold something other than tensors")
+            raise TypeError("its 'named_tensors' hold something other than tensors")
     except pickle.UnpicklingError as error:
         # torch's message is several paragraphs and suggests weights_only=False: keep its reason only
         raise ModelFileError(
@@ -129,7 +133,7 @@ def load(path: str | Path, expected: type | None = None) -> Saveable:
 
 
 def _module(obj: Saveable) -> nn.Module:
-    return obj.network if isinstance(obj, AutoencoderDetector) else obj
+    return obj.network_ if isinstance(obj, AutoencoderDetector) else obj
 
 
 def _architecture(module: nn.Module) -> Architecture:

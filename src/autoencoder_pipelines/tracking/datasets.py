@@ -46,20 +46,22 @@ class MlflowMetricsDataset(AbstractDataset):
 
 
 class MlflowParamsDataset(AbstractDataset):
-    """Saves a flat `{name: value}` as parameters of the active MLflow run (nothing without one).
-    Write-only."""
+    """Saves a flat `{name: value}` as parameters `<prefix><name>` of the active MLflow run
+    (nothing without one). Write-only."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
 
     def save(self, data: dict[str, Any]) -> None:
-        import mlflow
-
-        if mlflow.active_run() is not None:
-            mlflow.log_params({name: str(value) for name, value in data.items()})
+        mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
+        if mlflow is not None and mlflow.active_run() is not None:
+            mlflow.log_params({f"{self._prefix}{name}": str(value) for name, value in data.items()})
 
     def load(self) -> Any:
         raise DatasetError("parameters are written to MLflow, not read back: query the run with mlflow.search_runs")
 
     def _describe(self) -> dict[str, Any]:
-        return {}
+        return {"prefix": self._prefix}
 
 
 class ArtifactDataset(AbstractDataset):
@@ -75,7 +77,11 @@ class ArtifactDataset(AbstractDataset):
     With `versioned: true` here, the wrapped dataset is versioned with the catalog's version.
     """
 
-    def __init__(self, dataset: dict[str, Any], artifact_path: str | None = None, version: Any = None) -> None:
+    def __init__(
+        self, dataset: dict[str, Any], artifact_path: str | None = None, version: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.metadata = metadata  # kedro-viz reads its layer here
         config = dict(dataset)
         self._filepath = config["filepath"]
         self._inner = AbstractDataset.from_config(

@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autoencoder_pipelines.config import RegistryParams, flatten, parse
 from autoencoder_pipelines.data.errors import ConfigError
-from autoencoder_pipelines.jobs.checks import DERIVED_SETTINGS
 from autoencoder_pipelines.tracking.store import (
     check_tracking_store,
     default_tracking_uri,
@@ -151,8 +150,8 @@ class MlflowTrackingHook:
         self.config = TrackingConfig.from_conf(context.config_loader.get("mlflow"))
         self.project_path = Path(context.project_path)
         self.uri = self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.project_path)
-        self.parameters = dict(context.config_loader["parameters"])
-        self.registry = parse(RegistryParams, self.parameters.get("registry"), "registry")
+        self.parameters = context.config_loader["parameters"]  # typed sections, parsed once (config_loader.py)
+        self.registry = self.parameters["registry"]
 
     def enabled_for(self, run_params: dict[str, Any]) -> bool:
         from autoencoder_pipelines.nn.launch import is_rank_zero
@@ -214,11 +213,9 @@ class MlflowTrackingHook:
             _end_killed_on_exit(self.run_id)
         # A scoring run's parameters are the model it used (logged by the pipeline) and the
         # registry settings; the training sections would describe the configuration, not the model.
-        if self.scoring:
-            log_parameters({"registry": self.parameters.get("registry") or {}})
-        else:
-            derived = self.catalog.load(DERIVED_SETTINGS) if self.catalog.exists(DERIVED_SETTINGS) else {}
-            log_parameters({**self.parameters, **({"derived": derived} if derived else {})})
+        # What the defaults became on the data (derived.*) is logged by the check nodes'
+        # `<section>_settings` datasets (MlflowParamsDataset).
+        log_parameters({"registry": self.registry} if self.scoring else self.parameters)
         from autoencoder_pipelines.nn.launch import (
             launched_by_torchrun,
             torchrun_world_size,
@@ -391,10 +388,12 @@ def _relative(path: Path) -> str:
 
 
 def log_parameters(parameters: dict[str, Any]) -> None:
-    """Every parameter, flattened, in batches; a value over MLflow's length limit becomes a tag."""
+    """Every parameter (typed sections as their JSON), flattened, in batches; a value over
+    MLflow's length limit becomes a tag."""
     import mlflow
 
-    flat = {name: str(value) for name, value in flatten(parameters).items()}
+    plain = {key: value.model_dump(mode="json") if isinstance(value, BaseModel) else value for key, value in parameters.items()}
+    flat = {name: str(value) for name, value in flatten(plain).items()}
     long = {name: value for name, value in flat.items() if len(value) > PARAM_VALUE_LIMIT}
     short = [(name, value) for name, value in flat.items() if name not in long]
     for start in range(0, len(short), PARAMS_PER_CALL):

@@ -22,6 +22,7 @@ PIP_REQUIREMENTS = [
     "pandas==3.1.1",
     "pydantic==2.14.3",
     "click==8.5.1",
+    "scikit-learn==1.9.1",  # the detector is a scikit-learn estimator (nn/detector.py)
 ]
 PACKAGE = Path(__file__).resolve().parents[1]
 # MLflow's error codes for a registered model, version or alias that does not exist
@@ -36,15 +37,15 @@ def signature(scorer: Any):
     from mlflow.types import ColSpec, Schema
 
     inputs = [ColSpec("double", name) for name in scorer.features]
-    id_column = scorer.schema.get("id_column")
+    id_column = scorer.schema.id_column
     if id_column:
         inputs.append(ColSpec("string", id_column, required=False))
     outputs = [ColSpec("string", "id"), *(ColSpec("float", f"z_{i}") for i in range(scorer.code_size)),
                ColSpec("float", "reconstruction_error"), ColSpec("boolean", "is_anomaly")]
-    for i in range(1, min(scorer.detector.settings.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
+    for i in range(1, min(scorer.detector.top_k, len(scorer.features)) + 1):  # empty for unflagged rows
         outputs += [ColSpec("string", f"top_feature_{i}", required=False), ColSpec("float", f"top_share_{i}", required=False)]
     if scorer.classifier is not None:
-        classes = scorer.schema["classes"]
+        classes = scorer.schema.classes
         kind = "long" if all(isinstance(c, int) and not isinstance(c, bool) for c in classes) else "string"
         outputs += [ColSpec(kind, "predicted_class"), ColSpec("float", "predicted_probability")]
     return ModelSignature(Schema(inputs), Schema(outputs))

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
-from autoencoder_pipelines.data.frames import ID, LABEL, features_tensor
+from autoencoder_pipelines.config import AnomalyParams
+from autoencoder_pipelines.data.frames import ID, LABEL, ModelInput, features_tensor
 from autoencoder_pipelines.jobs.anomaly import (
     TRUTH,
     Detector,
@@ -19,10 +19,12 @@ from autoencoder_pipelines.jobs.anomaly import (
     truth,
 )
 from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
-from autoencoder_pipelines.nn.seeding import derive_seed
+from autoencoder_pipelines.jobs.metrics import collect_metrics
+from autoencoder_pipelines.jobs.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 __all__ = [  # the node functions (some are the jobs layer's, shared with tune)
+    "collect_metrics",
     "plot_anomaly_curves",
     "plot_anomaly_reasons",
     "plot_anomaly_scores",
@@ -32,23 +34,20 @@ __all__ = [  # the node functions (some are the jobs layer's, shared with tune)
 ]
 
 
-def score_anomalies(
-    detector: Detector, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any],
-    params: AnomalyParams,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def score_anomalies(detector: Detector, data: ModelInput, params: AnomalyParams) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score and flag every row; a flagged row names its anomaly.top_features features with the
     largest shares of its reconstruction error (top_feature_1, top_share_1, ...). With labels,
     the test rows' ranking (ROC-AUC, average precision) and the flags at the threshold
     (precision, recall, F1, confusion counts)."""
-    frames = []
-    for split, part in (("train", train), ("val", val), ("test", test)):
+    frames, schema = [], data.schema
+    for split, part in data.parts().items():
         frame = part[[c for c in (ID, LABEL) if c in part.columns]].copy()
         frame.insert(1, "split", split)
         x = features_tensor(part, schema)
         frame["reconstruction_error"] = detector.decision_function(x)
         frame["is_anomaly"] = frame["reconstruction_error"] > detector.threshold_
         frame[TRUTH] = truth(part, schema, params).to_numpy()
-        for column, values in detector.reasons(x, schema["features"], frame["is_anomaly"].to_numpy()).items():
+        for column, values in detector.reasons(x, schema.features, frame["is_anomaly"].to_numpy()).items():
             frame[column] = values
         frames.append(frame)
     scores = pd.concat(frames, ignore_index=True)
@@ -86,9 +85,7 @@ def threshold_metrics(truth: pd.Series, flagged: pd.Series) -> dict[str, float]:
             "anomaly.false_negatives": fn, "anomaly.true_negatives": tn}
 
 
-def score_baselines(
-    train: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any], params: AnomalyParams, runtime: RuntimeParams,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def score_baselines(data: ModelInput, params: AnomalyParams, runtime: Runtime) -> tuple[pd.DataFrame, dict[str, Any]]:
     """scikit-learn's IsolationForest (defaults) and PCA reconstruction error (standardised
     features, components for 90% of the variance), fitted on the same normal training rows
     and scored on the same test rows as the detector."""
@@ -97,10 +94,10 @@ def score_baselines(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    features = schema["features"]
-    x_normal = normal_part(train, schema, params)[features].to_numpy(dtype="float64")
-    x_test = test[features].to_numpy(dtype="float64")
-    forest = IsolationForest(random_state=derive_seed(runtime.seed, "isolation_forest")).fit(x_normal)
+    schema, test = data.schema, data.test
+    x_normal = normal_part(data.train, schema, params)[schema.features].to_numpy(dtype="float64")
+    x_test = test[schema.features].to_numpy(dtype="float64")
+    forest = IsolationForest(random_state=runtime.seed_for("isolation_forest")).fit(x_normal)
     pca = make_pipeline(StandardScaler(), PCA(n_components=0.9, svd_solver="full")).fit(x_normal)
     standardized = pca[0].transform(x_test)
     rebuilt = pca[1].inverse_transform(pca[1].transform(standardized))
@@ -130,8 +127,8 @@ def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure
     else:
         ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
     ax.axvline(metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
-    ax.set_title("Anomaly score (reconstruction error), test set")
-    ax.set_xlabel("mean squared reconstruction error (standardised features)")
+    ax.set_title("Anomaly score, test set")
+    ax.set_xlabel("the detector's score (column reconstruction_error; anomaly.score_rule)")
     ax.set_ylabel("rows")
     ax.legend()
     figure.tight_layout()

@@ -1,4 +1,4 @@
-"""Ingestion and split/scale nodes."""
+"""Ingestion, split/scale, and the fixed noisy evaluation sets."""
 
 from __future__ import annotations
 
@@ -8,28 +8,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import DataParams, RuntimeParams, SplitParams
+from autoencoder_pipelines.config import CorruptionParams, DataParams, SplitParams
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import (
     LABEL,
-    has_labels,
+    ModelInput,
     is_labelled,
     load_digits_frame,
 )
 from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import read_table
 from autoencoder_pipelines.data.validation import validate_table
-from autoencoder_pipelines.data.windows import (
-    chronological_split,
-    cut_windows,
-    window_gap,
-)
-from autoencoder_pipelines.nn.seeding import derive_seed
+from autoencoder_pipelines.data.windows import chronological_split, cut_windows
+from autoencoder_pipelines.jobs.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 
-def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
+def ingest(params: DataParams) -> tuple[pd.DataFrame, DataSchema]:
     """Read the configured source and validate it into (frame, schema)."""
     if params.source == "windows":
         kind = "parquet" if str(params.path).endswith(".parquet") else "csv"
@@ -39,7 +36,7 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
         )
         logger.info(
             "cut %d windows of %d steps every %d from %d series in %s",
-            len(frame), params.window_length, params.window_stride, len(schema["series_columns"]), params.path,
+            len(frame), params.window_length, params.window_stride, len(schema.series_columns or []), params.path,
         )
         return frame, schema
     if params.source == "digits":
@@ -59,21 +56,21 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, dict[str, Any]]:
         min_rows=params.min_rows,
         bad_rows=params.bad_rows,
     )
-    if params.source == "digits":
-        schema["default_normal_classes"] = list(range(9))  # the demo holds out digit 9 as the anomaly
-    unlabelled = schema.get("unlabelled_rows", 0)
+    if params.source == "digits":  # the demo holds out digit 9 as the anomaly
+        schema = schema.model_copy(update={"default_normal_classes": list(range(9))})
+    unlabelled = schema.unlabelled_rows or 0
     logger.info(
         "ingested %d rows x %d features from %s (%s)",
-        len(frame), len(schema["features"]), source,
-        f"{len(schema['classes'])} classes" + (f", {unlabelled} rows unlabelled" if unlabelled else "")
-        if has_labels(schema) else "unlabelled",
+        len(frame), schema.n_features, source,
+        f"{schema.n_classes} classes" + (f", {unlabelled} rows unlabelled" if unlabelled else "")
+        if schema.has_labels else "unlabelled",
     )
     return frame, schema
 
 
 def split_and_scale(
-    frame: pd.DataFrame, schema: dict[str, Any], params: SplitParams, runtime: RuntimeParams
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    frame: pd.DataFrame, schema: DataSchema, params: SplitParams, runtime: Runtime
+) -> tuple[ModelInput, dict[str, Any]]:
     """Seeded train/validation/test split and a [0, 1] scaler fitted on train.
 
     Labelled rows are split stratified by class; unlabelled rows (an empty label) are placed
@@ -82,60 +79,67 @@ def split_and_scale(
     that share time steps with both sides of a cut, so no test window overlaps a training one."""
     from autoencoder_pipelines.jobs.checks import check_split, label_counts, split_sizes
 
-    seed = derive_seed(runtime.seed, "split")
     check_split(schema, params, label_counts(frame, schema))
-    if schema.get("window_shape"):
+    if schema.is_windows:
         _, n_val, n_test = split_sizes(len(frame), params)
-        train, val, test = chronological_split(frame, n_val, n_test, window_gap(schema))
+        train, val, test = chronological_split(frame, n_val, n_test, schema.window_gap)
     else:
-        train, val, test = _random_split(frame, schema, params, seed, runtime.seed)
-    scaler = fit_scaler(train, schema["features"], params.scaling_for(schema), schema.get("window_shape"))
+        train, val, test = _random_split(frame, schema, params, runtime)
+    scaler = fit_scaler(train, schema.features, params.scaling_for(schema), schema.window_shape)
     parts = [apply_scaler(part, scaler).reset_index(drop=True) for part in (train, val, test)]
     logger.info("split %d rows into train %d / validation %d / test %d", len(frame), *map(len, parts))
-    if has_labels(schema) and not all(is_labelled(part).all() for part in parts):
+    if schema.has_labels and not all(is_labelled(part).all() for part in parts):
         logger.info("labelled rows: train %d / validation %d / test %d (the others are unlabelled)",
                     *(int(is_labelled(part).sum()) for part in parts))
-    return parts[0], parts[1], parts[2], scaler
+    return ModelInput(parts[0], parts[1], parts[2], schema), scaler
 
 
-def _random_split(frame, schema, params, seed, run_seed):
+def _random_split(frame: pd.DataFrame, schema: DataSchema, params: SplitParams, runtime: Runtime):
     from sklearn.model_selection import train_test_split
 
     from autoencoder_pipelines.jobs.checks import split_sizes
 
-    labelled = is_labelled(frame).to_numpy() if has_labels(schema) else np.ones(len(frame), dtype=bool)
+    seed = runtime.seed_for("split")
+    labelled = is_labelled(frame).to_numpy() if schema.has_labels else np.ones(len(frame), dtype=bool)
     known, unknown = frame[labelled], frame[~labelled]
     _, n_val, n_test = split_sizes(len(known), params)
-    stratify = known[LABEL] if has_labels(schema) else None
+    stratify = known[LABEL] if schema.has_labels else None
     try:
         rest, test = train_test_split(known, test_size=n_test, stratify=stratify, random_state=seed)
         train, val = train_test_split(
             rest, test_size=n_val, stratify=None if stratify is None else rest[LABEL], random_state=seed
         )
     except ValueError as error:
-        raise DataValidationError(f"{schema['source']}: cannot split: {error}") from None
+        raise DataValidationError(f"{schema.source}: cannot split: {error}") from None
     if len(unknown):
         _, n_val_u, n_test_u = split_sizes(len(unknown), params)
-        order = np.random.default_rng(derive_seed(run_seed, "split.unlabelled")).permutation(len(unknown))
+        order = np.random.default_rng(runtime.seed_for("split.unlabelled")).permutation(len(unknown))
         placed = (unknown.iloc[order[n_test_u + n_val_u:]], unknown.iloc[order[n_test_u:n_test_u + n_val_u]],
                   unknown.iloc[order[:n_test_u]])
         train, val, test = (
-            pd.concat([part, extra]).sample(frac=1, random_state=derive_seed(run_seed, f"split.mix.{name}"))
+            pd.concat([part, extra]).sample(frac=1, random_state=runtime.seed_for(f"split.mix.{name}"))
             for part, extra, name in zip((train, val, test), placed, ("train", "val", "test"))
         )
     return train, val, test
 
 
-def count_rows(
-    train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any]
-) -> dict[str, Any]:
+def count_rows(data: ModelInput) -> dict[str, Any]:
     """How many rows carry a label, in all and in each part: the classifiers use those, the
     rest feed pretraining and the unsupervised models only."""
     metrics: dict[str, Any] = {}
-    for name, part in (("train", train), ("val", val), ("test", test)):
-        labelled = int(is_labelled(part).sum()) if has_labels(schema) else 0
+    for name, part in data.parts().items():
+        labelled = int(is_labelled(part).sum()) if data.schema.has_labels else 0
         metrics[f"data.{name}_labelled_rows"] = labelled
         metrics[f"data.{name}_unlabelled_rows"] = len(part) - labelled
     for kind in ("labelled", "unlabelled"):
         metrics[f"data.{kind}_rows"] = sum(metrics[f"data.{name}_{kind}_rows"] for name in ("train", "val", "test"))
     return dict(sorted(metrics.items()))
+
+
+def corrupt_eval_sets(data: ModelInput, corruption: CorruptionParams, runtime: Runtime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
+    from autoencoder_pipelines.jobs.autoencoders import fixed_noise
+    from autoencoder_pipelines.nn.corruption import CorruptionSpec
+
+    noisy_val, noisy_test = fixed_noise(data, CorruptionSpec.of(corruption), runtime.seed_for("corrupt_eval_sets"), ("val", "test"))
+    return noisy_val, noisy_test

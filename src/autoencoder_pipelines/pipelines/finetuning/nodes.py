@@ -1,9 +1,9 @@
-"""Classifier and denoiser fine-tuning and their test-set evaluation."""
+"""Classifier and denoiser fine-tuning, their test-set evaluation, and the label budget curve."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -12,58 +12,32 @@ from autoencoder_pipelines.config import (
     DenoiserParams,
     FinetuneParams,
     ModelParams,
-    RuntimeParams,
 )
-from autoencoder_pipelines.data.frames import Skipped, has_labels, labelled_part
+from autoencoder_pipelines.data.frames import ModelInput, Skipped, labelled_part
 from autoencoder_pipelines.jobs.classification import (
     finetune_classifier,
     fit_classifier,
+    fit_random_init_classifier,
     train_random_init_classifier,
 )
+from autoencoder_pipelines.jobs.metrics import collect_metrics
 from autoencoder_pipelines.jobs.runtime import History, Network, Runtime
 
 logger = logging.getLogger(__name__)
 __all__ = [  # the node functions (some are the jobs layer's, shared with tune)
-    "corrupt_eval_sets",
+    "collect_metrics",
     "evaluate_classifiers",
     "evaluate_denoiser",
     "finetune_classifier",
     "finetune_denoiser",
     "label_budget_curve",
+    "label_budget_fits",
     "train_random_init_classifier",
 ]
 
 
-def corrupt_eval_sets(
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
-    corruption: CorruptionParams,
-    runtime: RuntimeParams,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fixed (seeded) noisy copies of the validation and test sets; training corrupts afresh."""
-    import torch
-
-    from autoencoder_pipelines.data.frames import features_tensor
-    from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-    from autoencoder_pipelines.nn.seeding import derive_seed
-
-    spec = CorruptionSpec.of(corruption)
-    generator = torch.Generator().manual_seed(derive_seed(runtime.seed, "corrupt_eval_sets"))
-    noisy = []
-    for part in (val, test):
-        out = part.copy()
-        out[schema["features"]] = corrupt(features_tensor(part, schema), spec, generator).numpy()
-        noisy.append(out)
-    return noisy[0], noisy[1]
-
-
 def evaluate_classifiers(
-    classifier: Network | Skipped,
-    random_init_classifier: Network | Skipped,
-    test: pd.DataFrame,
-    noisy_test: pd.DataFrame,
-    schema: dict[str, Any],
+    classifier: Network | Skipped, random_init_classifier: Network | Skipped, data: ModelInput, noisy_test: pd.DataFrame
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test accuracy on clean and corrupted inputs, pretrained vs random init, and predictions,
     on the labelled test rows."""
@@ -78,6 +52,7 @@ def evaluate_classifiers(
 
     if isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
         return {}, pd.DataFrame({"id": pd.Series(dtype=str)})
+    test, schema = data.test, data.schema
     labelled = is_labelled(test).to_numpy()  # the noisy set holds the same rows in the same order
     test, noisy_test = test[labelled], noisy_test[labelled]
     x, x_noisy, y = features_tensor(test, schema), features_tensor(noisy_test, schema), labels_tensor(test, schema)
@@ -103,7 +78,7 @@ def evaluate_classifiers(
         metrics["finetune.test_accuracy"], metrics["finetune.random_init_test_accuracy"],
         metrics["finetune.test_majority_rate"],
     )
-    classes = schema["classes"]
+    classes = schema.classes
     predictions = pd.DataFrame({
         "id": test["id"].to_numpy(),
         "label": test["label"].to_numpy(),
@@ -119,88 +94,107 @@ LABEL_BUDGET_COLUMNS = [
 ]
 
 
-def label_budget_curve(
-    stack: Network,
-    classifier: Network | Skipped,
-    random_init_classifier: Network | Skipped,
-    finetune_history: History,
-    random_init_history: History,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    finetune: FinetuneParams,
-    runtime: Runtime,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Where pretraining pays: test accuracy against the number of labels.
+def label_budget_fits(
+    stack: Network, data: ModelInput, model: ModelParams, finetune: FinetuneParams, runtime: Runtime
+) -> pd.DataFrame:
+    """Where pretraining pays: test accuracy against the number of labels (the curve's fits).
 
-    For each of `finetune.label_fractions`, that share of the labelled training rows and of
-    the labelled validation rows (stratified, seeded, nested, at least one row per class)
-    fine-tunes the pretrained encoder and trains the random-init twin, with the same settings
-    and budget as the run's own classifiers (fraction 1.0 is those classifiers). Beside them,
-    logistic regression on PCA codes: PCA (as many components as the autoencoder's code) fitted
-    on every training row, labelled or not, as the pretraining is; the regression on the
-    sampled labelled training rows. Every accuracy is on all labelled test rows. `labelled_rows`
-    counts the labels a point used: sampled training plus validation rows."""
-    if not finetune.label_fractions or not has_labels(schema) or isinstance(classifier, Skipped):
+    For each of `finetune.label_fractions` below 1, that share of the labelled training rows
+    and of the labelled validation rows (stratified, seeded, nested, at least one row per
+    class) fine-tunes the pretrained encoder and trains the random-init twin, with the same
+    settings and budget as the run's own classifiers (fraction 1.0 is those classifiers:
+    `label_budget_curve` adds them). Beside them, logistic regression on PCA codes: PCA (as
+    many components as the autoencoder's code) fitted on every training row, labelled or not,
+    as the pretraining is; the regression on the sampled labelled training rows. Every
+    accuracy is on all labelled test rows. `labelled_rows` counts the labels a point used:
+    sampled training plus validation rows."""
+    schema = data.schema
+    if not finetune.label_fractions or not schema.has_labels:
         if finetune.label_fractions:
             logger.info("label budget curve skipped: the data has no labels")
-        return {}, pd.DataFrame(columns=LABEL_BUDGET_COLUMNS)
+        return pd.DataFrame(columns=LABEL_BUDGET_COLUMNS)
+    from autoencoder_pipelines.data.frames import labels_tensor, stratified_sample
+
+    train_labelled, val_labelled = labelled_part(data.train), labelled_part(data.val)
+    accuracy, pca_logreg = _test_accuracy(data), _pca_logreg(stack.code_size, data)
+    rows = []
+    for fraction in finetune.label_fractions:
+        key = str(fraction)
+        sub_train = stratified_sample(train_labelled, fraction, runtime.seed_for("label_budget.train"))
+        sub_val = stratified_sample(val_labelled, fraction, runtime.seed_for("label_budget.val"))
+        row = {"fraction": fraction, "labelled_rows": len(sub_train) + len(sub_val), "train_labelled_rows": len(sub_train),
+               "pca_logreg_test_accuracy": pca_logreg(sub_train, labels_tensor(sub_train, schema).numpy())}
+        if fraction < 1.0:  # 1.0: every labelled row, the run's own classifiers (label_budget_curve)
+            pretrained, pretrained_history = fit_classifier(
+                stack, sub_train, sub_val, schema, finetune, runtime, f"label_budget.{key}.finetune")
+            twin, twin_history = fit_random_init_classifier(
+                sub_train, sub_val, schema, model, finetune, runtime, f"label_budget.{key}.random_init")
+            row.update(pretrained_test_accuracy=accuracy(pretrained), random_init_test_accuracy=accuracy(twin),
+                       pretrained_epochs=_epochs(pretrained_history), random_init_epochs=_epochs(twin_history))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=LABEL_BUDGET_COLUMNS)
+
+
+def _test_accuracy(data: ModelInput) -> Callable[[Network], float]:
+    """A classifier's accuracy on every labelled test row."""
+    from autoencoder_pipelines.data.frames import features_tensor, labels_tensor
+    from autoencoder_pipelines.nn.inference import predict_classes
+
+    test = labelled_part(data.test)
+    x_test, y_test = features_tensor(test, data.schema), labels_tensor(test, data.schema).numpy()
+    return lambda network: float((predict_classes(network, x_test).numpy() == y_test).mean())
+
+
+def _pca_logreg(code_size: int, data: ModelInput) -> Callable[[pd.DataFrame, Any], float]:
+    """The accuracy on every labelled test row of logistic regression on PCA codes (as many
+    components as the autoencoder's code, fitted on every training row) of some labelled rows."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from autoencoder_pipelines.data.frames import (
-        features_tensor,
-        labels_tensor,
-        stratified_sample,
-    )
-    from autoencoder_pipelines.jobs import autoencoders
+    from autoencoder_pipelines.data.frames import labels_tensor
 
-    features = schema["features"]
-    train_labelled, val_labelled, test_labelled = (labelled_part(part) for part in (train, val, test))
-    x_test, y_test = features_tensor(test_labelled, schema), labels_tensor(test_labelled, schema).numpy()
-    n_components = min(stack.code_size, len(features), len(train))
-    codes = make_pipeline(PCA(n_components=n_components, random_state=0), StandardScaler())
-    codes.fit(train[features].to_numpy(dtype="float32"))  # every training row: unsupervised, like pretraining
-    x_test_codes = codes.transform(test_labelled[features].to_numpy(dtype="float32"))
+    features, test = data.schema.features, labelled_part(data.test)
+    codes = make_pipeline(PCA(n_components=min(code_size, len(features), len(data.train)), random_state=0), StandardScaler())
+    codes.fit(data.values("train"))  # every training row: unsupervised, like pretraining
+    x_test, y_test = codes.transform(test[features].to_numpy(dtype="float32")), labels_tensor(test, data.schema).numpy()
 
-    def accuracy(network: Network) -> float:
-        from autoencoder_pipelines.nn.inference import predict_classes
+    def accuracy(rows: pd.DataFrame, labels: Any) -> float:
+        logreg = LogisticRegression(max_iter=2000).fit(codes.transform(rows[features].to_numpy(dtype="float32")), labels)
+        return float((logreg.predict(x_test) == y_test).mean())
 
-        return float((predict_classes(network, x_test).numpy() == y_test).mean())
+    return accuracy
 
-    rows, metrics = [], {}
-    for fraction in finetune.label_fractions:
-        key = str(fraction)
-        sub_train = stratified_sample(train_labelled, fraction, runtime.seed_for("label_budget.train"))
-        sub_val = stratified_sample(val_labelled, fraction, runtime.seed_for("label_budget.val"))
-        if fraction == 1.0:  # every labelled row: the run's own classifiers, trained on exactly these
-            pretrained, twin, histories = classifier, random_init_classifier, (finetune_history, random_init_history)
-        else:
-            pretrained, pretrained_history = fit_classifier(
-                stack, sub_train, sub_val, schema, finetune, runtime, f"label_budget.{key}.finetune")
-            fresh = autoencoders.build_autoencoder(model, schema, runtime.seed, "init.random_init")
-            twin, twin_history = fit_classifier(
-                fresh, sub_train, sub_val, schema, finetune.model_copy(update={"mode": "full"}), runtime,
-                f"label_budget.{key}.random_init")
-            histories = (pretrained_history, twin_history)
-        y_sub = labels_tensor(sub_train, schema).numpy()
-        logreg = LogisticRegression(max_iter=2000).fit(codes.transform(sub_train[features].to_numpy(dtype="float32")), y_sub)
-        epochs = [max((len(v) for k, v in h.items() if k.endswith(".train_loss")), default=0) for h in histories]
-        row = {
-            "fraction": fraction,
-            "labelled_rows": len(sub_train) + len(sub_val),
-            "train_labelled_rows": len(sub_train),
-            "pretrained_test_accuracy": accuracy(pretrained),
-            "random_init_test_accuracy": accuracy(twin),
-            "pca_logreg_test_accuracy": float((logreg.predict(x_test_codes) == y_test).mean()),
-            "pretrained_epochs": epochs[0],
-            "random_init_epochs": epochs[1],
-        }
-        rows.append(row)
+
+def _epochs(history: History) -> int:
+    return max((len(v) for k, v in history.items() if k.endswith(".train_loss")), default=0)
+
+
+def label_budget_curve(
+    fits: pd.DataFrame,
+    classifier: Network | Skipped,
+    random_init_classifier: Network | Skipped,
+    finetune_history: History,
+    random_init_history: History,
+    data: ModelInput,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The label budget curve: `label_budget_fits` with the fraction 1.0 point taken from the
+    run's own classifiers (trained on exactly those rows), and its metrics
+    `label_budget.<fraction>.*`."""
+    if fits.empty or isinstance(classifier, Skipped) or isinstance(random_init_classifier, Skipped):
+        return {}, pd.DataFrame(columns=LABEL_BUDGET_COLUMNS)
+    table = fits.copy()
+    full = table["fraction"] == 1.0
+    if full.any():
+        accuracy = _test_accuracy(data)
+        table.loc[full, ["pretrained_test_accuracy", "random_init_test_accuracy"]] = [
+            accuracy(classifier), accuracy(random_init_classifier)]
+        table.loc[full, ["pretrained_epochs", "random_init_epochs"]] = [_epochs(finetune_history), _epochs(random_init_history)]
+    table = table.astype({"labelled_rows": int, "train_labelled_rows": int, "pretrained_epochs": int, "random_init_epochs": int})
+    metrics = {}
+    for row in table.to_dict(orient="records"):
+        key = str(row["fraction"])
         for name in ("labelled_rows", "pretrained_test_accuracy", "random_init_test_accuracy", "pca_logreg_test_accuracy"):
             metrics[f"label_budget.{key}.{name}"] = row[name]
         logger.info(
@@ -208,38 +202,34 @@ def label_budget_curve(
             "regression %.4f", key, row["labelled_rows"], row["pretrained_test_accuracy"],
             row["random_init_test_accuracy"], row["pca_logreg_test_accuracy"],
         )
-    return metrics, pd.DataFrame(rows, columns=LABEL_BUDGET_COLUMNS)
+    return metrics, table
 
 
 def finetune_denoiser(
     stack: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    noisy_val: pd.DataFrame,
-    schema: dict[str, Any],
+    data: ModelInput,
     model: ModelParams,
     corruption: CorruptionParams,
     denoiser: DenoiserParams,
     runtime: Runtime,
 ) -> tuple[Network, History]:
-    """Fine-tune the unrolled stack end to end, corrupted -> clean."""
+    """Fine-tune the unrolled stack end to end, corrupted -> clean (fresh noise every batch),
+    validated on the fixed noisy validation rows (those of noisy_val_set: the same draws)."""
     from autoencoder_pipelines.jobs import autoencoders
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
 
-    return autoencoders.fine_tune_phase(
-        stack, train, val, schema, model, denoiser, runtime, "denoiser",
-        corruption=CorruptionSpec.of(corruption), noisy_val=noisy_val,
-    )
+    spec = CorruptionSpec.of(corruption)
+    (noisy_val,) = autoencoders.fixed_noise(data, spec, runtime.seed_for("corrupt_eval_sets"), ("val",))
+    return autoencoders.fine_tune_phase(stack, data, model, denoiser, runtime, "denoiser", corruption=spec, noisy_val=noisy_val)
 
 
-def evaluate_denoiser(
-    denoiser: Network, test: pd.DataFrame, noisy_test: pd.DataFrame, schema: dict[str, Any]
-) -> tuple[dict[str, Any], pd.DataFrame]:
+def evaluate_denoiser(denoiser: Network, data: ModelInput, noisy_test: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
     """Test MSE of the corrupted inputs and of their denoised versions, against the clean rows."""
     from autoencoder_pipelines.data.frames import features_tensor
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     denoiser.eval()
+    test, schema = data.test, data.schema
     x, x_noisy = features_tensor(test, schema), features_tensor(noisy_test, schema)
     denoised = predict_in_batches(denoiser, x_noisy)
     metrics = {
@@ -252,5 +242,5 @@ def evaluate_denoiser(
         metrics["denoise.test_mse_noisy"], metrics["denoise.test_mse_denoised"], metrics["denoise.mse_ratio"],
     )
     denoised_frame = test.copy()
-    denoised_frame[schema["features"]] = denoised.numpy()
+    denoised_frame[schema.features] = denoised.numpy()
     return metrics, denoised_frame

@@ -1,12 +1,12 @@
-from kedro.pipeline import Pipeline, pipeline
+from kedro.pipeline import Pipeline, node
 
-from autoencoder_pipelines.pipelines import training_node
+from autoencoder_pipelines.pipelines import namespaced, settings
 
 from .nodes import pretrain_stack
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline([
-        training_node(pretrain_stack, ["pretrained_stack", "pretrain_history"], "pretrain_stack",
-                      params={"model": "model", "pretrain": "pretrain", "corruption": "corruption"}),
+    return settings("model") + namespaced("pretraining", [
+        node(pretrain_stack, ["model_input", "params:model", "params:pretrain", "params:corruption", "runtime"],
+             ["pretrained_stack", "pretrain_history"], name="pretrain_stack"),
     ])

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import ModelParams, PhaseParams, ReductionParams
-from autoencoder_pipelines.data.frames import ID, LABEL, features_tensor
+from autoencoder_pipelines.data.frames import ID, LABEL, ModelInput, features_tensor
+from autoencoder_pipelines.jobs.metrics import collect_metrics
 from autoencoder_pipelines.jobs.reduction import (
     finetune_reduction_autoencoder,
     reconstruction_mse,
@@ -23,12 +24,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 __all__ = [  # the node functions (some are the jobs layer's, shared with tune)
     "classify_features",
+    "collect_metrics",
     "compare_with_pca",
     "export_embeddings",
     "finetune_reduction_autoencoder",
     "sweep_code_sizes",
 ]
-SPLITS = ("train", "val", "test")
 
 
 def _codes_frame(parts: dict[str, pd.DataFrame], codes: dict[str, np.ndarray], prefix: str) -> pd.DataFrame:
@@ -43,31 +44,22 @@ def _codes_frame(parts: dict[str, pd.DataFrame], codes: dict[str, np.ndarray], p
     return pd.concat(frames, ignore_index=True)
 
 
-def export_embeddings(
-    autoencoder: Network, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any]
-) -> pd.DataFrame:
+def export_embeddings(autoencoder: Network, data: ModelInput) -> pd.DataFrame:
     """The bottleneck code of every row: id, split, label, z_0..z_{k-1}."""
     from autoencoder_pipelines.nn.inference import predict_in_batches
 
     autoencoder.eval()
-    parts = dict(zip(SPLITS, (train, val, test)))
-    codes = {s: predict_in_batches(autoencoder.encode, features_tensor(p, schema)).numpy() for s, p in parts.items()}
+    parts = data.parts()
+    codes = {s: predict_in_batches(autoencoder.encode, features_tensor(p, data.schema)).numpy() for s, p in parts.items()}
     return _codes_frame(parts, codes, "z")
 
 
-def compare_with_pca(
-    autoencoder: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
-    params: ReductionParams,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+def compare_with_pca(autoencoder: Network, data: ModelInput, params: ReductionParams) -> tuple[pd.DataFrame, dict[str, Any]]:
     """PCA fitted on train with the autoencoder's code size; test reconstruction MSE of both."""
     n_components = params.pca_components or autoencoder.code_size
-    features = schema["features"]
-    pca = _fit_pca(train[features].to_numpy(dtype="float32"), n_components)
-    x_test = test[features].to_numpy(dtype="float32")
+    features = data.schema.features
+    pca = _fit_pca(data.values("train"), n_components)
+    x_test = data.values("test")
     metrics = {
         "reduction.code_size": autoencoder.code_size,
         "reduction.pca_components": n_components,
@@ -79,7 +71,7 @@ def compare_with_pca(
         "reconstruction MSE at %d dims: autoencoder %.5f, PCA %.5f",
         n_components, metrics["reduction.ae_test_mse"], metrics["reduction.pca_test_mse"],
     )
-    parts = dict(zip(SPLITS, (train, val, test)))
+    parts = data.parts()
     codes = {s: pca.transform(p[features].to_numpy()) for s, p in parts.items()}
     return _codes_frame(parts, codes, "pc"), metrics
 
@@ -95,15 +87,7 @@ def _pca_test_mse(pca: "PCA", x_test: np.ndarray) -> float:
 
 
 def sweep_code_sizes(
-    stack: Network,
-    autoencoder: Network,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
-    test: pd.DataFrame,
-    schema: dict[str, Any],
-    model: ModelParams,
-    params: ReductionParams,
-    runtime: Runtime,
+    stack: Network, autoencoder: Network, data: ModelInput, model: ModelParams, params: ReductionParams, runtime: Runtime
 ) -> pd.DataFrame:
     """Test reconstruction MSE of autoencoder and PCA at several code sizes.
 
@@ -115,8 +99,8 @@ def sweep_code_sizes(
     from autoencoder_pipelines.jobs import autoencoders
     from autoencoder_pipelines.nn.kinds import get_kind
 
-    features = schema["features"]
-    x_train, x_test = train[features].to_numpy(dtype="float32"), test[features].to_numpy(dtype="float32")
+    features, schema = data.schema.features, data.schema
+    x_train, x_test = data.values("train"), data.values("test")
     rows = [{
         "code_size": autoencoder.code_size, "autoencoder_test_mse": reconstruction_mse(autoencoder, x_test),
         "pca_test_mse": _pca_test_mse(_fit_pca(x_train, autoencoder.code_size), x_test), "epochs": params.epochs,
@@ -131,7 +115,7 @@ def sweep_code_sizes(
         candidate = autoencoders.build_autoencoder(model.model_copy(update={"hidden_sizes": sizes}), schema, runtime.seed, f"init.sweep.k{size}")
         for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1]):
             lower.load_state_dict(pretrained.state_dict())
-        trained, _ = autoencoders.fine_tune_phase(candidate, train, val, schema, model, phase, runtime, f"reduction_sweep.k{size}")
+        trained, _ = autoencoders.fine_tune_phase(candidate, data, model, phase, runtime, f"reduction_sweep.k{size}")
         rows.append({
             "code_size": size, "autoencoder_test_mse": reconstruction_mse(trained, x_test),
             "pca_test_mse": _pca_test_mse(_fit_pca(x_train, size), x_test), "epochs": params.sweep_epochs,
@@ -142,9 +126,7 @@ def sweep_code_sizes(
 FEATURE_SETS = {"codes": "z_", "pca": "pc_"}
 
 
-def classify_features(
-    embeddings: pd.DataFrame, pca_embeddings: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any]
-) -> dict[str, Any]:
+def classify_features(embeddings: pd.DataFrame, pca_embeddings: pd.DataFrame, data: ModelInput) -> dict[str, Any]:
     """Learned features for classical classifiers: a linear SVM and a logistic regression
     (scikit-learn, each feature standardised on the training rows, C = 1) fitted on the
     training rows' autoencoder codes (the export), their raw inputs and their PCA codes of the
@@ -156,11 +138,11 @@ def classify_features(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from autoencoder_pipelines.data.frames import has_labels, is_labelled
+    from autoencoder_pipelines.data.frames import is_labelled
 
-    if not has_labels(schema):
+    if not data.schema.has_labels:
         return {}
-    features = schema["features"]
+    train, test, features = data.train, data.test, data.schema.features
     labelled = {"train": is_labelled(train).to_numpy(), "test": is_labelled(test).to_numpy()}
     sets = {"raw": (train[features].to_numpy()[labelled["train"]], test[features].to_numpy()[labelled["test"]])}
     for name, prefix in FEATURE_SETS.items():

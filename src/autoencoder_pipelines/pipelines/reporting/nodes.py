@@ -1,4 +1,5 @@
-"""Report nodes: flat metrics, per-epoch MLflow histories, figures."""
+"""Report nodes: flat metrics, per-epoch MLflow histories, figures, and the analyses of the
+pretrained encoder (contraction, generation, codes against the prior)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,25 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.config import ReportParams
-from autoencoder_pipelines.data.frames import LABEL
+from autoencoder_pipelines.data.frames import LABEL, ModelInput
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.figures import Figure, placeholder, pyplot
-from autoencoder_pipelines.jobs.runtime import History, Network
+from autoencoder_pipelines.jobs.metrics import collect_metrics
+from autoencoder_pipelines.jobs.runtime import History, Network, Runtime
 
+__all__ = [  # the node functions (collect_metrics is the jobs layer's, shared by every pipeline)
+    "analyse_contraction", "build_metrics", "collect_histories", "collect_metrics", "compare_codes_with_prior",
+    "evaluate_generation", "plot_accuracy_comparison", "plot_codes_2d", "plot_confusion_matrix", "plot_denoising_grid",
+    "plot_generated_samples", "plot_label_budget", "plot_learning_curves", "plot_reduction_by_code_size",
+]
 MlflowHistory = dict[str, list[dict[str, float]]]
 
 
-def build_metrics(run_started_at: float, *parts: dict[str, Any]) -> tuple[dict[str, Any], MlflowHistory]:
-    """One flat dict of final metrics (metrics.json) and the same for MLflow."""
+def build_metrics(runtime: Runtime, *parts: dict[str, Any]) -> tuple[dict[str, Any], MlflowHistory]:
+    """One flat dict of final metrics (metrics.json) and the same for MLflow; `run.seconds`:
+    since this run started."""
     metrics = {key: value for part in parts for key, value in part.items()}
-    metrics["run.seconds"] = time.time() - run_started_at
+    metrics["run.seconds"] = time.time() - runtime.started_at
     metrics = dict(sorted(metrics.items()))
     for_mlflow = {
         key: [{"value": float(value), "step": 0}]
@@ -71,21 +80,21 @@ def plot_learning_curves(*histories: History) -> Figure:
 
 
 def plot_denoising_grid(
-    test: pd.DataFrame, noisy_test: pd.DataFrame, denoised_test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
+    data: ModelInput, noisy_test: pd.DataFrame, denoised_test: pd.DataFrame, report: ReportParams
 ) -> Figure:
     """Clean / corrupted / denoised test rows: images when the shape is known, else line plots."""
-    n = min(report.grid_samples, len(test))
-    features = schema["features"]
-    rows = [("clean", test), ("corrupted", noisy_test), ("denoised", denoised_test)]
+    n = min(report.grid_samples, len(data.test))
+    features = data.schema.features
+    rows = [("clean", data.test), ("corrupted", noisy_test), ("denoised", denoised_test)]
     grid = [(title, frame[features].to_numpy()[:n]) for title, frame in rows]
-    return _draw_rows(grid, schema, "Test rows: clean, corrupted, denoised")
+    return _draw_rows(grid, data.schema, "Test rows: clean, corrupted, denoised")
 
 
-def _draw_rows(grid: list[tuple[str, np.ndarray]], schema: dict[str, Any], title: str) -> Figure:
+def _draw_rows(grid: list[tuple[str, np.ndarray]], schema: DataSchema, title: str) -> Figure:
     """One figure row per (label, rows): images when the data has an image shape, one line per
     channel for windows of a series, else the row's values as a line."""
     plt = pyplot()
-    shape, window = schema.get("image_shape"), schema.get("window_shape")
+    shape, window = schema.image_shape, schema.window_shape
     n = len(grid[0][1])
     figure, axes = plt.subplots(len(grid), n, figsize=(1.3 * n, 1.45 * len(grid)), squeeze=False)
     for r, (label, values) in enumerate(grid):
@@ -215,7 +224,7 @@ def plot_reduction_by_code_size(table: pd.DataFrame) -> Figure:
     return figure
 
 
-def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str, Any]) -> Figure:
+def plot_generated_samples(model: Network, data: ModelInput) -> Figure:
     """Generative kinds (those whose network can `sample`): a grid of rows decoded from prior
     draws, and a walk between two test rows' codes."""
     if not hasattr(model, "sample"):
@@ -224,18 +233,16 @@ def plot_generated_samples(model: Network, test: pd.DataFrame, schema: dict[str,
 
     model.eval()
     samples = model.sample(24, generator=torch.Generator().manual_seed(0)).detach().numpy()
-    x = torch.tensor(test[schema["features"]].to_numpy(dtype="float32")[:2])
+    x = torch.tensor(data.values("test")[:2])
     walk = model.interpolate(x[0:1], x[1:2], 8).detach().numpy()
     return _draw_rows(
         [("prior samples", samples[:8]), ("", samples[8:16]), ("", samples[16:]), ("interpolation", walk)],
-        schema,
+        data.schema,
         "Decoded from prior draws, and from the line between two test rows' codes",
     )
 
 
-def evaluate_generation(
-    model: Network, train: pd.DataFrame, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
-) -> tuple[dict[str, float], Figure]:
+def evaluate_generation(model: Network, data: ModelInput, report: ReportParams) -> tuple[dict[str, float], Figure]:
     """Generative kinds: how close rows decoded from prior draws are to the test rows, as MMD^2
     with an RBF kernel (nn/generation.py) whose bandwidth is the median distance between test
     rows (`generation.mmd2.*`: at that scale it sees mostly the first two moments) and a quarter
@@ -253,11 +260,10 @@ def evaluate_generation(
         mmd2,
     )
 
-    features = schema["features"]
-    n = min(len(test), report.generation_rows)
+    n = min(len(data.test), report.generation_rows)
     rng = np.random.default_rng(0)
-    real = test[features].to_numpy(dtype="float32")[rng.choice(len(test), n, replace=False)]
-    x_train = train[features].to_numpy(dtype="float32")
+    real = data.values("test")[rng.choice(len(data.test), n, replace=False)]
+    x_train = data.values("train")
     model.eval()
     generated = model.sample(n, generator=torch.Generator().manual_seed(0)).detach().numpy()
     candidates = {
@@ -269,16 +275,16 @@ def evaluate_generation(
     metrics = {f"generation.{measure}.{name}": mmd2(torch.tensor(real), torch.tensor(rows), bandwidth * scale)
                for measure, scale in (("mmd2", 1.0), ("mmd2_local", 0.25)) for name, rows in candidates.items()}
     metrics["generation.rows"] = n
-    return metrics, plot_generated_against_real(real, candidates, schema, metrics)
+    return metrics, plot_generated_against_real(real, candidates, data.schema, metrics)
 
 
 def plot_generated_against_real(
-    real: np.ndarray, candidates: dict[str, np.ndarray], schema: dict[str, Any], metrics: dict[str, float]
+    real: np.ndarray, candidates: dict[str, np.ndarray], schema: DataSchema, metrics: dict[str, float]
 ) -> Figure:
     title = (f"Real test rows against generated ones (MMD^2 {metrics['generation.mmd2.generated']:.4f}; "
              f"Gaussian baseline {metrics['generation.mmd2.gaussian_baseline']:.4f}; "
              f"training rows {metrics['generation.mmd2.training_rows']:.4f})")
-    window = schema.get("window_shape")
+    window = schema.window_shape
     if not window:
         grid = [("real (test)", real[:8]), ("generated", candidates["generated"][:8]),
                 ("Gaussian fit", candidates["gaussian_baseline"][:8])]
@@ -287,7 +293,7 @@ def plot_generated_against_real(
 
     plt = pyplot()
     channels, length = window
-    names = schema.get("series_columns") or [f"series {c}" for c in range(channels)]
+    names = schema.series_columns or [f"series {c}" for c in range(channels)]
     figure, axes = plt.subplots(channels, 3, figsize=(14, 3.0 * channels), squeeze=False)
     for c in range(channels):
         for ax, (label, rows) in zip(axes[c, :2], (("real (test)", real), ("generated", candidates["generated"]))):
@@ -309,9 +315,7 @@ def plot_generated_against_real(
     return figure
 
 
-def compare_codes_with_prior(
-    model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
-) -> tuple[dict[str, float], Figure]:
+def compare_codes_with_prior(model: Network, data: ModelInput, report: ReportParams) -> tuple[dict[str, float], Figure]:
     """Networks with a prior over their codes (`sample_prior`: adversarial, vae): how far the
     test rows' codes are from as many prior draws (from each row's class component where the
     prior has one per class): `prior.linear_separability`, the 3-fold cross-validated accuracy
@@ -326,18 +330,15 @@ def compare_codes_with_prior(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from autoencoder_pipelines.data.frames import (
-        has_labels,
-        labelled_part,
-        labels_tensor,
-    )
+    from autoencoder_pipelines.data.frames import labelled_part, labels_tensor
 
     # with labels, each code is set against a draw from its own class's component
-    rows = (labelled_part(test) if has_labels(schema) else test).head(report.max_points_2d)
+    schema = data.schema
+    rows = (labelled_part(data.test) if schema.has_labels else data.test).head(report.max_points_2d)
     model.eval()
     with torch.no_grad():
-        codes = model.encode(torch.tensor(rows[schema["features"]].to_numpy(dtype="float32"))).numpy()
-        labels = labels_tensor(rows, schema) if has_labels(schema) else None
+        codes = model.encode(torch.tensor(rows[schema.features].to_numpy(dtype="float32"))).numpy()
+        labels = labels_tensor(rows, schema) if schema.has_labels else None
         prior = model.sample_prior(len(rows), torch.Generator().manual_seed(0), labels).numpy()
     both, is_draw = np.vstack([codes, prior]), np.r_[np.zeros(len(codes)), np.ones(len(prior))]
     separability = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), both, is_draw,
@@ -378,9 +379,7 @@ def _plot_codes_against_prior(codes: np.ndarray, prior: np.ndarray, rows: pd.Dat
     return figure
 
 
-def analyse_contraction(
-    model: Network, test: pd.DataFrame, schema: dict[str, Any], report: ReportParams
-) -> tuple[dict[str, float], pd.DataFrame, Figure]:
+def analyse_contraction(model: Network, data: ModelInput, report: ReportParams) -> tuple[dict[str, float], pd.DataFrame, Figure]:
     """How much the pretrained encoder contracts the input space (nn/contraction.py) on the
     first `report.contraction_rows` test rows: metrics `contraction.*`, the curves as a table
     (the spectrum, the ratio by input distance) and a figure."""
@@ -389,7 +388,7 @@ def analyse_contraction(
     from autoencoder_pipelines.nn.contraction import analyse
 
     model.eval()
-    x = torch.tensor(test[schema["features"]].head(report.contraction_rows).to_numpy(dtype="float32"))
+    x = torch.tensor(data.values("test")[: report.contraction_rows])
     result = analyse(model.encode, x)
     metrics = {f"contraction.{key}": value for key, value in result.summary().items()}
     spectrum = result.singular_values.mean(dim=0).tolist()

@@ -56,7 +56,7 @@ def score_partitions(
     scorer.batch_rows = scoring.batch_rows
     done = scored.partitions()
     new = sorted(partition for partition in incoming if partition not in done)
-    id_column = scorer.schema.get("id_column")
+    id_column = scorer.schema.id_column
     written: dict[str, int] = {}
     errors: dict[str, str] = {}
     tallies: dict[str, Any] = {}  # monitoring's counts of each written file (jobs/monitoring.py)

@@ -109,7 +109,7 @@ def monitor_spark_scoring(
         return {}, drift_table([]), ""
     version = model.columns()["model_version"]
     mine = scored.where(F.col("model_version").isNull() if version is None else F.col("model_version") == version)
-    by_file = not scorer.schema.get("id_column")
+    by_file = not scorer.schema.id_column
     drifts = monitor_tallies(spark_tallies(rows, mine, scorer.profile, SOURCE_COLUMN, by_file), scorer.profile, monitoring)
     log_drifts(drifts)
     if not drifts:

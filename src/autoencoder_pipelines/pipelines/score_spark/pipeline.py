@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="spark_scoring_metrics"),
             # monitoring: the input's features and the written errors, counted by Spark aggregations
             node(monitor_spark_scoring, ["spark_incoming", "spark_scored", "spark_scoring_model_ref", "params:monitoring"],
-                 ["spark_monitoring_metrics_mlflow", "spark_monitoring_table", "spark_monitoring_alert"],
+                 ["spark_monitoring_metrics_mlflow", "monitoring_spark_scoring_drift_table", "spark_monitoring_alert"],
                  name="monitor_spark_scoring"),
             node(alert_on_drift, "spark_monitoring_alert", None, name="spark_alert_on_drift"),
         ],

@@ -23,13 +23,10 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from autoencoder_pipelines.config import (
-    SearchRange,
-    TuneParams,
-    parse,
-    validate_parameters,
-)
+from autoencoder_pipelines.config import SearchRange, TuneParams
 from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.frames import ModelInput
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.tuning import (
     JOBS,
     Job,
@@ -42,26 +39,17 @@ from autoencoder_pipelines.jobs.tuning import (
 logger = logging.getLogger(__name__)
 
 
-# -- from a trial's choices to parameters ---------------------------------------------------
-
-
-# -- the rules against the data, before any trial ------------------------------------------
-
-
-# -- the study -----------------------------------------------------------------------------
-
-
 def run_search(
-    train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any], tune: TuneParams, parameters: dict[str, Any],
-    runtime: Any, storage: str,
+    data: ModelInput, tune: TuneParams, parameters: dict[str, Any], runtime: Any, storage: str
 ) -> tuple[pd.DataFrame, dict[str, Any], Any, Any, dict[str, list[dict[str, float]]]]:
     """The tune node: the study's trials (all runs of it), the best parameters, the history and
-    importance figures, and the search's metrics for MLflow."""
+    importance figures, and the search's metrics for MLflow. `tune`: how to search;
+    `parameters`: every section, as parsed once for the run (the search varies those of its
+    job); the training and validation rows only, never the test rows."""
     import optuna
 
-    tune = tune if isinstance(tune, TuneParams) else parse(TuneParams, tune, "tune")
-    sections = validate_parameters({k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in parameters.items()})
-    sections["tune"] = tune
+    sections: dict[str, BaseModel] = {k: v for k, v in parameters.items() if isinstance(v, BaseModel)}
+    schema = data.schema
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     job, name = JOBS[tune.objective], study_name(tune, sections, schema)
@@ -81,7 +69,7 @@ def run_search(
     if tune.start_from_defaults and tune.grid is None and not study.trials:
         study.enqueue_trial(default_choices(tune, sections, tune.objective))
     if remaining:
-        objective = _Objective(train, val, schema, sections, tune, runtime, job)
+        objective = _Objective(data, sections, tune, runtime, job)
         study.optimize(objective, n_trials=remaining, timeout=tune.timeout, callbacks=[_report],
                        show_progress_bar=sys.stderr.isatty(), gc_after_trial=False)
     return _outcome(study, tune, sections, schema, job)
@@ -126,8 +114,8 @@ def _report(study: Any, trial: Any) -> None:
 class _Objective:
     """One trial: its settings, the job trained with the pruner in every phase, its value."""
 
-    def __init__(self, train, val, schema, sections, tune: TuneParams, runtime: Any, job: Job) -> None:
-        self.train, self.val, self.schema, self.sections = train, val, schema, sections
+    def __init__(self, data: ModelInput, sections, tune: TuneParams, runtime: Any, job: Job) -> None:
+        self.data, self.schema, self.sections = data, data.schema, sections
         self.tune, self.runtime, self.job = tune, runtime, job
 
     def __call__(self, trial: Any) -> float:
@@ -140,8 +128,7 @@ class _Objective:
         trial.set_user_attr("settings", settings)
         pruning = Pruning(trial, self.job.pruned_phase, self.job.monitor, self.job.sign, optuna.TrialPruned)
         with _TrialRun(trial, choices, settings, self.job, pruning) as run:
-            run.value = measure(self.tune.objective, self.train, self.val, self.schema, apply(self.sections, settings),
-                                self.runtime.for_trial(pruning))
+            run.value = measure(self.tune.objective, self.data, apply(self.sections, settings), self.runtime.for_trial(pruning))
         return run.value
 
 
@@ -195,8 +182,7 @@ class _TrialRun:
         return False
 
 
-def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict[str, Any],
-            sections: dict[str, BaseModel], runtime: Any) -> float:
+def measure(objective: str, data: ModelInput, sections: dict[str, BaseModel], runtime: Any) -> float:
     """Train the objective's job with `sections` through the pipelines' nodes; its validation metric."""
     from autoencoder_pipelines.data.frames import (
         features_tensor,
@@ -205,6 +191,7 @@ def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict
     )
     from autoencoder_pipelines.nn.inference import predict_classes
 
+    val, schema = data.val, data.schema
     if objective == "anomaly_ap":
         from autoencoder_pipelines.jobs.anomaly import (
             ranking_metrics,
@@ -212,7 +199,7 @@ def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict
             truth,
         )
 
-        detector, _ = train_detector(train, val, schema, sections["anomaly"], runtime)
+        detector, _ = train_detector(data, sections["anomaly"], runtime)
         scores = pd.Series(detector.decision_function(features_tensor(val, schema)), index=val.index)
         metrics = ranking_metrics("val", truth(val, schema, sections["anomaly"]), scores)
         if not metrics:
@@ -220,18 +207,18 @@ def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict
         return metrics["val.average_precision"]
     from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 
-    stack, _ = pretrain_stack(train, val, schema, sections["model"], sections["pretrain"], sections["corruption"], runtime)
+    stack, _ = pretrain_stack(data, sections["model"], sections["pretrain"], sections["corruption"], runtime)
     if objective == "reconstruction":
         from autoencoder_pipelines.jobs.reduction import (
             finetune_reduction_autoencoder,
             reconstruction_mse,
         )
 
-        autoencoder, _ = finetune_reduction_autoencoder(stack, train, val, schema, sections["model"], sections["reduction"], runtime)
-        return reconstruction_mse(autoencoder, val[schema["features"]].to_numpy(dtype="float32"))
+        autoencoder, _ = finetune_reduction_autoencoder(stack, data, sections["model"], sections["reduction"], runtime)
+        return reconstruction_mse(autoencoder, data.values("val"))
     from autoencoder_pipelines.jobs.classification import finetune_classifier
 
-    classifier, _ = finetune_classifier(stack, train, val, schema, sections["finetune"], runtime)
+    classifier, _ = finetune_classifier(stack, data, sections["finetune"], runtime)
     labelled = labelled_part(val)
     predicted = predict_classes(classifier, features_tensor(labelled, schema))
     return float((predicted == labels_tensor(labelled, schema)).float().mean())
@@ -240,7 +227,7 @@ def measure(objective: str, train: pd.DataFrame, val: pd.DataFrame, schema: dict
 # -- what the search leaves ------------------------------------------------------------------
 
 
-def _outcome(study: Any, tune: TuneParams, sections: dict[str, BaseModel], schema: dict[str, Any], job: Job):
+def _outcome(study: Any, tune: TuneParams, sections: dict[str, BaseModel], schema: DataSchema, job: Job):
     trials = trials_table(study)
     states = trials["state"].value_counts() if len(trials) else pd.Series(dtype=int)
     metrics: dict[str, float] = {f"tune.trials_{s.lower()}": float(states.get(s, 0)) for s in ("COMPLETE", "PRUNED", "FAIL")}
