@@ -90,7 +90,7 @@ def test_an_alert_and_a_refused_file_exit_1_and_keep_both(trained_project, tmp_p
     assert raised.value.exit_code == 1
     run = latest(project)
     assert run.info.status == "FINISHED"
-    assert run.data.tags["error"].startswith("1 of 2 new partition(s) could not be scored")
+    assert run.data.tags["error"].startswith("ScoringFailedError: 1 of 2 new partition(s) could not be scored")
     assert run.data.tags["alert"].startswith("day1.csv (600 rows)")
 
 

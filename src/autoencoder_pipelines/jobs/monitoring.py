@@ -48,9 +48,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from autoencoder_pipelines.data.frames import Skipped
+
 logger = logging.getLogger(__name__)
 
 PROFILE_FORMAT = 1
+# A scoring run that monitored nothing (no file scored, no profile, monitoring off) writes no
+# table: the last run's stays (tracking.ArtifactDataset saves no Skipped).
+NOTHING_MONITORED = Skipped("nothing monitored this run")
 # Smallest share of a PSI bin: a bin the batch leaves empty counts as this share (the usual floor)
 PSI_FLOOR = 1e-4
 RUN_SCOPE = "(all files)"  # the scope name of a whole run in the per-file table

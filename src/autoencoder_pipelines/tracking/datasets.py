@@ -8,6 +8,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from autoencoder_pipelines.data.frames import Skipped
+
 # MLflow's limit of metrics per log_batch call (mlflow.utils.validation).
 METRICS_PER_CALL = 1000
 
@@ -95,6 +97,8 @@ class ArtifactDataset(AbstractDataset):
         return self._inner.load()
 
     def save(self, data: Any) -> None:
+        if isinstance(data, Skipped):  # nothing made this run (e.g. no file scored): the last file stays
+            return
         self._inner.save(data)
         mlflow = sys.modules.get("mlflow")  # None: this run is not tracked
         run = None if mlflow is None else mlflow.active_run()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from autoencoder_pipelines.config import MonitoringParams, RegistryParams, ScoringParams
 from autoencoder_pipelines.data.errors import DataValidationError, MonitoringAlert, UserError
+from autoencoder_pipelines.data.frames import Skipped
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class ScoringFailedError(UserError):
     def __init__(self, message: str, run_status: str, alert: str = "") -> None:
         super().__init__(message + (f"\nALERT (monitoring): {alert}" if alert else ""))
         self.run_status = run_status
-        self.run_tags = {"error": message, **({"alert": alert} if alert else {})}
+        self.run_tags = {"error": f"{type(self).__name__}: {message}", **({"alert": alert} if alert else {})}
 
 
 def load_scoring_model(registry: RegistryParams) -> tuple[Any, Any, dict[str, str]]:
@@ -126,12 +127,13 @@ def scoring_metrics(report: dict[str, Any]) -> tuple[dict[str, list[dict[str, fl
 
 def monitor_scoring(
     scorer: Any, report: dict[str, Any], monitoring: MonitoringParams
-) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame, dict[str, Any]]:
+) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame | Skipped, dict[str, Any]]:
     """Each scored file and the whole run against the model's reference profile
     (jobs/monitoring.py): the run's figures for MLflow (monitor/..., psi/<feature>,
     ks/<feature>), the per-file table, and the report with the breaches (`alert`), which
     fail_on_bad_partitions turns into the exit code."""
     from autoencoder_pipelines.jobs.monitoring import (
+        NOTHING_MONITORED,
         alert_text,
         drift_table,
         log_drifts,
@@ -141,11 +143,11 @@ def monitor_scoring(
 
     tallies = report.get("tallies") or {}
     if not monitoring.enabled or not tallies:
-        return {}, drift_table([]), {**report, "alert": ""}
+        return {}, NOTHING_MONITORED, {**report, "alert": ""}
     if scorer.profile is None:
         logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
                        "a model trained now carries one")
-        return {}, drift_table([]), {**report, "alert": ""}
+        return {}, NOTHING_MONITORED, {**report, "alert": ""}
     drifts = monitor_tallies(tallies, scorer.profile, monitoring)
     log_drifts(drifts)
     return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), \

@@ -21,7 +21,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
                  name="scoring_metrics"),
             node(monitor_scoring, ["scorer", "scoring_report_logged", "params:monitoring"],
-                 ["monitoring_metrics_mlflow", "monitoring_scoring_drift_table", "scoring_report_monitored"], name="monitor_scoring"),
+                 ["monitoring_metrics_mlflow", "monitoring_scoring_drift_table", "scoring_report_monitored"],
+                 name="monitor_scoring"),
             node(fail_on_bad_partitions, "scoring_report_monitored", None, name="fail_on_bad_partitions"),
         ],
         # reads its pinned model and writes its own folder: runs beside a training (no lock)

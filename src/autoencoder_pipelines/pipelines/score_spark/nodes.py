@@ -14,6 +14,7 @@ import pandas as pd
 
 from autoencoder_pipelines.config import MonitoringParams, RegistryParams
 from autoencoder_pipelines.data.errors import DataValidationError, MonitoringAlert
+from autoencoder_pipelines.data.frames import Skipped
 from autoencoder_pipelines.framework.spark import SOURCE_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def spark_scoring_metrics(scored: Any, model: Any) -> dict[str, list[dict[str, f
 
 def monitor_spark_scoring(
     rows: Any, scored: Any, model: Any, monitoring: MonitoringParams
-) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame, str]:
+) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame | Skipped, str]:
     """The `score` pipeline's monitoring, counted by Spark (jobs.monitoring.spark_tallies):
     the input's features and this model version's scored rows, by input file when rows are
     named <file>:<row> (a model without an id column), else for the whole run. The figures for
@@ -91,6 +92,7 @@ def monitor_spark_scoring(
     from pyspark.sql import functions as F
 
     from autoencoder_pipelines.jobs.monitoring import (
+        NOTHING_MONITORED,
         alert_text,
         drift_table,
         log_drifts,
@@ -101,19 +103,19 @@ def monitor_spark_scoring(
     from autoencoder_pipelines.tracking.models import load_scorer
 
     if not monitoring.enabled:
-        return {}, drift_table([]), ""
+        return {}, NOTHING_MONITORED, ""
     scorer = load_scorer(model)
     if scorer.profile is None:
         logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
                        "a model trained now carries one")
-        return {}, drift_table([]), ""
+        return {}, NOTHING_MONITORED, ""
     version = model.columns()["model_version"]
     mine = scored.where(F.col("model_version").isNull() if version is None else F.col("model_version") == version)
     by_file = not scorer.schema.id_column
     drifts = monitor_tallies(spark_tallies(rows, mine, scorer.profile, SOURCE_COLUMN, by_file), scorer.profile, monitoring)
     log_drifts(drifts)
     if not drifts:
-        return {}, drift_table([]), ""
+        return {}, NOTHING_MONITORED, ""
     return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), alert_text(drifts)
 
 
