@@ -9,10 +9,13 @@ pandas: what a hand-written script does, with no checks.
 
     .venv/bin/python benchmarks/scoring_throughput.py                       # ratio at 64 and 784 features, 50k rows
     .venv/bin/python benchmarks/scoring_throughput.py --memory 1000000 10000000   # peak RSS per size, 64 features
+    .venv/bin/python benchmarks/scoring_throughput.py --monitoring     # the node with a reference profile vs without
 
 Prints rows/s of both and `ratio: X` (project / bare) per feature count (target >= 0.9), and
 with --memory, per size and side: rows/s, peak RSS of a fresh process, and its growth over the
-process after imports and model load (a streamed file should not grow it).
+process after imports and model load (a streamed file should not grow it). With --monitoring,
+the node's rows/s with the scorer's reference profile (every chunk tallied: jobs/monitoring.py)
+against the same scorer without one, and `monitoring ratio: X` (monitored / not).
 """
 
 from __future__ import annotations
@@ -143,6 +146,29 @@ def memory(sizes: list[int], n_features: int, threads: int, folder: Path, sides:
         source.unlink()
 
 
+def monitoring_overhead(n_features: int, rows: int, repeats: int, threads: int, folder: Path) -> None:
+    """The score node with and without the scorer's reference profile, alternating, on one file."""
+    source = folder / f"in_{n_features}.parquet"
+    write_input(source, rows, n_features)
+    features = [f"f{i}" for i in range(n_features)]
+    plain = make_scorer(features)
+    reference = pd.read_parquet(source).iloc[:4000]
+    monitored = make_scorer(features).profiled(reference.iloc[:3000], reference.iloc[3000:], 100, 10)
+    rates: dict[str, list[float]] = {"monitored": [], "not": []}
+    for repeat in range(repeats + 1):  # round 0 warms up
+        order = (("not", plain), ("monitored", monitored)) if repeat % 2 else (("monitored", monitored), ("not", plain))
+        for label, scorer in order:
+            target = folder / f"out_{label}.parquet"
+            target.unlink(missing_ok=True)
+            started = time.perf_counter()
+            project(scorer, source, target)
+            if repeat:
+                rates[label].append(rows / (time.perf_counter() - started))
+    m, n = statistics.median(rates["monitored"]), statistics.median(rates["not"])
+    print(f"{n_features} features, {rows} rows, {threads} thread(s): monitored {m:,.0f} rows/s, not {n:,.0f} rows/s")
+    print(f"monitoring ratio: {m / n:.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50000)
@@ -152,6 +178,8 @@ def main() -> None:
     parser.add_argument("--memory", type=int, nargs="*", metavar="ROWS",
                         help="peak memory at these sizes (64 features unless --features gives one), e.g. 1000000 10000000")
     parser.add_argument("--sides", nargs="+", default=["project", "bare"], help="with --memory")
+    parser.add_argument("--monitoring", action="store_true",
+                        help="the node with a reference profile against the same node without one")
     parser.add_argument("--child", nargs=2, metavar=("SIDE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -163,6 +191,10 @@ def main() -> None:
         if args.memory:
             n_features = args.features[0] if len(args.features) == 1 else 64
             memory(args.memory, n_features, args.threads, folder, args.sides)
+            return
+        if args.monitoring:
+            for n_features in args.features:
+                monitoring_overhead(n_features, args.rows, args.repeats, args.threads, folder)
             return
         for n_features in args.features:
             source = folder / f"in_{n_features}.parquet"

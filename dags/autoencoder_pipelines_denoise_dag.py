@@ -18,13 +18,27 @@ conf_source = "" or project_path / "conf"
 
 
 def _run_kedro_node(node_names=None, namespaces=None):
-    """Run a Kedro pipeline slice (all of it when neither is given)."""
+    """Run a Kedro pipeline slice (all of it when neither is given). A monitoring alert (exit
+    code 3 on the command line: the scored rows are written, their inputs drifted) fails the
+    task at once, whatever its retries: a retry would find the inbox scored and succeed."""
     configure_project(package_name)
     with KedroSession.create(project_path=project_path, env=env, conf_source=conf_source) as session:
-        if namespaces is not None:
-            session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
-        else:
-            session.run(pipeline_names=[pipeline_name], node_names=node_names)
+        try:
+            if namespaces is not None:
+                session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
+            else:
+                session.run(pipeline_names=[pipeline_name], node_names=node_names)
+        except Exception as error:
+            from autoencoder_pipelines.data.errors import ALERT_EXIT_CODE, user_error
+
+            found = user_error(error)
+            if found is None or found.exit_code != ALERT_EXIT_CODE:
+                raise
+            try:
+                from airflow.sdk.exceptions import AirflowFailException
+            except ImportError:  # Airflow 2
+                from airflow.exceptions import AirflowFailException
+            raise AirflowFailException(f"monitoring alert: {found.format_message()}") from error
 
 
 @dag(

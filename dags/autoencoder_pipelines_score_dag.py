@@ -18,13 +18,27 @@ conf_source = "" or project_path / "conf"
 
 
 def _run_kedro_node(node_names=None, namespaces=None):
-    """Run a Kedro pipeline slice (all of it when neither is given)."""
+    """Run a Kedro pipeline slice (all of it when neither is given). A monitoring alert (exit
+    code 3 on the command line: the scored rows are written, their inputs drifted) fails the
+    task at once, whatever its retries: a retry would find the inbox scored and succeed."""
     configure_project(package_name)
     with KedroSession.create(project_path=project_path, env=env, conf_source=conf_source) as session:
-        if namespaces is not None:
-            session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
-        else:
-            session.run(pipeline_names=[pipeline_name], node_names=node_names)
+        try:
+            if namespaces is not None:
+                session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
+            else:
+                session.run(pipeline_names=[pipeline_name], node_names=node_names)
+        except Exception as error:
+            from autoencoder_pipelines.data.errors import ALERT_EXIT_CODE, user_error
+
+            found = user_error(error)
+            if found is None or found.exit_code != ALERT_EXIT_CODE:
+                raise
+            try:
+                from airflow.sdk.exceptions import AirflowFailException
+            except ImportError:  # Airflow 2
+                from airflow.exceptions import AirflowFailException
+            raise AirflowFailException(f"monitoring alert: {found.format_message()}") from error
 
 
 @dag(
@@ -44,12 +58,12 @@ def _run_kedro_node(node_names=None, namespaces=None):
 )
 def autoencoder_pipelines_score():
 
-    @task(task_id="load-scoring-model-score-partitions-scoring-metrics-fail-on-bad-partitions")
-    def load_scoring_model_score_partitions_scoring_metrics_fail_on_bad_partitions():
-        _run_kedro_node(node_names=["load_scoring_model", "score_partitions", "scoring_metrics", "fail_on_bad_partitions"])
+    @task(task_id="load-scoring-model-score-partitions-scoring-metrics-monitor-scoring-fail-on-bad-partitions")
+    def load_scoring_model_score_partitions_scoring_metrics_monitor_scoring_fail_on_bad_partitions():
+        _run_kedro_node(node_names=["load_scoring_model", "score_partitions", "scoring_metrics", "monitor_scoring", "fail_on_bad_partitions"])
 
     tasks = {
-        "load-scoring-model-score-partitions-scoring-metrics-fail-on-bad-partitions": load_scoring_model_score_partitions_scoring_metrics_fail_on_bad_partitions(),
+        "load-scoring-model-score-partitions-scoring-metrics-monitor-scoring-fail-on-bad-partitions": load_scoring_model_score_partitions_scoring_metrics_monitor_scoring_fail_on_bad_partitions(),
     }
 
 

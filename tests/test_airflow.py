@@ -62,7 +62,7 @@ def test_the_score_dag_is_one_task_running_the_pipelines_nodes_in_order():
     # its nodes hand the scorer and the model reference over in memory: one task, in Kedro's order
     assert list(dag["tasks"].values()) == [[node.name for node in _pipeline("score").nodes]]
     assert list(dag["tasks"].values())[0] == ["load_scoring_model", "score_partitions", "scoring_metrics",
-                                                "fail_on_bad_partitions"]
+                                                "monitor_scoring", "fail_on_bad_partitions"]
     assert dag["dependencies"] == []
 
 
@@ -114,3 +114,65 @@ def test_a_dag_of_node_groups_keeps_each_memory_dataset_in_one_task_and_orders_t
                 assert task_of[node.name] == task_of[consumer.name], (node.name, consumer.name, shared & in_memory)
             elif task_of[node.name] != task_of[consumer.name]:
                 assert (task_of[node.name], task_of[consumer.name]) in upstream, (node.name, consumer.name)
+
+
+def _dag_module(path: Path, monkeypatch, session_error: BaseException) -> tuple[dict, type]:
+    """The DAG file executed with a stand-in for Airflow (not in the project's environment) and a
+    Kedro session whose run raises `session_error`: its _run_kedro_node, and the stand-in
+    AirflowFailException."""
+    import types
+
+    fail = type("AirflowFailException", (Exception,), {})
+    airflow, sdk, exceptions = (types.ModuleType(name) for name in ("airflow", "airflow.sdk", "airflow.sdk.exceptions"))
+    sdk.dag = lambda **kwargs: (lambda function: function)
+    sdk.task = lambda **kwargs: (lambda function: (lambda: None))  # the tasks are not run at import
+    exceptions.AirflowFailException = fail
+    airflow.sdk, sdk.exceptions = sdk, exceptions
+    for name, module in (("airflow", airflow), ("airflow.sdk", sdk), ("airflow.sdk.exceptions", exceptions)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+    class Session:
+        @classmethod
+        def create(cls, **kwargs):
+            return cls()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def run(self, **kwargs):
+            raise session_error
+
+    namespace: dict = {"__name__": "dag_under_test"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    namespace["KedroSession"], namespace["configure_project"] = Session, lambda name: None
+    return namespace, fail
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_the_score_task_fails_without_retry_on_a_monitoring_alert(monkeypatch, wrapped):
+    from autoencoder_pipelines.data.errors import MonitoringAlert
+
+    alert = MonitoringAlert("day2.csv (600 rows): 3 of 64 features drifted: pixel_3_3 (PSI 4.1, KS 0.8)")
+    error = alert
+    if wrapped:  # as a dataset or a runner may wrap it
+        try:
+            raise RuntimeError("node failed") from alert
+        except RuntimeError as outer:
+            error = outer
+    namespace, fail = _dag_module(DAGS / "autoencoder_pipelines_score_dag.py", monkeypatch, error)
+    with pytest.raises(fail, match="monitoring alert: day2.csv .* pixel_3_3") as raised:
+        namespace["_run_kedro_node"]()
+    assert raised.value.__cause__ is error
+
+
+def test_other_failures_of_a_task_are_raised_as_they_are(monkeypatch):
+    from autoencoder_pipelines.pipelines.score.nodes import ScoringFailedError
+
+    refused = ScoringFailedError("1 of 1 new partition(s) could not be scored", run_status="FAILED")
+    for path in DAGS.glob("*_dag.py"):
+        namespace, _ = _dag_module(path, monkeypatch, refused)
+        with pytest.raises(ScoringFailedError):
+            namespace["_run_kedro_node"]()

@@ -13,7 +13,8 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
 
 REPO = Path(__file__).resolve().parents[1]
-IN_MEMORY = {"scoring_report", "scoring_report_logged", "scoring_model_ref"}  # a scoring run's, in one process
+IN_MEMORY = {"scoring_report", "scoring_report_logged", "scoring_model_ref",  # a scoring run's, in one process
+             "scoring_report_monitored", "spark_monitoring_alert"}  # monitoring's hand-overs to the exit code
 TRAINING = ("denoise", "anomaly", "tune", "data_processing", "pretraining", "finetuning", "reduction", "scorer", "reporting")
 
 
@@ -30,7 +31,7 @@ def catalog(tmp_path_factory):
 def test_every_pipeline_builds_and_every_dataset_resolves(catalog):
     names = set(pipelines.keys())
     assert {"denoise", "score", "__default__", "data_processing", "pretraining", "finetuning", "reduction",
-            "anomaly", "scorer", "reporting", "promote", "register"} <= names
+            "anomaly", "scorer", "reporting", "promote", "register", "monitor"} <= names
     for name in names:
         pipeline = pipelines[name]
         assert pipeline.nodes, name

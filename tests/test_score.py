@@ -18,6 +18,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from autoencoder_pipelines.data.errors import MonitoringAlert
 from autoencoder_pipelines.jobs.scoring import Scorer
 from autoencoder_pipelines.pipelines.score.nodes import ScoringFailedError
 from autoencoder_pipelines.tracking.models import ModelLoadError, ModelNotFoundError
@@ -443,7 +444,8 @@ def test_a_model_folder_claiming_a_version_is_trusted_only_when_the_registry_con
     edited.detector.threshold_ = 0.0
     edited.save(scorer_file)
     DIGITS.iloc[5:10].to_csv(inbox / "b.csv", index=False)
-    project.run("score", model_uri=str(tmp_path / "model"))
+    with pytest.raises(MonitoringAlert):  # every row flagged: an anomaly rate far above the profile's; rows written
+        project.run("score", model_uri=str(tmp_path / "model"))
     rows = pd.read_parquet(scored / "b.csv.parquet")
     assert rows["model_version"].isna().all() and rows["is_anomaly"].all()
 

@@ -57,3 +57,14 @@ def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(trai
     run = max(project.runs(SCORING), key=lambda r: r.info.start_time)  # the scoring experiment, like `score`
     assert run.data.tags["mlflow.runName"] == "score_spark" and run.info.status == "FINISHED"
     assert run.data.metrics["score.rows_scored"] == 1500 and run.data.params["model.version"] == "1"
+
+    # monitoring: counted by Spark aggregations, the figures the pandas pipeline computes, per file and for the run
+    tables = {side: pd.read_csv(project.path(f"data/08_reporting/monitoring/{side}scoring_drift.csv")).set_index("scope")
+              for side in ("", "spark_")}
+    assert list(tables["spark_"].index) == list(tables[""].index) == [*days, "(all files)"]
+    figures = ["rows", "anomaly_rate", "expected_anomaly_rate", "anomaly_p_value", "error_ks", "error_ks_p_value",
+               "error_mean_ratio", "max_psi", "max_feature_ks", "features_drifted"]
+    difference = (tables["spark_"][figures] - tables[""][figures]).abs().max()
+    assert (difference <= 1e-3).all(), difference
+    assert (tables["spark_"]["alert"] == tables[""]["alert"]).all()
+    assert run.data.metrics["monitor/rows"] == 1500 and "psi/pixel_3_3" in run.data.metrics

@@ -878,6 +878,59 @@ class ScoringParams(_Strict):
         return self
 
 
+
+class MonitoringParams(_Strict):
+    """Scoring that watches itself (jobs/monitoring.py): the reference profile training stores in
+    the scoring model, the thresholds a scoring run's statistics are held to, and the `monitor`
+    pipeline's window. A breach marks the run (its `alert` tag), still writes the scored rows,
+    and ends the command with exit code 3."""
+
+    enabled: bool = Field(
+        True,
+        description="Compare every scoring run (each file and the whole run) with the model's reference profile; "
+        "false: no statistics, no alerts.",
+    )
+    alpha: float = Field(
+        0.001, gt=0, lt=1,
+        description="Significance of each test: the anomaly rate (Fisher's exact test against the held-out rows), "
+        "the reconstruction error (KS) and each feature (KS at alpha / number of features: Bonferroni).",
+    )
+    anomaly_rate_ratio: float = Field(
+        1.5, ge=1,
+        description="An anomaly rate breaches when it is significantly above the expected rate and at least this "
+        "many times it.",
+    )
+    error_ks: float = Field(
+        0.1, gt=0, le=1,
+        description="The reconstruction-error distribution breaches when its KS statistic against the held-out "
+        "rows' errors is at least this (and significant).",
+    )
+    psi: float = Field(
+        0.2, gt=0,
+        description="A feature drifts when its population stability index is at least this (0.1: moderate, 0.2: "
+        "large, by the usual rule) and its KS test is significant.",
+    )
+    top_features: int = Field(5, ge=1, description="The most drifted features named in the alert and the summary.")
+    feature_metrics: int = Field(
+        50, ge=0,
+        description="Per-feature metrics (psi/<feature>, ks/<feature>) of a scoring run: every feature up to this "
+        "many, else the most drifted.",
+    )
+    grid: int = Field(
+        100, ge=10,
+        description="Training: the profile's quantile bins per feature (the KS statistics' grid); a multiple of "
+        "psi_bins. Fixed in each model: changing it takes a new training.",
+    )
+    psi_bins: int = Field(10, ge=2, description="Training: the profile's PSI bins per feature (quantile bins).")
+    last_runs: int = Field(50, ge=1, description="`kedro run --pipelines=monitor`: the scoring runs drawn, newest last.")
+
+    @model_validator(mode="after")
+    def _grid_of_psi_bins(self) -> "MonitoringParams":
+        if self.grid % self.psi_bins:
+            raise ValueError(f"grid ({self.grid}) must be a multiple of psi_bins ({self.psi_bins})")
+        return self
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "runtime": RuntimeParams,
     "data": DataParams,
@@ -893,6 +946,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "registry": RegistryParams,
     "tune": TuneParams,
     "scoring": ScoringParams,
+    "monitoring": MonitoringParams,
 }
 
 Section = TypeVar("Section", bound=BaseModel)

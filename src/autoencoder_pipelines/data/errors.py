@@ -34,6 +34,26 @@ class DiskFullError(UserError):
     """A file could not be written: no space left on its device."""
 
 
+# A scoring run whose inputs drifted from what the model was trained on: not 0 (a scheduler must
+# notice), not 1 (a refused file, a failure), not 2 (click's usage errors), not 75 (busy: retry).
+ALERT_EXIT_CODE = 3
+
+
+class MonitoringAlert(UserError):
+    """A scoring run breached a `monitoring.*` threshold (docs/monitoring.md). Its scored rows
+    are written and its MLflow run ends FINISHED with the breaches as its `alert` tag; the
+    command exits ALERT_EXIT_CODE, so cron and Airflow see it."""
+
+    exit_code = ALERT_EXIT_CODE
+    label = "Alert"  # the CLI's first word, in place of click's "Error"
+    footer = "(the rows are scored and written; exit code 3: docs/monitoring.md)"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.run_status = "FINISHED"
+        self.run_tags = {"alert": message}
+
+
 def user_error(error: BaseException | None) -> UserError | None:
     """The UserError behind `error`: itself, or the cause Kedro wrapped (a dataset's DatasetError).
     A full disk is one too (the user frees space), named by the file it could not write, and a

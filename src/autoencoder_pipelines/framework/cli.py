@@ -86,6 +86,7 @@ def failure_block(error: BaseException, log_files: list[str], verbose: bool) -> 
         message = found.format_message()
         footer = "" if verbose else (f"(traceback in {where}; --verbose prints it here)" if log_files
                                      else "(--verbose prints the traceback)")
+        footer = getattr(found, "footer", None) or footer  # a refusal may say what to do instead
     else:  # not a refusal: probably a bug, worth the traceback
         first = str(error).strip().splitlines()
         message = f"{type(error).__name__}: {first[0] if first else ''}".rstrip(": ")
@@ -97,11 +98,16 @@ def failure_block(error: BaseException, log_files: list[str], verbose: bool) -> 
 
 
 class RunFailed(click.ClickException):
-    """Printed by click as `Error: <block>`, with the failed error's exit code."""
+    """Printed by click as `Error: <block>` (or the error's own label: `Alert: ...`), with the
+    failed error's exit code."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, label: str = "Error") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.label = label
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"{self.label}: {self.format_message()}", file=file, err=file is None)
 
 
 def _one_block(callback: Any) -> Any:
@@ -129,7 +135,8 @@ def _one_block(callback: Any) -> Any:
             if verbose:
                 click.echo("".join(traceback.format_exception(error)), err=True)
             found = user_error(error)
-            raise RunFailed(failure_block(error, files, verbose), found.exit_code if found else 1) from None
+            raise RunFailed(failure_block(error, files, verbose), found.exit_code if found else 1,
+                            getattr(found, "label", "Error")) from None
 
     return run_command
 

@@ -187,6 +187,8 @@ class TorchModelDataset(AbstractVersionedDataset):
     one file of tensors plus JSON (nn.serialization): nothing is unpickled on load. A
     `Skipped` output (no classifier without labels) is saved as a small JSON marker."""
 
+    saves_skipped = True  # tracking.ArtifactDataset passes a Skipped value on to it: later nodes load the marker
+
     def __init__(self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(PurePosixPath(filepath), version)
         self.metadata = metadata  # kedro-viz reads its layer here
@@ -197,14 +199,14 @@ class TorchModelDataset(AbstractVersionedDataset):
         if path.suffix == ".json" or (path.is_file() and path.read_bytes()[:1] == b"{"):
             return Skipped(json.loads(path.read_text())["skipped"])
         from autoencoder_pipelines.jobs.scoring import Scorer
-        from autoencoder_pipelines.nn.serialization import ModelFileError, load_bundle
+        from autoencoder_pipelines.nn.serialization import ModelFileError, read_bundle
 
         try:
-            meta, parts = load_bundle(path)
+            meta, parts, tensors = read_bundle(path)
         except ModelFileError as error:
             raise DataValidationError(str(error)) from None
         if "schema" in meta:
-            return Scorer.from_parts(meta, parts)
+            return Scorer.from_parts(meta, parts, tensors)
         return parts["model"]
 
     def save(self, data: Any) -> None:

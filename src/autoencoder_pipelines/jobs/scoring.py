@@ -22,9 +22,10 @@ from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.scaling import scaler_bounds
 from autoencoder_pipelines.data.tables import check_unique_columns
 from autoencoder_pipelines.data.validation import check_features
+from autoencoder_pipelines.jobs.monitoring import ReferenceProfile
 from autoencoder_pipelines.nn.detector import AutoencoderDetector
 from autoencoder_pipelines.nn.networks import EncoderClassifier
-from autoencoder_pipelines.nn.serialization import load_bundle, save_bundle
+from autoencoder_pipelines.nn.serialization import read_bundle, save_bundle
 
 IDS_SHOWN = 5  # duplicate ids named in a refusal
 
@@ -56,14 +57,18 @@ class Scorer:
         detector: AutoencoderDetector,
         classifier: EncoderClassifier | None,
         example: list[dict[str, Any]] | None = None,
+        profile: ReferenceProfile | None = None,
     ) -> None:
-        """`example`: a few raw input rows (MLflow's input example, a smoke test for a copy)."""
+        """`example`: a few raw input rows (MLflow's input example, a smoke test for a copy).
+        `profile`: the training rows' reference profile, what scoring runs are compared with
+        (jobs/monitoring.py); None in a scorer saved before monitoring existed."""
         self.schema = schema
         self.scaler = scaler
         self.autoencoder = autoencoder.cpu().eval()
         self.detector = detector
         self.classifier = None if classifier is None else classifier.cpu().eval()
         self.example = example or []
+        self.profile = profile
         # the fitted scaling, in the feature order of the rows scored
         order = {name: i for i, name in enumerate(scaler["features"])}
         index = [order[name] for name in self.features]
@@ -151,7 +156,10 @@ class Scorer:
             out["predicted_probability"] = probability
         return out
 
-    def _score_frame(self, frame: pd.DataFrame, source: str, require_id: bool, first_row: int) -> pd.DataFrame:
+    def _score_frame(
+        self, frame: pd.DataFrame, source: str, require_id: bool, first_row: int,
+        observe: Callable[[np.ndarray, pd.DataFrame], None] | None = None,
+    ) -> pd.DataFrame:
         frame = frame.rename(columns=str)
         id_column = self.schema.id_column
         if require_id and id_column and id_column not in frame.columns:
@@ -162,7 +170,10 @@ class Scorer:
             ids = frame[id_column].astype(str).to_numpy()
         else:
             ids = (f"{source}:" + pd.Series(np.arange(first_row, first_row + len(frame))).astype(str)).to_numpy()
-        return pd.DataFrame({ID: ids, **self._score_values(values)})
+        scored = pd.DataFrame({ID: ids, **self._score_values(values)})
+        if observe is not None:
+            observe(values, scored)
+        return scored
 
     def score(self, frame: pd.DataFrame, source: str = "rows", require_id: bool = False) -> pd.DataFrame:
         """One output row per input row: id, z_*, reconstruction_error, is_anomaly, top_feature_i and
@@ -180,18 +191,21 @@ class Scorer:
         source: str = "rows",
         require_id: bool = False,
         ids_of_source: Callable[[], pd.Series] | None = None,
+        observe: Callable[[np.ndarray, pd.DataFrame], None] | None = None,
     ) -> Iterator[pd.DataFrame]:
         """`score` for rows that come in chunks (a file read in parts): the scored chunks, each as
         `score` would score those rows of the whole file. Every check of `score` holds across
         chunks: ids are unique in the whole source (checked on 64-bit hashes, 8 bytes a row; a
         suspected duplicate is confirmed on `ids_of_source()`, the whole id column, which the
         refusal names). The check across chunks raises after the last chunk: a writer of the
-        chunks must keep its output unpublished until the iteration ends."""
+        chunks must keep its output unpublished until the iteration ends. `observe(values,
+        scored)`, when given, sees each chunk's feature matrix (float32, as scored) and its
+        scored rows (monitoring tallies them)."""
         id_column = self.schema.id_column
         hashes: list[np.ndarray] = []
         first_row = 0
         for chunk in chunks:
-            scored = self._score_frame(chunk, source, require_id, first_row)  # ids unique in the chunk
+            scored = self._score_frame(chunk, source, require_id, first_row, observe)  # ids unique in the chunk
             if id_column in chunk.columns:
                 hashes.append(pd.util.hash_array(scored[ID].to_numpy(dtype=object)))
             first_row += len(chunk)
@@ -206,18 +220,42 @@ class Scorer:
                                               "ids must be unique within a file")
                 check_ids(ids_of_source(), id_column, source)  # passes on a mere hash collision
 
+    def profiled(self, training: pd.DataFrame, heldout: pd.DataFrame, grid: int, psi_bins: int) -> "Scorer":
+        """This scorer with the reference profile scoring runs are compared with: the feature
+        values of the `training` rows, and the reconstruction errors and flags of the `heldout`
+        rows (rows the models never trained on), both raw and scored exactly as a scoring run
+        scores them."""
+        values = self._features(training, "training rows")
+        scored = self.score(heldout[self.features], source="held-out rows")
+        self.profile = ReferenceProfile.build(
+            self.features, values, scored["reconstruction_error"].to_numpy(), scored["is_anomaly"].to_numpy(),
+            self.detector.threshold_, grid, psi_bins,
+        )
+        return self
+
     def save(self, path: str | Path) -> None:
         parts = {"autoencoder": self.autoencoder, "detector": self.detector}
         if self.classifier is not None:
             parts["classifier"] = self.classifier
-        save_bundle(path, parts, meta={"schema": self.schema.to_json(), "scaler": self.scaler, "example": self.example})
+        meta = {"schema": self.schema.to_json(), "scaler": self.scaler, "example": self.example}
+        tensors = None
+        if self.profile is not None:  # its numbers as tensors, the rest as JSON
+            meta["profile"] = self.profile.to_json()
+            tensors = {f"profile.{name}": torch.from_numpy(np.ascontiguousarray(array))
+                       for name, array in self.profile.arrays().items()}
+        save_bundle(path, parts, meta=meta, tensors=tensors)
 
     @classmethod
     def load(cls, path: str | Path) -> "Scorer":
-        return cls.from_parts(*load_bundle(path))
+        return cls.from_parts(*read_bundle(path))
 
     @classmethod
-    def from_parts(cls, meta: dict[str, Any], parts: dict[str, Any]) -> "Scorer":
-        return cls(DataSchema.from_json(meta["schema"]), meta["scaler"], parts["autoencoder"], parts["detector"], parts.get("classifier"),
-                   meta.get("example"))
+    def from_parts(cls, meta: dict[str, Any], parts: dict[str, Any], tensors: dict[str, Any] | None = None) -> "Scorer":
+        profile = None
+        if "profile" in meta:
+            arrays = {name.removeprefix("profile."): tensor.numpy() for name, tensor in (tensors or {}).items()
+                      if name.startswith("profile.")}
+            profile = ReferenceProfile.from_saved(meta["profile"], arrays)
+        return cls(DataSchema.from_json(meta["schema"]), meta["scaler"], parts["autoencoder"], parts["detector"],
+                   parts.get("classifier"), meta.get("example"), profile)
 

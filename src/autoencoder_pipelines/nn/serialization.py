@@ -1,7 +1,8 @@
 """Models on disk as tensors plus JSON, never a pickle: one file holding
 {"format": 1, "json": "<how to build it>", "state_dicts": {name: {key: tensor}}, "tensors":
 {name: {key: tensor}}} (a detector's fitted tensors besides its network's weights; absent from
-files written before the detector had any), written atomically
+files written before the detector had any), and optionally "named_tensors": {key: tensor} (a bundle's
+own arrays: the scorer's reference profile), written atomically
 and read with `torch.load(weights_only=True)`, which refuses anything but tensors and plain
 containers. The JSON names the kind (through the registry), the architecture and, for a
 classifier or a detector, what sits on top of the network."""
@@ -56,8 +57,12 @@ def build(description: dict[str, Any], tensors: dict[str, torch.Tensor] | None =
     return autoencoder
 
 
-def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, Any] | None = None) -> None:
-    """Several models (and JSON `meta`) in one file, written atomically."""
+def save_bundle(
+    path: str | Path, parts: dict[str, Saveable], meta: dict[str, Any] | None = None,
+    tensors: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Several models (and JSON `meta`, and plain named `tensors`) in one file, written atomically.
+    A reader that knows nothing of `tensors` (an older version) still loads the models."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -66,12 +71,20 @@ def save_bundle(path: str | Path, parts: dict[str, Saveable], meta: dict[str, An
         "state_dicts": {name: _module(obj).state_dict() for name, obj in parts.items()},
         "tensors": {name: obj.tensors() for name, obj in parts.items() if isinstance(obj, AutoencoderDetector)},
     }
+    if tensors:
+        payload["named_tensors"] = dict(tensors)  # beside "tensors": the detectors' fitted tensors, by part
     with atomic_file(path) as handle:
         torch.save(payload, handle)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
     """(meta, models by name) of a file written by `save_bundle`."""
+    meta, parts, _ = read_bundle(path)
+    return meta, parts
+
+
+def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable], dict[str, torch.Tensor]]:
+    """(meta, models by name, plain tensors by name: empty in a file written without them)."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(payload, dict) or "json" not in payload:
@@ -82,6 +95,9 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
             parts[name] = build(part, payload.get("tensors", {}).get(name))
             _module(parts[name]).load_state_dict(payload["state_dicts"][name])
             _module(parts[name]).eval()
+        tensors = payload.get("named_tensors") or {}
+        if not all(isinstance(value, torch.Tensor) for value in tensors.values()):
+            raise TypeError("its 'named_tensors' hold something other than tensors")
     except pickle.UnpicklingError as error:
         # torch's message is several paragraphs and suggests weights_only=False: keep its reason only
         raise ModelFileError(
@@ -91,7 +107,7 @@ def load_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable]]:
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ModelFileError(f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {reason})") from None
-    return description["meta"], parts
+    return description["meta"], parts, tensors
 
 
 def _unpickling_reason(error: Exception) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from autoencoder_pipelines.data.frames import Skipped
 from autoencoder_pipelines.jobs.figures import NotApplicable
 from autoencoder_pipelines.tracking.store import waiting_for_store
 
@@ -103,6 +104,8 @@ class ArtifactDataset(AbstractDataset):
                 old.unlink()
             logger.info("%s: no figure, %s%s", self._filepath, data, " (removed an earlier run's)" if removed else "")
             return
+        if isinstance(data, Skipped) and not getattr(self._inner, "saves_skipped", False):
+            return  # nothing made this run (e.g. no file scored): the last file stays
         self._inner.save(data)
         run = _active_run()
         if run is not None:

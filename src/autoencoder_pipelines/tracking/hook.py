@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 SCORING_MODEL = "scoring_model"  # the catalog entry logged (and registered) as the MLflow scoring model
 SCORING_REPORT = "scoring_report"  # the score node's report: the summary names the files scored again
 SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's scoring experiment
-NO_RUN_PIPELINES = {"promote", "register"}  # registry operations: the registry records them, no run is opened
+# registry operations (the registry records them) and reading the scoring runs back: no run is opened
+NO_RUN_PIPELINES = {"promote", "register", "monitor"}
 SERVING = {"registry", "scoring"}  # read by scoring and registering only: not on a run that reads `parameters` whole
 # Settings that change how a run goes, not what it computes: in its parameters.yml, not its parameters.
 UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", "log_every", "on_busy", "pin_memory",
@@ -246,7 +247,7 @@ class MlflowTrackingHook:
                 raise RegistrationFailedError(
                     f"training finished (MLflow run {self.run_id} FINISHED, its scoring model logged), but "
                     f"{self._later()[0]}: {self.registration_failed}. Later: {self._later()[1]}")
-        elif set(self.names) & NO_RUN_PIPELINES:
+        elif set(self.names) & {"promote", "register"}:
             self._print_alias()
 
     def _metrics_to_model(self) -> None:
@@ -303,7 +304,11 @@ class MlflowTrackingHook:
 
         if error is not None:
             found = user_error(error)  # a refusal's own words (a locked store's without its SQL)
-            self._tag("error", f"{type(error).__name__}: {found.format_message() if found else error}")
+            # an error may name its own tags: a monitoring alert is an `alert`, not an `error`
+            tags = getattr(error, "run_tags", None) or {
+                "error": f"{type(error).__name__}: {found.format_message() if found else error}"}
+            for name, value in tags.items():
+                self._tag(name, str(value))
         try:
             lines = self.summary(status)
             headline = [line.strip() for line in lines if line.startswith(("  metrics:", "  model:"))]
@@ -351,6 +356,9 @@ class MlflowTrackingHook:
         run = MlflowClient(self.uri).get_run(self.run_id)
         experiment = self.registry.experiment if self.scoring else self.config.experiment
         lines = [f"MLflow run {self.run_id} ({run.info.run_name}) {status}, experiment '{experiment}'"]
+        alert = run.data.tags.get("alert")
+        if alert:  # a scoring run's monitoring breaches (jobs/monitoring.py)
+            lines += [f"  ALERT: {line}" for line in alert.splitlines()]
         metrics = run.data.metrics
         shown = [f"{name} {_number(metrics[name])}" for name in HEADLINE if name in metrics]
         lines += ["  metrics: " + ", ".join(shown)] if shown else []

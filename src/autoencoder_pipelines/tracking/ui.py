@@ -16,7 +16,8 @@ TEST = "test/"  # the figures runs are compared on: the first chart section
 HEADLINE = (
     f"{TEST}finetune.test_accuracy", f"{TEST}denoise.test_mse_denoised", f"{TEST}reduction.ae_test_mse",
     f"{TEST}anomaly.roc_auc", "score.rows_scored", "score.rows_refused", "score.partitions_scored",
-    "score.partitions_failed", "tune.best_value", "tune.trials_complete", "tune.trials_pruned", "run.seconds",
+    "score.partitions_failed", "monitor/anomaly_rate", "monitor/expected_anomaly_rate", "monitor/error_ks",
+    "monitor/max_psi", "monitor/features_drifted", "tune.best_value", "tune.trials_complete", "tune.trials_pruned", "run.seconds",
 )
 VIEW = "autoencoder-pipelines"
 RUN_NAME = "attributes.`Run Name`"

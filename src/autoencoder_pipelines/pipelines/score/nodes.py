@@ -10,8 +10,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from autoencoder_pipelines.config import RegistryParams, ScoringParams
-from autoencoder_pipelines.data.errors import DataValidationError, UserError
+from autoencoder_pipelines.config import MonitoringParams, RegistryParams, ScoringParams
+from autoencoder_pipelines.data.errors import DataValidationError, MonitoringAlert, UserError
+from autoencoder_pipelines.data.frames import Skipped
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +22,10 @@ class ScoringFailedError(UserError):
     earned: FINISHED when rows were scored (the good partitions' outputs are written), FAILED
     when none could be."""
 
-    def __init__(self, message: str, run_status: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, run_status: str, alert: str = "") -> None:
+        super().__init__(message + (f"\nALERT (monitoring): {alert}" if alert else ""))
         self.run_status = run_status
+        self.run_tags = {"error": f"{type(self).__name__}: {message}", **({"alert": alert} if alert else {})}
 
 
 def load_scoring_model(registry: RegistryParams) -> tuple[Any, Any, dict[str, str]]:
@@ -61,6 +63,8 @@ def score_partitions(
     id_column = scorer.schema.id_column
     written: dict[str, int] = {}
     rescored: dict[str, str] = {}
+    tallies: dict[str, Any] = {}  # monitoring's counts of each written file (jobs/monitoring.py)
+    profile = scorer.profile
     rows_refused = anomalies = 0
     if not new and not errors:
         logger.info("nothing new to score: %d partition(s) in the inbox, all scored already and unchanged", len(incoming))
@@ -72,12 +76,16 @@ def score_partitions(
             table.check()  # a missing or unreadable file is named before anything is written
             chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
             found = 0
+            tally = None if profile is None else profile.empty()
             with scored.writer(partition, source=table.path) as stream:
                 for frame in scorer.score_chunks(chunks, source=partition, require_id=True,
-                                                 ids_of_source=lambda table=table: table.column(id_column)):
+                                                 ids_of_source=lambda table=table: table.column(id_column),
+                                                 observe=None if tally is None else profile.observer(tally)):
                     stream.write(stamp(frame, model))
                     found += int(frame["is_anomaly"].sum())
             written[partition] = stream.rows
+            if tally is not None:
+                tallies[partition] = tally
             anomalies += found
             if partition in changed:
                 rescored[partition] = str(stream.kept) if stream.kept else ""
@@ -106,6 +114,7 @@ def score_partitions(
         "seconds": time.perf_counter() - started,
         "errors": errors,
         "rescored": rescored,  # partition -> where its previous output is kept
+        "tallies": tallies,
     }
 
 
@@ -151,17 +160,50 @@ def scoring_metrics(report: dict[str, Any]) -> tuple[dict[str, list[dict[str, fl
     """The scoring run's figures for MLflow (its time is time/node.score_partitions), and the
     report again: fail_on_bad_partitions takes it from here, so it runs after they are logged."""
     metrics = {f"score.{key}": [{"value": float(value), "step": 0}]
-               for key, value in report.items() if key not in ("errors", "rescored", "seconds")}
+               for key, value in report.items() if key not in ("errors", "rescored", "seconds", "tallies")}
     return metrics, report
 
 
+def monitor_scoring(
+    scorer: Any, report: dict[str, Any], monitoring: MonitoringParams
+) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame | Skipped, dict[str, Any]]:
+    """Each scored file and the whole run against the model's reference profile
+    (jobs/monitoring.py): the run's figures for MLflow (monitor/..., psi/<feature>,
+    ks/<feature>), the per-file table, and the report with the breaches (`alert`), which
+    fail_on_bad_partitions turns into the exit code."""
+    from autoencoder_pipelines.jobs.monitoring import (
+        NOTHING_MONITORED,
+        alert_text,
+        drift_table,
+        log_drifts,
+        mlflow_metrics,
+        monitor_tallies,
+    )
+
+    tallies = report.get("tallies") or {}
+    if not monitoring.enabled or not tallies:
+        return {}, NOTHING_MONITORED, {**report, "alert": ""}
+    if scorer.profile is None:
+        logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
+                       "a model trained now carries one")
+        return {}, NOTHING_MONITORED, {**report, "alert": ""}
+    drifts = monitor_tallies(tallies, scorer.profile, monitoring)
+    log_drifts(drifts)
+    return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), \
+        {**report, "alert": alert_text(drifts)}
+
+
 def fail_on_bad_partitions(report: dict[str, Any]) -> None:
-    """Exit non-zero when a partition failed; runs after the good outputs are saved and the
-    figures logged."""
+    """Exit non-zero when a partition failed (1), or when monitoring raised an alert (3); runs
+    after the good outputs are saved and the figures logged."""
+    alert = report.get("alert", "")
     if report["errors"]:
         details = "; ".join(report["errors"].values())
         raise ScoringFailedError(
             f"{len(report['errors'])} of {report['partitions_new']} new partition(s) could not be scored "
             f"({report['partitions_scored']} were, {report['rows_scored']} rows): {details}",
             run_status="FINISHED" if report["rows_scored"] else "FAILED",
+            alert=alert,
         )
+    if alert:
+        raise MonitoringAlert(alert)

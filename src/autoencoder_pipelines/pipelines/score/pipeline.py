@@ -5,6 +5,7 @@ from autoencoder_pipelines.framework.locks import NO_LOCK_TAG
 from .nodes import (
     fail_on_bad_partitions,
     load_scoring_model,
+    monitor_scoring,
     score_partitions,
     scoring_metrics,
 )
@@ -19,7 +20,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "scoring_report", name="score_partitions"),
             node(scoring_metrics, "scoring_report", ["scoring_metrics_mlflow", "scoring_report_logged"],
                  name="scoring_metrics"),
-            node(fail_on_bad_partitions, "scoring_report_logged", None, name="fail_on_bad_partitions"),
+            node(monitor_scoring, ["scorer", "scoring_report_logged", "params:monitoring"],
+                 ["monitoring_metrics_mlflow", "monitoring_scoring_drift_table", "scoring_report_monitored"],
+                 name="monitor_scoring"),
+            node(fail_on_bad_partitions, "scoring_report_monitored", None, name="fail_on_bad_partitions"),
         ],
         # reads its pinned model and writes its own folder: runs beside a training (no lock)
         tags=[NO_LOCK_TAG],

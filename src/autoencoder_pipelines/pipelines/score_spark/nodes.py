@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from autoencoder_pipelines.config import RegistryParams
-from autoencoder_pipelines.data.errors import DataValidationError
+import pandas as pd
+
+from autoencoder_pipelines.config import MonitoringParams, RegistryParams
+from autoencoder_pipelines.data.errors import DataValidationError, MonitoringAlert
+from autoencoder_pipelines.data.frames import Skipped
 from autoencoder_pipelines.framework.spark import SOURCE_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -77,3 +80,47 @@ def spark_scoring_metrics(scored: Any, model: Any) -> dict[str, list[dict[str, f
     logger.info("scored %d rows on Spark, %d flagged as anomalies", rows, anomalies)
     figures = {"rows_scored": rows, "anomalies": anomalies, "anomaly_rate": anomalies / rows if rows else 0.0}
     return {f"score.{key}": [{"value": float(value), "step": 0}] for key, value in figures.items()}
+
+
+def monitor_spark_scoring(
+    rows: Any, scored: Any, model: Any, monitoring: MonitoringParams
+) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame | Skipped, str]:
+    """The `score` pipeline's monitoring, counted by Spark (jobs.monitoring.spark_tallies):
+    the input's features and this model version's scored rows, by input file when rows are
+    named <file>:<row> (a model without an id column), else for the whole run. The figures for
+    MLflow, the per-file table, and the breaches (empty: none)."""
+    from pyspark.sql import functions as F
+
+    from autoencoder_pipelines.jobs.monitoring import (
+        NOTHING_MONITORED,
+        alert_text,
+        drift_table,
+        log_drifts,
+        mlflow_metrics,
+        monitor_tallies,
+        spark_tallies,
+    )
+    from autoencoder_pipelines.tracking.models import load_scorer
+
+    if not monitoring.enabled:
+        return {}, NOTHING_MONITORED, ""
+    scorer = load_scorer(model)
+    if scorer.profile is None:
+        logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
+                       "a model trained now carries one")
+        return {}, NOTHING_MONITORED, ""
+    version = model.columns()["model_version"]
+    mine = scored.where(F.col("model_version").isNull() if version is None else F.col("model_version") == version)
+    by_file = not scorer.schema.id_column
+    drifts = monitor_tallies(spark_tallies(rows, mine, scorer.profile, SOURCE_COLUMN, by_file), scorer.profile, monitoring)
+    log_drifts(drifts)
+    if not drifts:
+        return {}, NOTHING_MONITORED, ""
+    return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), alert_text(drifts)
+
+
+def alert_on_drift(alert: str) -> None:
+    """Exit with the monitoring alert's code (3) when a threshold was breached; runs after the
+    scored rows are written and the figures logged."""
+    if alert:
+        raise MonitoringAlert(alert)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from autoencoder_pipelines.data.frames import ID, Skipped
+from autoencoder_pipelines.config import MonitoringParams
+from autoencoder_pipelines.data.frames import ID, ModelInput, Skipped
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.runtime import Network
 
@@ -31,3 +32,12 @@ def build_scorer(
         schema, scaler, autoencoder, detector, None if isinstance(classifier, Skipped) else classifier,
         example=example.to_dict(orient="records"),
     )
+
+
+def add_reference_profile(scorer: Any, validated: pd.DataFrame, model_input: ModelInput, monitoring: MonitoringParams) -> Any:
+    """The scorer with its reference profile (jobs/monitoring.py): the training rows' feature
+    distributions, and the reconstruction errors and anomaly rate of the validation and test
+    rows, which the detector never trained on (training rows score lower errors than new rows
+    from the same source, and would make every scoring run look shifted)."""
+    heldout = validated[ID].isin(pd.concat([model_input.val[ID], model_input.test[ID]]))
+    return scorer.profiled(validated[~heldout], validated[heldout], monitoring.grid, monitoring.psi_bins)
