@@ -46,8 +46,8 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     by_name = {r.info.run_name: r for r in project.runs()}
     for kind in kinds:
         assert by_name[kind].data.params["model.kind"] == kind
-        assert "finetune.test_accuracy" in by_name[kind].data.metrics
-    assert "pretrain.vae.val_loss" in client.get_run(by_name["vae"].info.run_id).data.metrics
+        assert "test/finetune.test_accuracy" in by_name[kind].data.metrics
+    assert "training.pretrain/vae.val_loss" in client.get_run(by_name["vae"].info.run_id).data.metrics
     # each kind's model is logged with its run, and nothing is registered or promoted
     assert all(client.search_logged_models([by_name[kind].info.experiment_id], filter_string=
                f"source_run_id = '{by_name[kind].info.run_id}'") for kind in kinds)
@@ -55,12 +55,12 @@ def test_comparison_runs_each_kind_in_its_own_folder(make_project, tiny):
     # the adversarial phase's losses per epoch, beside the reconstruction's
     adversarial = by_name["adversarial"].info.run_id
     for metric in ("train_loss", "val_loss", "discriminator_loss", "generator_loss"):
-        history = client.get_metric_history(adversarial, f"pretrain.adversarial.{metric}")
+        history = client.get_metric_history(adversarial, f"training.pretrain/adversarial.{metric}")
         assert [m.step for m in history] == [1, 2], metric
     for kind in kinds:
         for figure in ("generated_samples.png", "codes_vs_prior.png", "generated_vs_real.png"):
             assert (folder / kind / "08_reporting" / figure).stat().st_size > 1000
-        assert "generation.mmd2.generated" in by_name[kind].data.metrics
+        assert "test/generation.mmd2.generated" in by_name[kind].data.metrics
 
 
 def test_noise_sweep_runs_each_point_as_a_nested_run(make_project, tiny):

@@ -64,7 +64,7 @@ def test_a_trial_resolves_to_parameters_and_the_first_is_the_untuned_configurati
     choices = {"learning_rate": 2.0, "width": 0.5, "code_size": 0.5, "epochs": 0.5, "corruption_kind": "gaussian",
                "corruption_level": 0.123456}
     assert resolve(choices, sections, SCHEMA, "reconstruction") == {
-        "pretrain": {"learning_rate": 0.006, "epochs": 15}, "reduction": {"learning_rate": 0.002, "epochs": 50},
+        "pretrain": {"learning_rate": 0.006, "epochs": 15}, "reduction": {"learning_rate": 0.006, "epochs": 50},
         "model": {"hidden_sizes": [8, 2]}, "corruption": {"kind": "gaussian", "level": 0.1235},
     }
     assert resolve({"width": 2.0, "corruption_kind": "none"}, sections, SCHEMA, "anomaly_ap") == {
