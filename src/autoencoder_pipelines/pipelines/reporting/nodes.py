@@ -33,7 +33,7 @@ COMPARED = (
     "finetune.test_accuracy", "finetune.noisy_test_accuracy", "finetune.random_init_test_accuracy",
     "denoise.test_mse_*", "reduction.*_test_mse", "anomaly.roc_auc", "anomaly.average_precision", "anomaly.f1",
     "codes.*.test_accuracy", "contraction.ratio_all", "generation.mmd2*.generated", "prior.linear_separability",
-    "label_budget.*.pretrained_test_accuracy",
+    "label_budget.*.pretrained_test_accuracy", "cluster/*",
 )
 
 
