@@ -470,8 +470,9 @@ class AnomalyParams(PhaseParams):
 
     normal_classes: Optional[list[Any]] = Field(
         None,
-        description="Label values that are normal; null: 0 (or False) of a 0/1 label, every row without labels; a "
-        "label of more than two classes must name them, e.g. [0, 1].",
+        description="Label values that are normal (the detector learns those rows; ROC-AUC and AP are measured); "
+        "null: 0 (or False) of a 0/1 label; any other label, or none: the detector learns every training row "
+        "unsupervised and flags the contamination share (the log says so; no ROC-AUC or AP).",
     )
     threshold_rule: Literal["contamination", "false_alarm_rate"] = Field(
         "contamination",
