@@ -69,7 +69,8 @@ def main() -> None:
         pixels = coloured(images[i]) if args.rgb else images[i]
         Image.fromarray(pixels, mode="RGB" if args.rgb else "L").save(folder / f"digit_{i:04d}{suffix}")
     layout = "one folder" if args.flat else "a sub-folder per class"
-    print(f"wrote {len(indices)} {'RGB' if args.rgb else 'grayscale'} {args.size}x{args.size} {suffix} files to {args.out} ({layout})")
+    kind = "RGB" if args.rgb else "grayscale"
+    print(f"wrote {len(indices)} {kind} {args.size}x{args.size} {suffix} files to {args.out} ({layout})")
 
 
 if __name__ == "__main__":

@@ -275,6 +275,15 @@ CASES = {
         "score", ["1 of 1 new partition(s) could not be scored", "big.csv: 1 bad cell in 1 of 5 rows:",
                   "line 3, column 'pixel_0_1': 1e+300 (beyond float32's range ±3.4e38)"],
         inbox={"big.csv": _cells(_text(_digits(slice(0, 5))), {(3, 1): "1e300"})}),
+    "scoring: a truncated image": Case(
+        "score", ["1 of 1 new partition(s) could not be scored", "cut.png: truncated or corrupt image"],
+        inbox={"cut.png": _png((8, 8))[:70]}),
+    "scoring: an image of another size": Case(
+        "score", ["big.png: 10x10 pixels (height x width); the model was trained on 8x8 images"], inbox={"big.png": _png((10, 10))}),
+    "scoring: a colour image for a grayscale model": Case(
+        "score", ["rgb.png: a colour (3 channels) image; the model was trained on grayscale (1 channel) images"],
+        inbox={"rgb.png": _png((8, 8, 3), "RGB")}),
+    "scoring: an empty image file": Case("score", ["none.png: empty file (0 bytes)"], inbox={"none.png": b""}),
     "scoring: duplicate columns": Case(
         "score", ["dup.csv: duplicate column name(s) [pixel_0_0]"],
         inbox={"dup.csv": _text(_digits(slice(0, 5))).replace("pixel_0_1,", "pixel_0_0,", 1)}),

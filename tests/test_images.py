@@ -5,8 +5,8 @@ files scored from the inbox, a bad file refused naming it while the good ones ar
 from __future__ import annotations
 
 import gzip
-import json
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -210,6 +210,48 @@ def test_data_params_for_images_and_idx():
 
 
 # -- end to end -----------------------------------------------------------------------------
+
+
+def test_a_grayscale_png_folder_trains_end_to_end_and_its_image_files_are_scored(make_project, tiny, written):
+    """`denoise` on the digits as PNG class folders with the defaults (ten classes: the detector
+    learns every row), then the score pipeline on image files dropped in the inbox: the good ones
+    scored (ids: their paths), each bad one refused naming it, nothing scored twice."""
+    from autoencoder_pipelines.pipelines.score.nodes import ScoringFailedError
+
+    project = make_project(tiny)
+    project.run("denoise", data={"source": "images", "path": str(written["gray"])})
+    metrics = project.metrics()
+    assert metrics["finetune.test_accuracy"] > 0.2 and metrics["data.labelled_rows"] == 1797  # tiny settings; chance: 0.1
+    assert "anomaly.roc_auc" not in metrics
+    embeddings = pd.read_parquet(project.path("data/07_model_output/embeddings.parquet"))
+    assert embeddings["id"].str.match(r"^\d/digit_\d{4}\.png$").all()  # ids: the files' paths in the folder
+
+    project.promote(1)
+    inbox = project.path("data/01_raw/incoming")
+    good = [inbox / "batch1" / f"digit_{i:04d}.png" for i in range(1790, 1797)]
+    for path in good:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(next(written["gray"].rglob(path.name)).read_bytes())
+    bad = {name: (inbox / "batch1" / name, problem) for name, problem in _bad_files(inbox / "batch1").items()}
+    bad["big.png"] = (_png(inbox / "batch1" / "big.png", np.zeros((10, 8))), "10x8 pixels (height x width); the model was trained on 8x8 images")
+    bad["rgb.png"] = (_png(inbox / "batch1" / "rgb.png", np.zeros((8, 8, 3)), "RGB"), "a colour (3 channels) image; the model was trained on grayscale (1 channel) images")
+    with pytest.raises(ScoringFailedError) as error:
+        project.run("score")
+    message = str(error.value)
+    assert message.startswith("5 of 12 new partition(s) could not be scored (7 were, 7 rows):\n")
+    assert "... and 0 more" not in message and len(message.splitlines()) == 6  # one line a file, one screen
+    for path, problem in bad.values():
+        assert f"{path.relative_to(project.root).as_posix()}: {problem}" in message or f"{path}: {problem}" in message
+    scored = pd.concat([pd.read_parquet(f) for f in sorted(project.path("data/07_model_output/scored").rglob("*.parquet"))])
+    assert sorted(scored["id"].str.rsplit("/", n=1).str[-1]) == [p.name for p in good]  # ids: the inbox paths
+    assert scored["id"].str.startswith("data/01_raw/incoming/batch1/").all()  # relative to the project
+    assert scored["predicted_class"].isin(range(10)).all() and scored["model_version"].eq(1).all()
+
+    for path, _ in bad.values():
+        path.unlink()
+    project.run("score")  # idempotent: every good file has its output, nothing new to score
+    again = pd.concat([pd.read_parquet(f) for f in sorted(project.path("data/07_model_output/scored").rglob("*.parquet"))])
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), scored.reset_index(drop=True))
 
 
 def test_an_rgb_folder_trains_the_conv_kind_on_its_three_channels(make_project, tiny, written):

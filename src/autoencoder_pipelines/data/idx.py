@@ -46,7 +46,8 @@ def read_idx(path: str | Path, role: str = "data.path") -> np.ndarray:
     if len(raw) != expected:
         raise DataValidationError(
             f"{path}: the IDX header says {' x '.join(map(str, shape))} elements of {dtype.itemsize} byte(s) "
-            f"({expected} bytes with the header), the file has {len(raw)}: {'truncated' if len(raw) < expected else 'trailing bytes'}"
+            f"({expected} bytes with the header), the file has {len(raw)}: "
+            f"{'truncated' if len(raw) < expected else 'trailing bytes'}"
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 

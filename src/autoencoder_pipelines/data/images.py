@@ -180,7 +180,9 @@ def target_shape(headers: dict[Path, tuple[int, int, int]], image_shape: list[in
     return channels, height, width
 
 
-def read_image_folder(folder: str | Path, image_shape: list[int] | None = None, bad_rows: str = "refuse") -> tuple[pd.DataFrame, list[int]]:
+def read_image_folder(
+    folder: str | Path, image_shape: list[int] | None = None, bad_rows: str = "refuse"
+) -> tuple[pd.DataFrame, list[int]]:
     """A folder of images as a raw table: `path` (relative to the folder), `label` (the class
     sub-folder's name, an int where every name is a number; empty for a file at the top; no
     column for a flat folder), one column per pixel. And the schema's image_shape. Every file's
@@ -200,7 +202,7 @@ def read_image_folder(folder: str | Path, image_shape: list[int] | None = None, 
     if not headers:
         raise DataValidationError(f"{where}: none of the {len(files)} image files can be used")
     shape = target_shape(headers, image_shape, where)
-    kept = [(path, label) for path, label in zip(files, classes) if path in headers]
+    kept = [(path, label) for path, label in zip(files, classes, strict=True) if path in headers]
     changed = Counter(channels for channels, _, _ in headers.values() if channels != shape[0])
     if changed:
         logger.info("%s: %d image(s) converted to %s", where, sum(changed.values()), describe_mode(shape[0]))
@@ -217,7 +219,7 @@ def read_image_folder(folder: str | Path, image_shape: list[int] | None = None, 
             broken[path] = str(error)
             good[i] = False
     refuse_or_drop(broken, len(files), where, bad_rows)
-    kept = [item for item, ok in zip(kept, good) if ok]
+    kept = [item for item, ok in zip(kept, good, strict=True) if ok]
     frame = pd.DataFrame(rows[good], columns=pixel_names(schema_shape(*shape)))
     labels = [label for _, label in kept]
     if any(label is not None for label in labels):
@@ -246,7 +248,8 @@ def read_idx_images(images: str | Path, labels: str | Path | None = None,
                                       f"{image_shape[0]} channels")
         if tuple(image_shape[-2:]) != (height, width):
             values = _resized(values, tuple(image_shape[-2:]))
-            logger.info("%s: %d images resized from %dx%d to %dx%d (data.image_shape)", images, n, height, width, *image_shape[-2:])
+            logger.info("%s: %d images resized from %dx%d to %dx%d (data.image_shape)",
+                        images, n, height, width, *image_shape[-2:])
             height, width = image_shape[-2:]
     frame = pd.DataFrame(values.reshape(n, -1), columns=pixel_names([height, width]))
     if labels is not None:
@@ -304,7 +307,9 @@ class ImageFile:
         path = self.path.absolute()
         return (path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path).as_posix()
 
-    def chunks(self, rows: int, text_columns: tuple[str, ...] = (), image_shape: list[int] | None = None) -> Iterator[pd.DataFrame]:
+    def chunks(self, rows: int, text_columns: tuple[str, ...] = (),
+               image_shape: list[int] | None = None) -> Iterator[pd.DataFrame]:
+        """The one row (`rows` and `text_columns` are the table handle's: an image is one row)."""
         yield self.row(image_shape)
 
     def count_rows(self) -> int:

@@ -18,6 +18,7 @@ from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import ModelInput, Skipped
+from autoencoder_pipelines.data.images import ImageFile, is_image_file
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import TableFile, read_table
 from autoencoder_pipelines.nn.atomic import (
@@ -237,15 +238,18 @@ class OptionalPartitionedDataset(PartitionedDataset):
 
 
 class TableFileDataset(AbstractDataset):
-    """One CSV or Parquet file of an inbox, loaded as a data.TableFile: a handle that reads the
-    file whole or in chunks (the `score` pipeline streams it). The format is taken from the
-    file name (for mixed inboxes)."""
+    """One file of an inbox, loaded as a handle the `score` pipeline streams: a data.TableFile
+    for a CSV or Parquet file (read whole or in chunks), a data.images.ImageFile for a PNG or
+    JPEG file (one row: its path and pixels). The kind is taken from the file name (for mixed
+    inboxes)."""
 
     def __init__(self, filepath: str, read_args: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
         self._read_args = dict(read_args or {})  # to pandas.read_csv, e.g. {sep: ";"}
 
-    def load(self) -> TableFile:
+    def load(self) -> TableFile | ImageFile:
+        if is_image_file(self._filepath):
+            return ImageFile(self._filepath)
         return TableFile(self._filepath, self._read_args)
 
     def save(self, data: Any) -> None:

@@ -12,8 +12,10 @@ import pandas as pd
 
 from autoencoder_pipelines.config import RegistryParams, ScoringParams
 from autoencoder_pipelines.data.errors import DataValidationError, UserError
+from autoencoder_pipelines.data.images import ImageFile
 
 logger = logging.getLogger(__name__)
+ERRORS_SHOWN = 5  # refused partitions named in the failure: one screen, however many were refused
 
 
 class ScoringFailedError(UserError):
@@ -65,7 +67,10 @@ def score_partitions(
         table = None
         try:
             table = incoming[partition]()
-            chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
+            if isinstance(table, ImageFile):  # one row: the file's path and pixels, as the model's images
+                chunks = table.chunks(scoring.chunk_rows, image_shape=scorer.schema.image_shape)
+            else:
+                chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
             found = 0
             with scored.writer(partition) as stream:
                 for frame in scorer.score_chunks(chunks, source=partition, require_id=True,
@@ -120,9 +125,12 @@ def fail_on_bad_partitions(report: dict[str, Any]) -> None:
     """Exit non-zero when a partition failed; runs after the good outputs are saved and the
     figures logged."""
     if report["errors"]:
-        details = "; ".join(report["errors"].values())
+        errors = list(report["errors"].values())
+        details = "\n".join(errors[:ERRORS_SHOWN])
+        if len(errors) > ERRORS_SHOWN:
+            details += f"\n... and {len(errors) - ERRORS_SHOWN} more (each in the log above: 'could not score')"
         raise ScoringFailedError(
             f"{len(report['errors'])} of {report['partitions_new']} new partition(s) could not be scored "
-            f"({report['partitions_scored']} were, {report['rows_scored']} rows): {details}",
+            f"({report['partitions_scored']} were, {report['rows_scored']} rows):\n{details}",
             run_status="FINISHED" if report["rows_scored"] else "FAILED",
         )
