@@ -199,8 +199,8 @@ CASES = {
                                data=_data(label_column="kind"), params={"anomaly": {"normal_classes": [0, 1, 2]}}),
     # -- image folders: every file's header read before any pixel, files named ------------
     "images of mixed sizes": Case(
-        "data_processing", ["imgs: the images have 2 sizes (height x width):", "  8x8: 2 file(s), e.g. 1.png, 2.png",
-                            "  10x10: 1 file(s), e.g. 3.png", "Set data.image_shape to resize them all to one size"],
+        "data_processing", ["imgs: the images have 2 sizes (height x width):", "  8x8: 2 file(s), e.g. a/1.png, a/2.png",
+                            "  10x10: 1 file(s), e.g. b/3.png", "Set data.image_shape to resize them all to one size"],
         files={"imgs/a/1.png": _png((8, 8)), "imgs/a/2.png": _png((8, 8)), "imgs/b/3.png": _png((10, 10))},
         params={"data": {"source": "images", "path": "{case}/imgs"}}),
     "an image folder with bad files": Case(

@@ -137,8 +137,8 @@ def test_images_of_several_sizes_are_refused_naming_them_unless_image_shape_resi
         read_image_folder(tmp_path)
     assert str(error.value).splitlines() == [
         f"{tmp_path}: the images have 2 sizes (height x width):",
-        "  8x8: 4 file(s), e.g. small_0.png, small_1.png, small_2.png",
-        "  12x10: 1 file(s), e.g. big.png",
+        "  8x8: 4 file(s), e.g. a/small_0.png, a/small_1.png, a/small_2.png",
+        "  12x10: 1 file(s), e.g. b/big.png",
         "Set data.image_shape to resize them all to one size, e.g. data.image_shape: [8, 8]",
     ]
     frame, shape = read_image_folder(tmp_path, image_shape=[6, 6])

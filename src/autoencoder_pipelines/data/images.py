@@ -157,7 +157,9 @@ def _sizes_block(where: str, sizes: dict[Path, tuple[int, int]]) -> str:
     for path, size in sizes.items():
         groups.setdefault(size, []).append(path)
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
-    lines = [f"  {h}x{w}: {len(paths)} file(s), e.g. {', '.join(p.name for p in paths[:3])}" for (h, w), paths in ordered[:SHOWN]]
+    root = Path(where)
+    lines = [f"  {h}x{w}: {len(paths)} file(s), e.g. {', '.join(p.relative_to(root).as_posix() for p in paths[:3])}"
+             for (h, w), paths in ordered[:SHOWN]]
     common = ordered[0][0]
     return "\n".join([
         f"{where}: the images have {len(groups)} sizes (height x width):", *lines,
