@@ -108,6 +108,16 @@ def _data(path_suffix: str = "csv", **data: Any) -> dict[str, Any]:
     return {"source": path_suffix, **data}
 
 
+def _png(shape: tuple[int, ...], mode: str = "L", seed: int = 0) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8), mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 TABLE = _table()
 SEMICOLONS = _text(TABLE).replace(",", ";")
 
@@ -220,13 +230,27 @@ CASES = {
                                            params={"model": {"hidden_sizes": [8, 4]}}),
     "conv without an image shape": Case("denoise", ["model.kind 'conv' needs images: set data.image_shape"],
                                         files={"in.csv": TABLE}, data=_data(), params={"model": {"kind": "conv"}}),
-    "normal classes not named": Case("anomaly", ["anomaly.normal_classes: the label column 'kind' has 3 classes [0, 1, 2]; name the normal ones"],
-                                     files={"in.csv": TABLE}, data=_data(label_column="kind")),
     "normal classes not in the data": Case("anomaly", ["anomaly.normal_classes: [7] are not classes of the data"],
                                            files={"in.csv": TABLE}, data=_data(label_column="kind"),
                                            params={"anomaly": {"normal_classes": [0, 7]}}),
     "every class normal": Case("anomaly", ["covers every class of the data"], files={"in.csv": TABLE},
                                data=_data(label_column="kind"), params={"anomaly": {"normal_classes": [0, 1, 2]}}),
+    # -- image folders: every file's header read before any pixel, files named ------------
+    "images of mixed sizes": Case(
+        "data_processing", ["imgs: the images have 2 sizes (height x width):", "  8x8: 2 file(s), e.g. a/1.png, a/2.png",
+                            "  10x10: 1 file(s), e.g. b/3.png", "Set data.image_shape to resize them all to one size"],
+        files={"imgs/a/1.png": _png((8, 8)), "imgs/a/2.png": _png((8, 8)), "imgs/b/3.png": _png((10, 10))},
+        params={"data": {"source": "images", "path": "{case}/imgs"}}),
+    "an image folder with bad files": Case(
+        "data_processing", ["imgs: 2 of 4 image files cannot be used:", "empty.png: file is empty",
+                            "text.png: not an image Pillow can read (PNG or JPEG expected)", "set data.bad_rows: drop"],
+        files={"imgs/a/1.png": _png((8, 8)), "imgs/a/2.png": _png((8, 8)), "imgs/a/empty.png": b"", "imgs/b/text.png": "hello"},
+        params={"data": {"source": "images", "path": "{case}/imgs"}}),
+    "idx labels of another length": Case(
+        "data_processing", ["labels.idx: 3 labels for the 2 images of images.idx; expected one label per image"],
+        files={"images.idx": bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(8),
+               "labels.idx": bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3])},
+        params={"data": {"source": "idx", "path": "{case}/images.idx", "labels_path": "{case}/labels.idx"}}),
     # -- parameters (before any node) ------------------------------------------------------
     "a fraction above 1": Case("data_processing", ["corruption.level: a masking level is a fraction: expected a value in [0, 1] (got 1.5)"],
                                params={"corruption": {"level": 1.5}}, one_line=True),
@@ -305,6 +329,15 @@ CASES = {
         "score", ["1 of 1 new partition(s) could not be scored", "big.csv: 1 bad cell in 1 of 5 rows:",
                   "line 3, column 'pixel_0_1': 1e+300 (beyond float32's range ±3.4e38)"],
         inbox={"big.csv": _cells(_text(_digits(slice(0, 5))), {(3, 1): "1e300"})}),
+    "scoring: a truncated image": Case(
+        "score", ["1 of 1 new partition(s) could not be scored", "cut.png: truncated or corrupt image"],
+        inbox={"cut.png": _png((8, 8))[:70]}),
+    "scoring: an image of another size": Case(
+        "score", ["big.png: 10x10 pixels (height x width); the model was trained on 8x8 images"], inbox={"big.png": _png((10, 10))}),
+    "scoring: a colour image for a grayscale model": Case(
+        "score", ["rgb.png: a colour (3 channels) image; the model was trained on grayscale (1 channel) images"],
+        inbox={"rgb.png": _png((8, 8, 3), "RGB")}),
+    "scoring: an empty image file": Case("score", ["none.png: file is empty"], inbox={"none.png": b""}),
     "scoring: duplicate columns": Case(
         "score", ["dup.csv: duplicate column name(s) [pixel_0_0]"],
         inbox={"dup.csv": _text(_digits(slice(0, 5))).replace("pixel_0_1,", "pixel_0_0,", 1)}),

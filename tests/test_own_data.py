@@ -3,6 +3,8 @@ alone with its baselines. (Every mismatch refused right after ingestion: test_ba
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from sklearn.datasets import load_breast_cancer
 
 from autoencoder_pipelines.config import AnomalyParams, ModelParams, SplitParams
 from autoencoder_pipelines.data.schema import DataSchema
-from autoencoder_pipelines.jobs.checks import normal_classes
+from autoencoder_pipelines.jobs.checks import normal_classes, unsupervised_reason
 
 BASELINE_KEYS = ["anomaly.roc_auc", "anomaly.average_precision", "anomaly.isolation_forest.roc_auc",
                  "anomaly.isolation_forest.average_precision", "anomaly.pca.roc_auc", "anomaly.pca.average_precision"]
@@ -34,10 +36,63 @@ def test_scaling_and_loss_follow_the_kind_of_data():
     assert SplitParams(scaling="per_feature").scaling_for(image) == "per_feature"
 
 
-@pytest.mark.parametrize("classes, expected", [([0, 1], [0]), ([False, True], [False]), (None, None)])
+@pytest.mark.parametrize("classes, expected", [([0, 1], [0]), ([False, True], [False]), (None, None),
+                                              (list(range(10)), None), (["cat", "dog"], None)])
 def test_normal_classes_default_from_the_label(classes, expected):
     schema = DataSchema(source="t", features=["a"], classes=classes, label_column="y", n_rows=10)
     assert normal_classes(AnomalyParams(), schema) == expected
+
+
+def test_a_label_that_names_no_normal_class_makes_the_detector_unsupervised_and_says_so():
+    ten = DataSchema(source="t", features=["a"], classes=list(range(10)), label_column="digit", n_rows=100)
+    line = unsupervised_reason(AnomalyParams(), ten)
+    assert line is not None and "\n" not in line
+    assert "unsupervised" in line and "'digit' has 10 classes" in line and "anomaly.normal_classes=[0,1,2]" in line
+    assert normal_classes(AnomalyParams(normal_classes=[0, 1]), ten) == [0, 1]  # named: today's behaviour
+    assert unsupervised_reason(AnomalyParams(normal_classes=[0, 1]), ten) is None
+    assert unsupervised_reason(AnomalyParams(), ten.model_copy(update={"classes": [0, 1]})) is None
+    assert unsupervised_reason(AnomalyParams(), ten.model_copy(update={"classes": None})) is None  # no labels: no news
+
+
+class _Lines(logging.Handler):
+    """The log lines of one module: its logger replaced by one outside logging's registry, which
+    Kedro's logging configuration (it clears the handlers of the package's loggers) leaves alone."""
+
+    def __init__(self, module, patch: pytest.MonkeyPatch) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        logger = logging.Logger(module.__name__, logging.INFO)
+        logger.addHandler(self)
+        patch.setattr(module, "logger", logger)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_a_labelled_10_class_csv_trains_end_to_end_with_the_defaults(make_project, tiny, monkeypatch):
+    """The bundled digits written as a CSV with their label: nothing says which digits are normal,
+    so the detector learns every training row; the classifier, denoiser and reduction train as
+    ever, and no ROC-AUC or AP is reported (it was refused at ingestion before)."""
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame.rename(columns={"target": "digit"})
+    project = make_project(tiny)
+    from autoencoder_pipelines.jobs import anomaly
+
+    log = _Lines(anomaly, monkeypatch)
+    project.run("denoise", data={"source": "csv", "path": _write(project, frame), "label_column": "digit"})
+    metrics = project.metrics()
+    assert metrics["finetune.test_accuracy"] > 0.3 and metrics["denoise.test_mse_denoised"] > 0
+    assert not any(key.endswith(("roc_auc", "average_precision")) for key in metrics if key.startswith("anomaly"))
+    assert "anomaly.precision" not in metrics
+    scores = pd.read_parquet(project.path("data/07_model_output/anomaly_scores.parquet"))
+    train = scores[scores["split"] == "train"]
+    assert abs(train["is_anomaly"].mean() - 0.05) < 0.01 and scores["anomalous"].isna().all()
+    lines = [line for line in log.lines if line.startswith("anomaly detector: unsupervised")]
+    assert len(lines) == 1 and "'digit' has 10 classes" in lines[0]
+    (run,) = project.runs()
+    assert run.data.params["derived.anomaly.unsupervised"] == "True"
+    assert run.data.params["derived.anomaly.normal_classes"] == "None"
 
 
 def _write(project, frame, name="table.csv"):

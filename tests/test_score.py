@@ -352,7 +352,7 @@ def test_only_data_files_are_read_from_the_inbox(scoring_project):
     assert sorted(p.name for p in scored.iterdir()) == ["DAY3.CSV.parquet", "day1.csv.parquet", "day2.csv.gz.parquet"]
     assert len(pd.read_parquet(scored / "day2.csv.gz.parquet")) == 10
     (line,) = [line for line in project.path("info.log").read_text().splitlines() if "skipped" in line]
-    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, not hidden): " \
+    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .png, .jpg, .jpeg, not hidden): " \
            ".DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line
 
 

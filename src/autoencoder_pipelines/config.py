@@ -145,12 +145,17 @@ class RuntimeParams(_Strict):
 class DataParams(_Strict):
     """The table to learn from: its file, its columns, and what to do with bad rows."""
 
-    source: Literal["digits", "csv", "parquet", "windows"] = Field(
+    source: Literal["digits", "csv", "parquet", "windows", "images", "idx"] = Field(
         "digits",
         description="digits: scikit-learn's bundled 8x8 images; csv, parquet: your table at `path`; windows: a CSV "
-        "(or .parquet) of numeric series over time, cut into overlapping windows.",
+        "(or .parquet) of numeric series over time, cut into overlapping windows; images: a folder of PNG or JPEG "
+        "files at `path` (class sub-folders give the labels, as torchvision's ImageFolder; a flat folder is "
+        "unlabelled); idx: MNIST-format IDX images at `path` (gzip or not), labels at `labels_path`.",
     )
-    path: Optional[str] = Field(None, description="The file, for csv, parquet and windows.")
+    path: Optional[str] = Field(
+        None, description="The file (csv, parquet, windows), the folder (images) or the IDX images file (idx).")
+    labels_path: Optional[str] = Field(
+        None, description="idx: the IDX labels file (one label per image); null: unlabelled images.")
     label_column: Optional[str] = Field(
         None,
         description="Optional: enables the classifier, the stratified split and the anomaly ROC-AUC; a row with an "
@@ -167,7 +172,10 @@ class DataParams(_Strict):
     )
     image_shape: Optional[list[int]] = Field(
         None,
-        description="Rows are images of this shape, e.g. [28, 28]: drawn as images, scaled globally, bce loss.",
+        description="Rows are images of this shape: [height, width] (grayscale) or [3, height, width] (RGB, channel "
+        "first), e.g. [28, 28]: drawn as images, scaled globally, bce loss. images, idx: every image is resized to "
+        "it ([1, h, w] or [3, h, w] also converts the colour); null: the images' own size (all one size, else refused "
+        "naming the files).",
     )
     min_rows: int = Field(
         20, ge=2,
@@ -194,10 +202,28 @@ class DataParams(_Strict):
         description="windows: rows are put in this column's order (numbers or dates, each once); null: file order.",
     )
 
+    @field_validator("image_shape")
+    @classmethod
+    def _image_shape(cls, value: Optional[list[int]]) -> Optional[list[int]]:
+        if value is None:
+            return value
+        if len(value) not in (2, 3) or min(value) < 1 or (len(value) == 3 and value[0] not in (1, 3)):
+            raise ValueError("expected [height, width] or [channels, height, width] with 1 or 3 channels")
+        return value
+
     @model_validator(mode="after")
     def _path_for_files(self) -> "DataParams":
         if self.source != "digits" and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        if self.labels_path is not None and self.source != "idx":
+            raise ValueError("data.labels_path is the IDX labels file: it needs data.source 'idx'")
+        if self.source in ("images", "idx"):
+            for key in ("label_column", "id_column", "feature_columns"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"data.{key} does not apply to images (labels are class sub-folders or the IDX labels file; "
+                        "ids are paths; features are pixels); set it to null"
+                    )
         if self.source == "windows":
             for key in ("label_column", "id_column", "image_shape"):
                 if getattr(self, key) is not None:
@@ -553,8 +579,9 @@ class AnomalyParams(PhaseParams):
 
     normal_classes: Optional[list[Any]] = Field(
         None,
-        description="Label values that are normal; null: 0 (or False) of a 0/1 label, every row without labels; a "
-        "label of more than two classes must name them, e.g. [0, 1].",
+        description="Label values that are normal (the detector learns those rows; ROC-AUC and AP are measured); "
+        "null: 0 (or False) of a 0/1 label; any other label, or none: the detector learns every training row "
+        "unsupervised and flags the contamination share (the log says so; no ROC-AUC or AP).",
     )
     threshold_rule: Literal["contamination", "false_alarm_rate"] = Field(
         "contamination",

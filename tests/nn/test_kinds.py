@@ -335,8 +335,8 @@ def test_the_vae_samples_its_code_only_in_training(vae, rows):
 # -- conv --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("image_shape", [None, (16,), (2, 2, 4)])
-def test_the_conv_kind_needs_a_two_dimensional_image_shape(arch_for, image_shape):
+@pytest.mark.parametrize("image_shape", [None, (16,), (1, 2, 2, 4)])
+def test_the_conv_kind_needs_an_image_shape(arch_for, image_shape):
     arch = arch_for("conv", image_shape=image_shape)
     message = "needs images: set data.image_shape to \\[height, width\\]"
     assert "needs images" in get_kind("conv").check_data(arch)
@@ -344,9 +344,9 @@ def test_the_conv_kind_needs_a_two_dimensional_image_shape(arch_for, image_shape
         get_kind("conv").build(arch)
 
 
-@pytest.mark.parametrize("image_shape, blocks", [((8, 8), 2), ((6, 4), 1), ((5, 5), 0)])
+@pytest.mark.parametrize("image_shape, blocks", [((8, 8), 2), ((6, 4), 1), ((5, 5), 0), ((3, 8, 8), 2), ((1, 6, 4), 1)])
 def test_the_conv_autoencoder_reconstructs_images_of_any_shape(arch_for, image_shape, blocks):
-    n_features = image_shape[0] * image_shape[1]
+    n_features = math.prod(image_shape)  # channels (RGB: 3) first
     arch = arch_for("conv", n_features=n_features, image_shape=image_shape)
     model = get_kind("conv").build(arch)
     assert len(model.channels) == blocks  # as many pooling blocks as keep the size even

@@ -23,7 +23,7 @@ class DataSchema(BaseModel):
     label_column: Optional[str] = None
     id_column: Optional[str] = None
     classes: Optional[list[Any]] = None  # sorted; None: no label column, or one empty in every row
-    image_shape: Optional[list[int]] = None  # [height, width]: rows are images
+    image_shape: Optional[list[int]] = None  # [height, width], or [channels, height, width] (colour): rows are images
     n_rows: int
     labelled_rows: Optional[int] = None  # None: counted before partial labels (then every row)
     unlabelled_rows: Optional[int] = None

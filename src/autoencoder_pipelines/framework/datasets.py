@@ -24,6 +24,7 @@ from kedro_datasets.yaml import YAMLDataset as _YAMLDataset
 
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import ModelInput, Skipped
+from autoencoder_pipelines.data.images import IMAGE_SUFFIXES, ImageFile, is_image_file
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import DATA_SUFFIXES, TableFile, read_table
 from autoencoder_pipelines.nn.atomic import (
@@ -242,14 +243,14 @@ def hidden(relative: str) -> bool:
 class OptionalPartitionedDataset(PartitionedDataset):
     """A PartitionedDataset of data files: an empty or missing folder loads as no partitions (an
     empty inbox is the normal state of a scheduled scoring job, not an error), and only files
-    named with one of `suffixes` (.csv, compressed .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .parquet
-    by default, any case) are partitions. Anything else (notes.txt, a Spark _SUCCESS marker,
+    named with one of `suffixes` (.csv, compressed .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .parquet,
+    and the images .png, .jpg, .jpeg by default, any case) are partitions. Anything else (notes.txt, a Spark _SUCCESS marker,
     hidden files such as .DS_Store or a partial upload .day1.csv.part) is skipped, with one log
     line naming the skipped files."""
 
     def __init__(self, *args: Any, suffixes: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._suffixes = tuple(s.lower() for s in (suffixes or DATA_SUFFIXES))
+        self._suffixes = tuple(s.lower() for s in (suffixes or (*DATA_SUFFIXES, *IMAGE_SUFFIXES)))
         self.skipped: list[str] = []  # the files of the last load that are not data
 
     def _list_partitions(self) -> list[str]:
@@ -279,15 +280,18 @@ class OptionalPartitionedDataset(PartitionedDataset):
 
 
 class TableFileDataset(AbstractDataset):
-    """One CSV or Parquet file of an inbox, loaded as a data.TableFile: a handle that reads the
-    file whole or in chunks (the `score` pipeline streams it). The format is taken from the
-    file name (for mixed inboxes)."""
+    """One file of an inbox, loaded as a handle the `score` pipeline streams: a data.TableFile
+    for a CSV or Parquet file (read whole or in chunks), a data.images.ImageFile for a PNG or
+    JPEG file (one row: its path and pixels). The kind is taken from the file name (for mixed
+    inboxes)."""
 
     def __init__(self, filepath: str, read_args: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
         self._read_args = dict(read_args or {})  # to pandas.read_csv, e.g. {sep: ";"}
 
-    def load(self) -> TableFile:
+    def load(self) -> TableFile | ImageFile:
+        if is_image_file(self._filepath):
+            return ImageFile(self._filepath)
         return TableFile(self._filepath, self._read_args)
 
     def save(self, data: Any) -> None:

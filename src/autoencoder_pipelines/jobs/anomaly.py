@@ -10,7 +10,7 @@ import pandas as pd
 from autoencoder_pipelines.config import AnomalyParams
 from autoencoder_pipelines.data.frames import LABEL, ModelInput, features_tensor
 from autoencoder_pipelines.data.schema import DataSchema
-from autoencoder_pipelines.jobs.checks import normal_classes
+from autoencoder_pipelines.jobs.checks import normal_classes, unsupervised_reason
 from autoencoder_pipelines.jobs.runtime import History, Runtime, history_series
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,10 @@ def train_detector(data: ModelInput, anomaly: AnomalyParams, runtime: Runtime) -
         learning_rate=anomaly.learning_rate, weight_decay=anomaly.weight_decay, patience=anomaly.patience,
         min_delta=anomaly.min_delta, top_k=anomaly.top_features, random_state=runtime.seed_for("anomaly"),
     )
-    if len(normal_train) < len(train):
+    reason = unsupervised_reason(anomaly, schema)
+    if reason:
+        logger.info("%s", reason)
+    elif len(normal_train) < len(train):
         logger.info("anomaly detector: trained on the %d of %d training rows labelled normal", len(normal_train), len(train))
     (x_normal,) = runtime.place(features_tensor(normal_train, schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)

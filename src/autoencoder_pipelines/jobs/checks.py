@@ -96,12 +96,15 @@ def check_label_type(schema: DataSchema, labels: pd.Series) -> None:
 
 
 def normal_classes(anomaly: AnomalyParams, schema: DataSchema) -> list[Any] | None:
-    """The label values the detector learns as normal; None: every row is normal (no labels).
+    """The label values the detector learns as normal; None: it learns every training row
+    unsupervised (PyOD's way: `contamination` of them flagged), as without labels.
 
-    With labels, the detector learns the rows labelled normal only: an unlabelled row cannot
-    be said to be normal (it still counts in the `contamination` threshold, which is a share
-    of all training rows). Set: they must be classes of the data. Unset: a 0/1 (or False/True) label means 0 (False)
-    is normal; the bundled digits hold out 9; any other labelled table must name them.
+    With normal classes, the detector learns the rows labelled normal only: an unlabelled row
+    cannot be said to be normal (it still counts in the `contamination` threshold, which is a
+    share of all training rows). Set: they must be classes of the data. Unset: a 0/1 (or
+    False/True) label means 0 (False) is normal; the bundled digits hold out 9; the classes of
+    any other label say nothing of which are normal, so the detector learns every row
+    (`unsupervised_reason` says why, in one line) and no ROC-AUC or AP is measured.
     """
     if anomaly.normal_classes is not None:
         if not schema.has_labels:
@@ -123,10 +126,21 @@ def normal_classes(anomaly: AnomalyParams, schema: DataSchema) -> list[Any] | No
         return list(schema.default_normal_classes)
     if len(classes) == 2 and set(classes) in ({0, 1}, {False, True}):
         return [classes[0]]
+    return None
+
+
+def unsupervised_reason(anomaly: AnomalyParams, schema: DataSchema) -> str | None:
+    """One line for the log when a labelled table's detector learns every row because its
+    normal classes cannot be inferred from the labels; None otherwise."""
+    if not schema.has_labels or normal_classes(anomaly, schema) is not None:
+        return None
+    classes = schema.classes or []
     shown = ",".join(str(c) for c in classes[:-1][:3])
-    raise ConfigError(
-        f"anomaly.normal_classes: the label column '{schema.label_column}' has {len(classes)} classes "
-        f"{classes[:10]}; name the normal ones, e.g. --params=\"anomaly.normal_classes=[{shown}]\""
+    return (
+        f"anomaly detector: unsupervised (anomaly.normal_classes unset, and the label column "
+        f"'{schema.label_column}' has {len(classes)} classes, none of them known to be normal): it learns every "
+        f"training row and flags the contamination share of them; no ROC-AUC or AP. Name the normal classes to "
+        f"measure them, e.g. --params=\"anomaly.normal_classes=[{shown}]\""
     )
 
 
@@ -213,7 +227,9 @@ def model_settings(schema: DataSchema, model: ModelParams) -> dict[str, Any]:
 
 
 def anomaly_settings(schema: DataSchema, anomaly: AnomalyParams) -> dict[str, Any]:
-    derived = {"anomaly.normal_classes": normal_classes(anomaly, schema)}
+    derived: dict[str, Any] = {"anomaly.normal_classes": normal_classes(anomaly, schema)}
+    if unsupervised_reason(anomaly, schema):
+        derived["anomaly.unsupervised"] = True  # a labelled table whose normal classes are not named
     # a table's hidden sizes come from its rows when the detector fits (its log line names them)
     derived.update({f"anomaly.{key}": value for key, value in anomaly.detector_choices(schema).items() if value is not None})
     return _logged(derived)

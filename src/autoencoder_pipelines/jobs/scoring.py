@@ -18,8 +18,9 @@ from torch import nn
 
 from autoencoder_pipelines.data.errors import DataValidationError
 from autoencoder_pipelines.data.frames import FLOAT32_MAX, ID, LABEL
-from autoencoder_pipelines.data.schema import DataSchema
+from autoencoder_pipelines.data.images import PATH
 from autoencoder_pipelines.data.scaling import scaler_bounds
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import check_unique_columns
 from autoencoder_pipelines.data.validation import check_features
 from autoencoder_pipelines.jobs.monitoring import ReferenceProfile
@@ -88,7 +89,7 @@ class Scorer:
         return pd.DataFrame(self.example) if self.example else None
 
     def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
-        allowed = {c for c in (self.schema.id_column, self.schema.label_column, ID, LABEL) if c}
+        allowed = {c for c in (self.schema.id_column, self.schema.label_column, ID, LABEL, self._path_column) if c}
         check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
         missing = [c for c in self.features if c not in columns]
@@ -156,12 +157,18 @@ class Scorer:
             out["predicted_probability"] = probability
         return out
 
+    @property
+    def _path_column(self) -> str | None:
+        """An image model's rows may carry their file's path (data.images.PATH), their id when
+        the model has no id column of its own (the bundled digits)."""
+        return PATH if self.schema.is_images else None
+
     def _score_frame(
         self, frame: pd.DataFrame, source: str, require_id: bool, first_row: int,
         observe: Callable[[np.ndarray, pd.DataFrame], None] | None = None,
     ) -> pd.DataFrame:
         frame = frame.rename(columns=str)
-        id_column = self.schema.id_column
+        id_column = self.schema.id_column or (self._path_column if self._path_column in frame.columns else None)
         if require_id and id_column and id_column not in frame.columns:
             raise DataValidationError(f"{source}: the id column '{id_column}' (data.id_column of the model) is missing")
         values = self._features(frame, source)
@@ -201,7 +208,7 @@ class Scorer:
         chunks must keep its output unpublished until the iteration ends. `observe(values,
         scored)`, when given, sees each chunk's feature matrix (float32, as scored) and its
         scored rows (monitoring tallies them)."""
-        id_column = self.schema.id_column
+        id_column = self.schema.id_column or self._path_column
         hashes: list[np.ndarray] = []
         first_row = 0
         for chunk in chunks:

@@ -35,7 +35,7 @@ class Architecture:
     hidden_sizes: tuple[int, ...]
     activation: str = "relu"
     code_activation: str = "linear"
-    image_shape: tuple[int, int] | None = None
+    image_shape: tuple[int, ...] | None = None  # (height, width) or (channels, height, width)
     options: dict[str, Any] = field(default_factory=dict)
     n_classes: int | None = None  # classes of the data's label, None without labels
     window_shape: tuple[int, int] | None = None  # (channels, length) of windows cut from a series

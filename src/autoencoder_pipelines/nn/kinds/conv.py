@@ -1,5 +1,6 @@
-"""Convolutional autoencoder for single-channel images given as flat rows (`data.image_shape`),
-trained end to end on reconstruction."""
+"""Convolutional autoencoder for images given as flat rows (`data.image_shape`: [height, width]
+for one channel, [channels, height, width] for colour, channel first), trained end to end on
+reconstruction."""
 
 from __future__ import annotations
 
@@ -43,16 +44,16 @@ class _Reshape(nn.Module):
 class ConvAutoencoder(NetsAutoencoder):
     """Encoder: (conv 3x3 + ReLU + maxpool 2) blocks for as many of `channels` as keep the
     spatial size even (8x8: 8->4->2; 28x28: 28->14->7), then a linear map to the code.
-    Decoder mirrors it with (upsample 2 + conv 3x3 + ReLU) blocks and a final conv to one
-    channel of logits. Rows in, rows out, with the stack's interface."""
+    Decoder mirrors it with (upsample 2 + conv 3x3 + ReLU) blocks and a final conv to the
+    image's channels of logits. Rows in, rows out, with the stack's interface."""
 
-    def __init__(self, image_shape: tuple[int, int], code_size: int, channels: Sequence[int] = (16, 32)) -> None:
+    def __init__(self, image_shape: tuple[int, ...], code_size: int, channels: Sequence[int] = (16, 32)) -> None:
         super().__init__()
-        height, width = image_shape
-        self.image_shape = (height, width)
-        self._n_features, self._code_size = height * width, code_size
+        image_channels, height, width = (1, *image_shape) if len(image_shape) == 2 else image_shape
+        self.image_shape = (image_channels, height, width)
+        self._n_features, self._code_size = image_channels * height * width, code_size
         blocks: list[nn.Module] = []
-        used, in_channels = [], 1
+        used, in_channels = [], image_channels
         for out_channels in channels:
             if height % 2 or width % 2:
                 break
@@ -63,7 +64,7 @@ class ConvAutoencoder(NetsAutoencoder):
         bottleneck = (in_channels, height, width)
         flat = math.prod(bottleneck)
         self.encoder_net = nn.Sequential(
-            _Reshape(1, *self.image_shape), *blocks, nn.Flatten(), nn.Linear(flat, code_size)
+            _Reshape(*self.image_shape), *blocks, nn.Flatten(), nn.Linear(flat, code_size)
         )
         up: list[nn.Module] = []
         for k in reversed(range(len(used))):
@@ -71,7 +72,7 @@ class ConvAutoencoder(NetsAutoencoder):
             up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(used[k], out_channels, 3, padding=1), nn.ReLU()]
         self.decoder_net = nn.Sequential(
             nn.Linear(code_size, flat), nn.ReLU(), _Reshape(*bottleneck), *up,
-            nn.Conv2d(used[0] if used else 1, 1, 3, padding=1),
+            nn.Conv2d(used[0] if used else image_channels, image_channels, 3, padding=1),
         )
 
     def decode_preactivation(self, z: torch.Tensor) -> torch.Tensor:
@@ -84,8 +85,9 @@ class Conv(AutoencoderKind):
     Options = ConvOptions
 
     def check_data(self, arch: Architecture) -> str | None:
-        if not arch.image_shape or len(arch.image_shape) != 2:
-            return f"model.kind 'conv' needs images: set data.image_shape to [height, width] (got {arch.image_shape})"
+        if not arch.image_shape or len(arch.image_shape) not in (2, 3):
+            return ("model.kind 'conv' needs images: set data.image_shape to [height, width] or [channels, height, width] "
+                    f"(got {arch.image_shape})")
         return super().check_data(arch)
 
     def network(self, arch: Architecture) -> nn.Module:

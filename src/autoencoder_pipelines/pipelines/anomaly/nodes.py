@@ -64,8 +64,8 @@ def score_anomalies(detector: Detector, data: ModelInput, params: AnomalyParams)
         logger.info("anomaly ROC-AUC %.4f, average precision %.4f, F1 at the threshold %.4f",
                     metrics["anomaly.roc_auc"], metrics["anomaly.average_precision"], metrics["anomaly.f1"])
     else:
-        logger.info("no ROC-AUC: %s", "the data has no labels" if test_scores[TRUTH].isna().all()
-                    else "the test rows hold only one of normal / anomalous")
+        logger.info("no ROC-AUC: %s", "the test rows hold only one of normal / anomalous" if test_scores[TRUTH].notna().any()
+                    else "no normal classes named (anomaly.normal_classes)" if schema.has_labels else "the data has no labels")
     return scores, metrics
 
 

@@ -16,6 +16,7 @@ from autoencoder_pipelines.data.frames import (
     is_labelled,
     load_digits_frame,
 )
+from autoencoder_pipelines.data.images import PATH, read_idx_images, read_image_folder
 from autoencoder_pipelines.data.scaling import apply_scaler, fit_scaler
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.tables import read_table
@@ -39,10 +40,18 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, DataSchema]:
             len(frame), params.window_length, params.window_stride, len(schema.series_columns or []), params.path,
         )
         return frame, schema
+    id_column = params.id_column
     if params.source == "digits":
         raw, source = load_digits_frame(), "sklearn digits"
         label_column = params.label_column or LABEL
         image_shape = params.image_shape or [8, 8]
+    elif params.source in ("images", "idx"):
+        if params.source == "images":
+            raw, image_shape = read_image_folder(params.path, params.image_shape, params.bad_rows)
+        else:
+            raw, image_shape = read_idx_images(params.path, params.labels_path, params.image_shape)
+        source, id_column = str(params.path), PATH
+        label_column = LABEL if LABEL in raw.columns else None
     else:
         raw, source = read_table(params.path, params.source, params.read_args), str(params.path)
         label_column, image_shape = params.label_column, params.image_shape
@@ -50,7 +59,7 @@ def ingest(params: DataParams) -> tuple[pd.DataFrame, DataSchema]:
         raw,
         source,
         label_column=label_column,
-        id_column=params.id_column,
+        id_column=id_column,
         feature_columns=params.feature_columns,
         image_shape=image_shape,
         min_rows=params.min_rows,

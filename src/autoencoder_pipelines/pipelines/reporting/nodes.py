@@ -117,7 +117,10 @@ def _draw_rows(grid: list[tuple[str, np.ndarray]], schema: DataSchema, title: st
         for c in range(n):
             ax = axes[r, c]
             if shape:
-                ax.imshow(values[c].reshape(shape), cmap="gray_r", vmin=0, vmax=1)
+                if len(shape) == 3:  # colour, channel first: imshow takes height x width x channels
+                    ax.imshow(np.clip(values[c].reshape(shape).transpose(1, 2, 0), 0, 1))
+                else:
+                    ax.imshow(values[c].reshape(shape), cmap="gray_r", vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
             else:

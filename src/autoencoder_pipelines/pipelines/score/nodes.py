@@ -13,8 +13,10 @@ import pandas as pd
 from autoencoder_pipelines.config import MonitoringParams, RegistryParams, ScoringParams
 from autoencoder_pipelines.data.errors import DataValidationError, MonitoringAlert, UserError
 from autoencoder_pipelines.data.frames import Skipped
+from autoencoder_pipelines.data.images import ImageFile
 
 logger = logging.getLogger(__name__)
+ERRORS_SHOWN = 5  # refused partitions named in the failure: one screen, however many were refused
 
 
 class ScoringFailedError(UserError):
@@ -74,7 +76,10 @@ def score_partitions(
             if partition in errors:
                 raise DataValidationError(errors[partition])
             table.check()  # a missing or unreadable file is named before anything is written
-            chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
+            if isinstance(table, ImageFile):  # one row: the file's path and pixels, as the model's images
+                chunks = table.chunks(scoring.chunk_rows, image_shape=scorer.schema.image_shape)
+            else:
+                chunks = table.chunks(scoring.chunk_rows, text_columns=(id_column,) if id_column else ())
             found = 0
             tally = None if profile is None else profile.empty()
             with scored.writer(partition, source=table.path) as stream:
@@ -198,10 +203,13 @@ def fail_on_bad_partitions(report: dict[str, Any]) -> None:
     after the good outputs are saved and the figures logged."""
     alert = report.get("alert", "")
     if report["errors"]:
-        details = "; ".join(report["errors"].values())
+        errors = list(report["errors"].values())
+        details = "\n".join(errors[:ERRORS_SHOWN])
+        if len(errors) > ERRORS_SHOWN:
+            details += f"\n... and {len(errors) - ERRORS_SHOWN} more (each in the log above: 'could not score')"
         raise ScoringFailedError(
             f"{len(report['errors'])} of {report['partitions_new']} new partition(s) could not be scored "
-            f"({report['partitions_scored']} were, {report['rows_scored']} rows): {details}",
+            f"({report['partitions_scored']} were, {report['rows_scored']} rows):\n{details}",
             run_status="FINISHED" if report["rows_scored"] else "FAILED",
             alert=alert,
         )
