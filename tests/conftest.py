@@ -27,11 +27,11 @@ QUIET_LOGGING = Path(__file__).with_name("logging.yml")  # in-process runs: warn
 TINY: dict[str, Any] = {
     "runtime": {"device": "cpu", "batch_size": 128, "log_every": 0, "threads": 1},
     "model": {"hidden_sizes": [32, 8]},
-    "pretrain": {"epochs": 2, "batch_size": 128},
-    "finetune": {"epochs": 3, "batch_size": 128, "patience": None},
-    "denoiser": {"epochs": 3, "batch_size": 128},
+    "pretrain": {"epochs": 2},
+    "finetune": {"epochs": 3, "patience": None},
+    "denoiser": {"epochs": 3},
     "anomaly": {"epochs": 2, "batch_size": 128},
-    "reduction": {"epochs": 2, "batch_size": 128, "sweep_code_sizes": [4], "sweep_epochs": 1},
+    "reduction": {"epochs": 2, "sweep_code_sizes": [4], "sweep_epochs": 1},
 }
 
 

@@ -91,7 +91,7 @@ def test_one_mlflow_run_with_params_histories_metrics_figures_and_models(trained
     assert params["derived.model.loss"] == "bce" and params["derived.split.scaling"] == "global"
     assert not [k for k in params if k.startswith(("model.sparse.", "model.vae.", "tune.", "registry.", "scoring."))]
     assert "runtime.checkpoint_dir" not in params and "data.path" not in params  # how it runs; unset
-    assert len(params) <= 80, len(params)
+    assert len(params) <= 80, "\n".join(f"{k}={v}" for k, v in sorted(params.items()))
     client = MlflowClient(trained_project.uri)
     every = trained_project.call(mlflow_dict, run, "parameters.yml")  # every setting, as the run read them
     assert every["tune"]["n_trials"] and every["model"]["sparse"]["weight"] == 0.001

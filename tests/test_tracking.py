@@ -335,3 +335,22 @@ def test_mlflow_s_own_records_of_a_locked_store_are_left_out_of_the_log():
     finally:
         logger.removeHandler(handler)
     assert seen == ["another error"]
+
+
+def test_a_training_run_is_compared_on_what_it_trains_with_not_on_scoring_or_effort_settings():
+    from autoencoder_pipelines.tracking.hook import tracked_parameters
+
+    parameters = {
+        "model": {"kind": "denoising", "hidden_sizes": [32, 8], "vae": {"beta": 1.0}},
+        "anomaly": {"lr_schedule": "constant", "anneal_epochs": 5, "epochs": 2},
+        "finetune": {"lr_schedule": "anneal_on_plateau", "anneal_epochs": 5},
+        "report": {"contraction_rows": 300, "generation_rows": 500},
+        "reduction": {"classifier_rows": 2000, "clustering": {"enabled": True, "n_init": 10}},
+        "runtime": {"seed": 42, "cuda_graphs": False, "checkpoint_seconds": 30.0},
+    }
+    tracked = tracked_parameters(parameters, set(parameters))
+    assert sorted(tracked) == ["anomaly.epochs", "anomaly.lr_schedule", "finetune.anneal_epochs",
+                               "finetune.lr_schedule", "model.hidden_sizes", "model.kind",
+                               "reduction.clustering.enabled", "runtime.seed"]
+    contractive = tracked_parameters({**parameters, "model": {"kind": "contractive"}}, set(parameters))
+    assert "report.contraction_rows" in contractive and "report.generation_rows" not in contractive

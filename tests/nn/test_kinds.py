@@ -513,3 +513,12 @@ def test_the_conv1d_vae_reads_windows_of_any_length(arch_for, window_shape, bloc
     assert network.encode(x).shape == (5, 3)
     assert network(x).shape == (5, n_features) and network.sample(4).shape == (4, n_features)
     assert network.interpolate(x[0], x[1], 3).shape == (3, n_features)
+
+
+def test_the_tracked_generation_setting_names_exactly_the_kinds_that_sample(arch_for):
+    """report.generation_rows is a run's parameter only for the kinds whose network generates
+    (tracking/hook.py CHOSEN): a kind that gains or loses sample() must be named there."""
+    from autoencoder_pipelines.tracking.hook import CHOSEN
+
+    generating = next(values for option, _, values in CHOSEN if option == "report.generation_rows")
+    assert generating == {name for name in kind_names() if hasattr(get_kind(name).build(arch_for(name)), "sample")}

@@ -53,12 +53,20 @@ SCORING_PIPELINES = {"score", "score_spark"}  # their runs go to the registry's 
 NO_RUN_PIPELINES = {"promote", "register", "monitor"}
 SERVING = {"registry", "scoring"}  # read by scoring and registering only: not on a run that reads `parameters` whole
 # Settings that change how a run goes, not what it computes: in its parameters.yml, not its parameters.
-UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", "log_every", "on_busy", "pin_memory",
-                                          "device_memory_fraction", "threads", "compile")} | {
-    "report.grid_samples", "report.max_points_2d", "data.min_rows", "anomaly.top_features"}
-# Options that apply under one choice only (besides a kind's, model.<kind>.*): (option prefix, choice, value).
-CHOSEN = [("data.window_", "data.source", "windows"), ("anomaly.contamination", "anomaly.threshold_rule", "contamination"),
-          ("anomaly.false_alarm_rate", "anomaly.threshold_rule", "false_alarm_rate")]
+# So are the evaluation's sample sizes and restarts (how much it spends measuring, not what it trains).
+UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", "checkpoint_seconds", "log_every",
+                                          "on_busy", "pin_memory", "device_memory_fraction", "threads", "compile",
+                                          "cuda_graphs")} | {
+    "report.grid_samples", "report.max_points_2d", "data.min_rows", "anomaly.top_features",
+    "reduction.classifier_rows", "reduction.clustering.n_init", "reduction.clustering.silhouette_rows"}
+PHASES = ("pretrain", "finetune", "denoiser", "reduction", "anomaly")  # the training phases' sections
+# Options that apply under one choice only (besides a kind's, model.<kind>.*): (option prefix, choice, values).
+CHOSEN = [("data.window_", "data.source", {"windows"}),
+          ("anomaly.contamination", "anomaly.threshold_rule", {"contamination"}),
+          ("anomaly.false_alarm_rate", "anomaly.threshold_rule", {"false_alarm_rate"}),
+          ("report.contraction_rows", "model.kind", {"contractive"}),
+          ("report.generation_rows", "model.kind", {"vae", "adversarial", "conv1d_vae"}),  # the kinds with sample()
+          *[(f"{phase}.anneal_epochs", f"{phase}.lr_schedule", {"anneal_on_plateau"}) for phase in PHASES]]
 PARAM_VALUE_LIMIT = 6000  # MLflow's characters per parameter value (mlflow.utils.validation)
 
 
@@ -103,6 +111,8 @@ class MlflowTrackingHook:
         self.sections |= {"runtime"} & set(inputs)  # the `runtime` dataset: resolved from params:runtime
         if "parameters" in inputs:  # a node reads them all (tune)
             self.sections |= set(self.parameters) - SERVING
+        if not self.scoring:  # a training reads monitoring.* only to store the profile scoring compares with
+            self.sections.discard("monitoring")
         self._check_promotion(pipeline)
         off = set(self.config.disable_for_pipelines) | NO_RUN_PIPELINES
         self.pending, self.nodes_started = is_rank_zero() and not set(self.names) & off, 0
@@ -428,7 +438,7 @@ def tracked_parameters(parameters: dict[str, Any], sections: set[str]) -> dict[s
     return {key: value for key, value in flat.items()
             if value not in (None, [], {}) and key not in UNTRACKED
             and not (key.startswith("model.") and key.count(".") > 1 and key.split(".")[1] != kind)
-            and not any(key.startswith(option) and every.get(choice) != wanted for option, choice, wanted in CHOSEN)}
+            and not any(key.startswith(option) and every.get(choice) not in wanted for option, choice, wanted in CHOSEN)}
 
 
 def log_parameters(parameters: dict[str, Any]) -> None:
