@@ -39,6 +39,7 @@ from autoencoder_pipelines.pipelines.anomaly.nodes import (
     score_baselines,
 )
 
+
 def frames(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, ...]:
     """The pipeline's split (70/10/20, stratified) and robust scaling, as frames its nodes take."""
     features = [f"x{i}" for i in range(x.shape[1])]

@@ -130,7 +130,7 @@ def candidate_scores(network, z: dict[str, np.ndarray], seed: int) -> tuple[dict
               "hinge_centre": std["reconstruction"] + np.maximum(0, std["centre"] - np.quantile(standardise(ref["centre"], ref["centre"]), 0.99))}
 
     def weighted(values: dict[str, np.ndarray], weights: tuple[int, ...]) -> np.ndarray:
-        return sum(w * standardise(values[k], ref[k]) for w, k in zip(weights, PARTS) if w)
+        return sum(w * standardise(values[k], ref[k]) for w, k in zip(weights, PARTS, strict=True) if w)
 
     fakes = {name: parts(network, rows, covariance) for name, rows in pseudo_anomalies(network, reference, np.random.default_rng(seed + 99)).items()}
     best, choice = -1.0, "r"

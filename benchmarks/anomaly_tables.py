@@ -113,7 +113,7 @@ def _blobs(fixed: np.random.Generator, rng: np.random.Generator) -> tuple[np.nda
 def _local(fixed: np.random.Generator, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     d = 6
     centres, spreads, sizes = fixed.uniform(-6, 6, size=(3, d)), np.array([0.3, 1.5, 3.0]), np.array([475, 475, 475])
-    good = np.vstack([c + s * rng.normal(size=(n, d)) for c, s, n in zip(centres, spreads, sizes)])
+    good = np.vstack([c + s * rng.normal(size=(n, d)) for c, s, n in zip(centres, spreads, sizes, strict=True)])
     direction = rng.normal(size=(75, d))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     bad = centres[0] + direction * rng.uniform(1.5, 2.5, size=(75, 1))  # 5-8 of its sds out; within 1.5 sd of the others'

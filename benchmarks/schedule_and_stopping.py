@@ -59,10 +59,10 @@ from autoencoder_pipelines.config import (
 from autoencoder_pipelines.data.frames import features_tensor, labelled_part, labels_tensor
 from autoencoder_pipelines.jobs.classification import fit_classifier, train_random_init_classifier
 from autoencoder_pipelines.jobs.pretraining import pretrain_stack
+from autoencoder_pipelines.jobs.reduction import finetune_reduction_autoencoder, reconstruction_mse
 from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.nn.inference import predict_classes
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, LRSchedule
-from autoencoder_pipelines.jobs.reduction import finetune_reduction_autoencoder, reconstruction_mse
 from autoencoder_pipelines.pipelines.data_processing.nodes import ingest, split_and_scale
 from autoencoder_pipelines.pipelines.finetuning.nodes import corrupt_eval_sets, evaluate_denoiser, finetune_denoiser
 

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +214,7 @@ def bare_torch(x: np.ndarray, y: np.ndarray, hidden: list[int], epochs: int = 30
 
     def mlp(widths):
         layers = []
-        for a, b in zip(widths, widths[1:]):
+        for a, b in pairwise(widths):
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         return torch.nn.Sequential(*layers[:-1])
 

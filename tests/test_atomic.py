@@ -11,21 +11,21 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
-from fsspec.implementations.local import LocalFileOpener  # noqa: E402
-from kedro.io import AbstractDataset, Version  # noqa: E402
-from kedro.utils import load_obj  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+import torch
+import yaml
+from fsspec.implementations.local import LocalFileOpener
+from kedro.io import AbstractDataset, Version
+from kedro.utils import load_obj
 
-from autoencoder_pipelines.data.frames import ModelInput  # noqa: E402
-from autoencoder_pipelines.data.schema import DataSchema  # noqa: E402
-from autoencoder_pipelines.framework import datasets  # noqa: E402
-from autoencoder_pipelines.framework.datasets import AtomicWrites  # noqa: E402
+from autoencoder_pipelines.data.frames import ModelInput
+from autoencoder_pipelines.data.schema import DataSchema
+from autoencoder_pipelines.framework import datasets
+from autoencoder_pipelines.framework.datasets import AtomicWrites
 from autoencoder_pipelines.nn.atomic import atomic_path, is_temporary
-from autoencoder_pipelines.nn.networks import DenseAutoencoder  # noqa: E402
+from autoencoder_pipelines.nn.networks import DenseAutoencoder
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -87,7 +87,7 @@ def test_two_trainings_started_together_in_one_folder_run_one_after_the_other(ma
     assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-2000:] for o in outputs)
     waited = [o for o in outputs if "another training is running in this folder" in o]
     assert len(waited) == 1, "exactly one run waited for the other"
-    other = next(run for run, output in zip(runs, outputs) if output not in waited)
+    other = next(run for run, output in zip(runs, outputs, strict=True) if output not in waited)
     assert f"(pid {other.pid} on" in waited[0], waited[0][-2000:]
     assert project.runs() == []  # data_processing is not tracked (mlflow.yml); the store test is below
 

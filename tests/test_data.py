@@ -264,7 +264,7 @@ def test_the_split_stratifies_the_labelled_rows_and_places_the_unlabelled_ones()
     counts = count_rows(data)
     assert counts["data.labelled_rows"] == schema.labelled_rows
     assert counts["data.unlabelled_rows"] == schema.unlabelled_rows
-    for name, part, share in (("train", parts[0], 0.7), ("val", parts[1], 0.1), ("test", parts[2], 0.2)):
+    for name, _part, share in (("train", parts[0], 0.7), ("val", parts[1], 0.1), ("test", parts[2], 0.2)):
         # both kinds of row in every part, in about the split's proportions
         assert counts[f"data.{name}_unlabelled_rows"] == pytest.approx(share * schema.unlabelled_rows, abs=1)
         assert counts[f"data.{name}_labelled_rows"] == pytest.approx(share * schema.labelled_rows, abs=1)
@@ -322,7 +322,7 @@ def test_windows_know_their_gap_and_tables_have_none():
     windows = DataSchema(source="s", features=["a_t0"], n_rows=9, window_shape=[1, 8], window_stride=2)
     assert windows.is_windows and windows.window_gap == 3  # (8 - 1) // 2
     with pytest.raises(ValueError, match="not windows of a series"):
-        DataSchema(source="t", features=["a"], n_rows=9).window_gap
+        _ = DataSchema(source="t", features=["a"], n_rows=9).window_gap
 
 
 # -- the file itself: compression, encoding, links (issue 32) ------------------------------

@@ -23,7 +23,7 @@ def test_example_notebook_runs_top_to_bottom(trained_project, tmp_path):
             source = "".join(cell["source"])
             try:
                 exec(compile(source, f"{NOTEBOOK.name} cell {number}", "exec"), namespace)
-            except Exception as error:  # name the cell that broke
+            except Exception as error:  # noqa: BLE001 - name the cell that broke
                 pytest.fail(f"cell {number} failed: {type(error).__name__}: {error}\n{source}")
     assert "finetune.test_accuracy" in namespace["metrics"].index
     assert len(namespace["figures"]) >= 8

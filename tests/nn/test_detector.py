@@ -108,7 +108,7 @@ def test_fit_trains_a_copy_of_a_given_network_and_records_its_history(data, arch
     before = [p.detach().clone() for p in network.parameters()]
     detector = _quick(standardize=False, network=network).fit(data["train"])
     assert detector.network is network and detector.network_ is not network
-    assert all(torch.equal(a, b) for a, b in zip(before, network.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, network.parameters(), strict=True))
     assert detector.history_.name == "detector" and len(detector.history_.epochs) == 2
 
 

@@ -32,7 +32,7 @@ def _parameters(module):
 
 
 def _changed(before, module):
-    return [not torch.equal(a, b) for a, b in zip(before, module.parameters())]
+    return [not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True)]
 
 
 def test_head_only_leaves_the_encoder_unchanged(classes, autoencoder, trainer_for):

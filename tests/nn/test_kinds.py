@@ -155,8 +155,8 @@ class FrozenBelow(Callback):
 
     def on_fit_end(self, state):
         self.changed = [
-            any(not torch.equal(a, b) for a, b in zip(before, layer.parameters()))
-            for before, layer in zip(self.before, self.stack.layers)
+            any(not torch.equal(a, b) for a, b in zip(before, layer.parameters(), strict=True))
+            for before, layer in zip(self.before, self.stack.layers, strict=True)
         ]
 
 

@@ -59,7 +59,7 @@ def test_a_classifier_on_any_kind_trains_a_copy_of_its_encoder(name, arch_for):
     with torch.no_grad():
         for p in classifier.encoder.parameters():
             p.add_(1.0)
-    assert all(torch.equal(a, b) for a, b in zip(before, autoencoder.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, autoencoder.parameters(), strict=True))
 
 
 def test_losses_agree_with_their_definitions():

@@ -271,9 +271,9 @@ def test_objective_callbacks_run_after_every_step_and_their_figures_are_recorded
     history = Trainer(TrainSettings(epochs=2, batch_size=100), [recorder]).fit(
         model, loss, (x,), name="phase", callbacks=[objective])
     assert len(objective.batches) == len(seen) == 6  # once per optimizer step, with that step's batch
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(objective.batches, seen))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(objective.batches, seen, strict=True))
     # called after the step: the weights it sees are the next step's starting weights
-    assert all(torch.equal(a, b) for a, b in zip(objective.weights, weights_before_steps[1:]))
+    assert all(torch.equal(a, b) for a, b in zip(objective.weights, weights_before_steps[1:], strict=False))
     assert isinstance(objective.generator, torch.Generator)
     # its figure reaches the history (it runs before MetricHistory), next to the loss
     assert history.series()["extra_figure"] == [1.0, 1.0]

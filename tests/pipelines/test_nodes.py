@@ -100,7 +100,7 @@ def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
     classifier, history = finetune_classifier(stack, rows(frame, schema), params, runtime)
     assert set(history) == {"finetune.train_loss", "finetune.val_loss", "finetune.val_accuracy"}
     # head_only froze the pretrained encoder; the random-init twin always trains in full
-    assert all(np.allclose(a.detach(), b.detach()) for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters()))
+    assert all(np.allclose(a.detach(), b.detach()) for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters(), strict=True))
     model = ModelParams(hidden_sizes=[8, 4])
     twin, _ = train_random_init_classifier(rows(frame, schema), model, params, runtime)
     metrics, predictions = evaluate_classifiers(classifier, twin, rows(frame, schema), frame)
@@ -120,8 +120,8 @@ def test_the_denoiser_is_a_fine_tuned_copy(frame, schema, runtime):
     denoiser, history = finetune_denoiser(stack, rows(frame, schema), ModelParams(hidden_sizes=[8, 4]), MASKING,
                                           DenoiserParams(epochs=2, batch_size=32), runtime)
     assert set(history) == {"denoiser.train_loss", "denoiser.val_loss", "denoiser.val_mse"}
-    assert all(np.array_equal(a, b.detach()) for a, b in zip(before, stack.parameters()))
-    assert not all(np.array_equal(a, b.detach()) for a, b in zip(before, denoiser.parameters()))
+    assert all(np.array_equal(a, b.detach()) for a, b in zip(before, stack.parameters(), strict=True))
+    assert not all(np.array_equal(a, b.detach()) for a, b in zip(before, denoiser.parameters(), strict=True))
 
 
 def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, runtime):

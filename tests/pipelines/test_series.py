@@ -55,7 +55,7 @@ def test_generated_windows_have_the_training_windows_spectrum_peaks(series_windo
     schema = data.schema
     assert schema.window_shape == [2, LENGTH]
     real_peaks = spectrum_peaks(mean_power_spectrum(data.values("train"), schema.window_shape), 2)
-    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(real_peaks, "ab")] == [PEAKS["a"], PEAKS["b"]]
+    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(real_peaks, "ab", strict=True)] == [PEAKS["a"], PEAKS["b"]]
     model = ModelParams(kind="conv1d_vae", hidden_sizes=[8], conv1d_vae={"channels": [8, 16]})
     network, history = pretrain_stack(data, model, PretrainParams(epochs=30, batch_size=64), CorruptionParams(), runtime)
     assert network.architecture.kind == "conv1d_vae" and "pretrain.conv1d_vae.val_kl" in history
@@ -63,7 +63,7 @@ def test_generated_windows_have_the_training_windows_spectrum_peaks(series_windo
     # the model's own draws: the same peaks as the training windows, per series
     generated = network.sample(500).numpy()
     generated_peaks = spectrum_peaks(mean_power_spectrum(generated, schema.window_shape), 2)
-    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(generated_peaks, "ab")] == [PEAKS["a"], PEAKS["b"]]
+    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(generated_peaks, "ab", strict=True)] == [PEAKS["a"], PEAKS["b"]]
     # and the figures: MMD^2 of generated, Gaussian-fit and training windows against the test windows
     assert set(metrics) == {f"generation.{measure}.{name}" for measure in ("mmd2", "mmd2_local")
                             for name in ("generated", "gaussian_baseline", "training_rows")} | {"generation.rows"}
@@ -80,7 +80,7 @@ def test_an_untrained_network_does_not_have_the_peaks(series_windows):
     schema = series_windows.schema
     network = build_autoencoder(ModelParams(kind="conv1d_vae", hidden_sizes=[8]), schema, 0, "init").eval()
     peaks = spectrum_peaks(mean_power_spectrum(network.sample(500).numpy(), schema.window_shape), 2)
-    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(peaks, "ab")] != [PEAKS["a"], PEAKS["b"]]
+    assert [sorted(p[:len(PEAKS[c])]) for p, c in zip(peaks, "ab", strict=True)] != [PEAKS["a"], PEAKS["b"]]
 
 
 def test_a_non_generative_kind_reports_no_generation(series_windows, runtime):

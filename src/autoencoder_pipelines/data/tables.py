@@ -8,18 +8,14 @@ import errno
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
 from autoencoder_pipelines.data.errors import DataValidationError
+from autoencoder_pipelines.data.frames import shown_names
 
 logger = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    pass
-
-from autoencoder_pipelines.data.frames import shown_names
 
 SOURCE_ATTR = "aep.source"  # frame.attrs key: the file a frame was read from, to name its lines
 # read_csv options that leave one record per non-blank line after the header: with only
@@ -153,7 +149,7 @@ def read_table(path: str | Path, kind: str, read_args: dict[str, Any] | None = N
         raise DataValidationError(
             f"{path}: data.read_args {read_args} are not options of pandas.read_{kind} ({error})"
         ) from None
-    except Exception as error:  # the parsers raise many types; the message is what matters
+    except Exception as error:  # noqa: BLE001 - the parsers raise many types; the message is what matters
         raise DataValidationError(f"{path}: cannot be read as {kind}: {error}") from None
     names = _csv_header(path, read_args) if kind == "csv" else None
     check_unique_columns(names if names is not None else list(frame.columns), str(path))
@@ -306,7 +302,7 @@ class TableFile:
                 frame = next(iterator)
             except StopIteration:
                 return
-            except Exception as error:  # the parsers raise many types; the message is what matters
+            except Exception as error:  # noqa: BLE001 - the parsers raise many types; the message is what matters
                 raise self._unreadable(error) from None
             frame.attrs[SOURCE_ATTR] = {"path": str(self.path), "kind": self.kind, "read_args": self.read_args,
                                         "first_row": first, "chunked": True, "chunk_rows": rows}
@@ -375,5 +371,5 @@ class TableFile:
             read_args = {**self.read_args, "usecols": [name]}
             read_args.setdefault("dtype", {name: "str"})
             return pd.read_csv(self.path, **read_args)[name]
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - as chunks(): the parsers raise many types
             raise self._unreadable(error) from None

@@ -12,9 +12,6 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.data.errors import DataValidationError
-
-logger = logging.getLogger(__name__)
-
 from autoencoder_pipelines.data.frames import (
     FLOAT32_MAX,
     FLOAT32_MAX_SHOWN,
@@ -30,6 +27,8 @@ from autoencoder_pipelines.data.tables import (
     check_unique_columns,
     row_namer,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _numeric_share(values: pd.Series) -> float:

@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 
 from autoencoder_pipelines.data.errors import DataValidationError
-
-logger = logging.getLogger(__name__)
-
 from autoencoder_pipelines.data.frames import ID, shown_names
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.data.validation import check_features
+
+logger = logging.getLogger(__name__)
 
 
 def cut_windows(

@@ -130,7 +130,7 @@ def _one_block(callback: Any) -> Any:
             click.echo("Interrupted: the MLflow run ends KILLED; run the same command again to resume from "
                        "this run's checkpoints.", err=True)
             sys.exit(130)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure becomes one screen and an exit code
             files = log_traceback(error)
             if verbose:
                 click.echo("".join(traceback.format_exception(error)), err=True)

@@ -18,6 +18,7 @@ distances means near rows are pulled together more than rows in general, the con
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Callable
 
 import torch
@@ -30,7 +31,7 @@ def bin_name(low: float, high: float) -> str:
     return f"q{round(100 * low):02d}_{round(100 * high):02d}"
 
 
-BINS = tuple(bin_name(a, b) for a, b in zip(QUANTILES, QUANTILES[1:]))
+BINS = tuple(bin_name(a, b) for a, b in pairwise(QUANTILES))
 
 
 @dataclass

@@ -49,7 +49,7 @@ from autoencoder_pipelines.nn.inference import predict_in_batches
 from autoencoder_pipelines.nn.networks import DenseAutoencoder
 from autoencoder_pipelines.nn.seeding import derive_seed, seeded
 from autoencoder_pipelines.nn.sizes import default_batch_size, default_hidden_sizes, detector_code_size
-from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, History, Trainer, TrainSettings
+from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, Trainer, TrainSettings
 
 ThresholdRule = Literal["contamination", "false_alarm_rate"]
 SCORE_RULES = ("combined", "reconstruction")

@@ -10,6 +10,7 @@ the classifier head rely on nothing else.
 from __future__ import annotations
 
 import copy
+from itertools import pairwise
 from typing import Callable, Sequence
 
 import torch
@@ -41,7 +42,7 @@ def apply_activation(name: str, x: torch.Tensor) -> torch.Tensor:
 def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     """Linear layers of `sizes`, each followed by `activation`."""
     modules: list[nn.Module] = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    for n_in, n_out in pairwise(sizes):
         modules += [nn.Linear(n_in, n_out), make_activation(activation)]
     return nn.Sequential(*modules)
 
@@ -144,7 +145,7 @@ class StackedAutoencoder(Autoencoder):
         super().__init__()
         if not layers:
             raise ValueError("a stacked autoencoder needs at least one layer")
-        for below, above in zip(layers, layers[1:]):
+        for below, above in pairwise(layers):
             if above.n_in != below.n_hidden:
                 raise ValueError(
                     f"layer sizes do not chain: {below.n_hidden} codes feed a layer of input {above.n_in}"
@@ -247,7 +248,7 @@ class DenseAutoencoder(NetsAutoencoder):
     @staticmethod
     def _mlp(sizes: Sequence[int], activation: str, batch_norm: bool) -> nn.Sequential:
         modules: list[nn.Module] = []
-        for n_in, n_out in zip(sizes, sizes[1:]):
+        for n_in, n_out in pairwise(sizes):
             modules += [nn.Linear(n_in, n_out), *([nn.BatchNorm1d(n_out)] if batch_norm else []), make_activation(activation)]
         return nn.Sequential(*modules)
 

@@ -104,7 +104,7 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, Saveable], 
             f"{path}: refused: it holds Python objects, not only tensors, and is never unpickled "
             f"({_unpickling_reason(error)})"
         ) from None
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever a foreign or torn file raises, it is named
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ModelFileError(f"{path}: not a model file of this project, or damaged ({type(error).__name__}: {reason})") from None
     return description["meta"], parts, tensors

@@ -100,7 +100,7 @@ def pretrain(
         with torch.no_grad():
             # Frozen layers make these codes constant: computed once, not per batch (chunk by
             # chunk on the model's device, as x_train may be streamed from host memory).
-            inputs = predict_in_batches(lambda chunk: network.encode(chunk, depth=k), x_train, device=device)
+            inputs = predict_in_batches(lambda chunk, depth=k: network.encode(chunk, depth=depth), x_train, device=device)
             val_inputs = network.encode(x_val, depth=k)
         name = f"pretrain.layer_{k + 1}"
         logger.info("pretraining layer %d/%d (%d -> %d)", k + 1, len(network.layers), layer.n_in, layer.n_hidden)

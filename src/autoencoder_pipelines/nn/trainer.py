@@ -219,7 +219,7 @@ class EarlyStopping(Callback):
         if done >= epochs:
             state.stop = state.history.stopped_early = state.epoch < state.settings.epochs
             return
-        for group, rate in zip(state.optimizer.param_groups, rates):
+        for group, rate in zip(state.optimizer.param_groups, rates, strict=True):
             set_learning_rate(group, rate * (1 + math.cos(math.pi * (done + 1) / (epochs + 1))) / 2)
 
     def on_fit_end(self, state: TrainState) -> None:
@@ -328,7 +328,7 @@ class Checkpoint(Callback):
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
             if not isinstance(saved, dict):
                 raise TypeError(f"holds a {type(saved).__name__}, not a checkpoint")
-        except Exception as error:  # a torn or foreign file: start afresh rather than fail
+        except Exception as error:  # noqa: BLE001 - a torn or foreign file: start afresh rather than fail
             logger.warning("%s cannot be read (%s); starting afresh", self.path, error)
             return
         if saved.get("fingerprint") != self.fingerprint:
@@ -493,7 +493,7 @@ class CudaGraphStep:
         if self.graph is None and self.steps == self.warmup:
             self._capture(batch)
         if self.graph is not None and batch[0].shape == self.inputs[0].shape:
-            for static, rows in zip(self.inputs, batch):
+            for static, rows in zip(self.inputs, batch, strict=True):
                 static.copy_(rows)
             self.graph.replay()
             return self.loss.clone()
@@ -675,7 +675,7 @@ class Trainer:
             # alone could differ in the last bit across GPU models and leave the others waiting.
             values = torch.tensor(list(record.values()), dtype=torch.float64, device=epochs.device)
             dist.broadcast(values, src=0)
-            record = dict(zip(record, values.tolist()))
+            record = dict(zip(record, values.tolist(), strict=True))
         return record
 
 

@@ -51,7 +51,7 @@ def run_comparison(project_path: Path, kinds: list[str], env: str | None = None)
     results, parent_run_id = run_nested(project_path, folder, points, "compare_kinds", env)
     table = pd.DataFrame([
         {"kind": kind, **{column: metrics.get(key) for column, key in FIGURES.items()}, "seconds": metrics["seconds"]}
-        for kind, metrics in zip(kinds, results)
+        for kind, metrics in zip(kinds, results, strict=True)
     ])
     publish(folder, "comparison", table, plot_comparison(table), parent_run_id)
     curves = pd.concat([
@@ -107,7 +107,7 @@ def plot_comparison(table: pd.DataFrame):
         ("anomaly_roc_auc", "anomaly ROC-AUC (higher is better)"),
     ]
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
-    for ax, (column, title) in zip(axes, panels):
+    for ax, (column, title) in zip(axes, panels, strict=True):
         values = pd.to_numeric(table[column], errors="coerce")
         bars = ax.bar(table["kind"], values)
         ax.bar_label(bars, fmt="%.3f" if column in ("test_accuracy", "anomaly_roc_auc") else "%.4f", fontsize=7)

@@ -42,7 +42,7 @@ def run_sweep(
     table = pd.DataFrame([
         {"kind": params["corruption"]["kind"], "level": params["corruption"]["level"],
          **{new: metrics.get(old) for old, new in COLUMNS.items()}, "seconds": metrics["seconds"]}
-        for (_, params), metrics in zip(points, results)
+        for (_, params), metrics in zip(points, results, strict=True)
     ])
     publish(folder, "noise_sweep", table, plot_sweep(table), parent_run_id)
     return table, folder

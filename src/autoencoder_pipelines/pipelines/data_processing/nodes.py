@@ -127,7 +127,7 @@ def _random_split(frame: pd.DataFrame, schema: DataSchema, params: SplitParams, 
                   unknown.iloc[order[:n_test_u]])
         train, val, test = (
             pd.concat([part, extra]).sample(frac=1, random_state=runtime.seed_for(f"split.mix.{name}"))
-            for part, extra, name in zip((train, val, test), placed, ("train", "val", "test"))
+            for part, extra, name in zip((train, val, test), placed, ("train", "val", "test"), strict=True)
         )
     return train, val, test
 

@@ -132,7 +132,7 @@ def sweep_code_sizes(
     for size in sizes:
         hidden = [*model.hidden_sizes_for(len(features))[:-1], size]
         candidate = autoencoders.build_autoencoder(model.model_copy(update={"hidden_sizes": hidden}), schema, runtime.seed, f"init.sweep.k{size}")
-        for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1]):
+        for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1], strict=True):
             lower.load_state_dict(pretrained.state_dict())
         trained, _ = autoencoders.fine_tune_phase(candidate, data, model, phase, runtime, f"reduction_sweep.k{size}")
         rows.append({

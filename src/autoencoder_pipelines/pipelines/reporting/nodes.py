@@ -79,7 +79,7 @@ def plot_learning_curves(*histories: History) -> Figure:
     columns = min(3, max(len(phases), 1))
     rows = max(1, math.ceil(len(phases) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
-    for ax, phase in zip(axes.flat, phases):
+    for ax, phase in zip(axes.flat, phases, strict=False):
         for metric in ("train_loss", "val_loss"):
             values = merged.get(f"{phase}.{metric}")
             if values:
@@ -217,7 +217,7 @@ def plot_label_budget(table: pd.DataFrame) -> Figure:
     ax.set_xscale("log")
     ax.set_xticks(table["labelled_rows"].tolist(),
                   [f"{int(n)}\n({f:.0%})" if f >= 0.01 else f"{int(n)}\n({f:.1%})"
-                   for n, f in zip(table["labelled_rows"], table["fraction"])], fontsize=7)
+                   for n, f in zip(table["labelled_rows"], table["fraction"], strict=True)], fontsize=7)
     ax.minorticks_off()
     ax.set_xlabel("labelled rows used (training + validation), share of the labels")
     ax.set_ylabel("test accuracy (all labelled test rows)")
@@ -340,7 +340,7 @@ def plot_generated_against_real(
     names = schema.series_columns or [f"series {c}" for c in range(channels)]
     figure, axes = plt.subplots(channels, 3, figsize=(14, 3.0 * channels), squeeze=False)
     for c in range(channels):
-        for ax, (label, rows) in zip(axes[c, :2], (("real (test)", real), ("generated", candidates["generated"]))):
+        for ax, (label, rows) in zip(axes[c, :2], (("real (test)", real), ("generated", candidates["generated"])), strict=True):
             for row in rows[:6]:
                 ax.plot(row.reshape(window)[c], linewidth=0.8)
             ax.set_title(f"{names[c]}: {label} windows", fontsize=9)
