@@ -369,7 +369,8 @@ class ModelParams(_Strict):
     def _known_blocks(self) -> "ModelParams":
         for key, value in (self.model_extra or {}).items():
             if key not in kind_names():
-                raise ValueError(f"unknown key '{key}'; a block of options must be named after a kind ({', '.join(kind_names())})")
+                raise ValueError(f"unknown key '{key}'; a block of options must be named after a kind "
+                                 f"({', '.join(kind_names())})")
             if value is not None and not isinstance(value, dict):
                 raise ValueError(f"model.{key} must be a block of options (got {value!r})")
         if self.hidden_loss == "bce" and self.activation != "sigmoid" and len(self.hidden_sizes or [0, 0]) > 1:

@@ -285,7 +285,8 @@ class TableFile:
         if isinstance(error, UnicodeError) and self.kind == "csv":
             return encoding_error(self.path, self.read_args, error, "the inbox dataset's read_args")
         if isinstance(error, TypeError) and self.kind == "csv":
-            return DataValidationError(f"{self.path}: data.read_args {self.read_args} are not options of pandas.read_csv ({error})")
+            return DataValidationError(
+                f"{self.path}: data.read_args {self.read_args} are not options of pandas.read_csv ({error})")
         return DataValidationError(f"{self.path}: cannot be read as {self.kind}: {error}")
 
     def chunks(self, rows: int, text_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:

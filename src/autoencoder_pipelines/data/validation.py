@@ -180,7 +180,8 @@ def validate_table(
     out = pd.concat([out, values.astype("float32")], axis=1).reset_index(drop=True)
     if image_shape is not None and math.prod(image_shape) != len(features):
         raise DataValidationError(
-            f"{where}: data.image_shape {image_shape} holds {math.prod(image_shape)} values but there are {len(features)} feature columns"
+            f"{where}: data.image_shape {image_shape} holds {math.prod(image_shape)} values "
+            f"but there are {len(features)} feature columns"
         )
     extra: dict[str, Any] = {}
     if dropped:

@@ -39,7 +39,8 @@ def cut_windows(
     frame = frame.rename(columns=str)
     if time_column is not None:
         if str(time_column) not in frame.columns:
-            raise DataValidationError(f"{where}: data.time_column '{time_column}' is not a column; columns are {shown_names(frame.columns)}")
+            raise DataValidationError(
+                f"{where}: data.time_column '{time_column}' is not a column; columns are {shown_names(frame.columns)}")
         times = frame[str(time_column)]
         parsed = times if pd.api.types.is_numeric_dtype(times) else pd.to_datetime(times, errors="coerce", format="mixed")
         bad = parsed.isna()
@@ -51,7 +52,8 @@ def cut_windows(
         repeated = parsed.duplicated()
         if repeated.any():
             raise DataValidationError(
-                f"{where}: column '{time_column}' (time): {int(repeated.sum())} repeated times, e.g. {times[repeated].iloc[0]!r}; "
+                f"{where}: column '{time_column}' (time): {int(repeated.sum())} repeated times, "
+                f"e.g. {times[repeated].iloc[0]!r}; "
                 "one row per time step"
             )
         order = np.argsort(parsed.to_numpy(), kind="stable")
@@ -65,7 +67,8 @@ def cut_windows(
         columns = [str(c) for c in columns]
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise DataValidationError(f"{where}: data.feature_columns {shown_names(missing)} not in the file; columns are {shown_names(frame.columns)}")
+            raise DataValidationError(f"{where}: data.feature_columns {shown_names(missing)} not in the file; "
+                                      f"columns are {shown_names(frame.columns)}")
     check_features(frame, columns, where)
     if len(frame) < length:
         raise DataValidationError(f"{where}: {len(frame)} time steps, fewer than data.window_length {length}")

@@ -41,7 +41,8 @@ def train_detector(data: ModelInput, anomaly: AnomalyParams, runtime: Runtime) -
     normal_train = normal_part(train, schema, anomaly)
     detector = AutoencoderDetector(
         anomaly.contamination, threshold_rule=anomaly.threshold_rule, false_alarm_rate=anomaly.false_alarm_rate,
-        score_rule=choices["score_rule"], hidden_sizes=None if choices["hidden_sizes"] is None else tuple(choices["hidden_sizes"]),
+        score_rule=choices["score_rule"],
+        hidden_sizes=None if choices["hidden_sizes"] is None else tuple(choices["hidden_sizes"]),
         activation=anomaly.activation, batch_norm=anomaly.batch_norm, standardize=choices["standardize"], loss=choices["loss"],
         corruption=None if anomaly.corruption is None or anomaly.corruption.kind == "none" else anomaly.corruption.kind,
         corruption_level=0.0 if anomaly.corruption is None else anomaly.corruption.level,

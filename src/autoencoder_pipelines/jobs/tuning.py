@@ -73,7 +73,9 @@ def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> l
     return hidden + [code_size]
 
 
-def resolve(choices: dict[str, Any], sections: dict[str, BaseModel], schema: DataSchema, objective: str) -> dict[str, dict[str, Any]]:
+def resolve(
+    choices: dict[str, Any], sections: dict[str, BaseModel], schema: DataSchema, objective: str
+) -> dict[str, dict[str, Any]]:
     """The parameters a trial trains with, {section: {key: value}}: only what its choices change
     (what best_params.yml holds)."""
     job = JOBS[objective]
@@ -148,10 +150,12 @@ def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_count
                 f"inputs, so a corruption changes nothing; set {where}.corruption_kind and corruption_level to null"
             )
     searched = tune.searched()
-    if "corruption_level" in searched and "corruption_kind" not in searched and base_corruption(sections, objective).kind == "none":
+    unsearched_kind = "corruption_kind" not in searched
+    if "corruption_level" in searched and unsearched_kind and base_corruption(sections, objective).kind == "none":
         raise ConfigError(
             f"{where}.corruption_level is searched, but the corruption kind is 'none' "
-            f"({'anomaly.corruption' if objective == 'anomaly_ap' else 'corruption.kind'}) and {where}.corruption_kind is not searched"
+            f"({'anomaly.corruption' if objective == 'anomaly_ap' else 'corruption.kind'}) "
+            f"and {where}.corruption_kind is not searched"
         )
     n_features = schema.n_features
     for key, spec in searched.items():

@@ -462,7 +462,9 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
         }
 
     @classmethod
-    def from_json(cls, saved: dict[str, Any], network: nn.Module, tensors: dict[str, torch.Tensor] | None = None) -> "AutoencoderDetector":
+    def from_json(
+        cls, saved: dict[str, Any], network: nn.Module, tensors: dict[str, torch.Tensor] | None = None
+    ) -> "AutoencoderDetector":
         """The detector `to_json` described, around its trained `network`. A description written
         before the detector was an estimator ({"settings": ..., "corruption": ...}) loads too:
         its threshold was set on the reconstruction error, so its score stays that."""

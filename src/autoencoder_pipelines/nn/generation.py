@@ -50,6 +50,7 @@ def spectrum_peaks(spectrum: np.ndarray, k: int) -> list[list[int]]:
     """Per channel, the frequency bins of its k largest peaks (local maxima, DC excluded), highest first."""
     peaks = []
     for channel in spectrum:
-        inner = [i for i in range(1, len(channel)) if channel[i] >= channel[i - 1] and (i + 1 == len(channel) or channel[i] >= channel[i + 1])]
+        inner = [i for i in range(1, len(channel))
+                 if channel[i] >= channel[i - 1] and (i + 1 == len(channel) or channel[i] >= channel[i + 1])]
         peaks.append(sorted(inner, key=lambda i: -channel[i])[:k])
     return peaks

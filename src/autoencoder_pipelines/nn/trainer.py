@@ -661,7 +661,9 @@ class Trainer:
         return torch.stack(losses).float() @ torch.tensor(rows, dtype=torch.float32, device=epochs.device), sum(rows)
 
     @staticmethod
-    def _record(model: nn.Module, loss_sum: torch.Tensor, rows: int, evaluate: Evaluate | None, epochs: Epochs) -> dict[str, float]:
+    def _record(
+        model: nn.Module, loss_sum: torch.Tensor, rows: int, evaluate: Evaluate | None, epochs: Epochs
+    ) -> dict[str, float]:
         """The epoch's figures: the mean training loss (the epoch's one host sync) and `evaluate`'s."""
         if epochs.world_size > 1:
             dist.all_reduce(loss_sum)

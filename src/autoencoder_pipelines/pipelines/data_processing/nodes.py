@@ -150,5 +150,6 @@ def corrupt_eval_sets(data: ModelInput, corruption: CorruptionParams, runtime: R
     from autoencoder_pipelines.jobs.autoencoders import fixed_noise
     from autoencoder_pipelines.nn.corruption import CorruptionSpec
 
-    noisy_val, noisy_test = fixed_noise(data, CorruptionSpec.of(corruption), runtime.seed_for("corrupt_eval_sets"), ("val", "test"))
+    seed = runtime.seed_for("corrupt_eval_sets")
+    noisy_val, noisy_test = fixed_noise(data, CorruptionSpec.of(corruption), seed, ("val", "test"))
     return noisy_val, noisy_test

@@ -119,7 +119,8 @@ def sweep_code_sizes(
     features, schema = data.schema.features, data.schema
     x_train, x_test = data.values("train"), data.values("test")
     stacks = get_kind(model.kind).stacks
-    sizes = sorted(size for size in set(params.sweep_code_sizes) - {autoencoder.code_size} if size < len(features)) if stacks else []
+    other_sizes = set(params.sweep_code_sizes) - {autoencoder.code_size}
+    sizes = sorted(size for size in other_sizes if size < len(features)) if stacks else []
     pca_mse = _pca_test_mse_by_size(x_train, x_test, [autoencoder.code_size, *sizes])
     rows = [{
         "code_size": autoencoder.code_size, "autoencoder_test_mse": reconstruction_mse(autoencoder, x_test),
@@ -131,7 +132,8 @@ def sweep_code_sizes(
                         lr_schedule=params.lr_schedule, anneal_epochs=params.anneal_epochs, min_delta=params.min_delta)
     for size in sizes:
         hidden = [*model.hidden_sizes_for(len(features))[:-1], size]
-        candidate = autoencoders.build_autoencoder(model.model_copy(update={"hidden_sizes": hidden}), schema, runtime.seed, f"init.sweep.k{size}")
+        candidate = autoencoders.build_autoencoder(model.model_copy(update={"hidden_sizes": hidden}), schema, runtime.seed,
+                                                   f"init.sweep.k{size}")
         for lower, pretrained in zip(candidate.layers[:-1], stack.layers[:-1], strict=True):
             lower.load_state_dict(pretrained.state_dict())
         trained, _ = autoencoders.fine_tune_phase(candidate, data, model, phase, runtime, f"reduction_sweep.k{size}")

@@ -185,7 +185,8 @@ def plot_accuracy_comparison(classification: dict[str, Any]) -> Figure:
         return placeholder("Pretrained vs random init", "no labels in the data: no classifier")
     groups = ["clean test inputs", "corrupted test inputs"]
     pretrained = [classification["finetune.test_accuracy"], classification["finetune.noisy_test_accuracy"]]
-    random_init = [classification["finetune.random_init_test_accuracy"], classification["finetune.random_init_noisy_test_accuracy"]]
+    random_init = [classification["finetune.random_init_test_accuracy"],
+                   classification["finetune.random_init_noisy_test_accuracy"]]
     positions = np.arange(len(groups))
     figure, ax = plt.subplots(figsize=(6, 4))
     for offset, values, label in ((-0.2, pretrained, "pretrained encoder"), (0.2, random_init, "random init")):
@@ -455,12 +456,15 @@ def plot_contraction(result: Any, metrics: dict[str, float]) -> Figure:
     axes[1].semilogy(range(1, len(spectrum) + 1), spectrum, marker="o", markersize=3)
     axes[1].set_xlabel("singular value index")
     axes[1].set_ylabel("mean singular value of J(x)")
-    axes[1].set_title(f"Jacobian spectrum ({metrics['contraction.sensitive_directions']:.1f} directions >= 10% of the top)", fontsize=9)
+    directions = metrics["contraction.sensitive_directions"]
+    axes[1].set_title(f"Jacobian spectrum ({directions:.1f} directions >= 10% of the top)", fontsize=9)
     generator = np.random.default_rng(0)
     shown = generator.choice(len(result.ratio), size=min(3000, len(result.ratio)), replace=False)
-    axes[2].scatter(result.input_distance.numpy()[shown], result.ratio.numpy()[shown], s=2, c="lightgrey", label="pairs of test rows")
+    axes[2].scatter(result.input_distance.numpy()[shown], result.ratio.numpy()[shown], s=2, c="lightgrey",
+                    label="pairs of test rows")
     bins = result.bins()
-    axes[2].plot([b["input_distance"] for b in bins], [b["ratio"] for b in bins], marker="o", color="C1", label="mean by distance bin")
+    axes[2].plot([b["input_distance"] for b in bins], [b["ratio"] for b in bins], marker="o", color="C1",
+                 label="mean by distance bin")
     axes[2].set_xlabel("input distance ||x_i - x_j||")
     axes[2].set_ylabel("code distance / input distance")
     axes[2].set_title("Contraction ratio of pairs of rows", fontsize=9)
