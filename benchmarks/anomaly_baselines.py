@@ -81,7 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
-    parser.add_argument("--members", type=int, default=1, help="detectors of different seeds whose scores are averaged (an ensemble)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="detectors of different seeds whose scores are averaged (an ensemble)")
     parser.add_argument("--no-pyod", action="store_true", help="leave PyOD out")
     parser.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
                         help="anomaly.* settings of the detector (values as YAML), e.g. score_rule=reconstruction")
@@ -105,13 +106,15 @@ def main() -> None:
             _, baselines = score_baselines(data, anomaly, Runtime(RuntimeParams(seed=seed)))
             row = {"table": name, "seed": seed, "rows": len(x), "features": x.shape[1], "ae_seconds": seconds,
                    "ae_roc": metrics["anomaly.roc_auc"], "ae_ap": metrics["anomaly.average_precision"],
-                   "if_roc": baselines["anomaly.isolation_forest.roc_auc"], "if_ap": baselines["anomaly.isolation_forest.average_precision"],
+                   "if_roc": baselines["anomaly.isolation_forest.roc_auc"],
+                   "if_ap": baselines["anomaly.isolation_forest.average_precision"],
                    "pca_roc": baselines["anomaly.pca.roc_auc"], "pca_ap": baselines["anomaly.pca.average_precision"]}
             started = time.perf_counter()
             scores = None if args.no_pyod else pyod_scores(train, test, features)
             if scores is not None:
                 pyod = ranking_metrics("pyod", test["label"].astype(bool), pd.Series(scores))
-                row.update(pyod_seconds=time.perf_counter() - started, pyod_roc=pyod["pyod.roc_auc"], pyod_ap=pyod["pyod.average_precision"])
+                row.update(pyod_seconds=time.perf_counter() - started,
+                           pyod_roc=pyod["pyod.roc_auc"], pyod_ap=pyod["pyod.average_precision"])
             results.append(row)
         print(f"{name}: done", flush=True)
     report(pd.DataFrame(results))
@@ -127,10 +130,12 @@ def report(table: pd.DataFrame) -> None:
     short_roc = means["ae_roc"] - means[["if_roc", "pca_roc"]].max(axis=1)
     short_ap = means["ae_ap"] - means[["if_ap", "pca_ap"]].max(axis=1)
     for name, rows in table.groupby("table", sort=False):
-        cells = [f"{rows[f'{m}_roc'].mean():.3f}±{rows[f'{m}_roc'].std(ddof=0):.3f} [{rows[f'{m}_ap'].mean():.2f}]" for m in methods]
+        cells = [f"{rows[f'{m}_roc'].mean():.3f}±{rows[f'{m}_roc'].std(ddof=0):.3f} [{rows[f'{m}_ap'].mean():.2f}]"
+                 for m in methods]
         mark = "" if short_roc[name] >= -0.01 else "  SHORT"
         print(f"{name:22} " + " ".join(f"{c:>22}" for c in cells) + f"   {short_roc[name]:+.3f} [{short_ap[name]:+.2f}]{mark}")
-    print("mean over tables: " + ", ".join(f"{names[m]} ROC-AUC {means[f'{m}_roc'].mean():.3f} AP {means[f'{m}_ap'].mean():.3f}" for m in methods))
+    print("mean over tables: " + ", ".join(f"{names[m]} ROC-AUC {means[f'{m}_roc'].mean():.3f} AP {means[f'{m}_ap'].mean():.3f}"
+                                           for m in methods))
     print(f"shortfall ROC-AUC: mean {short_roc.mean():+.3f}, worst {short_roc.min():+.3f} ({short_roc.idxmin()}); "
           f"AP: mean {short_ap.mean():+.3f}, worst {short_ap.min():+.3f} ({short_ap.idxmin()})")
     print(f"autoencoder >= both baselines on {int((short_roc >= 0).sum())} of {len(means)} tables (ROC-AUC), "

@@ -88,7 +88,8 @@ def fit_network(spec: dict, train: pd.DataFrame, val: pd.DataFrame, test: pd.Dat
         out.insert(0, "id", [str(i) for i in range(len(out))])
         return out
 
-    params = AnomalyParams(normal_classes=[0], standardize=False, score_rule="reconstruction", hidden_sizes=sizes, activation=spec["activation"])
+    params = AnomalyParams(normal_classes=[0], standardize=False, score_rule="reconstruction", hidden_sizes=sizes,
+                           activation=spec["activation"])
     runtime = resolve_runtime(RuntimeParams(device="cpu", seed=seed, log_every=0, checkpoint_every=0, threads=1))
     detector, _ = train_detector(frame(z["train"]), frame(z["val"]), schema, params, runtime)
     return detector.network_.eval(), z
@@ -123,20 +124,23 @@ def candidate_scores(network, z: dict[str, np.ndarray], seed: int) -> tuple[dict
     reference = z["val"] if len(z["val"]) >= 5 else z["train"]
     ref, test = parts(network, reference, covariance), parts(network, z["test"], covariance)
     std = {k: standardise(test[k], ref[k]) for k in PARTS}
+    centre_q99 = np.quantile(standardise(ref["centre"], ref["centre"]), 0.99)
     scores = {"reconstruction": test["reconstruction"], "centre": test["centre"], "mahalanobis": test["mahalanobis"],
               "avg_centre": std["reconstruction"] + std["centre"], "max_centre": np.maximum(std["reconstruction"], std["centre"]),
               "avg_mahalanobis": std["reconstruction"] + std["mahalanobis"],
               "max_mahalanobis": np.maximum(std["reconstruction"], std["mahalanobis"]),
-              "hinge_centre": std["reconstruction"] + np.maximum(0, std["centre"] - np.quantile(standardise(ref["centre"], ref["centre"]), 0.99))}
+              "hinge_centre": std["reconstruction"] + np.maximum(0, std["centre"] - centre_q99)}
 
     def weighted(values: dict[str, np.ndarray], weights: tuple[int, ...]) -> np.ndarray:
         return sum(w * standardise(values[k], ref[k]) for w, k in zip(weights, PARTS, strict=True) if w)
 
-    fakes = {name: parts(network, rows, covariance) for name, rows in pseudo_anomalies(network, reference, np.random.default_rng(seed + 99)).items()}
+    fakes = {name: parts(network, rows, covariance)
+             for name, rows in pseudo_anomalies(network, reference, np.random.default_rng(seed + 99)).items()}
     best, choice = -1.0, "r"
     for name, weights in WEIGHTS.items():
         normal = weighted(ref, weights)
-        separation = np.mean([roc_auc_score(np.r_[np.zeros(len(normal)), np.ones(len(fake["centre"]))], np.r_[normal, weighted(fake, weights)])
+        separation = np.mean([roc_auc_score(np.r_[np.zeros(len(normal)), np.ones(len(fake["centre"]))],
+                                            np.r_[normal, weighted(fake, weights)])
                               for fake in fakes.values()])
         if separation > best + 1e-9:
             best, choice = separation, name
@@ -189,9 +193,11 @@ def report(results: pd.DataFrame, per_table: list[str]) -> None:
         short_roc, short_ap = group["roc"] - best["roc"].loc[group.index], group["ap"] - best["ap"].loc[group.index]
         summary.append({"candidate": candidate, "ROC-AUC": group["roc"].mean(), "AP": group["ap"].mean(),
                         "shortfall mean": short_roc.mean(), "worst": short_roc.min(), "worst table": short_roc.idxmin(),
-                        "tables < -0.01": int((short_roc < -0.01).sum()), "AP shortfall mean": short_ap.mean(), "AP worst": short_ap.min()})
+                        "tables < -0.01": int((short_roc < -0.01).sum()),
+                        "AP shortfall mean": short_ap.mean(), "AP worst": short_ap.min()})
     pd.set_option("display.width", 250)
-    print(f"\n{results['seed'].nunique()} seeds, {results['table'].nunique()} tables; shortfall: candidate minus the better baseline")
+    print(f"\n{results['seed'].nunique()} seeds, {results['table'].nunique()} tables; "
+          "shortfall: candidate minus the better baseline")
     print(pd.DataFrame(summary).sort_values("ROC-AUC", ascending=False).round(3).to_string(index=False))
     if per_table:
         table = means.pivot(index="table", columns="candidate", values="roc")

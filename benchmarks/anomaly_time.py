@@ -114,7 +114,8 @@ def main() -> None:
         for repeat in range(args.repeats + 1):
             wall, times, recorded = timed_run(root, args.kedro)
             label = "first run (creates the MLflow store)" if repeat == 0 else f"run {repeat}"
-            print(f"{label}: {wall:.2f} s wall ({recorded['cpu']:.2f} CPU s), ROC-AUC {recorded['roc_auc']:.4f}; recorded {recorded['params']} params, "
+            print(f"{label}: {wall:.2f} s wall ({recorded['cpu']:.2f} CPU s), ROC-AUC {recorded['roc_auc']:.4f}; "
+                  f"recorded {recorded['params']} params, "
                   f"{recorded['metrics']} metrics, {recorded['artifacts']} artifacts, {recorded['models']} registered "
                   f"model version(s); load {os.getloadavg()[0]:.2f}", flush=True)
             if repeat:

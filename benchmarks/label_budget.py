@@ -33,7 +33,8 @@ def run_seed(seed: int, fractions: list[float], folder: Path) -> pd.DataFrame:
     data_dir = folder / f"seed{seed}"
     params = (f"runtime.seed={seed},runtime.log_every=0,data_dir={data_dir},"
               f"finetune.label_fractions=[{','.join(map(str, fractions))}]")
-    result = subprocess.run([str(KEDRO), "run", "--pipelines=denoise", "--to-nodes=finetuning.label_budget_curve", f"--params={params}"],
+    result = subprocess.run([str(KEDRO), "run", "--pipelines=denoise", "--to-nodes=finetuning.label_budget_curve",
+                             f"--params={params}"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-5000:] + result.stderr[-5000:])

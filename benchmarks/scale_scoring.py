@@ -181,7 +181,8 @@ def main() -> None:
         folder = Path(folder)
         uri = register_model(folder, args.features)
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}", "KEDRO_DISABLE_TELEMETRY": "1",
-               "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+               "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
         print(f"{uri}: {args.features}-256-128-24 autoencoder, detector and 10-class classifier; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for rows in args.rows:

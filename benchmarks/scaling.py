@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    print(f"device {args.device}, batch {args.batch_size}, {args.threads} CPU thread(s), one epoch of the unrolled 256-128-24 stack")
+    print(f"device {args.device}, batch {args.batch_size}, {args.threads} CPU thread(s), "
+          "one epoch of the unrolled 256-128-24 stack")
     print(f"{'rows':>8} {'features':>8} {'seconds':>9} {'s/1k rows':>10} {'peak RSS MB':>12} {'device MB':>10} {'data MB':>8}")
     for features in args.features:
         for rows in args.rows:

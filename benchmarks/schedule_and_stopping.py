@@ -189,7 +189,8 @@ def main() -> None:
                                                                               ReductionParams(), runtime)
                             figure = reconstruction_mse(network, test[schema["features"]].to_numpy(dtype="float32"))
                         elif twin:
-                            network, history = train_random_init_classifier(train, val, schema, ModelParams(), FinetuneParams(), runtime)
+                            network, history = train_random_init_classifier(
+                                train, val, schema, ModelParams(), FinetuneParams(), runtime)
                             figure = accuracy(network, test, schema)
                         else:
                             network, history = fit_classifier(stack, train, val, schema, FinetuneParams(), runtime, "finetune")
@@ -198,8 +199,8 @@ def main() -> None:
                         result = (figure, seconds, epochs_of(history))
                         label = "random_init" if twin else ("pretrained" if args.phase == "finetune" else args.phase)
                         results.setdefault((table, name, label), []).append(result)
-                        print(f"  {table} seed {seed} {name:12} {label:11}: {FIGURE[args.phase]} {result[0]:.5f}, {seconds:6.1f} s, "
-                              f"{result[2]} epochs (load {os.getloadavg()[0]:.2f})", flush=True)
+                        print(f"  {table} seed {seed} {name:12} {label:11}: {FIGURE[args.phase]} {result[0]:.5f}, "
+                              f"{seconds:6.1f} s, {result[2]} epochs (load {os.getloadavg()[0]:.2f})", flush=True)
     print(f"\nmean over seeds {args.seeds} ({args.image_table} 784-pixel table); load average {os.getloadavg()[0]:.2f}")
     worst = min if args.phase == "finetune" else max
     print(f"{'table':8} {'variant':12} {'model':11} {FIGURE[args.phase]:>9} {'worst':>8} {'seconds':>8} {'epochs':>7}")

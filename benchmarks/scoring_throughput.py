@@ -211,7 +211,8 @@ def main() -> None:
                     if repeat:
                         rates[label].append(args.rows / (time.perf_counter() - started))
             b, p = statistics.median(rates["bare"]), statistics.median(rates["project"])
-            print(f"{n_features} features, {args.rows} rows, {args.threads} thread(s): bare {b:,.0f} rows/s, project {p:,.0f} rows/s")
+            print(f"{n_features} features, {args.rows} rows, {args.threads} thread(s): "
+                  f"bare {b:,.0f} rows/s, project {p:,.0f} rows/s")
             print(f"ratio: {p / b:.3f}", flush=True)
 
 

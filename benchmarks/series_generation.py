@@ -36,7 +36,8 @@ def synthetic_series(steps: int, seed: int = 0) -> pd.DataFrame:
     t = np.arange(steps)
     return pd.DataFrame({
         "step": t,
-        "a": np.sin(2 * np.pi * 2 * t / LENGTH) + 0.6 * np.sin(2 * np.pi * 5 * t / LENGTH + 1.0) + 0.1 * rng.standard_normal(steps),
+        "a": np.sin(2 * np.pi * 2 * t / LENGTH) + 0.6 * np.sin(2 * np.pi * 5 * t / LENGTH + 1.0)
+             + 0.1 * rng.standard_normal(steps),
         "b": 3.0 + 2.0 * np.sin(2 * np.pi * 3 * t / LENGTH + 0.5) + 0.2 * rng.standard_normal(steps),
     }).sample(frac=1.0, random_state=seed)
 
@@ -90,7 +91,8 @@ def main() -> None:
             print(f"\n{kind}: {wall:.0f} s wall, {metrics['generation.rows']} test windows")
             print(f"  {'MMD^2 against the test windows':36} {'median bandwidth':>17} {'a quarter of it':>16}")
             for name in ("generated", "gaussian_baseline", "training_rows"):
-                print(f"  {name:36} {metrics[f'generation.mmd2.{name}']:+17.4f} {metrics[f'generation.mmd2_local.{name}']:+16.4f}")
+                print(f"  {name:36} {metrics[f'generation.mmd2.{name}']:+17.4f} "
+                      f"{metrics[f'generation.mmd2_local.{name}']:+16.4f}")
             for name, found in peaks(folder).items():
                 print(f"  spectrum peaks (a, b) {name:13} {found}")
             print(f"  figures: {folder / '08_reporting'}")

@@ -274,12 +274,14 @@ def detector_vs_pyod(frame: pd.DataFrame, label: str, splits: int = 5) -> dict:
         x_test = test[features].to_numpy("float32")
         started = time.perf_counter()
         detector = AutoencoderDetector(random_state=split).fit(normal(train), X_val=normal(val))
-        results["detector"].append((time.perf_counter() - started, roc_auc_score(test[label], detector.decision_function(x_test))))
+        results["detector"].append((time.perf_counter() - started,
+                                    roc_auc_score(test[label], detector.decision_function(x_test))))
         if AutoEncoder is not None:
             started = time.perf_counter()
             model = AutoEncoder(verbose=0, random_state=split).fit(normal(train))
             results["pyod"].append((time.perf_counter() - started, roc_auc_score(test[label], model.decision_function(x_test))))
-    return {name: (float(np.mean([s for s, _ in runs])), float(np.mean([a for _, a in runs])), float(np.std([a for _, a in runs])))
+    return {name: (float(np.mean([s for s, _ in runs])), float(np.mean([a for _, a in runs])),
+                   float(np.std([a for _, a in runs])))
             for name, runs in results.items() if runs}
 
 
@@ -323,7 +325,8 @@ def main() -> None:
                 wall, m = kedro_run(args.repo, args.kedro, "anomaly", local, path)
                 forest = isolation_forest(pd.read_csv(path), label)
                 print(f"(b) anomaly on {path.stem} ({len(pd.read_csv(path))} rows): {wall:.1f} s wall (target <= {target}), "
-                      f"ROC-AUC {m['anomaly.roc_auc']:.4f}; IsolationForest {forest['seconds']:.1f} s, ROC-AUC {forest['roc_auc']:.4f}",
+                      f"ROC-AUC {m['anomaly.roc_auc']:.4f}; "
+                      f"IsolationForest {forest['seconds']:.1f} s, ROC-AUC {forest['roc_auc']:.4f}",
                       flush=True)
         if "c" in args.jobs:
             images = (image_table if args.image_table == "upsampled" else jittered_image_table)(tables / "images.csv")
@@ -338,7 +341,8 @@ def main() -> None:
                   f"denoised MSE {m['denoise.test_mse_denoised']:.4f}, "
                   f"reduction MSE {m['reduction.ae_test_mse']:.4f} (PCA {m['reduction.pca_test_mse']:.4f}), "
                   f"anomaly ROC-AUC {m.get('anomaly.roc_auc', float('nan')):.4f}, linear SVM on codes / raw "
-                  f"{m.get('codes.linear_svm.test_accuracy', float('nan')):.4f} / {m.get('raw.linear_svm.test_accuracy', float('nan')):.4f}")
+                  f"{m.get('codes.linear_svm.test_accuracy', float('nan')):.4f} / "
+                  f"{m.get('raw.linear_svm.test_accuracy', float('nan')):.4f}")
             if bare is not None:
                 print(f"    bare torch (10 epochs): {bare['seconds']:.1f} s, accuracy {bare['accuracy']:.4f}, "
                       f"denoised MSE {bare['mse_denoised']:.4f}", flush=True)

@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--cuda-graphs", action="store_true", help="the project's step as a replayed CUDA graph (runtime.cuda_graphs)")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="the project's step as a replayed CUDA graph (runtime.cuda_graphs)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -39,7 +39,8 @@ def parse_dag(path: Path) -> dict:
                 retries = next(k.value for k in arguments["default_args"].keywords if k.arg == "retries")
                 dag["retries"] = ast.literal_eval(retries)
             elif name == "task":
-                (call,) = [n for n in ast.walk(function) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_run_kedro_node"]
+                (call,) = [n for n in ast.walk(function)
+                           if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_run_kedro_node"]
                 nodes = {k.arg: ast.literal_eval(k.value) for k in call.keywords}.get("node_names")
                 dag["tasks"][ast.literal_eval(arguments["task_id"])] = nodes
     for statement in (n for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.RShift)):

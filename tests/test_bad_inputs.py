@@ -184,7 +184,8 @@ CASES = {
     "no numeric feature": Case("data_processing", ["no numeric feature columns"],
                                files={"in.csv": pd.DataFrame({"name": ["x"] * 30, "kind": [0, 1] * 15})},
                                data=_data(label_column="kind")),
-    "absent label column": Case("data_processing", ["in.csv: data.label_column 'target' is not a column; columns are [a, b, c, d, kind]"],
+    "absent label column": Case("data_processing", ["in.csv: data.label_column 'target' is not a column; "
+                                                    "columns are [a, b, c, d, kind]"],
                                 files={"in.csv": TABLE}, data=_data(label_column="target")),
     "absent id column": Case("data_processing", ["data.id_column 'key' is not a column"], files={"in.csv": TABLE},
                              data=_data(id_column="key")),
@@ -219,13 +220,15 @@ CASES = {
                                      params={"split": {"test_fraction": 0.1, "val_fraction": 0.1}}),
     # an empty label is an unlabelled row, not a bad cell; the labelled rows must still stratify
     "too few labelled rows to stratify": Case(
-        "data_processing", ["in.csv: 12 labelled rows (of 60) give a test set of 2 and a validation set of 1, fewer than the 3 classes"],
+        "data_processing", ["in.csv: 12 labelled rows (of 60) give a test set of 2 and a validation set of 1, "
+                            "fewer than the 3 classes"],
         files={"in.csv": _with(TABLE, lambda f: f.__setitem__("kind", f["kind"].where(f.index < 12)))},
         data=_data(label_column="kind")),
     "a class too small to stratify": Case("data_processing", ["class 9 has 1 row(s)"],
                                           files={"in.csv": _with(TABLE, lambda f: f.loc.__setitem__((0, "kind"), 9))},
                                           data=_data(label_column="kind")),
-    "code size of the feature count": Case("denoise", ["model.hidden_sizes: the code size 4 must be smaller than the 4 input features"],
+    "code size of the feature count": Case("denoise", ["model.hidden_sizes: the code size 4 must be smaller than "
+                                                       "the 4 input features"],
                                            files={"in.csv": TABLE}, data=_data(label_column="kind"),
                                            params={"model": {"hidden_sizes": [8, 4]}}),
     "conv without an image shape": Case("denoise", ["model.kind 'conv' needs images: set data.image_shape"],
@@ -252,11 +255,13 @@ CASES = {
                "labels.idx": bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3])},
         params={"data": {"source": "idx", "path": "{case}/images.idx", "labels_path": "{case}/labels.idx"}}),
     # -- parameters (before any node) ------------------------------------------------------
-    "a fraction above 1": Case("data_processing", ["corruption.level: a masking level is a fraction: expected a value in [0, 1] (got 1.5)"],
+    "a fraction above 1": Case("data_processing", ["corruption.level: a masking level is a fraction: "
+                                                   "expected a value in [0, 1] (got 1.5)"],
                                params={"corruption": {"level": 1.5}}, one_line=True),
     "an unknown section": Case("data_processing", ["unknown section(s) ['corruptoin']"], params={"corruptoin": {"level": 0.1}},
                                one_line=True),
-    "an unknown model key": Case("data_processing", ["model: unknown key 'hidden_size'", "a block of options must be named after a kind"],
+    "an unknown model key": Case("data_processing", ["model: unknown key 'hidden_size'",
+                                                     "a block of options must be named after a kind"],
                                  params={"model": {"hidden_size": [3]}}, one_line=True),
     "a word for a number": Case("data_processing", ["pretrain.epochs", "'many'", "valid integer"],
                                 params={"pretrain": {"epochs": "many"}}, one_line=True),
@@ -292,7 +297,8 @@ CASES = {
                                      fresh=True),
     "an unknown on_busy": Case("data_processing", ["runtime.on_busy", "'later'", "'wait' or 'refuse'"],
                                params={"runtime": {"on_busy": "later"}}, one_line=True),
-    "ddp without torchrun": Case("data_processing", ["runtime.strategy 'ddp' trains one process per GPU", "--rdzv-endpoint=127.0.0.1:0"],
+    "ddp without torchrun": Case("data_processing", ["runtime.strategy 'ddp' trains one process per GPU",
+                                                     "--rdzv-endpoint=127.0.0.1:0"],
                                  params={"runtime": {"strategy": "ddp"}}, one_line=True),
     # -- the folders and the tracking store -----------------------------------------------
     "another training holds the folder": Case(
@@ -333,7 +339,8 @@ CASES = {
         "score", ["1 of 1 new partition(s) could not be scored", "cut.png: truncated or corrupt image"],
         inbox={"cut.png": _png((8, 8))[:70]}),
     "scoring: an image of another size": Case(
-        "score", ["big.png: 10x10 pixels (height x width); the model was trained on 8x8 images"], inbox={"big.png": _png((10, 10))}),
+        "score", ["big.png: 10x10 pixels (height x width); the model was trained on 8x8 images"],
+        inbox={"big.png": _png((10, 10))}),
     "scoring: a colour image for a grayscale model": Case(
         "score", ["rgb.png: a colour (3 channels) image; the model was trained on grayscale (1 channel) images"],
         inbox={"rgb.png": _png((8, 8, 3), "RGB")}),

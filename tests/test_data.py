@@ -146,7 +146,8 @@ def test_a_series_is_cut_into_overlapping_windows_in_time_order(tmp_path):
 
 @pytest.mark.parametrize("change, extra, message", [
     (lambda f: f.assign(when=f["when"].where(f["a"] != 3, f["when"].iloc[0])), {}, "column 'when' (time): 1 repeated times"),
-    (lambda f: f.assign(when=f["when"].where(f["a"] != 3, "soon")), {}, "column 'when' (time): 1 missing or unreadable times, e.g. 'soon'"),
+    (lambda f: f.assign(when=f["when"].where(f["a"] != 3, "soon")), {},
+     "column 'when' (time): 1 missing or unreadable times, e.g. 'soon'"),
     (lambda f: f.head(6), {}, "6 time steps, fewer than data.window_length 8"),
     (lambda f: f.head(12), {"min_rows": 5}, "12 time steps give 2 windows of 8 every 4; at least 5 are needed"),
     (lambda f: f.assign(b=f["b"].where(f["a"] != 3, np.nan)), {}, "column 'b': missing (empty or NaN)"),

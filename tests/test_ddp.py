@@ -91,7 +91,8 @@ def test_torchrun_with_the_single_strategy_is_refused(monkeypatch):
 
 
 def test_ddp_without_torchrun_says_how_to_launch_it():
-    with pytest.raises(ConfigError, match=r"under torchrun, e.g. `torchrun --nnodes=1 --rdzv-backend=c10d --rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2"):
+    with pytest.raises(ConfigError, match=r"under torchrun, e.g. `torchrun --nnodes=1 --rdzv-backend=c10d "
+                                          r"--rdzv-endpoint=127.0.0.1:0 --nproc-per-node=2"):
         resolve_runtime(RuntimeParams(device="cpu", strategy="ddp"))
 
 

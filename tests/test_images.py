@@ -96,7 +96,8 @@ def test_idx_files_plain_or_gzip_and_their_refusals(tmp_path):
     assert read_idx(tmp_path / "f.idx").dtype == np.float32
     raw = (tmp_path / "a.idx").read_bytes()
     cases = {
-        "short.idx": (raw[:-3], "the IDX header says 2 x 3 x 4 elements of 1 byte(s) (40 bytes with the header), the file has 37: truncated"),
+        "short.idx": (raw[:-3], "the IDX header says 2 x 3 x 4 elements of 1 byte(s) (40 bytes with the header), "
+                                "the file has 37: truncated"),
         "long.idx": (raw + b"x", "trailing bytes"),
         "png.idx": (b"\x89PNG\r\n\x1a\n" + raw, "not an IDX file: its magic number is 89504e47"),
         "empty.idx": (b"", "0 bytes; not an IDX file"),
@@ -187,7 +188,8 @@ def test_an_image_to_score_must_have_the_models_size_and_mode(tmp_path, monkeypa
     assert (row[pixel_names([8, 8])].to_numpy() == 7).all()
     refusals = {
         _png(tmp_path / "big.png", np.zeros((10, 8))): "10x8 pixels (height x width); the model was trained on 8x8 images",
-        _png(tmp_path / "rgb.png", np.zeros((8, 8, 3)), "RGB"): "a colour (3 channels) image; the model was trained on grayscale (1 channel) images",
+        _png(tmp_path / "rgb.png", np.zeros((8, 8, 3)), "RGB"): "a colour (3 channels) image; "
+                                                                 "the model was trained on grayscale (1 channel) images",
     }
     for name, problem in _bad_files(tmp_path).items():
         refusals[tmp_path / name] = problem
@@ -233,8 +235,10 @@ def test_a_grayscale_png_folder_trains_end_to_end_and_its_image_files_are_scored
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(next(written["gray"].rglob(path.name)).read_bytes())
     bad = {name: (inbox / "batch1" / name, problem) for name, problem in _bad_files(inbox / "batch1").items()}
-    bad["big.png"] = (_png(inbox / "batch1" / "big.png", np.zeros((10, 8))), "10x8 pixels (height x width); the model was trained on 8x8 images")
-    bad["rgb.png"] = (_png(inbox / "batch1" / "rgb.png", np.zeros((8, 8, 3)), "RGB"), "a colour (3 channels) image; the model was trained on grayscale (1 channel) images")
+    bad["big.png"] = (_png(inbox / "batch1" / "big.png", np.zeros((10, 8))),
+                      "10x8 pixels (height x width); the model was trained on 8x8 images")
+    bad["rgb.png"] = (_png(inbox / "batch1" / "rgb.png", np.zeros((8, 8, 3)), "RGB"),
+                      "a colour (3 channels) image; the model was trained on grayscale (1 channel) images")
     with pytest.raises(ScoringFailedError) as error:
         project.run("score")
     message = str(error.value)

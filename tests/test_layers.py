@@ -128,7 +128,8 @@ def test_nn_is_plain_torch_and_data_has_no_torch_at_import():
     for module, path in MODULES.items():
         tree = ast.parse(path.read_text())
         top_level = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
-        top_level |= {(node.module or "").split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and not node.level}
+        top_level |= {(node.module or "").split(".")[0] for node in tree.body
+                      if isinstance(node, ast.ImportFrom) and not node.level}
         if layer_of(module) == "nn":
             assert not top_level & {"kedro", "kedro_datasets", "mlflow"}, module
         if layer_of(module) == "data":

@@ -172,7 +172,8 @@ def test_a_run_from_a_later_node_checks_the_settings_it_uses_on_the_saved_data(t
     from autoencoder_pipelines.data.errors import ConfigError
 
     project = trained_project.copy(tmp_path / "project")
-    files = lambda: {p: p.stat().st_mtime_ns for p in project.path("data").rglob("*") if p.is_file() and ".training" not in p.name}  # noqa: E731
+    def files():
+        return {p: p.stat().st_mtime_ns for p in project.path("data").rglob("*") if p.is_file() and ".training" not in p.name}
     before = files()
     with pytest.raises(ConfigError, match="the code size 80 must be smaller than the 64 input features"):
         project.run("denoise", from_nodes=["pretraining.pretrain_stack"], model={"hidden_sizes": [100, 80]})

@@ -27,7 +27,8 @@ def _metrics(project) -> dict:
 
 def test_a_killed_run_resumes_to_the_uninterrupted_result(make_project, tiny):
     config = {**tiny, "finetune": {"epochs": 40, "batch_size": 128, "patience": None},
-              "reduction": {**tiny["reduction"], "sweep_code_sizes": []}, "runtime": {**tiny["runtime"], "log_every": 1, "checkpoint_seconds": 0}}  # a checkpoint every epoch
+              "reduction": {**tiny["reduction"], "sweep_code_sizes": []},
+              "runtime": {**tiny["runtime"], "log_every": 1, "checkpoint_seconds": 0}}  # a checkpoint every epoch
     reference, killed = make_project(config, name="reference"), make_project(config, name="killed")
     victim = _kedro(killed)
     checkpoints = killed.path("data/06_models/checkpoints")

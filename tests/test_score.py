@@ -225,7 +225,8 @@ def test_a_model_that_does_not_load_stops_scoring_in_one_line_and_leaves_the_inb
     assert result.returncode == 1
     output = result.stdout + result.stderr
     block = output.strip().splitlines()[-2:]  # the one-screen refusal: the error, where its traceback is
-    assert block[0].startswith(f"Error: model '{NAME}' version {version} does not load: {stored}: not a model file"), output[-2000:]
+    assert block[0].startswith(f"Error: model '{NAME}' version {version} does not load: "
+                               f"{stored}: not a model file"), output[-2000:]
     assert block[1] == "(traceback in errors.log; --verbose prints it here)"
     assert "Traceback" not in output
     assert not project.path("data/07_model_output/scored").exists()
@@ -352,8 +353,8 @@ def test_only_data_files_are_read_from_the_inbox(scoring_project):
     assert sorted(p.name for p in scored.iterdir()) == ["DAY3.CSV.parquet", "day1.csv.parquet", "day2.csv.gz.parquet"]
     assert len(pd.read_parquet(scored / "day2.csv.gz.parquet")) == 10
     (line,) = [line for line in project.path("info.log").read_text().splitlines() if "skipped" in line]
-    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .png, .jpg, .jpeg, not hidden): " \
-           ".DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line
+    assert "skipped 5 file(s) that are not data (.csv, .parquet, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .png, .jpg, .jpeg, " \
+           "not hidden): .DS_Store, .day4.csv.part, _SUCCESS, _temporary/part-0.csv, notes.txt" in line
 
 
 def test_an_output_folder_that_is_a_file_stops_the_run_once_before_any_file_is_scored(scoring_project):

@@ -52,7 +52,8 @@ def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(trai
     assert difference <= 1e-5
     assert (spark_scored["predicted_class"] == pandas_scored["predicted_class"]).all()
     assert (spark_scored["is_anomaly"] == pandas_scored["is_anomaly"]).all()
-    assert (spark_scored["model_version"].astype(int) == 1).all() and (spark_scored["model_name"] == "autoencoder-pipelines").all()
+    assert (spark_scored["model_version"].astype(int) == 1).all()
+    assert (spark_scored["model_name"] == "autoencoder-pipelines").all()
 
     run = max(project.runs(SCORING), key=lambda r: r.info.start_time)  # the scoring experiment, like `score`
     assert run.data.tags["mlflow.runName"] == "score_spark" and run.info.status == "FINISHED"

@@ -36,7 +36,8 @@ def _scorer(id_column: str | None = None) -> Scorer:
     kind = get_kind("undercomplete")
     arch = architecture(ModelParams(kind="undercomplete", hidden_sizes=[8, 3]), schema)
     autoencoder = kind.build(arch)
-    detector = AutoencoderDetector.fitted(kind.build(arch), threshold=0.2, center=torch.full((12,), 0.5), scale=torch.full((12,), 0.3))
+    detector = AutoencoderDetector.fitted(kind.build(arch), threshold=0.2, center=torch.full((12,), 0.5),
+                                          scale=torch.full((12,), 0.3))
     scaler = {"kind": "per_feature", "features": FEATURES, "minimum": [-1.0] * 12, "maximum": [2.0] * 12}
     return Scorer(schema, scaler, autoencoder, detector, EncoderClassifier.on(autoencoder, 3))
 
@@ -101,7 +102,8 @@ def test_a_refusal_in_a_later_chunk_names_the_files_line_and_leaves_no_output(tm
     report = _run(_scorer(id_column="key"), inbox, tmp_path / "scored")
 
     assert sorted(p.name for p in (tmp_path / "scored").iterdir()) == ["good.parquet.parquet"]  # no temporary left
-    assert "nan.csv: 1 bad cell in 1 of 64 rows (rows 193-256 of the file):\n  line 252, column 'f3': missing (empty or NaN)" in report["errors"]["nan.csv"]
+    assert ("nan.csv: 1 bad cell in 1 of 64 rows (rows 193-256 of the file):\n"
+            "  line 252, column 'f3': missing (empty or NaN)") in report["errors"]["nan.csv"]
     assert report["errors"]["dup.parquet"].startswith("dup.parquet: column 'key' (id): 2 rows share 1 id(s), e.g. ['k0007']")
     assert report["rows_refused"] == 2 * ROWS and report["rows_scored"] == ROWS
     good = pd.read_parquet(tmp_path / "scored" / "good.parquet.parquet")

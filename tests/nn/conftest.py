@@ -92,8 +92,10 @@ def fit_regression(regression) -> Callable[..., tuple[nn.Module, History]]:
             torch.manual_seed(seed_weights)
             model = nn.Linear(4, 1)
         settings = TrainSettings(**{"epochs": 30, "batch_size": 32, "learning_rate": 0.05, **changes})
-        loss = lambda batch, generator: nn.functional.mse_loss(model(batch[0]).float(), batch[1])
-        evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), y).item()}
+        def loss(batch, generator):
+            return nn.functional.mse_loss(model(batch[0]).float(), batch[1])
+        def evaluate():
+            return {"val_loss": nn.functional.mse_loss(model(x), y).item()}
         return model, Trainer(settings, callbacks).fit(model, loss, (x, y), evaluate, name="regression")
 
     return fit

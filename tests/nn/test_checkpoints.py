@@ -57,8 +57,10 @@ def train(x, path):
         torch.manual_seed(seed_weights)
         model = nn.Sequential(nn.Linear(6, 12), nn.Dropout(0.2), nn.ReLU(), nn.Linear(12, 6))
         spec = CorruptionSpec("masking", 0.3)
-        loss = lambda batch, generator: nn.functional.mse_loss(model(corrupt(batch[0], spec, generator)), batch[0])
-        evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(data), data).item()}
+        def loss(batch, generator):
+            return nn.functional.mse_loss(model(corrupt(batch[0], spec, generator)), batch[0])
+        def evaluate():
+            return {"val_loss": nn.functional.mse_loss(model(data), data).item()}
         counter = CountEpochs(interrupt_at)
         schedule = [] if anneal else [LRSchedule(EPOCHS)]  # anneal: the end of the phase annealed instead
         callbacks = [EarlyStopping(patience, anneal=anneal), *schedule, counter]
@@ -99,7 +101,8 @@ def test_checkpoints_are_written_at_most_every_min_seconds_and_at_the_end(x, pat
     real_save = torch.save
     monkeypatch.setattr(trainer_module.torch, "save", lambda obj, f: saves.append(obj["finished"]) or real_save(obj, f))
     model = nn.Linear(6, 6)
-    loss = lambda batch, generator: nn.functional.mse_loss(model(batch[0]), batch[0])
+    def loss(batch, generator):
+        return nn.functional.mse_loss(model(batch[0]), batch[0])
     Trainer(TrainSettings(epochs=EPOCHS, batch_size=16), [Checkpoint(path, every=1, min_seconds=3600)]).fit(model, loss, (x,))
     assert saves == [True]  # no epoch is an hour after the start: only the phase's end
     saves.clear()

@@ -62,7 +62,8 @@ def test_rows_far_out_along_the_structure_rank_high_under_the_combined_score_onl
     generator = torch.Generator().manual_seed(1)
     far = 0.5 + 0.4 * (torch.randn(20, 2, generator=generator) @ data["plane"]) + 0.01 * torch.randn(20, 16, generator=generator)
     test = torch.cat([data["test"][:200], far])
-    auc = {rule: roc_auc_score(LABELS, AutoencoderDetector(score_rule=rule).fit(data["train"], X_val=data["val"]).decision_function(test))
+    auc = {rule: roc_auc_score(LABELS,
+                               AutoencoderDetector(score_rule=rule).fit(data["train"], X_val=data["val"]).decision_function(test))
            for rule in ("combined", "reconstruction")}
     assert auc["combined"] > 0.95 and auc["reconstruction"] < auc["combined"] - 0.1, auc
 
@@ -143,7 +144,8 @@ def test_the_contamination_rule_flags_that_share_of_the_fitted_rows(detector, da
 
 
 def test_the_false_alarm_rate_rule_flags_that_share_of_the_validation_rows(data):
-    detector = _quick(contamination=0.3, threshold_rule="false_alarm_rate", false_alarm_rate=0.1).fit(data["train"], X_val=data["val"])
+    detector = _quick(contamination=0.3, threshold_rule="false_alarm_rate",
+                      false_alarm_rate=0.1).fit(data["train"], X_val=data["val"])
     assert abs(detector.predict(data["val"]).mean() - 0.1) <= 1 / 100
     assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_function(data["val"]), 0.9))
 
@@ -193,7 +195,8 @@ def test_validation_rows_are_held_out_of_x_unless_given_and_never_from_fewer_tha
 
     seen = []
     real = module.fine_tune
-    monkeypatch.setattr(module, "fine_tune", lambda network, x, val, *rest: (seen.append((len(x), len(val))), real(network, x, val, *rest))[1])
+    monkeypatch.setattr(module, "fine_tune",
+                        lambda network, x, val, *rest: (seen.append((len(x), len(val))), real(network, x, val, *rest))[1])
     _quick().fit(data["train"])  # validation_fraction 0.1
     _quick(validation_fraction=0.25).fit(data["train"])
     _quick().fit(data["train"], X_val=data["val"])
@@ -236,7 +239,8 @@ def test_scores_codes_and_reconstructions(data):
     codes, reconstructions, scores = detector.transform(x), detector.reconstruct(x), detector.decision_function(x)
     assert codes.shape == (220, detector.network_.code_size) and reconstructions.shape == (220, 16) and scores.shape == (220,)
     # reconstructions are in the data's units; scores are errors of the standardised rows
-    assert torch.allclose(detector.center_, data["train"].mean(dim=0)) and torch.allclose(detector.scale_, data["train"].std(dim=0))
+    assert torch.allclose(detector.center_, data["train"].mean(dim=0))
+    assert torch.allclose(detector.scale_, data["train"].std(dim=0))
     standardised_errors = (((reconstructions - x.numpy()) / detector.scale_.numpy()) ** 2).mean(axis=1)
     assert np.allclose(scores, standardised_errors, rtol=1e-3, atol=1e-6)
     assert np.allclose(detector.decision_function(x.numpy().astype(np.float64)), scores)  # arrays work too
@@ -317,7 +321,8 @@ def test_the_batch_size_follows_the_training_rows_unless_set(rows, params, expec
     import autoencoder_pipelines.nn.detector as module
 
     used = []
-    monkeypatch.setattr(module, "fine_tune", lambda network, x, val, trainer, *rest: (used.append(trainer.settings.batch_size), (network, None))[1])
+    monkeypatch.setattr(module, "fine_tune",
+                        lambda network, x, val, trainer, *rest: (used.append(trainer.settings.batch_size), (network, None))[1])
     AutoencoderDetector(epochs=1, validation_fraction=0.0, score_rule="reconstruction", **params).fit(torch.rand(rows, 4))
     assert used == [expected]
 
@@ -346,7 +351,8 @@ def test_clone_get_params_and_set_params(detector):
     assert copy.get_params() == detector.get_params() and not hasattr(copy, "network_")
     copy.set_params(hidden_sizes=(8, 2), learning_rate=0.01)
     assert copy.hidden_sizes == (8, 2) and detector.hidden_sizes is None
-    assert {"contamination", "hidden_sizes", "epochs", "batch_size", "learning_rate", "random_state", "device"} <= set(copy.get_params())
+    assert {"contamination", "hidden_sizes", "epochs", "batch_size", "learning_rate", "random_state",
+            "device"} <= set(copy.get_params())
 
 
 @pytest.fixture(scope="module")
@@ -369,7 +375,8 @@ def test_grid_search_and_cross_validation_with_a_scorer(breast_cancer):
     x, y = breast_cancer
     auc = make_scorer(roc_auc_score, response_method="decision_function")
     folds = StratifiedKFold(3, shuffle=True, random_state=0)  # y's anomalies in every fold
-    search = GridSearchCV(AutoencoderDetector(epochs=5), {"hidden_sizes": [(16, 4), (32, 8)], "score_rule": ["combined", "reconstruction"]},
+    search = GridSearchCV(AutoencoderDetector(epochs=5),
+                          {"hidden_sizes": [(16, 4), (32, 8)], "score_rule": ["combined", "reconstruction"]},
                           scoring=auc, cv=folds).fit(x, y)
     assert search.best_params_["hidden_sizes"] in [(16, 4), (32, 8)] and search.best_score_ > 0.8
     scores = cross_val_score(AutoencoderDetector(epochs=5), x, y, cv=folds,

@@ -33,7 +33,8 @@ def test_auto_prefers_cuda_then_mps_then_cpu(machine, cuda, mps, expected):
     assert resolve_device("auto") == torch.device(expected)
 
 
-@pytest.mark.parametrize("name, expected", [("cpu", "cpu"), (" CPU ", "cpu"), ("cuda", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps")])
+@pytest.mark.parametrize("name, expected", [("cpu", "cpu"), (" CPU ", "cpu"), ("cuda", "cuda"), ("cuda:1", "cuda:1"),
+                                            ("mps", "mps")])
 def test_available_devices_resolve_to_themselves(machine, name, expected):
     machine(cuda=2, mps=True)
     assert resolve_device(name) == torch.device(expected)

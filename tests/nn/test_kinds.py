@@ -362,7 +362,8 @@ def test_every_kind_adds_the_l1_weight_penalty_to_its_objective(name, arch_for, 
     kind, arch = get_kind(name), arch_for(name)
     network, x = kind.build(arch), rows[1]
     with_l1, without = kind.pretrain_loss(arch, "bce", l1_weight=0.01), kind.pretrain_loss(arch, "bce")
-    difference = with_l1(network, x, x, torch.Generator().manual_seed(0)) - without(network, x, x, torch.Generator().manual_seed(0))
+    difference = (with_l1(network, x, x, torch.Generator().manual_seed(0))
+                  - without(network, x, x, torch.Generator().manual_seed(0)))
     assert torch.allclose(difference, l1_weight_penalty(network, 0.01))
 
 
@@ -379,7 +380,8 @@ def _adversarial(arch_for, rows, trainer_for, epochs=20, labels=None, batch_size
                     n_classes=None if labels is None else int(labels.max()) + 1)
     with seeded(0, "init"):
         network = kind.build(arch)
-    (history,) = pretrain(network, kind, arch, *rows, lambda name: trainer_for(name, epochs=epochs, batch_size=batch_size, learning_rate=0.005),
+    (history,) = pretrain(network, kind, arch, *rows,
+                          lambda name: trainer_for(name, epochs=epochs, batch_size=batch_size, learning_rate=0.005),
                           ["bce"], [IDENTITY], labels=labels)
     return network, history
 
@@ -389,7 +391,9 @@ def _distance_from_standard_normal(codes):
     return (codes.mean(0).norm() + (torch.cov(codes.T) - torch.eye(codes.shape[1])).norm()).item()
 
 
-def test_the_discriminator_loss_moves_to_chance_as_the_codes_come_to_follow_the_prior(arch_for, structured_rows, trainer_for, monkeypatch):
+def test_the_discriminator_loss_moves_to_chance_as_the_codes_come_to_follow_the_prior(
+    arch_for, structured_rows, trainer_for, monkeypatch
+):
     x = structured_rows(512)
     rows = (x[:384], x[384:])
     network, history = _adversarial(arch_for, rows, trainer_for)
@@ -451,7 +455,8 @@ def test_the_class_means_are_the_configured_distance_apart(n_components, code_si
 
 
 def test_adversarial_samples_are_decoded_prior_draws(arch_for):
-    network = get_kind("adversarial").build(arch_for("adversarial", options={"prior": "class_gaussians", "prior_std": 0.5}, n_classes=3)).eval()
+    arch = arch_for("adversarial", options={"prior": "class_gaussians", "prior_std": 0.5}, n_classes=3)
+    network = get_kind("adversarial").build(arch).eval()
     generator = torch.Generator().manual_seed(0)
     draws = network.sample_prior(3000, generator, labels=torch.arange(3).repeat(1000))
     for c in range(3):

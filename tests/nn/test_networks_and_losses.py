@@ -65,12 +65,14 @@ def test_a_classifier_on_any_kind_trains_a_copy_of_its_encoder(name, arch_for):
 def test_losses_agree_with_their_definitions():
     target, pre = torch.rand(8, 6), torch.randn(8, 6)
     out = torch.sigmoid(pre)
-    assert reconstruction_loss(pre, target, "mse", "sigmoid").item() == pytest.approx(((out - target) ** 2).mean().item(), rel=1e-5)
+    assert reconstruction_loss(pre, target, "mse", "sigmoid").item() == pytest.approx(
+        ((out - target) ** 2).mean().item(), rel=1e-5)
     assert reconstruction_loss(pre, target, "l1", "sigmoid").item() == pytest.approx((out - target).abs().mean().item(), rel=1e-5)
     bce = -(target * out.log() + (1 - target) * (1 - out).log()).mean().item()
     assert reconstruction_loss(pre, target, "bce", "sigmoid").item() == pytest.approx(bce, rel=1e-4)
     # other output activations are applied before mse/l1
-    assert reconstruction_loss(pre, target, "mse", "tanh").item() == pytest.approx(((pre.tanh() - target) ** 2).mean().item(), rel=1e-5)
+    assert reconstruction_loss(pre, target, "mse", "tanh").item() == pytest.approx(
+        ((pre.tanh() - target) ** 2).mean().item(), rel=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,8 @@ def test_a_classifier_roundtrips_with_its_head(arch_for, tmp_path, same_weights)
 
 def test_a_bundle_holds_several_models_and_meta(arch_for, tmp_path, same_weights):
     autoencoder = _perturbed(get_kind("sparse").build(arch_for("sparse", options={"sparsity": "kl"})))
-    detector = AutoencoderDetector.fitted(_perturbed(get_kind("conv").build(arch_for("conv"))), 0.125, torch.rand(16), torch.rand(16) + 0.5, epochs=3)
+    detector = AutoencoderDetector.fitted(_perturbed(get_kind("conv").build(arch_for("conv"))), 0.125, torch.rand(16),
+                                          torch.rand(16) + 0.5, epochs=3)
     meta = {"columns": ["a", "b"], "scale": {"min": 0.0, "max": 2.5}}
     save_bundle(tmp_path / "bundle.pt", {"autoencoder": autoencoder, "detector": detector}, meta)
     loaded_meta, parts = load_bundle(tmp_path / "bundle.pt")

@@ -305,13 +305,16 @@ def test_a_phase_reads_from_the_device_once_an_epoch_whatever_its_number_of_step
     reads = []
     for method in ("item", "tolist", "__float__", "__bool__", "cpu", "numpy"):
         real = getattr(torch.Tensor, method)
-        monkeypatch.setattr(torch.Tensor, method, lambda self, *a, _real=real, _name=method, **k: reads.append(_name) or _real(self, *a, **k))
+        monkeypatch.setattr(torch.Tensor, method,
+                            lambda self, *a, _real=real, _name=method, **k: reads.append(_name) or _real(self, *a, **k))
 
     def reads_of(n_rows):
         x = torch.rand(n_rows, 4, generator=torch.Generator().manual_seed(0))
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
-        loss = lambda batch, generator: nn.functional.mse_loss(model(batch[0]), batch[0])
-        evaluate = lambda: {"val_loss": nn.functional.mse_loss(model(x), x).item()}
+        def loss(batch, generator):
+            return nn.functional.mse_loss(model(batch[0]), batch[0])
+        def evaluate():
+            return {"val_loss": nn.functional.mse_loss(model(x), x).item()}
         callbacks = [EarlyStopping(patience=5), LRSchedule(3), Progress(log_every=1), Checkpoint(tmp_path / f"{n_rows}.pt")]
         reads.clear()
         Trainer(TrainSettings(epochs=3, batch_size=16), callbacks).fit(model, loss, (x,), evaluate, name="phase")

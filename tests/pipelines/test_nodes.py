@@ -100,7 +100,8 @@ def test_classifiers_pretrained_and_random_init(frame, schema, runtime):
     classifier, history = finetune_classifier(stack, rows(frame, schema), params, runtime)
     assert set(history) == {"finetune.train_loss", "finetune.val_loss", "finetune.val_accuracy"}
     # head_only froze the pretrained encoder; the random-init twin always trains in full
-    assert all(np.allclose(a.detach(), b.detach()) for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters(), strict=True))
+    assert all(np.allclose(a.detach(), b.detach())
+               for a, b in zip(classifier.encoder.parameters(), stack.encoder().parameters(), strict=True))
     model = ModelParams(hidden_sizes=[8, 4])
     twin, _ = train_random_init_classifier(rows(frame, schema), model, params, runtime)
     metrics, predictions = evaluate_classifiers(classifier, twin, rows(frame, schema), frame)
@@ -127,7 +128,8 @@ def test_the_denoiser_is_a_fine_tuned_copy(frame, schema, runtime):
 def test_the_code_size_sweep_reuses_the_pretrained_lower_layers(frame, schema, runtime):
     stack, _ = _pretrain(frame, schema, runtime, "undercomplete")
     params = ReductionParams(epochs=1, sweep_code_sizes=[2, 6, 16], sweep_epochs=1, batch_size=32)
-    table = sweep_code_sizes(stack, stack, rows(frame, schema), ModelParams(kind="undercomplete", hidden_sizes=[8, 4]), params, runtime)
+    table = sweep_code_sizes(stack, stack, rows(frame, schema), ModelParams(kind="undercomplete", hidden_sizes=[8, 4]),
+                             params, runtime)
     assert list(table["code_size"]) == [2, 4, 6]  # 16 is not smaller than the 16 features
     assert list(table["epochs"]) == [1, 1, 1]
     vae, _ = _pretrain(frame, schema, runtime, "vae")
@@ -145,7 +147,8 @@ def test_one_pca_fit_gives_the_test_error_of_every_code_size():
     errors = _pca_test_mse_by_size(x[:200], x[200:], [2, 5, 9])
     for k, error in errors.items():  # as a PCA of k components fitted alone
         alone = PCA(n_components=k, svd_solver="full").fit(x[:200])
-        assert error == pytest.approx(float(((alone.inverse_transform(alone.transform(x[200:])) - x[200:]) ** 2).mean()), rel=1e-6)
+        reconstructed = alone.inverse_transform(alone.transform(x[200:]))
+        assert error == pytest.approx(float(((reconstructed - x[200:]) ** 2).mean()), rel=1e-6)
     assert errors[2] > errors[5] > errors[9]
 
 
@@ -231,9 +234,11 @@ def test_the_adversarial_kind_pretrains_on_labelled_rows_and_feeds_every_downstr
 
     network, history = _pretrain(frame, schema, runtime, "adversarial", adversarial={"prior": "class_gaussians"})
     assert network.prior_means.shape == (2, 4)  # one component per class
-    assert {f"pretrain.adversarial.{m}" for m in ("train_loss", "val_loss", "discriminator_loss", "generator_loss")} == set(history)
+    assert {f"pretrain.adversarial.{m}"
+            for m in ("train_loss", "val_loss", "discriminator_loss", "generator_loss")} == set(history)
     with pytest.raises(ConfigError, match="class_gaussians' draws one Gaussian per class: it needs labels"):
-        _pretrain(frame, schema.model_copy(update={"classes": None}), runtime, "adversarial", adversarial={"prior": "class_gaussians"})
+        _pretrain(frame, schema.model_copy(update={"classes": None}), runtime, "adversarial",
+                  adversarial={"prior": "class_gaussians"})
     model = ModelParams(kind="adversarial", hidden_sizes=[8, 4])
     data = rows(frame, schema)
     classifier, _ = finetune_classifier(network, data, FinetuneParams(epochs=1, batch_size=32), runtime)
@@ -273,7 +278,8 @@ def test_classical_classifiers_on_the_codes_the_raw_inputs_and_pca_codes_of_the_
     assert (metrics["codes.dimensions"], metrics["pca.dimensions"], metrics["raw.dimensions"]) == (4, 4, 16)
     assert metrics["raw.logistic_regression.test_accuracy"] == 1.0  # class 1 is brighter everywhere
     # the features' rows line up with their labels: scrambled labels score about chance
-    scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7)) for split, part in (("train", train), ("test", test))}
+    scrambled = {split: part.assign(label=np.roll(part["label"].to_numpy(), 7))
+                 for split, part in (("train", train), ("test", test))}
     scrambled_data = rows(frame, schema, train=scrambled["train"], val=test.head(4), test=test)
     assert classify_features(embeddings, pca, scrambled_data, ReductionParams())["raw.linear_svm.test_accuracy"] < 0.75
     assert classify_features(embeddings, pca, rows(frame, schema, train=train, test=test, classes=None), ReductionParams()) == {}
@@ -296,7 +302,8 @@ def test_the_classical_classifiers_fit_on_a_stated_stratified_sample_the_same_fo
     pca, _ = compare_with_pca(network, data, ReductionParams())
     fitted = []
     real_fit = Pipeline.fit
-    monkeypatch.setattr(Pipeline, "fit", lambda self, x, y: fitted.append((x.shape[0], sorted(set(y)), list(y))) or real_fit(self, x, y))
+    monkeypatch.setattr(Pipeline, "fit",
+                        lambda self, x, y: fitted.append((x.shape[0], sorted(set(y)), list(y))) or real_fit(self, x, y))
     limit = len(train) // 2
     metrics = classify_features(embeddings, pca, data, ReductionParams(classifier_rows=limit))
     assert metrics["classical.train_rows"] == limit
@@ -424,7 +431,8 @@ def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runti
     network, _ = _pretrain(frame, schema, runtime, "contractive")
     metrics, table, figure = analyse_contraction(network, rows(frame, schema), ReportParams(contraction_rows=20))
     assert {"contraction.jacobian_frobenius", "contraction.jacobian_frobenius_normalised", "contraction.ratio_all",
-            "contraction.sensitive_directions", "contraction.ratio.q00_01", "contraction.normalised_ratio.q90_100"} <= set(metrics)
+            "contraction.sensitive_directions", "contraction.ratio.q00_01",
+            "contraction.normalised_ratio.q90_100"} <= set(metrics)
     assert np.isfinite(list(metrics.values())).all()
     assert table.groupby("measure").size().to_dict() == {"singular_value": 4, "ratio": 5, "normalised_ratio": 5}
     assert len(figure.axes) == 3

@@ -39,7 +39,8 @@ def series_windows(tmp_path_factory):
     t = np.arange(1500)
     frame = pd.DataFrame({
         "step": t,
-        "a": np.sin(2 * np.pi * 2 * t / LENGTH) + 0.6 * np.sin(2 * np.pi * 5 * t / LENGTH + 1.0) + 0.1 * rng.standard_normal(len(t)),
+        "a": np.sin(2 * np.pi * 2 * t / LENGTH) + 0.6 * np.sin(2 * np.pi * 5 * t / LENGTH + 1.0)
+             + 0.1 * rng.standard_normal(len(t)),
         "b": 3.0 + 2.0 * np.sin(2 * np.pi * 3 * t / LENGTH + 0.5) + 0.2 * rng.standard_normal(len(t)),
     }).sample(frac=1.0, random_state=1)
     path = tmp_path_factory.mktemp("series") / "series.csv"
