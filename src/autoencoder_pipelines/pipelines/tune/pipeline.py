@@ -12,6 +12,7 @@ from autoencoder_pipelines.pipelines.tune.nodes import run_search
 def create_pipeline(**kwargs) -> Pipeline:
     return ingestion() + namespaced("tune", [
         node(run_search, ["model_input", "params:tune", "parameters", "runtime", "tune_study"],
-             ["tune_trials", "tune_best_params", "tune_optimization_history_plot", "tune_param_importances_plot", "tune_metrics_mlflow"],
+             ["tune_trials", "tune_best_params", "tune_optimization_history_plot", "tune_param_importances_plot",
+              "tune_metrics_mlflow"],
              name="search"),
     ])
