@@ -24,6 +24,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET_LOGGING = Path(__file__).with_name("logging.yml")  # in-process runs: warnings only
+
+
+def _quiet_kedro_logging() -> None:
+    """Kedro reads KEDRO_LOGGING_CONFIG once, when kedro.framework.project is first imported: set
+    per run it came too late, and every in-process run logged ~400 rich INFO lines (~0.8 s). Set
+    here, before any test's log capture attaches; subprocess runs keep the project's logging."""
+    from kedro.framework.project import configure_logging
+
+    configure_logging(yaml.safe_load(QUIET_LOGGING.read_text()))
+
+
+_quiet_kedro_logging()
 TINY: dict[str, Any] = {
     "runtime": {"device": "cpu", "batch_size": 128, "log_every": 0, "threads": 1},
     "model": {"hidden_sizes": [32, 8]},
@@ -113,7 +125,6 @@ class Project:
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(self.root)
             patch.setenv("MLFLOW_TRACKING_URI", self.uri)
-            patch.setenv("KEDRO_LOGGING_CONFIG", str(QUIET_LOGGING))
             bootstrap_project(self.root)
             with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
                 session.run(pipeline_names=[pipeline], from_nodes=from_nodes)

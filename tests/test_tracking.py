@@ -104,7 +104,7 @@ def test_a_figure_that_does_not_apply_is_neither_written_nor_logged_and_an_older
     path.write_bytes(b"an earlier run's figure")
     dataset = ArtifactDataset({"type": "autoencoder_pipelines.framework.datasets.MatplotlibDataset",
                                "filepath": str(path)}, artifact_path="figures")
-    with mlflow.start_run() as run, caplog.at_level(logging.INFO):
+    with mlflow.start_run() as run, caplog.at_level(logging.INFO, logger="autoencoder_pipelines"):
         dataset.save(placeholder("Generated samples", "this model.kind does not generate"))
         assert not path.exists() and store.list_artifacts(run.info.run_id) == []
         assert "generated samples does not apply: this model.kind does not generate (removed an earlier run's)" \
