@@ -31,9 +31,9 @@ def _config(tiny: dict, batch_size: int, strategy: str) -> dict:
         **tiny,
         "runtime": {**tiny["runtime"], "strategy": strategy},
         "pretrain": {"epochs": 3},
-        "finetune": {"epochs": 10, "patience": None, "learning_rate": 0.01},
-        "denoiser": {"epochs": 15},
-        "reduction": {"epochs": 15, "sweep_code_sizes": []},
+        "finetune": {"epochs": 6, "patience": None, "learning_rate": 0.01},
+        "denoiser": {"epochs": 8},
+        "reduction": {"epochs": 8, "sweep_code_sizes": [], "clustering": {"enabled": False}},
         "anomaly": {"epochs": 3},
     }
     for phase in PHASES:
