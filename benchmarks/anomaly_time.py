@@ -14,7 +14,8 @@ project's conf with that table in data/01_raw and its own SQLite MLflow store. T
 creates the store (MLflow's migrations: a one-off per project), the later ones find it, as a
 user's second run does: both are printed, the median of the later runs is the figure.
 `--repo`/`--kedro` measure another checkout (an earlier commit) the same way. The breakdown
-comes from the run's own metrics (time/startup, time/node.*, time/save.*) in its store.
+comes from the run's own records in its store: its artifact timings.json (node and save seconds)
+and its metric run.startup_seconds.
 """
 
 from __future__ import annotations
@@ -79,7 +80,14 @@ def timed_run(root: Path, kedro: str) -> tuple[float, dict[str, float], dict]:
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("autoencoder_pipelines")
     run = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
-    times = {k.removeprefix("time/"): v for k, v in run.data.metrics.items() if k.startswith("time/")}
+    # the run's own timings: its artifact timings.json (nodes, saves) and run.startup_seconds
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    timings = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/timings.json")
+    times = {"startup": run.data.metrics.get("run.startup_seconds", timings.get("startup_seconds", 0.0)),
+             **{f"node.{name}": v for name, v in timings["nodes"].items()},
+             **{f"save.{name}": v for name, v in timings["saves"].items()}}
     metrics = json.loads((root / "data" / "08_reporting" / "metrics.json").read_text())
     recorded = {"params": len(run.data.params), "metrics": len(run.data.metrics),
                 "artifacts": len(client.list_artifacts(run.info.run_id)),
