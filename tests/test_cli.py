@@ -3,6 +3,8 @@ training keeps the first one's model versions. (Refusals on the command line: te
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project, tmp_path):
     again = trained_project.copy(tmp_path / "again")
@@ -12,3 +14,37 @@ def test_same_seed_same_metrics_and_earlier_model_versions_stay(trained_project,
     assert first == second
     for name in ("classifier", "denoiser", "reduction_autoencoder", "anomaly_model", "scoring_model"):
         assert len(list(again.path(f"data/06_models/{name}.pt").iterdir())) == 2, name
+
+
+class _Exited(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@pytest.mark.parametrize("exit_code, expected", [(None, 0), (0, 0), (1, 1), (3, 3), (130, 130), ("a message", 1)])
+def test_kedro_run_exits_right_after_its_exit_handlers_with_its_own_code(monkeypatch, capsys, exit_code, expected):
+    """QuickExit (a Kedro CLI hook) skips the module teardown (~1 s with torch and MLflow loaded):
+    it runs the exit handlers (atexit's private _run_exitfuncs, pinned here) and exits with the
+    code click decided; other commands are left alone."""
+    import atexit
+    from importlib.metadata import entry_points
+
+    from autoencoder_pipelines.framework import cli
+
+    assert callable(atexit._run_exitfuncs)  # the private function QuickExit relies on
+    assert [e.value for e in entry_points(group="kedro.cli_hooks") if e.name == "autoencoder_pipelines"] == [
+        "autoencoder_pipelines.framework.cli:cli_hooks"]
+    calls = []
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: calls.append("exit handlers"))
+
+    def exit_now(code):
+        calls.append(code)
+        raise _Exited(code)
+
+    monkeypatch.setattr(cli.os, "_exit", exit_now)
+    cli.cli_hooks.after_command_run(None, ["info"], exit_code)  # not a run: nothing
+    assert calls == []
+    with pytest.raises(_Exited):
+        cli.cli_hooks.after_command_run(None, ["run", "--pipelines=score"], exit_code)
+    assert calls == ["exit handlers", expected]
+    assert ("a message" in capsys.readouterr().err) == isinstance(exit_code, str)

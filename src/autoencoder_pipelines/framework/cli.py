@@ -6,21 +6,26 @@
   fix it) and exits non-zero; the full traceback goes to the log files (errors.log, info.log),
   or to the screen as well with `--verbose` (or AEP_VERBOSE=1). Ctrl-C prints one line and
   exits 130.
+
+And one addition: `kedro run` ends as soon as its work is done (QuickExit, a Kedro CLI hook).
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
+from kedro.framework.cli.hooks import cli_hook_impl
 from kedro.framework.cli.project import run as _kedro_run
 from omegaconf import OmegaConf
 
@@ -159,3 +164,32 @@ def cli() -> None:
 
 
 cli.add_command(run, "run")
+
+
+class QuickExit:
+    """Ends `kedro run` as soon as the interpreter's own exit work is done: the threads it waits
+    for, the exit handlers (MLflow's, the logging files' flush, a killed run marked KILLED), the
+    console flushed; then os._exit with the run's exit code. What it skips is tearing down the
+    modules, which with torch, scikit-learn and MLflow loaded takes about 1 s (measured: 5.6 s
+    against 4.2 s for a script that only imports them) on every command, scheduled scoring
+    included. A Kedro CLI hook (entry point `kedro.cli_hooks` in pyproject.toml): Kedro calls it
+    with the exit code click decided, after the command's own output. atexit._run_exitfuncs is
+    private (CPython's, unchanged since 2.x); tests/test_cli.py pins it."""
+
+    @cli_hook_impl(trylast=True)  # after any other plugin's hook
+    def after_command_run(self, project_metadata: Any, command_args: list[str], exit_code: Any) -> None:
+        if not command_args or command_args[0] != "run":
+            return
+        for thread in threading.enumerate():  # as the interpreter would: non-daemon threads first
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+        if exit_code is not None and not isinstance(exit_code, int):  # sys.exit("message"), as Python shows it
+            print(exit_code, file=sys.stderr)
+            exit_code = 1
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(exit_code or 0)
+
+
+cli_hooks = QuickExit()
