@@ -48,3 +48,14 @@ def test_kedro_run_exits_right_after_its_exit_handlers_with_its_own_code(monkeyp
         cli.cli_hooks.after_command_run(None, ["run", "--pipelines=score"], exit_code)
     assert calls == ["exit handlers", expected]
     assert ("a message" in capsys.readouterr().err) == isinstance(exit_code, str)
+
+
+def test_packaged_project_finds_the_projects_run_command():
+    # `python -m autoencoder_pipelines` (a packaged project, docs/scoring.md) runs the command
+    # Kedro's find_run_command takes from <package>.cli: it must be the project's `run` (lists in
+    # --params, one-block errors), not missing (an AttributeError before any node).
+    from kedro.framework.cli.utils import find_run_command
+
+    from autoencoder_pipelines.framework.cli import run
+
+    assert find_run_command("autoencoder_pipelines") is run
