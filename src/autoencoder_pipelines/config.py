@@ -930,8 +930,8 @@ class MonitoringParams(_Strict):
     )
     error_ks: float = Field(
         0.1, gt=0, le=1,
-        description="The reconstruction-error distribution breaches when its KS statistic against the held-out "
-        "rows' errors is at least this (and significant).",
+        description="The reconstruction-error distribution breaches when its one-sided KS statistic against the "
+        "held-out rows' errors (how far the batch's errors sit above them) is at least this (and significant).",
     )
     psi: float = Field(
         0.2, gt=0,

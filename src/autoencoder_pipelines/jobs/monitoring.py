@@ -23,16 +23,18 @@ The statistics (`compare`):
   counts against the held-out rows' (one-sided: more anomalies than expected). A binomial test
   against a fixed rate would treat the expected rate as exact; it is itself measured on a few
   hundred rows, and a large batch would then alarm on that measurement's own error;
-- the reconstruction-error distribution: the two-sample Kolmogorov-Smirnov statistic on the bin
-  grid (the largest gap between the two cumulative distributions at the grid's edges; exact for
-  a feature with fewer distinct values than bins, else within 1/grid of the exact statistic),
-  its p-value (the asymptotic two-sample law with n*m/(n+m) rows), and the ratio of mean errors;
+- the reconstruction-error distribution: the one-sided two-sample Kolmogorov-Smirnov statistic
+  on the bin grid (the largest amount by which the batch's errors sit above the reference's:
+  how far the reference's cumulative distribution is above the batch's at the grid's edges), its
+  p-value (the asymptotic one-sided law with n*m/(n+m) rows), and the ratio of mean errors. One
+  side: errors that grew mean the model does worse on the batch; errors that shrank (rows the
+  model trained on, a smoke test with the training file) are no reason to alert;
 - per feature: the population stability index (PSI) over the PSI bins and the grid KS statistic
   with its p-value.
 
 A breach (`MonitoringParams`): the anomaly rate is significantly above the expected rate (p <
 alpha) and at least `anomaly_rate_ratio` times it; the error distribution moved (p < alpha and
-KS >= error_ks); a feature drifted (its KS p-value < alpha / number of features: Bonferroni, so
+KS >= error_ks, the batch's errors larger); a feature drifted (its KS p-value < alpha / number of features: Bonferroni, so
 the chance that any of the features of an unchanged batch passes is at most alpha, and its
 PSI >= psi, so a batch of millions of rows does not alarm on a shift too small to matter).
 """
@@ -280,6 +282,23 @@ def ks_on_grid(reference: np.ndarray, batch: np.ndarray) -> np.ndarray:
     return np.abs(a - b).max(axis=1)
 
 
+def ks_larger_on_grid(reference: np.ndarray, batch: np.ndarray) -> float:
+    """The one-sided KS statistic of a batch whose values are larger than the reference's: the
+    largest amount by which the reference's cumulative share exceeds the batch's (0 when the
+    batch's values are nowhere larger)."""
+    a = np.cumsum(reference) / max(reference.sum(), 1)
+    b = np.cumsum(batch) / max(batch.sum(), 1)
+    return float(max((a - b).max(), 0.0))
+
+
+def ks_larger_p_value(statistic: float, n: int, m: int) -> float:
+    """Its p-value: the asymptotic one-sided law (Smirnov's) at n*m/(n+m) rows, as ks_p_value."""
+    from scipy.stats import ksone
+
+    effective = max(int(round(n * m / (n + m))), 1) if n and m else 1
+    return float(np.clip(ksone.sf(statistic, effective), 0.0, 1.0))
+
+
 def ks_p_value(statistic: np.ndarray | float, n: int, m: int) -> np.ndarray:
     """Two-sample KS p-value (the asymptotic law scipy's ks_2samp uses for large samples: the
     one-sample distribution at n*m/(n+m) rows)."""
@@ -347,8 +366,8 @@ def compare(tally: Tally, profile: ReferenceProfile, settings: Any, scope: str =
     rate = tally.anomalies / rows if rows else float("nan")
     ratio = rate / expected if expected > 0 else (math.inf if rate > 0 else 1.0)
     p_anomaly = anomaly_p_value(tally.anomalies, rows, profile.anomalies, profile.heldout_rows)
-    error_ks = float(ks_on_grid(profile.error_counts, tally.error_counts)[0])
-    error_p = float(ks_p_value(error_ks, rows, profile.heldout_rows))
+    error_ks = ks_larger_on_grid(profile.error_counts, tally.error_counts)
+    error_p = ks_larger_p_value(error_ks, rows, profile.heldout_rows)
     reference_mean = profile.error_sum / profile.heldout_rows
     mean_ratio = (tally.error_sum / rows) / reference_mean if rows and reference_mean > 0 else float("nan")
     names = profile.features
@@ -360,7 +379,7 @@ def compare(tally: Tally, profile: ReferenceProfile, settings: Any, scope: str =
     if rows and p_anomaly < settings.alpha and ratio >= settings.anomaly_rate_ratio:
         breaches.append(f"anomaly rate {rate:.3g} against {expected:.3g} expected ({ratio:.3g}x, p={p_anomaly:.2g})")
     if rows and error_p < settings.alpha and error_ks >= settings.error_ks:
-        breaches.append(f"reconstruction error shifted (KS {error_ks:.3g}, mean {mean_ratio:.3g}x the reference)")
+        breaches.append(f"reconstruction error grew (KS {error_ks:.3g}, mean {mean_ratio:.3g}x the reference)")
     significant = (feature_p < settings.alpha / max(len(names), 1)) & (feature_psi >= settings.psi)
     drifted = feature_psi[significant].sort_values(ascending=False).index.tolist() if rows else []
     if drifted:
