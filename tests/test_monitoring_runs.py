@@ -65,6 +65,7 @@ def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(trained_projec
     assert "monitor/max_psi" in summary
     assert "Alert: day2.csv (600 rows): " in result.stderr and "Traceback" not in result.stderr
     assert "(the rows are scored and written; exit code 3: docs/monitoring.md)" in result.stderr
+    assert "--from-nodes" not in result.stdout + result.stderr  # no advice to resume: the rows are scored
     assert summary.count("ALERT:") == 1  # one file: its line, not the same figures again for the run
 
     project.run("monitor")

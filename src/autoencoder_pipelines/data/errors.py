@@ -78,11 +78,16 @@ def user_error(error: BaseException | None) -> UserError | None:
 
 class HideRepeatedRefusal(logging.Filter):
     """On the console handlers (set by cli.py for `kedro run`): drops Kedro's "Node ... failed
-    with error" record when the error is a refusal (a UserError), which the run's last lines
-    show anyway. Kedro logs it inside its `except` block, so the error is sys.exc_info()'s.
-    The log files keep the record."""
+    with error" record when the error is a refusal (a UserError: bad data or settings, an
+    alert), which the run's last lines show anyway, and its advice to resume with --from-nodes
+    (or to repeat the command): what fixes a refusal is what its message says. Kedro logs both
+    inside its `except` block, so the error is sys.exc_info()'s. The log files keep them."""
+
+    RESUME_HINTS = ("nodes that have not run", "No nodes ran")  # kedro.runner's _suggest_resume_scenario
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and record.name.startswith("kedro"):
+        if not record.name.startswith("kedro"):
+            return True
+        if record.levelno >= logging.ERROR or any(hint in record.getMessage() for hint in self.RESUME_HINTS):
             return user_error(sys.exc_info()[1]) is None
         return True
