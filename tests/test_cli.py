@@ -59,3 +59,24 @@ def test_packaged_project_finds_the_projects_run_command():
     from autoencoder_pipelines.framework.cli import run
 
     assert find_run_command("autoencoder_pipelines") is run
+
+
+def test_two_runs_started_in_the_same_millisecond_get_distinct_session_ids(monkeypatch, tmp_path):
+    """Kedro saves every versioned output under the session id, its clock to the millisecond;
+    cli.distinct_session_ids makes the next one differ from the last one drawn (a lock file)."""
+    import tempfile
+
+    from kedro.framework.session import session as kedro_session
+
+    from autoencoder_pipelines.framework import cli
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(kedro_session, "generate_timestamp", kedro_session.generate_timestamp)  # restored after
+    frozen = "2026-12-04T22.54.00.356Z"
+    clock = iter([frozen, frozen, frozen, "2026-12-04T22.54.00.357Z"])
+    monkeypatch.setattr("kedro.io.core.generate_timestamp", lambda: next(clock))
+    cli.distinct_session_ids()
+    # Kedro's session takes its id from this module global (the private detail relied on)
+    assert "generate_timestamp()" in __import__("inspect").getsource(kedro_session.KedroSession.create)
+    first, second = kedro_session.generate_timestamp(), kedro_session.generate_timestamp()
+    assert (first, second) == (frozen, "2026-12-04T22.54.00.357Z")

@@ -122,6 +122,7 @@ def _one_block(callback: Any) -> Any:
         for handler in logging.getLogger().handlers:
             if not isinstance(handler, logging.FileHandler):  # the console
                 handler.addFilter(HideRepeatedRefusal())
+        distinct_session_ids()
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             # SIGTERM's default ends the process on the spot; exit as on Ctrl-C instead, so the MLflow
             # run ends KILLED and exit handlers run, whenever it comes
@@ -164,6 +165,35 @@ def cli() -> None:
 
 
 cli.add_command(run, "run")
+
+
+def distinct_session_ids() -> None:
+    """Two `kedro run`s of one machine never get the same session id. Kedro takes the session id
+    from the clock to the millisecond and saves every versioned output under it: two trainings
+    started together (cron, a retry) could draw the same one, and the second one, having waited
+    for the first's training lock, failed on saving a version that exists. Kedro's session module
+    reads `generate_timestamp` from its own globals (tests/test_cli.py pins that); here it draws,
+    under a lock file, a stamp other than the last one drawn."""
+    import tempfile
+    import time
+
+    from filelock import FileLock
+    from kedro.framework.session import session as kedro_session
+    from kedro.io.core import generate_timestamp
+
+    last = Path(tempfile.gettempdir()) / "autoencoder-pipelines-session-id"
+
+    def distinct_timestamp() -> str:
+        with FileLock(f"{last}.lock"):
+            previous = last.read_text() if last.exists() else ""
+            stamp = generate_timestamp()
+            while stamp == previous:  # the last run's millisecond (not <=: a clock set back must not stall)
+                time.sleep(0.001)
+                stamp = generate_timestamp()
+            last.write_text(stamp)
+            return stamp
+
+    kedro_session.generate_timestamp = distinct_timestamp
 
 
 class QuickExit:
