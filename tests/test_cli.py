@@ -80,3 +80,16 @@ def test_two_runs_started_in_the_same_millisecond_get_distinct_session_ids(monke
     assert "generate_timestamp()" in __import__("inspect").getsource(kedro_session.KedroSession.create)
     first, second = kedro_session.generate_timestamp(), kedro_session.generate_timestamp()
     assert (first, second) == (frozen, "2026-12-04T22.54.00.357Z")
+
+
+def test_a_session_id_is_drawn_even_where_the_temporary_folder_is_not_writable(monkeypatch, tmp_path):
+    import tempfile
+
+    from kedro.framework.session import session as kedro_session
+
+    from autoencoder_pipelines.framework import cli
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "missing"))  # nothing can be written there
+    monkeypatch.setattr(kedro_session, "generate_timestamp", kedro_session.generate_timestamp)  # restored after
+    cli.distinct_session_ids()
+    assert len(kedro_session.generate_timestamp()) == len("2026-12-04T22.54.00.356Z")

@@ -181,17 +181,20 @@ def distinct_session_ids() -> None:
     from kedro.framework.session import session as kedro_session
     from kedro.io.core import generate_timestamp
 
-    last = Path(tempfile.gettempdir()) / "autoencoder-pipelines-session-id"
+    last = Path(tempfile.gettempdir()) / f"autoencoder-pipelines-session-id-{os.getuid()}"
 
     def distinct_timestamp() -> str:
-        with FileLock(f"{last}.lock"):
-            previous = last.read_text() if last.exists() else ""
-            stamp = generate_timestamp()
-            while stamp == previous:  # the last run's millisecond (not <=: a clock set back must not stall)
-                time.sleep(0.001)
+        try:
+            with FileLock(f"{last}.lock"):
+                previous = last.read_text() if last.exists() else ""
                 stamp = generate_timestamp()
-            last.write_text(stamp)
-            return stamp
+                while stamp == previous:  # the last run's millisecond (not <=: a clock set back must not stall)
+                    time.sleep(0.001)
+                    stamp = generate_timestamp()
+                last.write_text(stamp)
+                return stamp
+        except OSError:  # a temporary folder it cannot write: Kedro's own stamp, as before
+            return generate_timestamp()
 
     kedro_session.generate_timestamp = distinct_timestamp
 
