@@ -221,7 +221,10 @@ class QuickExit:
             print(exit_code, file=sys.stderr)
             exit_code = 1
         for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe (`kedro run | head`) or stream: nothing to keep
+                pass
         os._exit(exit_code or 0)
 
 
