@@ -274,29 +274,36 @@ def psi(reference: np.ndarray, batch: np.ndarray, groups: np.ndarray | None = No
     return np.where(used, (q - p) * np.log(q / p), 0.0).sum(axis=1)
 
 
-def ks_on_grid(reference: np.ndarray, batch: np.ndarray) -> np.ndarray:
-    """The largest gap between the cumulative shares of two binned samples, per row."""
+def _cumulative_gaps(reference: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """The reference's cumulative shares minus the batch's at each bin edge, per row."""
     reference, batch = np.atleast_2d(reference), np.atleast_2d(batch)
     a = np.cumsum(reference, axis=1) / np.maximum(reference.sum(axis=1, keepdims=True), 1)
     b = np.cumsum(batch, axis=1) / np.maximum(batch.sum(axis=1, keepdims=True), 1)
-    return np.abs(a - b).max(axis=1)
+    return a - b
+
+
+def ks_on_grid(reference: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """The largest gap between the cumulative shares of two binned samples, per row."""
+    return np.abs(_cumulative_gaps(reference, batch)).max(axis=1)
 
 
 def ks_larger_on_grid(reference: np.ndarray, batch: np.ndarray) -> float:
     """The one-sided KS statistic of a batch whose values are larger than the reference's: the
     largest amount by which the reference's cumulative share exceeds the batch's (0 when the
     batch's values are nowhere larger)."""
-    a = np.cumsum(reference) / max(reference.sum(), 1)
-    b = np.cumsum(batch) / max(batch.sum(), 1)
-    return float(max((a - b).max(), 0.0))
+    return float(max(_cumulative_gaps(reference, batch).max(), 0.0))
+
+
+def _effective_rows(n: int, m: int) -> int:
+    """The asymptotic two-sample laws' sample size: the one-sample law at n*m/(n+m) rows."""
+    return max(int(round(n * m / (n + m))), 1) if n and m else 1
 
 
 def ks_larger_p_value(statistic: float, n: int, m: int) -> float:
-    """Its p-value: the asymptotic one-sided law (Smirnov's) at n*m/(n+m) rows, as ks_p_value."""
+    """Its p-value: the asymptotic one-sided law (Smirnov's), as ks_p_value."""
     from scipy.stats import ksone
 
-    effective = max(int(round(n * m / (n + m))), 1) if n and m else 1
-    return float(np.clip(ksone.sf(statistic, effective), 0.0, 1.0))
+    return float(np.clip(ksone.sf(statistic, _effective_rows(n, m)), 0.0, 1.0))
 
 
 def ks_p_value(statistic: np.ndarray | float, n: int, m: int) -> np.ndarray:
@@ -304,8 +311,7 @@ def ks_p_value(statistic: np.ndarray | float, n: int, m: int) -> np.ndarray:
     one-sample distribution at n*m/(n+m) rows)."""
     from scipy.stats import kstwo
 
-    effective = max(int(round(n * m / (n + m))), 1) if n and m else 1
-    return np.clip(kstwo.sf(np.asarray(statistic, dtype="float64"), effective), 0.0, 1.0)
+    return np.clip(kstwo.sf(np.asarray(statistic, dtype="float64"), _effective_rows(n, m)), 0.0, 1.0)
 
 
 def anomaly_p_value(anomalies: int, rows: int, expected_anomalies: int, expected_rows: int) -> float:
@@ -478,6 +484,23 @@ def monitor_tallies(tallies: dict[str, Tally], profile: ReferenceProfile, settin
         if total.rows:
             drifts.append(compare(total, profile, settings, RUN_SCOPE))
     return drifts
+
+
+def watch_scoring(
+    profile: ReferenceProfile | None, settings: Any, tallies: Callable[[], dict[str, Tally]]
+) -> tuple[dict[str, list[dict[str, float]]], pd.DataFrame | Skipped, str]:
+    """A scoring run's monitoring, for `score` and `score_spark` alike: the figures for MLflow,
+    the per-file table and the alert text (empty: no breach), from the `tallies` (counted only
+    when the model carries a profile); nothing monitored for a model trained before profiles."""
+    if profile is None:
+        logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
+                       "a model trained now carries one")
+        return {}, NOTHING_MONITORED, ""
+    drifts = monitor_tallies(tallies(), profile, settings)
+    log_drifts(drifts)
+    if not drifts:
+        return {}, NOTHING_MONITORED, ""
+    return mlflow_metrics(drifts[-1], settings), drift_table(drifts, settings.top_features), alert_text(drifts)
 
 
 # ---- the same counts on Spark -------------------------------------------------------------------

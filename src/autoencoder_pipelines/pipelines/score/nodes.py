@@ -176,26 +176,13 @@ def monitor_scoring(
     (jobs/monitoring.py): the run's figures for MLflow (monitor/..., psi/<feature>,
     ks/<feature>), the per-file table, and the report with the breaches (`alert`), which
     fail_on_bad_partitions turns into the exit code."""
-    from autoencoder_pipelines.jobs.monitoring import (
-        NOTHING_MONITORED,
-        alert_text,
-        drift_table,
-        log_drifts,
-        mlflow_metrics,
-        monitor_tallies,
-    )
+    from autoencoder_pipelines.jobs.monitoring import NOTHING_MONITORED, watch_scoring
 
     tallies = report.get("tallies") or {}
     if not monitoring.enabled or not tallies:
         return {}, NOTHING_MONITORED, {**report, "alert": ""}
-    if scorer.profile is None:
-        logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
-                       "a model trained now carries one")
-        return {}, NOTHING_MONITORED, {**report, "alert": ""}
-    drifts = monitor_tallies(tallies, scorer.profile, monitoring)
-    log_drifts(drifts)
-    return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), \
-        {**report, "alert": alert_text(drifts)}
+    metrics, table, alert = watch_scoring(scorer.profile, monitoring, lambda: tallies)
+    return metrics, table, {**report, "alert": alert}
 
 
 def fail_on_bad_partitions(report: dict[str, Any]) -> None:

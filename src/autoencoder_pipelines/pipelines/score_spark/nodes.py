@@ -91,32 +91,17 @@ def monitor_spark_scoring(
     MLflow, the per-file table, and the breaches (empty: none)."""
     from pyspark.sql import functions as F
 
-    from autoencoder_pipelines.jobs.monitoring import (
-        NOTHING_MONITORED,
-        alert_text,
-        drift_table,
-        log_drifts,
-        mlflow_metrics,
-        monitor_tallies,
-        spark_tallies,
-    )
+    from autoencoder_pipelines.jobs.monitoring import NOTHING_MONITORED, spark_tallies, watch_scoring
     from autoencoder_pipelines.tracking.models import load_scorer
 
     if not monitoring.enabled:
         return {}, NOTHING_MONITORED, ""
     scorer = load_scorer(model)
-    if scorer.profile is None:
-        logger.warning("not monitored: the model has no reference profile (trained before monitoring existed); "
-                       "a model trained now carries one")
-        return {}, NOTHING_MONITORED, ""
     version = model.columns()["model_version"]
     mine = scored.where(F.col("model_version").isNull() if version is None else F.col("model_version") == version)
     by_file = not scorer.schema.id_column
-    drifts = monitor_tallies(spark_tallies(rows, mine, scorer.profile, SOURCE_COLUMN, by_file), scorer.profile, monitoring)
-    log_drifts(drifts)
-    if not drifts:
-        return {}, NOTHING_MONITORED, ""
-    return mlflow_metrics(drifts[-1], monitoring), drift_table(drifts, monitoring.top_features), alert_text(drifts)
+    return watch_scoring(scorer.profile, monitoring,
+                         lambda: spark_tallies(rows, mine, scorer.profile, SOURCE_COLUMN, by_file))
 
 
 def alert_on_drift(alert: str) -> None:
