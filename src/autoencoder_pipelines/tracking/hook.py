@@ -59,14 +59,14 @@ UNTRACKED = {f"runtime.{key}" for key in ("checkpoint_dir", "checkpoint_every", 
                                           "cuda_graphs")} | {
     "report.grid_samples", "report.max_points_2d", "data.min_rows", "anomaly.top_features",
     "reduction.classifier_rows", "reduction.clustering.n_init", "reduction.clustering.silhouette_rows"}
-PHASES = ("pretrain", "finetune", "denoiser", "reduction", "anomaly")  # the training phases' sections
 # Options that apply under one choice only (besides a kind's, model.<kind>.*): (option prefix, choice, values).
 CHOSEN = [("data.window_", "data.source", {"windows"}),
           ("anomaly.contamination", "anomaly.threshold_rule", {"contamination"}),
           ("anomaly.false_alarm_rate", "anomaly.threshold_rule", {"false_alarm_rate"}),
           ("report.contraction_rows", "model.kind", {"contractive"}),
-          ("report.generation_rows", "model.kind", {"vae", "adversarial", "conv1d_vae"}),  # the kinds with sample()
-          *[(f"{phase}.anneal_epochs", f"{phase}.lr_schedule", {"anneal_on_plateau"}) for phase in PHASES]]
+          ("report.generation_rows", "model.kind", {"vae", "adversarial", "conv1d_vae"})]  # the kinds with sample()
+# The same within any section (a training phase's): (option, its section's choice, values).
+CHOSEN_IN_SECTION = [("anneal_epochs", "lr_schedule", {"anneal_on_plateau"})]
 PARAM_VALUE_LIMIT = 6000  # MLflow's characters per parameter value (mlflow.utils.validation)
 
 
@@ -438,7 +438,9 @@ def tracked_parameters(parameters: dict[str, Any], sections: set[str]) -> dict[s
     return {key: value for key, value in flat.items()
             if value not in (None, [], {}) and key not in UNTRACKED
             and not (key.startswith("model.") and key.count(".") > 1 and key.split(".")[1] != kind)
-            and not any(key.startswith(option) and every.get(choice) not in wanted for option, choice, wanted in CHOSEN)}
+            and not any(key.startswith(option) and every.get(choice) not in wanted for option, choice, wanted in CHOSEN)
+            and not any(key.endswith(f".{option}") and every.get(f"{key.rsplit('.', 1)[0]}.{choice}") not in wanted
+                        for option, choice, wanted in CHOSEN_IN_SECTION)}
 
 
 def log_parameters(parameters: dict[str, Any]) -> None:
