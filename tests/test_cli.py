@@ -64,6 +64,7 @@ def test_packaged_project_finds_the_projects_run_command():
 def test_two_runs_started_in_the_same_millisecond_get_distinct_session_ids(monkeypatch, tmp_path):
     """Kedro saves every versioned output under the session id, its clock to the millisecond;
     cli.distinct_session_ids makes the next one differ from the last one drawn (a lock file)."""
+    import inspect
     import tempfile
 
     from kedro.framework.session import session as kedro_session
@@ -77,7 +78,7 @@ def test_two_runs_started_in_the_same_millisecond_get_distinct_session_ids(monke
     monkeypatch.setattr("kedro.io.core.generate_timestamp", lambda: next(clock))
     cli.distinct_session_ids()
     # Kedro's session takes its id from this module global (the private detail relied on)
-    assert "generate_timestamp()" in __import__("inspect").getsource(kedro_session.KedroSession.create)
+    assert "generate_timestamp()" in inspect.getsource(kedro_session.KedroSession.create)
     first, second = kedro_session.generate_timestamp(), kedro_session.generate_timestamp()
     assert (first, second) == (frozen, "2026-12-04T22.54.00.357Z")
 
