@@ -199,9 +199,22 @@ def _seed():
     torch.manual_seed(0)
 
 
+# Seconds a module's tests took on 2 cores (pytest --junitxml, 2026-12-04): the two workers take
+# modules longest first (--no-loadscope-reorder keeps this order), so that neither is left with
+# a 27 s module at the end while the other idles. xdist's own order (most tests first) put the
+# one-test Spark module last. A module not listed takes a second or two and comes after these.
+MODULE_SECONDS = {"test_score.py": 63, "test_bad_inputs.py": 35, "test_score_spark.py": 27, "test_resume.py": 25,
+                  "test_tracking.py": 24, "test_ddp.py": 23, "test_tools.py": 22, "test_registry.py": 16,
+                  "test_images.py": 16, "test_concurrency.py": 13, "test_own_data.py": 11,
+                  "test_pipeline_integration.py": 10, "test_monitoring_runs.py": 7, "test_detector.py": 7,
+                  "test_cli.py": 5}
+
+
 def pytest_collection_modifyitems(config, items):
-    """`cuda` tests need a CUDA GPU: skipped without one, or failed when AEP_REQUIRE_CUDA=1
-    (scripts/gpu_check.sh, where a skip would hide that the GPU path did not run)."""
+    """Modules longest first (MODULE_SECONDS). `cuda` tests need a CUDA GPU: skipped without
+    one, or failed when AEP_REQUIRE_CUDA=1 (scripts/gpu_check.sh, where a skip would hide that the
+    GPU path did not run)."""
+    items.sort(key=lambda item: -MODULE_SECONDS.get(item.path.name, 0))  # stable: a module's own order is kept
     if torch.cuda.is_available():
         return
     if os.environ.get("AEP_REQUIRE_CUDA") == "1" and any("cuda" in item.keywords for item in items):
