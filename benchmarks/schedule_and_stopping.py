@@ -5,6 +5,7 @@ the bundled 8x8 digits and on a 10,000-row 784-pixel digit table, over seeds.
 
     .venv/bin/python benchmarks/schedule_and_stopping.py [--tables digits images] [--seeds 42 0 1]
         [--phase finetune|denoiser|reduction] [--variants default today anneal ...] [--random-init default today]
+        [--try 'NAME:KEY=VALUE;KEY=VALUE' ...] [--bare-epochs 40]
 
 Each seed splits the data (the pipeline's split_and_scale), pretrains the stack once (the
 pipeline's pretrain_stack, default settings) and trains the phase under every variant; the same
@@ -26,6 +27,10 @@ named, its learning rate); the phase's other settings are its defaults:
   cosine30       cosine over 30 epochs, no early stopping (a fixed budget that ends annealed)
   fixed100       cosine over 100 epochs, no early stopping (the classifier's budget before early stopping)
 
+`--try` adds a variant of your own: the phase's settings changed (`drop:dropout=0.3`). The
+baseline, measured in the same run on the same split (fine-tuning only): a bare PyTorch MLP of
+the model's widths from random init, AdamW under a one-cycle rate for `--bare-epochs` epochs.
+
 The 784-pixel table is benchmarks/time_to_answer.py's: `--image-table upsampled` (c's table:
 the digits bilinearly upsampled, Gaussian noise; test rows are noisy copies of training images)
 or `jittered` (the default: each row its own affine and elastic distortion, MNIST-like).
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import yaml
 
 from autoencoder_pipelines.config import (
     CorruptionParams,
@@ -57,14 +63,14 @@ from autoencoder_pipelines.config import (
     SplitParams,
 )
 from autoencoder_pipelines.data.frames import features_tensor, labelled_part, labels_tensor
-from autoencoder_pipelines.jobs.classification import fit_classifier, train_random_init_classifier
+from autoencoder_pipelines.jobs.classification import finetune_classifier, train_random_init_classifier
 from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 from autoencoder_pipelines.jobs.reduction import finetune_reduction_autoencoder, reconstruction_mse
 from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.nn.inference import predict_classes
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, LRSchedule
-from autoencoder_pipelines.pipelines.data_processing.nodes import ingest, split_and_scale
-from autoencoder_pipelines.pipelines.finetuning.nodes import corrupt_eval_sets, evaluate_denoiser, finetune_denoiser
+from autoencoder_pipelines.pipelines.data_processing.nodes import corrupt_eval_sets, ingest, split_and_scale
+from autoencoder_pipelines.pipelines.finetuning.nodes import evaluate_denoiser, finetune_denoiser
 
 FIGURE = {"finetune": "accuracy", "denoiser": "test MSE", "reduction": "test MSE"}
 
@@ -108,6 +114,13 @@ VARIANTS: dict[str, Variant | None] = {
     "fixed100": lambda p: ({"lr_schedule": "constant", "patience": None, "epochs": 100}, [LRSchedule(100)]),
 }
 PHASES = {"finetune": FinetuneParams, "denoiser": DenoiserParams, "reduction": ReductionParams}
+TRIES: dict[str, dict[str, Any]] = {}  # --try: the phase's own settings changed (dropout, input_corruption too)
+
+
+def phase_params(phase: str, variant: str) -> PhaseParams:
+    """The phase's defaults, with a --try variant's changes."""
+    kind = PHASES[phase]
+    return kind.model_validate({**kind().model_dump(), **TRIES.get(variant, {})})
 
 
 class VariantRuntime(Runtime):
@@ -133,6 +146,39 @@ def accuracy(classifier, test, schema) -> float:
     return float((predicted == labels_tensor(labelled, schema)).float().mean())
 
 
+def bare_classifier(data, epochs: int, seed: int) -> float:
+    """A plain PyTorch loop, none of the project's: an MLP of the default model's widths (ReLU),
+    AdamW at the fine-tuning's rate under a one-cycle schedule for a fixed number of epochs,
+    the fine-tuning's Gaussian input noise, the same split; test accuracy."""
+    torch.manual_seed(seed)
+    schema, finetune = data.schema, FinetuneParams()
+    train, test = labelled_part(data.train), labelled_part(data.test)
+    x, y = features_tensor(train, schema), labels_tensor(train, schema)
+    layers, width = [], x.shape[1]
+    for size in ModelParams().hidden_sizes_for(width):
+        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
+        width = size
+    network = torch.nn.Sequential(*layers, torch.nn.Linear(width, schema.n_classes))
+    batch = max(32, min(256, len(x) // 40))  # the project's CPU rule
+    optimizer = torch.optim.AdamW(network.parameters(), lr=finetune.learning_rate)
+    steps = epochs * -(-len(x) // batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=finetune.learning_rate, total_steps=steps)
+    for _ in range(epochs):
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), batch):
+            rows = order[start:start + batch]
+            noisy = x[rows] + finetune.input_corruption.level * torch.randn_like(x[rows])
+            loss = torch.nn.functional.cross_entropy(network(noisy), y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    network.eval()
+    with torch.no_grad():
+        predicted = network(features_tensor(test, schema)).argmax(1)
+    return float((predicted == labels_tensor(test, schema)).float().mean())
+
+
 def epochs_of(history: dict[str, list[float]]) -> int:
     return max((len(v) for k, v in history.items() if k.endswith(".train_loss")), default=0)
 
@@ -145,9 +191,21 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["default", "today"], choices=list(VARIANTS))
     parser.add_argument("--random-init", nargs="*", default=["default", "today"], choices=list(VARIANTS),
                         help="variants whose random-init twin is trained too (pretraining must stay ahead)")
+    parser.add_argument("--try", dest="tries", nargs="+", default=[], metavar="NAME:KEY=VALUE[;KEY=VALUE]",
+                        help="a variant of your own: the phase's settings changed (YAML values), e.g. "
+                             "drop:dropout=0.2 'wd:weight_decay=0.0001;patience=10' (its random-init twin too)")
+    parser.add_argument("--bare-epochs", type=int, default=40,
+                        help="the baseline: a bare torch MLP of the model's widths trained from random init for this "
+                             "many epochs, one-cycle rate, the fine-tuning's input noise (0: none)")
     parser.add_argument("--image-table", default="jittered", choices=["jittered", "upsampled"])
     parser.add_argument("--rows", type=int, default=10_000, help="rows of the 784-pixel table")
     args = parser.parse_args()
+    for text in args.tries:
+        name, _, changes = text.partition(":")
+        settings = {key: yaml.safe_load(value) for key, value in (pair.split("=", 1) for pair in changes.split(";"))}
+        VARIANTS[name], TRIES[name] = None, settings
+        args.variants.append(name)
+        args.random_init.append(name)
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -159,21 +217,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for table in args.tables:
             if table == "digits":
-                data = DataParams()
+                source = DataParams()
             else:
                 build = jittered_image_table if args.image_table == "jittered" else image_table
                 path = build(Path(folder) / "images.csv", rows=args.rows)
-                data = DataParams(source="csv", path=str(path), label_column="digit", image_shape=[28, 28])
-            frame, schema = ingest(data)
+                source = DataParams(source="csv", path=str(path), label_column="digit", image_shape=[28, 28])
+            frame, schema = ingest(source)
             for seed in args.seeds:
                 params = RuntimeParams(device="cpu", seed=seed, checkpoint_every=0, log_every=0)
-                train, val, test, _ = split_and_scale(frame, schema, SplitParams(), params)
+                runtime = Runtime(params)
+                data, _ = split_and_scale(frame, schema, SplitParams(), runtime)
                 started = time.perf_counter()
-                stack, _ = pretrain_stack(train, val, schema, ModelParams(), PretrainParams(), CorruptionParams(),
+                stack, _ = pretrain_stack(data, ModelParams(), PretrainParams(), CorruptionParams(),
                                           VariantRuntime(params, None))
                 print(f"{table} seed {seed}: pretrained in {time.perf_counter() - started:.1f} s", flush=True)
                 if args.phase != "finetune":
-                    noisy_val, noisy_test = corrupt_eval_sets(val, test, schema, CorruptionParams(), params)
+                    _, noisy_test = corrupt_eval_sets(data, CorruptionParams(), runtime)
+                elif args.bare_epochs:
+                    started = time.perf_counter()
+                    figure = bare_classifier(data, args.bare_epochs, seed)
+                    results.setdefault((table, "bare_torch", f"{args.bare_epochs}_epochs"), []).append(
+                        (figure, time.perf_counter() - started, args.bare_epochs))
+                    print(f"  {table} seed {seed} bare torch  {args.bare_epochs} epochs: accuracy {figure:.5f}, "
+                          f"{time.perf_counter() - started:6.1f} s", flush=True)
                 for name in args.variants:
                     runtime = VariantRuntime(params, VARIANTS[name], PHASES[args.phase])
                     for twin in (False, True):
@@ -181,20 +247,20 @@ def main() -> None:
                             continue
                         started = time.perf_counter()
                         if args.phase == "denoiser":
-                            network, history = finetune_denoiser(stack, train, val, noisy_val, schema, ModelParams(),
-                                                                 CorruptionParams(), DenoiserParams(), runtime)
-                            figure = evaluate_denoiser(network, test, noisy_test, schema)[0]["denoise.test_mse_denoised"]
+                            network, history = finetune_denoiser(stack, data, ModelParams(), CorruptionParams(),
+                                                                 phase_params("denoiser", name), runtime)
+                            figure = evaluate_denoiser(network, data, noisy_test)[0]["denoise.test_mse_denoised"]
                         elif args.phase == "reduction":
-                            network, history = finetune_reduction_autoencoder(stack, train, val, schema, ModelParams(),
-                                                                              ReductionParams(), runtime)
-                            figure = reconstruction_mse(network, test[schema["features"]].to_numpy(dtype="float32"))
+                            network, history = finetune_reduction_autoencoder(
+                                stack, data, ModelParams(), phase_params("reduction", name), runtime)
+                            figure = reconstruction_mse(network, data.test[schema.features].to_numpy(dtype="float32"))
                         elif twin:
                             network, history = train_random_init_classifier(
-                                train, val, schema, ModelParams(), FinetuneParams(), runtime)
-                            figure = accuracy(network, test, schema)
+                                data, ModelParams(), phase_params("finetune", name), runtime)
+                            figure = accuracy(network, data.test, schema)
                         else:
-                            network, history = fit_classifier(stack, train, val, schema, FinetuneParams(), runtime, "finetune")
-                            figure = accuracy(network, test, schema)
+                            network, history = finetune_classifier(stack, data, phase_params("finetune", name), runtime)
+                            figure = accuracy(network, data.test, schema)
                         seconds = time.perf_counter() - started
                         result = (figure, seconds, epochs_of(history))
                         label = "random_init" if twin else ("pretrained" if args.phase == "finetune" else args.phase)
