@@ -46,8 +46,10 @@ from sklearn.covariance import LedoitWolf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from autoencoder_pipelines.config import AnomalyParams, RuntimeParams
+from autoencoder_pipelines.data.frames import ModelInput
+from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.jobs.anomaly import train_detector
-from autoencoder_pipelines.jobs.runtime import resolve_runtime
+from autoencoder_pipelines.jobs.runtime import Runtime, resolve_runtime
 from autoencoder_pipelines.nn.detector import principal_variances
 from autoencoder_pipelines.nn.sizes import default_hidden_sizes, detector_code_size
 from autoencoder_pipelines.pipelines.anomaly.nodes import score_baselines
@@ -68,9 +70,9 @@ def standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (values - reference.mean()) / max(reference.std(), 1e-12)
 
 
-def fit_network(spec: dict, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: dict, seed: int):
+def fit_network(spec: dict, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, schema: DataSchema, seed: int):
     """The network, and the standardised normal training, normal validation and test rows."""
-    features = schema["features"]
+    features = schema.features
     raw = {"train": train.loc[train["label"] == 0, features].to_numpy("float64"),
            "val": val.loc[val["label"] == 0, features].to_numpy("float64"), "test": test[features].to_numpy("float64")}
     mean, sd = raw["train"].mean(axis=0), raw["train"].std(axis=0, ddof=1)
@@ -91,7 +93,7 @@ def fit_network(spec: dict, train: pd.DataFrame, val: pd.DataFrame, test: pd.Dat
     params = AnomalyParams(normal_classes=[0], standardize=False, score_rule="reconstruction", hidden_sizes=sizes,
                            activation=spec["activation"])
     runtime = resolve_runtime(RuntimeParams(device="cpu", seed=seed, log_every=0, checkpoint_every=0, threads=1))
-    detector, _ = train_detector(frame(z["train"]), frame(z["val"]), schema, params, runtime)
+    detector, _ = train_detector(ModelInput(frame(z["train"]), frame(z["val"]), frame(z["test"]), schema), params, runtime)
     return detector.network_.eval(), z
 
 
@@ -163,10 +165,10 @@ def main() -> None:
             x, y = TABLES[name](seed)
             train, val, test = frames(x, y, seed)
             features = [c for c in train.columns if c.startswith("x")]
-            schema = {"source": name, "features": features, "classes": [0, 1], "label_column": "label",
-                      "id_column": None, "image_shape": None, "n_rows": len(x)}
+            schema = DataSchema(source=name, features=features, classes=[0, 1], label_column="label", n_rows=len(x))
             truth = test["label"].to_numpy().astype(bool)
-            _, baselines = score_baselines(train, test, schema, AnomalyParams(normal_classes=[0]), RuntimeParams(seed=seed))
+            _, baselines = score_baselines(ModelInput(train, val, test, schema), AnomalyParams(normal_classes=[0]),
+                                           Runtime(RuntimeParams(seed=seed)))
             for method, key in (("IsolationForest", "isolation_forest"), ("PCA", "pca")):
                 rows.append({"table": name, "seed": seed, "candidate": method, "roc": baselines[f"anomaly.{key}.roc_auc"],
                              "ap": baselines[f"anomaly.{key}.average_precision"]})

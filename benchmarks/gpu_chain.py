@@ -156,6 +156,18 @@ def report(figures: dict) -> None:
     print("    " + ", ".join(f"{k} {m[k]:.4f}" for k in HEADLINE if k in m), flush=True)
 
 
+def refuse_without_a_gpu() -> None:
+    """Stop with one line, before any run, where there is no CUDA device or no nvidia-smi to sample it."""
+    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
+
+    try:
+        resolve_device("cuda")
+    except DeviceUnavailableError as error:
+        sys.exit(f"gpu_chain.py measures a CUDA GPU and finds none: {error}")
+    if shutil.which("nvidia-smi") is None:
+        sys.exit("gpu_chain.py samples the GPU's utilisation with nvidia-smi, which is not on PATH here")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", type=int, default=[10_000, 60_000])
@@ -163,6 +175,7 @@ def main() -> None:
     parser.add_argument("--no-cpu-reference", action="store_true", help="skip the CPU runs (digits and the first table)")
     parser.add_argument("--interval-ms", type=int, default=200)
     args = parser.parse_args()
+    refuse_without_a_gpu()
     sys.path.insert(0, str(Path(__file__).parent))
     from time_to_answer import image_table, jittered_image_table
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams
+from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
@@ -79,7 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         runtime = Runtime(RuntimeParams(device=args.device, threads=args.threads, log_every=10), checkpoints=Path(folder))
-        device = runtime.device  # sets the threads
+        try:
+            device = runtime.device  # sets the threads
+        except ConfigError as error:  # no such device here
+            sys.exit(f"step_overhead.py: {error}")
         generator = torch.Generator().manual_seed(0)
         x = torch.rand(args.rows, args.features, generator=generator).to(device)
         x_val = torch.rand(args.rows // 10, args.features, generator=generator).to(device)
