@@ -183,17 +183,25 @@ def test_a_tracking_server_that_does_not_answer_is_named_at_once(tmp_path):
 
 def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path):
     """Also where no .telemetry file says so: the packaged project on a scoring machine (there,
-    kedro-telemetry's catalog hook also imported every dataset class, Spark's included).
-    kedro_telemetry.plugin._check_for_telemetry_consent is private: pinned here."""
+    kedro-telemetry's catalog hook also imported every dataset class, Spark's included). Nor
+    does a run pay for what it does not use: MLflow's Databricks serverless-GPU probe (it
+    imported IPython, 0.3 s) is off, and the figures' dataset imports matplotlib only when the
+    catalog asks for it. kedro_telemetry.plugin._check_for_telemetry_consent and
+    mlflow.tracking.fluent._get_sgc_job_run_id_tag_key are private: pinned here."""
     code = ("import autoencoder_pipelines.settings, pathlib, sys; "
+            "import autoencoder_pipelines.framework.datasets as datasets; "
             "from mlflow.telemetry import get_telemetry_client; "
             "from kedro_telemetry.plugin import _check_for_telemetry_consent; "
-            "print(get_telemetry_client(), _check_for_telemetry_consent(pathlib.Path(sys.argv[1])))")
+            "from mlflow.tracking.fluent import _get_sgc_job_run_id_tag_key; "
+            "print(get_telemetry_client(), _check_for_telemetry_consent(pathlib.Path(sys.argv[1])), "
+            "_get_sgc_job_run_id_tag_key(), 'IPython' in sys.modules, 'matplotlib' in sys.modules, "
+            "datasets.MatplotlibDataset.__module__)")
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_DISABLE_TELEMETRY", "KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK", "PYTEST_CURRENT_TEST", "CI")}
+           if k not in ("MLFLOW_DISABLE_TELEMETRY", "KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK", "PYTEST_CURRENT_TEST", "CI",
+                        "MLFLOW_ENABLE_SGC_RUN_RESUMPTION_FOR_DATABRICKS_JOBS")}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip().splitlines()[-1] == "None False"
+    assert out.strip().splitlines()[-1] == "None False None False False autoencoder_pipelines.framework.datasets"
 
 
 def _interruptible_kedro(project) -> subprocess.Popen:

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets.json import JSONDataset as _JSONDataset
-from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.partitions import PartitionedDataset
@@ -86,8 +85,20 @@ class JSONDataset(AtomicWrites, _JSONDataset):
     """json.JSONDataset, written to a temporary file and renamed into place."""
 
 
-class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
-    """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
+def __getattr__(name: str) -> Any:
+    """MatplotlibDataset is made when the catalog first asks for it: kedro-datasets' module
+    imports matplotlib (0.26 s), which a run that draws no figure (scoring) does not need."""
+    if name != "MatplotlibDataset":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
+
+    class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
+        """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
+
+    MatplotlibDataset.__module__ = __name__
+    MatplotlibDataset.__qualname__ = "MatplotlibDataset"
+    globals()["MatplotlibDataset"] = MatplotlibDataset
+    return MatplotlibDataset
 
 
 class YAMLDataset(AtomicWrites, _YAMLDataset):
