@@ -29,7 +29,7 @@ named, its learning rate); the phase's other settings are its defaults:
 
 `--try` adds a variant of your own: the phase's settings changed (`drop:dropout=0.3`). The
 baseline, measured in the same run on the same split (fine-tuning only): a bare PyTorch MLP of
-the model's widths from random init, AdamW under a one-cycle rate for `--bare-epochs` epochs.
+the model's widths from random init, Adam under a one-cycle rate for `--bare-epochs` epochs.
 
 The 784-pixel table is benchmarks/time_to_answer.py's: `--image-table upsampled` (c's table:
 the digits bilinearly upsampled, Gaussian noise; test rows are noisy copies of training images)
@@ -68,6 +68,7 @@ from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 from autoencoder_pipelines.jobs.reduction import finetune_reduction_autoencoder, reconstruction_mse
 from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.nn.inference import predict_classes
+from autoencoder_pipelines.nn.sizes import default_batch_size
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, LRSchedule
 from autoencoder_pipelines.pipelines.data_processing.nodes import corrupt_eval_sets, ingest, split_and_scale
 from autoencoder_pipelines.pipelines.finetuning.nodes import evaluate_denoiser, finetune_denoiser
@@ -147,20 +148,23 @@ def accuracy(classifier, test, schema) -> float:
 
 
 def bare_classifier(data, epochs: int, seed: int) -> float:
-    """A plain PyTorch loop, none of the project's: an MLP of the default model's widths (ReLU),
-    AdamW at the fine-tuning's rate under a one-cycle schedule for a fixed number of epochs,
-    the fine-tuning's Gaussian input noise, the same split; test accuracy."""
+    """A plain PyTorch loop, none of the project's training code: an MLP of the default model's
+    widths (ReLU, the code layer linear as the model's), Adam at the fine-tuning's rate and
+    weight decay under a one-cycle schedule for a fixed number of epochs, the fine-tuning's
+    Gaussian input noise and batch size, the same split's labelled rows; test accuracy."""
     torch.manual_seed(seed)
-    schema, finetune = data.schema, FinetuneParams()
+    schema, finetune, model = data.schema, FinetuneParams(), ModelParams()
     train, test = labelled_part(data.train), labelled_part(data.test)
     x, y = features_tensor(train, schema), labels_tensor(train, schema)
-    layers, width = [], x.shape[1]
-    for size in ModelParams().hidden_sizes_for(width):
-        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
+    sizes, layers, width = model.hidden_sizes_for(x.shape[1]), [], x.shape[1]
+    for depth, size in enumerate(sizes):
+        layers.append(torch.nn.Linear(width, size))
+        if depth < len(sizes) - 1 or model.code_activation != "linear":
+            layers.append(torch.nn.ReLU())
         width = size
     network = torch.nn.Sequential(*layers, torch.nn.Linear(width, schema.n_classes))
-    batch = max(32, min(256, len(x) // 40))  # the project's CPU rule
-    optimizer = torch.optim.AdamW(network.parameters(), lr=finetune.learning_rate)
+    batch = default_batch_size(len(x))
+    optimizer = torch.optim.Adam(network.parameters(), lr=finetune.learning_rate, weight_decay=finetune.weight_decay)
     steps = epochs * -(-len(x) // batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=finetune.learning_rate, total_steps=steps)
     for _ in range(epochs):
@@ -196,12 +200,16 @@ def main() -> None:
                              "drop:dropout=0.2 'wd:weight_decay=0.0001;patience=10' (its random-init twin too)")
     parser.add_argument("--bare-epochs", type=int, default=40,
                         help="the baseline: a bare torch MLP of the model's widths trained from random init for this "
-                             "many epochs, one-cycle rate, the fine-tuning's input noise (0: none)")
+                             "many epochs, one-cycle rate, the fine-tuning's input noise (0: no baseline)")
     parser.add_argument("--image-table", default="jittered", choices=["jittered", "upsampled"])
     parser.add_argument("--rows", type=int, default=10_000, help="rows of the 784-pixel table")
     args = parser.parse_args()
     for text in args.tries:
         name, _, changes = text.partition(":")
+        if name in VARIANTS or name == "bare_torch" or not name:
+            parser.error(f"--try {text!r}: name it other than {', '.join([*VARIANTS, 'bare_torch'])}")
+        if not changes or any("=" not in pair for pair in changes.split(";")):
+            parser.error(f"--try {text!r}: expected NAME:KEY=VALUE[;KEY=VALUE]")
         settings = {key: yaml.safe_load(value) for key, value in (pair.split("=", 1) for pair in changes.split(";"))}
         VARIANTS[name], TRIES[name] = None, settings
         args.variants.append(name)

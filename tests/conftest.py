@@ -207,7 +207,7 @@ MODULE_SECONDS = {"test_score.py": 63, "test_bad_inputs.py": 35, "test_score_spa
                   "test_tracking.py": 24, "test_ddp.py": 23, "test_tools.py": 22, "test_registry.py": 16,
                   "test_images.py": 16, "test_concurrency.py": 13, "test_own_data.py": 11,
                   "test_pipeline_integration.py": 10, "test_monitoring_runs.py": 7, "test_detector.py": 7,
-                  "test_cli.py": 5}
+                  "test_cli.py": 5, "test_benchmarks.py": 4}
 
 
 def pytest_collection_modifyitems(config, items):

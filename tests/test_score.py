@@ -487,8 +487,6 @@ def test_registered_versions_keep_loading_after_the_project_folder_moves(trained
 
 
 def test_a_training_in_a_moved_project_says_where_its_artifacts_would_go(trained_project, tmp_path):
-    import logging
-
     from tests.conftest import Project
 
     copy = trained_project.copy(tmp_path / "project")

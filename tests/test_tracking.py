@@ -187,13 +187,15 @@ def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path)
     does a run pay for what it does not use: MLflow's Databricks serverless-GPU probe (it
     imported IPython, 0.3 s) is off, and the figures' dataset imports matplotlib only when the
     catalog asks for it. kedro_telemetry.plugin._check_for_telemetry_consent and
-    mlflow.tracking.fluent._get_sgc_job_run_id_tag_key are private: pinned here."""
+    mlflow.tracking.fluent._get_sgc_job_run_id_tag_key and the variable behind it are private:
+    pinned here."""
     code = ("import autoencoder_pipelines.settings, pathlib, sys; "
             "import autoencoder_pipelines.framework.datasets as datasets; "
             "from mlflow.telemetry import get_telemetry_client; "
             "from kedro_telemetry.plugin import _check_for_telemetry_consent; "
             "from mlflow.tracking.fluent import _get_sgc_job_run_id_tag_key; "
-            "print(get_telemetry_client(), _check_for_telemetry_consent(pathlib.Path(sys.argv[1])), "
+            "from mlflow.environment_variables import _MLFLOW_ENABLE_SGC_RUN_RESUMPTION_FOR_DATABRICKS_JOBS as sgc; "
+            "print(get_telemetry_client(), _check_for_telemetry_consent(pathlib.Path(sys.argv[1])), sgc.get(), "
             "_get_sgc_job_run_id_tag_key(), 'IPython' in sys.modules, 'matplotlib' in sys.modules, "
             "datasets.MatplotlibDataset.__module__)")
     env = {k: v for k, v in os.environ.items()
@@ -201,7 +203,8 @@ def test_mlflow_and_kedro_telemetry_are_off_when_the_project_is_loaded(tmp_path)
                         "MLFLOW_ENABLE_SGC_RUN_RESUMPTION_FOR_DATABRICKS_JOBS")}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip().splitlines()[-1] == "None False None False False autoencoder_pipelines.framework.datasets"
+    # sgc.get() False: the probe is off whether or not IPython is installed (kedro-viz brings it)
+    assert out.strip().splitlines()[-1] == "None False False None False False autoencoder_pipelines.framework.datasets"
 
 
 def _interruptible_kedro(project) -> subprocess.Popen:

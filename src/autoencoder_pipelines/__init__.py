@@ -11,8 +11,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # every dataset class there, Spark's without pyspark included).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 # MLflow 3's start_run looks for a Databricks serverless-GPU job to resume its run, importing
-# IPython to ask a notebook's dbutils (0.3 s of every tracked run, scheduled scoring included).
-# On Databricks serverless GPU, set it to true to keep that resumption.
+# IPython (where installed) to ask a notebook's dbutils: time at every tracked run's start,
+# scheduled scoring included. On Databricks serverless GPU, set it to true to keep that resumption.
 os.environ.setdefault("MLFLOW_ENABLE_SGC_RUN_RESUMPTION_FOR_DATABRICKS_JOBS", "false")
 
 __version__ = "0.1.0"

@@ -66,7 +66,7 @@ def test_rows_far_out_along_the_structure_rank_high_under_the_combined_score_onl
     auc = {rule: roc_auc_score(LABELS,
                                AutoencoderDetector(score_rule=rule).fit(data["train"], X_val=data["val"]).decision_function(test))
            for rule in ("combined", "reconstruction")}
-    assert auc["combined"] > 0.95 and auc["reconstruction"] < auc["combined"] - 0.05, auc
+    assert auc["combined"] > 0.95 and auc["reconstruction"] < min(auc["combined"] - 0.05, 0.9), auc
 
 
 def test_the_combined_score_is_the_larger_standardised_part(data):

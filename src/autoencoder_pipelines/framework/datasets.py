@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -85,20 +86,30 @@ class JSONDataset(AtomicWrites, _JSONDataset):
     """json.JSONDataset, written to a temporary file and renamed into place."""
 
 
+_LAZY_CLASS_LOCK = threading.Lock()
+
+
 def __getattr__(name: str) -> Any:
     """MatplotlibDataset is made when the catalog first asks for it: kedro-datasets' module
-    imports matplotlib (0.26 s), which a run that draws no figure (scoring) does not need."""
+    imports matplotlib (0.26 s), which a run that draws no figure (scoring) does not need. Made
+    once, under a lock, so every caller (and pickle) sees the same class."""
     if name != "MatplotlibDataset":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
+    with _LAZY_CLASS_LOCK:
+        if "MatplotlibDataset" not in globals():
+            from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 
-    class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
-        """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
+            class MatplotlibDataset(AtomicWrites, _MatplotlibDataset):
+                """matplotlib.MatplotlibDataset, written to a temporary file and renamed into place."""
 
-    MatplotlibDataset.__module__ = __name__
-    MatplotlibDataset.__qualname__ = "MatplotlibDataset"
-    globals()["MatplotlibDataset"] = MatplotlibDataset
-    return MatplotlibDataset
+            MatplotlibDataset.__module__ = __name__
+            MatplotlibDataset.__qualname__ = "MatplotlibDataset"
+            globals()["MatplotlibDataset"] = MatplotlibDataset
+    return globals()["MatplotlibDataset"]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "MatplotlibDataset"})
 
 
 class YAMLDataset(AtomicWrites, _YAMLDataset):
