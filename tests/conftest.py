@@ -91,6 +91,14 @@ def _copy_store(template: Path, root: Path) -> None:
     _move_store(root / "mlflow.db", template, root)
 
 
+# Every test project is the same installed package: Kedro's settings and pipeline registry are
+# configured once per process. bootstrap_project took 0.5 s a run under pytest (dynaconf's
+# settings loader calls inspect.stack() twice, which reads the source of every frame of pytest's
+# deep stack), about 85 s of the suite's 170 in-process runs; and each call put another
+# <project>/src on sys.path. The session still gets each project's own path.
+_BOOTSTRAPPED = False
+
+
 class Project:
     """A copy of the project's configuration in `root` (the package itself is installed), with
     `local` as conf/local/parameters.yml and an MLflow store of its own."""
@@ -122,10 +130,13 @@ class Project:
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
+        global _BOOTSTRAPPED
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(self.root)
             patch.setenv("MLFLOW_TRACKING_URI", self.uri)
-            bootstrap_project(self.root)
+            if not _BOOTSTRAPPED:
+                bootstrap_project(self.root)
+                _BOOTSTRAPPED = True
             with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
                 session.run(pipeline_names=[pipeline], from_nodes=from_nodes)
 
@@ -201,13 +212,13 @@ def _seed():
 
 # Seconds a module's tests took on 2 cores (pytest --junitxml, 2026-12-04): the two workers take
 # modules longest first (--no-loadscope-reorder keeps this order), so that neither is left with
-# a 27 s module at the end while the other idles. xdist's own order (most tests first) put the
-# one-test Spark module last. A module not listed takes a second or two and comes after these.
-MODULE_SECONDS = {"test_score.py": 63, "test_bad_inputs.py": 35, "test_score_spark.py": 27, "test_resume.py": 25,
-                  "test_tracking.py": 24, "test_ddp.py": 23, "test_tools.py": 22, "test_registry.py": 16,
-                  "test_images.py": 16, "test_concurrency.py": 13, "test_own_data.py": 11,
-                  "test_pipeline_integration.py": 10, "test_monitoring_runs.py": 7, "test_detector.py": 7,
-                  "test_cli.py": 5, "test_benchmarks.py": 4}
+# a 25 s module at the end while the other idles. xdist's own order (most tests first) put the
+# one-test Spark module last. A module not listed takes under 4 s and comes after these.
+MODULE_SECONDS = {"test_score.py": 52, "test_resume.py": 26, "test_score_spark.py": 25, "test_bad_inputs.py": 24,
+                  "test_ddp.py": 24, "test_tracking.py": 24, "test_tools.py": 22, "test_own_data.py": 13,
+                  "test_images.py": 13, "test_concurrency.py": 12, "test_registry.py": 12,
+                  "test_pipeline_integration.py": 10, "test_monitoring_runs.py": 6, "test_detector.py": 4,
+                  "test_cli.py": 4, "test_benchmarks.py": 4}
 
 
 def pytest_collection_modifyitems(config, items):
