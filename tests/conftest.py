@@ -92,9 +92,9 @@ def _copy_store(template: Path, root: Path) -> None:
 
 
 # Every test project is the same installed package: Kedro's settings and pipeline registry are
-# configured once per process. bootstrap_project took 0.5 s a run under pytest (dynaconf's
+# configured once per process. bootstrap_project took about 0.25 s a run under pytest (dynaconf's
 # settings loader calls inspect.stack() twice, which reads the source of every frame of pytest's
-# deep stack), about 85 s of the suite's 170 in-process runs; and each call put another
+# deep stack): about 40 s of test time over the suite's in-process runs; and each call put another
 # <project>/src on sys.path. The session still gets each project's own path.
 _BOOTSTRAPPED = False
 
