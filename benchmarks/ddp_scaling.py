@@ -79,12 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
+    from devices import device_or_exit
 
-    try:  # here, in one line: under torchrun the reason ends in the workers' tracebacks
-        resolve_device(args.device)
-    except DeviceUnavailableError as error:
-        sys.exit(f"ddp_scaling.py: {error}")
+    device_or_exit(args.device)  # here, in one line: under torchrun the reason ends in the workers' tracebacks
 
     options = [f"--device={args.device}", f"--rows={args.rows}", f"--features={args.features}",
                f"--batch-size={args.batch_size}", f"--epochs={args.epochs}"]

@@ -158,12 +158,9 @@ def report(figures: dict) -> None:
 
 def refuse_without_a_gpu() -> None:
     """Stop with one line, before any run, where there is no CUDA device or no nvidia-smi to sample it."""
-    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
+    from devices import device_or_exit
 
-    try:
-        resolve_device("cuda")
-    except DeviceUnavailableError as error:
-        sys.exit(f"gpu_chain.py measures a CUDA GPU and finds none: {error}")
+    device_or_exit("cuda", "measures a CUDA GPU and finds none")
     if shutil.which("nvidia-smi") is None:
         sys.exit("gpu_chain.py samples the GPU's utilisation with nvidia-smi, which is not on PATH here")
 

@@ -43,16 +43,6 @@ print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSA
 """
 
 
-def refuse_a_missing_device(name: str) -> None:
-    """Here, once, in one line: in a case's subprocess the reason would be lost in a CalledProcessError."""
-    from autoencoder_pipelines.nn.device import DeviceUnavailableError, resolve_device
-
-    try:
-        resolve_device(name)
-    except DeviceUnavailableError as error:
-        sys.exit(f"scaling.py: {error}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
@@ -61,7 +51,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    refuse_a_missing_device(args.device)
+    from devices import device_or_exit
+
+    device_or_exit(args.device)  # here, once: in a case's subprocess the reason is lost in a CalledProcessError
     print(f"device {args.device}, batch {args.batch_size}, {args.threads} CPU thread(s), "
           "one epoch of the unrolled 256-128-24 stack")
     print(f"{'rows':>8} {'features':>8} {'seconds':>9} {'s/1k rows':>10} {'peak RSS MB':>12} {'device MB':>10} {'data MB':>8}")

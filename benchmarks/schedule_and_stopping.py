@@ -67,6 +67,7 @@ from autoencoder_pipelines.jobs.classification import finetune_classifier, train
 from autoencoder_pipelines.jobs.pretraining import pretrain_stack
 from autoencoder_pipelines.jobs.reduction import finetune_reduction_autoencoder, reconstruction_mse
 from autoencoder_pipelines.jobs.runtime import Runtime
+from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
 from autoencoder_pipelines.nn.inference import predict_classes
 from autoencoder_pipelines.nn.sizes import default_batch_size
 from autoencoder_pipelines.nn.trainer import Callback, EarlyStopping, LRSchedule
@@ -151,7 +152,7 @@ def bare_classifier(data, epochs: int, seed: int) -> float:
     """A plain PyTorch loop, none of the project's training code: an MLP of the default model's
     widths (ReLU, the code layer linear as the model's), Adam at the fine-tuning's rate and
     weight decay under a one-cycle schedule for a fixed number of epochs, the fine-tuning's
-    Gaussian input noise and batch size, the same split's labelled rows; test accuracy."""
+    input noise and batch size, the same split's labelled rows; test accuracy."""
     torch.manual_seed(seed)
     schema, finetune, model = data.schema, FinetuneParams(), ModelParams()
     train, test = labelled_part(data.train), labelled_part(data.test)
@@ -163,7 +164,7 @@ def bare_classifier(data, epochs: int, seed: int) -> float:
             layers.append(torch.nn.ReLU())
         width = size
     network = torch.nn.Sequential(*layers, torch.nn.Linear(width, schema.n_classes))
-    batch = default_batch_size(len(x))
+    batch, noise = default_batch_size(len(x)), CorruptionSpec.of(finetune.input_corruption)
     optimizer = torch.optim.Adam(network.parameters(), lr=finetune.learning_rate, weight_decay=finetune.weight_decay)
     steps = epochs * -(-len(x) // batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=finetune.learning_rate, total_steps=steps)
@@ -171,7 +172,7 @@ def bare_classifier(data, epochs: int, seed: int) -> float:
         order = torch.randperm(len(x))
         for start in range(0, len(x), batch):
             rows = order[start:start + batch]
-            noisy = x[rows] + finetune.input_corruption.level * torch.randn_like(x[rows])
+            noisy = corrupt(x[rows], noise)  # the project's one corruption module, its draws from torch's global generator
             loss = torch.nn.functional.cross_entropy(network(noisy), y[rows])
             optimizer.zero_grad()
             loss.backward()

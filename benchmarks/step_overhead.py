@@ -23,16 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from devices import device_or_exit  # beside this script
 
 from autoencoder_pipelines.config import PhaseParams, RuntimeParams
-from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.jobs.runtime import Runtime
 from autoencoder_pipelines.nn.finetuning import fine_tune
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
@@ -81,10 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         runtime = Runtime(RuntimeParams(device=args.device, threads=args.threads, log_every=10), checkpoints=Path(folder))
-        try:
-            device = runtime.device  # sets the threads
-        except ConfigError as error:  # no such device here
-            sys.exit(f"step_overhead.py: {error}")
+        device_or_exit(args.device)  # one line where there is no such device
+        device = runtime.device  # sets the threads
         generator = torch.Generator().manual_seed(0)
         x = torch.rand(args.rows, args.features, generator=generator).to(device)
         x_val = torch.rand(args.rows // 10, args.features, generator=generator).to(device)

@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from devices import device_or_exit  # beside this script
 
 from autoencoder_pipelines.nn.corruption import CorruptionSpec, corrupt
-from autoencoder_pipelines.nn.device import (
-    DeviceUnavailableError,
-    autocast,
-    resolve_device,
-    resolve_precision,
-)
+from autoencoder_pipelines.nn.device import autocast, resolve_precision
 from autoencoder_pipelines.nn.networks import StackedAutoencoder
 from autoencoder_pipelines.nn.trainer import Progress, Trainer, TrainSettings
 
@@ -79,10 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        device = resolve_device(args.device)
-    except DeviceUnavailableError as error:
-        sys.exit(f"trainer_throughput.py: {error}")
+    device = device_or_exit(args.device)
     dtype = resolve_precision(args.precision)
     x = torch.rand(args.rows, args.features, device=device)
     spec = CorruptionSpec("masking", 0.25)
