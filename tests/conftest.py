@@ -201,6 +201,16 @@ def trained_project(tmp_path_factory) -> Project:
 
 
 @pytest.fixture
+def scoring_project(trained_project, tmp_path):
+    """A copy of the trained project (outputs, MLflow store, registered version 1) with version 1
+    promoted to champion and an empty inbox."""
+    project = trained_project.copy(tmp_path / "project")
+    project.promote(1)
+    project.path("data/01_raw/incoming").mkdir(parents=True)
+    return project
+
+
+@pytest.fixture
 def tiny() -> dict[str, Any]:
     return json.loads(json.dumps(TINY))  # a copy the test may change
 

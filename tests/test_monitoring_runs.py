@@ -30,11 +30,9 @@ def latest(project):
     return max(project.runs(SCORING), key=lambda run: run.info.start_time)
 
 
-def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(trained_project, tmp_path):
-    project = trained_project.copy(tmp_path / "project")
-    project.promote(1)
+def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(scoring_project):
+    project = scoring_project
     inbox = project.path("data/01_raw/incoming")
-    inbox.mkdir(parents=True)
     DIGITS.iloc[:600].to_csv(inbox / "day1.csv", index=False)
 
     project.run("score")  # no alert: nothing raised
@@ -77,11 +75,9 @@ def test_a_scoring_run_watches_itself_and_alerts_with_exit_code_3(trained_projec
     assert len(project.runs(SCORING)) == 2  # monitor opened no run
 
 
-def test_an_alert_and_a_refused_file_exit_1_and_keep_both(trained_project, tmp_path):
-    project = trained_project.copy(tmp_path / "project")
-    project.promote(1)
+def test_an_alert_and_a_refused_file_exit_1_and_keep_both(scoring_project):
+    project = scoring_project
     inbox = project.path("data/01_raw/incoming")
-    inbox.mkdir(parents=True)
     drifted(DIGITS.iloc[:600]).to_csv(inbox / "day1.csv", index=False)
     DIGITS.iloc[:10].drop(columns=["pixel_0_1"]).to_csv(inbox / "bad.csv", index=False)
     from autoencoder_pipelines.pipelines.score.nodes import ScoringFailedError
@@ -95,11 +91,9 @@ def test_an_alert_and_a_refused_file_exit_1_and_keep_both(trained_project, tmp_p
     assert run.data.tags["alert"].startswith("day1.csv (600 rows)")
 
 
-def test_monitoring_off_logs_no_figures_and_raises_nothing(trained_project, tmp_path):
-    project = trained_project.copy(tmp_path / "project")
-    project.promote(1)
+def test_monitoring_off_logs_no_figures_and_raises_nothing(scoring_project):
+    project = scoring_project
     inbox = project.path("data/01_raw/incoming")
-    inbox.mkdir(parents=True)
     drifted(DIGITS.iloc[:300]).to_csv(inbox / "day1.csv", index=False)
     (project.path("conf/local/parameters_monitoring.yml")).write_text("monitoring:\n  enabled: false\n")
     project.run("score")

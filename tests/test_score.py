@@ -28,16 +28,6 @@ DIGITS = load_digits(as_frame=True).frame.drop(columns=["target"])
 NAME, SCORING = "autoencoder-pipelines", "autoencoder-pipelines-scoring"
 
 
-@pytest.fixture
-def scoring_project(trained_project, tmp_path):
-    """A copy of the trained project (outputs, MLflow store, registered version 1) with version 1
-    promoted to champion and an empty inbox."""
-    project = trained_project.copy(tmp_path / "project")
-    project.promote(1)
-    project.path("data/01_raw/incoming").mkdir(parents=True)
-    return project
-
-
 def _training_run_id(project) -> str:
     return next(r for r in project.runs() if r.info.run_name == "denoise").info.run_id
 

@@ -26,9 +26,8 @@ DIGITS = load_digits(as_frame=True).frame.drop(columns=["target"])
 SCORING = "autoencoder-pipelines-scoring"
 
 
-def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(trained_project, tmp_path):
-    project = trained_project.copy(tmp_path / "project")
-    project.promote(1)
+def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(scoring_project):
+    project = scoring_project
     days = {"day=1/part-0.parquet": DIGITS.iloc[:700], "day=2/part-0.parquet": DIGITS.iloc[700:1500]}
     for folder in ("data/01_raw/incoming", "data/01_raw/incoming_spark"):
         for name, rows in days.items():
