@@ -91,14 +91,6 @@ def _copy_store(template: Path, root: Path) -> None:
     _move_store(root / "mlflow.db", template, root)
 
 
-# Every test project is the same installed package: Kedro's settings and pipeline registry are
-# configured once per process. bootstrap_project took about 0.25 s a run under pytest (dynaconf's
-# settings loader calls inspect.stack() twice, which reads the source of every frame of pytest's
-# deep stack): about 40 s of test time over the suite's in-process runs; and each call put another
-# <project>/src on sys.path. The session still gets each project's own path.
-_BOOTSTRAPPED = False
-
-
 class Project:
     """A copy of the project's configuration in `root` (the package itself is installed), with
     `local` as conf/local/parameters.yml and an MLflow store of its own."""
@@ -127,16 +119,21 @@ class Project:
 
     def run(self, pipeline: str = "denoise", from_nodes: list[str] | None = None, **runtime_params: Any) -> None:
         """`kedro run --pipelines=<pipeline> [--from-nodes=...]` in-process, from inside the project."""
+        from kedro.framework import project as kedro_project
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
-        global _BOOTSTRAPPED
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(self.root)
             patch.setenv("MLFLOW_TRACKING_URI", self.uri)
-            if not _BOOTSTRAPPED:
+            # Every test project is the same installed package: Kedro's settings and pipeline
+            # registry are configured once per process (Kedro records it in PACKAGE_NAME).
+            # bootstrap_project took about 0.25 s a run under pytest (dynaconf's settings loader
+            # calls inspect.stack(), which reads the source of every frame of pytest's deep
+            # stack), and each call put another <project>/src on sys.path. The session still
+            # gets each project's own path.
+            if kedro_project.PACKAGE_NAME != "autoencoder_pipelines":
                 bootstrap_project(self.root)
-                _BOOTSTRAPPED = True
             with KedroSession.create(project_path=self.root, runtime_params=runtime_params or None) as session:
                 session.run(pipeline_names=[pipeline], from_nodes=from_nodes)
 
