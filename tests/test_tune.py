@@ -94,6 +94,16 @@ def test_settings_a_search_could_reach_are_checked_before_any_trial(tune, overri
         check_search(sections, SCHEMA, None)
 
 
+def test_an_accuracy_search_that_would_train_on_its_own_validation_rows_is_refused():
+    labelled = DataSchema(source="table.csv", features=SCHEMA.features, n_rows=200, label_column="y", classes=[0, 1])
+    sections = {**_sections(finetune={"train_on_validation": True, "patience": None}),
+                "tune": TuneParams(objective="accuracy")}
+    with pytest.raises(ConfigError, match="measured on the validation rows, but finetune.train_on_validation=true"):
+        check_search(sections, labelled, None)
+    sections["finetune"] = _sections()["finetune"]
+    check_search(sections, labelled, None)
+
+
 # -- a search, end to end ----------------------------------------------------------------------
 
 

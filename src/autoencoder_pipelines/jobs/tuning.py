@@ -134,6 +134,13 @@ def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_count
             f"tune.objective '{objective}' is measured against labels, but the data has none "
             f"({schema.source}: set data.label_column), or use tune.objective reconstruction"
         )
+    if objective == "accuracy" and sections["finetune"].train_on_validation:
+        # the objective is the validation rows' accuracy: a classifier trained on them scores itself
+        raise ConfigError(
+            "tune.objective 'accuracy' is measured on the validation rows, but finetune.train_on_validation=true "
+            "trains the classifier on them too: the search would pick settings by how well they fit their own "
+            "training rows. Search with finetune.train_on_validation=false, then train the best settings with it on"
+        )
     if objective == "anomaly_ap":
         if checks.normal_classes(sections["anomaly"], schema) is None:
             raise ConfigError("tune.objective 'anomaly_ap' needs anomaly.normal_classes")
