@@ -508,6 +508,21 @@ def test_unlabelled_rows_are_neither_normal_nor_anomalous(frame, schema, runtime
     assert test["anomalous"].isna().sum() == 48 and test["anomalous"].sum() == 8
     assert metrics["anomaly.test_anomaly_rate"] == 0.5  # measured on the 16 labelled rows
     assert metrics["anomaly.true_positives"] + metrics["anomaly.false_negatives"] == 8
+    # the figures take the same 16 rows: the ROC legend's AUC is the logged one, and the
+    # histogram draws the unlabelled rows apart
+    from autoencoder_pipelines.pipelines.anomaly.nodes import plot_anomaly_curves, plot_anomaly_scores, score_baselines
+
+    baselines, _ = score_baselines(rows(partly, schema), params, runtime)
+    roc, pr = plot_anomaly_curves(scores, baselines)
+    legend = [text.get_text() for text in roc.axes[0].get_legend().get_texts()]
+    assert legend[0] == f"autoencoder (AUC = {metrics['anomaly.roc_auc']:.2f})"
+    assert "(16 labelled of 64 rows)" in roc.axes[0].get_title() and "(16 labelled of 64 rows)" in pr.axes[0].get_title()
+    histogram = plot_anomaly_scores(scores, metrics)
+    assert [t.get_text() for t in histogram.axes[0].get_legend().get_texts()] == [
+        "normal rows", "anomalous rows", "unlabelled rows", "threshold"]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, schema, runtime):

@@ -120,10 +120,13 @@ def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure
     test = scores[scores["split"] == "test"]
     figure, ax = plt.subplots(figsize=(6, 4))
     bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
-    if test[TRUTH].notna().any():
-        anomalous = test[TRUTH].fillna(False).astype(bool)
-        ax.hist(test.loc[~anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="normal rows")
+    known = test[TRUTH].notna()
+    if known.any():
+        anomalous = known & test[TRUTH].where(known, False).astype(bool)
+        ax.hist(test.loc[known & ~anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="normal rows")
         ax.hist(test.loc[anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="anomalous rows")
+        if not known.all():  # an unlabelled row is neither
+            ax.hist(test.loc[~known, "reconstruction_error"], bins=bins, alpha=0.5, label="unlabelled rows")
     else:
         ax.hist(test["reconstruction_error"], bins=bins, alpha=0.8, label="test rows")
     ax.axvline(metrics["anomaly.threshold"], color="red", linestyle="--", label="threshold")
@@ -161,14 +164,19 @@ def plot_anomaly_curves(scores: pd.DataFrame, baselines: pd.DataFrame) -> tuple[
     from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
     test = scores[scores["split"] == "test"]
-    if test[TRUTH].isna().all() or test[TRUTH].nunique() < 2:
+    # the rows whose truth is known, as the metrics take them (ranking_metrics): an unlabelled
+    # row counted as normal would draw curves the logged ROC-AUC does not match
+    # (the baselines' rows are the test rows, in their order: score_baselines)
+    known = test[TRUTH].notna().to_numpy()
+    if test[TRUTH][known].nunique() < 2:
         reason = "needs labels with normal and anomalous test rows"
         return placeholder("Anomaly ROC curve", reason), placeholder("Anomaly precision-recall curve", reason)
     plt = pyplot()
-    truth = test[TRUTH].astype(bool).to_numpy()
-    curves = [("autoencoder", test["reconstruction_error"].to_numpy()),
-              ("IsolationForest", baselines["isolation_forest"].to_numpy()),
-              ("PCA reconstruction", baselines["pca"].to_numpy())]
+    truth = test[TRUTH][known].astype(bool).to_numpy()
+    curves = [("autoencoder", test["reconstruction_error"].to_numpy()[known]),
+              ("IsolationForest", baselines["isolation_forest"].to_numpy()[known]),
+              ("PCA reconstruction", baselines["pca"].to_numpy()[known])]
+    subset = "" if known.all() else f" ({known.sum()} labelled of {len(test)} rows)"
     figures = []
     for display, title, xlabel, ylabel in (
         (RocCurveDisplay, "Anomaly detection ROC, test set", "false positive rate", "true positive rate"),
@@ -177,7 +185,7 @@ def plot_anomaly_curves(scores: pd.DataFrame, baselines: pd.DataFrame) -> tuple[
         figure, ax = plt.subplots(figsize=(5.5, 5))
         for name, values in curves:
             display.from_predictions(truth, values, ax=ax, name=name)
-        ax.set_title(title)
+        ax.set_title(title + subset)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         figure.tight_layout()
