@@ -539,8 +539,19 @@ def test_the_label_budget_curve_reports_every_fraction_for_all_three(frame, sche
     classifier, history = finetune_classifier(stack, data, params, runtime)
     twin, twin_history = train_random_init_classifier(data, model, params, runtime)
     fit = MagicMock(wraps=classification.fit_classifier)  # the pretrained classifiers' and the twins'
-    with patch.object(finetuning_nodes, "fit_classifier", fit), patch.object(classification, "fit_classifier", fit):
+    from sklearn.linear_model import LogisticRegression
+
+    regression_rows = []
+    regression_fit = LogisticRegression.fit
+
+    def fit_regression(self, x, y):
+        regression_rows.append(len(x))
+        return regression_fit(self, x, y)
+
+    with patch.object(finetuning_nodes, "fit_classifier", fit), patch.object(classification, "fit_classifier", fit), \
+            patch.object(LogisticRegression, "fit", fit_regression):
         fits = label_budget_fits(stack, data, model, params, runtime)
+    assert regression_rows == [8, 32, 64]  # the labels the networks use: training and validation rows
     metrics, table = label_budget_curve(fits, classifier, twin, history, twin_history, data)
     assert fit.call_count == 4  # two networks for 0.1 and 0.5; 1.0 is the run's own classifiers
     assert {len(call.args[1]) for call in fit.call_args_list} == {4, 16}  # 0.1: 2 of each class's 16; 0.5: 8

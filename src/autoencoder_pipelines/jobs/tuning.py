@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel
 
 from autoencoder_pipelines.config import (
@@ -59,11 +60,29 @@ def base_corruption(sections: dict[str, BaseModel], objective: str) -> Corruptio
 
 
 def base_sizes(sections: dict[str, BaseModel], schema: DataSchema, objective: str) -> tuple[str, list[int]]:
-    """(section, hidden sizes) of the network the job trains, as configured or derived."""
+    """(section, hidden sizes) of the network the job trains, as configured or derived (the
+    detector's derive from its training rows: with_detector_sizes pins them before a search)."""
     if objective == "anomaly_ap":
-        sizes = sections["anomaly"].detector_choices(schema)["hidden_sizes"]  # None: the detector's rule, its code a quarter of d
-        return "anomaly", sizes or default_hidden_sizes(schema.n_features)
+        sizes = sections["anomaly"].detector_choices(schema)["hidden_sizes"]
+        return "anomaly", sizes or default_hidden_sizes(schema.n_features)  # unpinned: a quarter of d, as a guess
     return "model", list(sections["model"].hidden_sizes_for(schema.n_features))
+
+
+def with_detector_sizes(sections: dict[str, BaseModel], schema: DataSchema, objective: str,
+                        normal_rows: pd.DataFrame) -> dict[str, BaseModel]:
+    """`sections` with the anomaly detector's hidden sizes pinned to what it derives untuned from
+    `normal_rows` (its training rows), for anomaly_ap when none are set: the first trial is then
+    the untuned detector, and the width and code factors scale its network."""
+    anomaly = sections.get("anomaly")
+    if objective != "anomaly_ap" or anomaly.detector_choices(schema)["hidden_sizes"] is not None or len(normal_rows) < 2:
+        return sections
+    import torch
+
+    from autoencoder_pipelines.nn.detector import default_network_sizes
+
+    rows = torch.from_numpy(normal_rows[schema.features].to_numpy(dtype="float32"))
+    sizes = default_network_sizes(rows, standardize=anomaly.detector_choices(schema)["standardize"])
+    return {**sections, "anomaly": anomaly.model_copy(update={"hidden_sizes": sizes})}
 
 
 def scaled_sizes(sizes: list[int], width: float | None, code: float | None) -> list[int]:
@@ -122,11 +141,16 @@ def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective:
     return chosen
 
 
-def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_counts: dict[Any, int] | None) -> None:
+def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_counts: dict[Any, int] | None,
+                 normal_rows: pd.DataFrame | None = None) -> None:
     """Every setting a search can reach, against the data: a bad one fails the run right after
-    ingestion, naming its tune key, not in trial 12 after an hour."""
+    ingestion, naming its tune key, not in trial 12 after an hour. `normal_rows`: the rows the
+    detector would learn (all of the table's normal rows: the split is not made yet), for the
+    network the search scales."""
     from autoencoder_pipelines.jobs import checks
 
+    if normal_rows is not None:
+        sections = with_detector_sizes(sections, schema, sections["tune"].objective, normal_rows)
     tune: TuneParams = sections["tune"]
     objective, where = tune.objective, f"tune.{space_name(tune)}"
     if objective in ("accuracy", "anomaly_ap") and not schema.has_labels:

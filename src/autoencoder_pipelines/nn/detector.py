@@ -235,8 +235,7 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
         return x[order[n_val:]], x[order[:n_val]]
 
     def _build(self, inputs: torch.Tensor, seed: int) -> DenseAutoencoder:
-        sizes = list(self.hidden_sizes) if self.hidden_sizes is not None else default_hidden_sizes(
-            inputs.shape[1], detector_code_size(principal_variances(inputs), inputs.shape[1]))
+        sizes = list(self.hidden_sizes) if self.hidden_sizes is not None else default_network_sizes(inputs)
         with seeded(seed, "detector.init"):
             output = "sigmoid" if self.loss == "bce" else "linear"
             return DenseAutoencoder(inputs.shape[1], sizes, self.activation, self.batch_norm, output).to(inputs.device)
@@ -517,6 +516,16 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
         if n_features is not None:
             detector.n_features_in_ = int(n_features)
         return detector
+
+
+def default_network_sizes(rows: torch.Tensor, standardize: bool = False) -> list[int]:
+    """The hidden sizes `fit` builds when hidden_sizes is None, for these training rows
+    (standardised first when `standardize`, as fit does with standardize=True): [min(2d, 256),
+    code], the code from the principal components holding 90% of the variance."""
+    if standardize:
+        center, scale = _standardisation(rows)
+        rows = (rows - center) / scale
+    return default_hidden_sizes(rows.shape[1], detector_code_size(principal_variances(rows), rows.shape[1]))
 
 
 def principal_variances(rows: torch.Tensor) -> list[float]:

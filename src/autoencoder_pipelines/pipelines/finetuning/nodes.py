@@ -105,9 +105,10 @@ def label_budget_fits(
     settings and budget as the run's own classifiers (fraction 1.0 is those classifiers:
     `label_budget_curve` adds them). Beside them, logistic regression on PCA codes: PCA (as
     many components as the autoencoder's code) fitted on every training row, labelled or not,
-    as the pretraining is; the regression on the sampled labelled training rows. Every
-    accuracy is on all labelled test rows. `labelled_rows` counts the labels a point used:
-    sampled training plus validation rows."""
+    as the pretraining is; the regression on the same labels the networks use (the sampled
+    training and validation rows: it has no early stopping to spend the validation rows on).
+    Every accuracy is on all labelled test rows. `labelled_rows` counts the labels a point
+    used: sampled training plus validation rows."""
     schema = data.schema
     if not finetune.label_fractions or not schema.has_labels:
         if finetune.label_fractions:
@@ -122,8 +123,9 @@ def label_budget_fits(
         key = str(fraction)
         sub_train = stratified_sample(train_labelled, fraction, runtime.seed_for("label_budget.train"))
         sub_val = stratified_sample(val_labelled, fraction, runtime.seed_for("label_budget.val"))
-        row = {"fraction": fraction, "labelled_rows": len(sub_train) + len(sub_val), "train_labelled_rows": len(sub_train),
-               "pca_logreg_test_accuracy": pca_logreg(sub_train, labels_tensor(sub_train, schema).numpy())}
+        labelled = pd.concat([sub_train, sub_val])
+        row = {"fraction": fraction, "labelled_rows": len(labelled), "train_labelled_rows": len(sub_train),
+               "pca_logreg_test_accuracy": pca_logreg(labelled, labels_tensor(labelled, schema).numpy())}
         if fraction < 1.0:  # 1.0: every labelled row, the run's own classifiers (label_budget_curve)
             pretrained, pretrained_history = fit_classifier(
                 stack, sub_train, sub_val, schema, finetune, runtime, f"label_budget.{key}.finetune")
