@@ -195,6 +195,21 @@ def test_the_scorer_keeps_a_few_raw_rows_as_its_example(frame, schema, runtime):
     assert list(scorer.score(example)["id"]) == list(frame["id"].head(5))
 
 
+def test_scoring_ignores_the_columns_training_left_out_and_refuses_others(frame, schema, runtime):
+    """A file laid out as the training file was: its text columns, and those not in
+    data.feature_columns, are ignored as training ignored them; a column it never had is refused."""
+    from autoencoder_pipelines.data.errors import DataValidationError
+    from autoencoder_pipelines.data.validation import validate_table
+
+    raw = frame[schema.features].assign(site="north", spare=1.0)
+    _, selected = validate_table(raw, "train.csv", feature_columns=schema.features)
+    assert selected.ignored_columns == ["site", "spare"] and selected.features == schema.features
+    scorer = _scorer(frame, schema.model_copy(update={"ignored_columns": selected.ignored_columns}), runtime, None)
+    assert len(scorer.score(raw.head(4), source="new.csv")) == 4
+    with pytest.raises(DataValidationError, match=r"new.csv: 1 column\(s\) the model was not trained on, e.g. \['other'\]"):
+        scorer.score(raw.head(4).assign(other=2.0), source="new.csv")
+
+
 def test_scored_ids_are_the_id_column_or_source_and_row_and_never_repeat(frame, schema, runtime):
     from autoencoder_pipelines.data.errors import DataValidationError
 

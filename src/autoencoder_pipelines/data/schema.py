@@ -28,7 +28,7 @@ class DataSchema(BaseModel):
     labelled_rows: Optional[int] = None  # None: counted before partial labels (then every row)
     unlabelled_rows: Optional[int] = None
     dropped_rows: int = 0  # rows with bad cells dropped (data.bad_rows: drop)
-    ignored_columns: list[str] = []  # text or boolean columns left out of the features
+    ignored_columns: list[str] = []  # the file's other columns: text, booleans, or not in data.feature_columns
     default_normal_classes: Optional[list[Any]] = None  # the demo's: digit 9 is the anomaly
     # windows of a series (data.source windows): [channels, length], the step between windows
     window_shape: Optional[list[int]] = None

@@ -200,15 +200,17 @@ def validate_table(
 def _feature_columns(
     frame: pd.DataFrame, roles: set[str], feature_columns: list[str] | None, where: str
 ) -> tuple[list[str], list[str]]:
-    """(features, ignored columns): the named ones, or every column of numbers (or mostly
-    numbers: the others are bad cells, reported later) but the id and label."""
+    """(features, ignored columns): the named ones (the file's others ignored), or every column
+    of numbers (or mostly numbers: the others are bad cells, reported later) but the id and
+    label (the text and boolean ones ignored)."""
     if feature_columns is not None:
         missing = [c for c in feature_columns if str(c) not in frame.columns]
         if missing:
             raise DataValidationError(
                 f"{where}: data.feature_columns {shown_names(missing)} not in the file; columns are {shown_names(frame.columns)}"
             )
-        features, ignored = [str(c) for c in feature_columns], []
+        features = [str(c) for c in feature_columns]
+        ignored = [c for c in frame.columns if c not in roles and c not in features]  # scoring ignores them too
     else:
         candidates = [c for c in frame.columns if c not in roles]
         features, ignored = [], []

@@ -90,6 +90,7 @@ class Scorer:
 
     def _check_columns(self, frame: pd.DataFrame, source: str) -> None:
         allowed = {c for c in (self.schema.id_column, self.schema.label_column, ID, LABEL, self._path_column) if c}
+        allowed |= set(self.schema.ignored_columns)  # in the training file too, and left out of the features there
         check_unique_columns(list(frame.columns), source)
         columns = [str(c) for c in frame.columns]
         missing = [c for c in self.features if c not in columns]
