@@ -143,7 +143,7 @@ CASES = {
                                       files={"in.csv": _parquet_bytes(TABLE)}, data=_data()),
     "a symbolic link loop": Case("data_processing", ["loop.csv: a symbolic link loop (the link leads back to itself)"],
                                  files={"loop.csv": Link("loop2.csv"), "loop2.csv": Link("loop.csv")}, data=_data()),
-    "duplicate column names": Case("data_processing", ["in.csv: duplicate column name(s) [a]; every column needs its own name"],
+    "duplicate column names": Case("data_processing", ["in.csv: duplicate column name(s) ['a']; every column needs its own name"],
                                    files={"in.csv": _text(TABLE).replace("a,b,c,d", "a,b,a,d", 1)}, data=_data()),
     # -- bad cells: file, line, column, value; never a dropped column ---------------------
     "one text cell in a number column": Case(
@@ -185,11 +185,11 @@ CASES = {
                                files={"in.csv": pd.DataFrame({"name": ["x"] * 30, "kind": [0, 1] * 15})},
                                data=_data(label_column="kind")),
     "absent label column": Case("data_processing", ["in.csv: data.label_column 'target' is not a column; "
-                                                    "columns are [a, b, c, d, kind]"],
+                                                    "columns are ['a', 'b', 'c', 'd', 'kind']"],
                                 files={"in.csv": TABLE}, data=_data(label_column="target")),
     "absent id column": Case("data_processing", ["data.id_column 'key' is not a column"], files={"in.csv": TABLE},
                              data=_data(id_column="key")),
-    "absent feature column": Case("data_processing", ["data.feature_columns [zz] not in the file"], files={"in.csv": TABLE},
+    "absent feature column": Case("data_processing", ["data.feature_columns ['zz'] not in the file"], files={"in.csv": TABLE},
                                   data=_data(feature_columns=["a", "zz"])),
     "duplicate ids": Case("data_processing", ["column 'row' (id): 30 duplicate ids"],
                           files={"in.csv": _with(TABLE, lambda f: f.insert(0, "row", [i // 2 for i in range(60)]))},
@@ -198,18 +198,18 @@ CASES = {
                            files={"in.csv": _with(TABLE, lambda f: f.__setitem__("kind", 1))}, data=_data(label_column="kind")),
     "too few rows": Case("data_processing", ["in.csv: 10 rows; at least 20 are needed (data.min_rows)"],
                          files={"in.csv": _table(10)}, data=_data(label_column="kind")),
-    "a reserved name": Case("data_processing", ["feature column(s) [split] use a reserved name"],
+    "a reserved name": Case("data_processing", ["feature column(s) ['split'] use a reserved name"],
                             files={"in.csv": TABLE.rename(columns={"a": "split"})}, data=_data(label_column="kind")),
     "image shape mismatch": Case("data_processing", ["data.image_shape [3, 3] holds 9 values but there are 4 feature columns"],
                                  files={"in.csv": TABLE}, data=_data(label_column="kind", image_shape=[3, 3])),
     # -- the data against the settings (right after ingestion) ----------------------------
     "every feature constant": Case(
-        "anomaly", ["in.csv: all 4 feature column(s) are constant [a, b, c, d]: an autoencoder needs at least 2 varying "
+        "anomaly", ["in.csv: all 4 feature column(s) are constant ['a', 'b', 'c', 'd']: an autoencoder needs at least 2 varying "
                     "features to learn anything"],
         files={"in.csv": TABLE.assign(a=1.0, b=0.0, c=0.5, d=2.0)}, data=_data(label_column="kind"),
         params={"anomaly": {"normal_classes": [0]}}),
     "one varying feature": Case(
-        "data_processing", ["in.csv: only 1 of 4 feature columns varies ('c'); the others are constant [a, b, d]"],
+        "data_processing", ["in.csv: only 1 of 4 feature columns varies ('c'); the others are constant ['a', 'b', 'd']"],
         files={"in.csv": TABLE.assign(a=1.0, b=0.0, d=2.0)}, data=_data(label_column="kind")),
     "a label of measurements": Case("data_processing", ["column 'a' (label) holds non-integer numbers"],
                                     files={"in.csv": TABLE}, data=_data(label_column="a")),
@@ -346,7 +346,7 @@ CASES = {
         inbox={"rgb.png": _png((8, 8, 3), "RGB")}),
     "scoring: an empty image file": Case("score", ["none.png: file is empty"], inbox={"none.png": b""}),
     "scoring: duplicate columns": Case(
-        "score", ["dup.csv: duplicate column name(s) [pixel_0_0]"],
+        "score", ["dup.csv: duplicate column name(s) ['pixel_0_0']"],
         inbox={"dup.csv": _text(_digits(slice(0, 5))).replace("pixel_0_1,", "pixel_0_0,", 1)}),
     "scoring: not UTF-8": Case(
         "score", ["latin.csv: line 3, byte", "is not utf-8 text"], inbox={"latin.csv": _latin1(_text(_digits(slice(0, 5))), 3)}),

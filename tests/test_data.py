@@ -401,7 +401,14 @@ def test_constant_feature_columns_are_named_in_a_warning(caplog):
     schema = DataSchema(source="t.csv", features=["a", "b", "c", "d"], n_rows=3)
     with caplog.at_level("WARNING"):
         check_features_vary(frame, schema)
-    assert "t.csv: 2 of 4 feature column(s) are constant and carry no information: [b, d]" in caplog.text
+    assert "t.csv: 2 of 4 feature column(s) are constant and carry no information: ['b', 'd']" in caplog.text
+    # as Kedro's console shows it (Rich markup): the names stay (unquoted, `[b, d]` read as a style tag)
+    from rich.text import Text
+
+    from autoencoder_pipelines.data.frames import shown_names
+
+    assert Text.from_markup(caplog.records[0].getMessage()).plain == caplog.records[0].getMessage()
+    assert Text.from_markup(shown_names(["pixel_0_0", "pixel_4_0"])).plain == "['pixel_0_0', 'pixel_4_0']"
     caplog.clear()
     check_features_vary(frame[["a", "c"]], DataSchema(source="t.csv", features=["a", "c"], n_rows=3))
     assert caplog.text == ""

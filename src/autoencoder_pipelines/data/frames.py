@@ -38,7 +38,9 @@ FLOAT32_MAX_SHOWN = "3.4e38"
 
 
 def shown_names(columns: Any, limit: int = 10) -> str:
-    names = [str(c) for c in columns]
+    """`['a', 'b', ... (12 in all)]`. Quoted: a name is told from its neighbours, and Kedro's
+    console (Rich markup) would swallow `[a, b]` in a log line as a style tag."""
+    names = [repr(str(c)) for c in columns]
     return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"
 
 
