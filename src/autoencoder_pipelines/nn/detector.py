@@ -80,7 +80,7 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
     corruption, corruption_level: train as a denoising autoencoder ("gaussian", "masking",
         "salt_and_pepper"; None: no corruption).
     epochs, batch_size, learning_rate, weight_decay: Adam's budget; batch_size None:
-        clamp(rows / 40, 32, 256).
+        nn.sizes.default_batch_size (clamp(rows / 40, 32, 256); rows / 10, at least 8, below 320).
     patience, min_delta: early stopping on the validation loss (None: train all epochs).
     validation_fraction: the share of the fitted rows held out for early stopping and for the
         score's standardisation when `fit` gets no X_val (none are held out from fewer than
