@@ -77,6 +77,15 @@ def test_the_runtime_is_a_dataset_that_exists_during_a_run_only(catalog):
         catalog.load("runtime")
 
 
+@pytest.mark.parametrize("name", ["pretraining", "finetuning", "reduction", "anomaly", "denoise"])
+def test_a_training_pipeline_run_on_its_own_ends_with_its_report(catalog, name):
+    """metrics.json, the MLflow run's metrics and histories: a phase of denoise run alone
+    (`--pipelines=reduction`) too, not an empty MLflow run."""
+    outputs = pipelines[name].all_outputs()
+    assert {"metrics", "final_metrics_mlflow", "training_history_mlflow"} <= outputs
+    assert sum(node.name == "reporting.build_metrics" for node in pipelines[name].nodes) == 1
+
+
 def test_denoise_is_the_default(catalog):
     assert pipelines["__default__"].nodes == pipelines["denoise"].nodes
 
