@@ -3,7 +3,8 @@ PyOD's AutoEncoder with its defaults, when pyod is installed) on the 23 tables o
 anomaly_tables.py (scikit-learn's bundled ones and generated ones of known shape), through the
 anomaly pipeline's own nodes, on the same splits.
 
-    .venv/bin/python benchmarks/anomaly_baselines.py [--seeds 5] [--first-seed 0] [--tables breast_cancer wine_2 ...] [--members 3] [--no-pyod]
+    .venv/bin/python benchmarks/anomaly_baselines.py [--seeds 5] [--first-seed 0]
+        [--tables breast_cancer wine_2 ...] [--members 3] [--no-pyod]
         [--params score_rule=reconstruction activation=tanh ...]   # anomaly.* settings of the detector
     # PyOD too (a benchmark-only dependency): .venv/bin/pip install -r benchmarks/requirements.txt
 

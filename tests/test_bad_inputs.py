@@ -258,9 +258,10 @@ CASES = {
     "a fraction above 1": Case("data_processing", ["corruption.level: a masking level is a fraction: "
                                                    "expected a value in [0, 1] (got 1.5)"],
                                params={"corruption": {"level": 1.5}}, one_line=True),
-    "an unknown section": Case("data_processing", ["unknown section(s) ['corruptoin']"], params={"corruptoin": {"level": 0.1}},
+    "an unknown section": Case("data_processing", ["unknown section(s) ['corruptoin'] (did you mean 'corruption'?)"],
+                               params={"corruptoin": {"level": 0.1}},
                                one_line=True),
-    "an unknown model key": Case("data_processing", ["model: unknown key 'hidden_size'",
+    "an unknown model key": Case("data_processing", ["model: unknown key 'hidden_size' (did you mean 'hidden_sizes'?)",
                                                      "a block of options must be named after a kind"],
                                  params={"model": {"hidden_size": [3]}}, one_line=True),
     "a word for a number": Case("data_processing", ["pretrain.epochs", "'many'", "valid integer"],

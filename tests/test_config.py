@@ -12,6 +12,7 @@ from autoencoder_pipelines.config import (
     SECTIONS,
     ConfigError,
     ModelParams,
+    validate_parameters,
 )
 from autoencoder_pipelines.jobs.autoencoders import check_kind_settings
 from autoencoder_pipelines.nn.kinds import get_kind, kind_names
@@ -49,7 +50,7 @@ def test_the_yaml_shows_exactly_the_pydantic_defaults():
 def test_a_kinds_options_are_checked_against_its_own_schema():
     with pytest.raises(ConfigError, match=r"model.sparse.weight: Input should be greater than or equal to 0 \(got -1\)"):
         check_kind_settings(ModelParams(kind="denoising", sparse={"weight": -1}))
-    with pytest.raises(ConfigError, match="model.vae.betta: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"model.vae.betta: unknown key \(did you mean 'beta'\?\)"):
         check_kind_settings(ModelParams(kind="vae", vae={"betta": 2}))
     with pytest.raises(ConfigError, match="sparsity 'kl' needs codes in"):
         check_kind_settings(ModelParams(kind="sparse", sparse={"sparsity": "kl"}))
@@ -92,3 +93,14 @@ def test_the_parameters_are_read_once_into_their_typed_sections(tmp_path):
     (conf / "local" / "parameters.yml").write_text("model:\n  hidden_sizes: [8, 0]\n")
     with pytest.raises(ConfigError, match=r"model.hidden_sizes: every hidden size must be >= 1 \(got \[8, 0\]\)"):
         TypedConfigLoader(str(conf), base_env="base", default_run_env="local")["parameters"]
+
+
+def test_a_mistyped_key_is_named_with_the_key_it_is_closest_to():
+    with pytest.raises(ConfigError, match=r"^Invalid parameters: data.label_colum: unknown key \(did you mean 'label_column'"):
+        validate_parameters({"data": {"label_colum": "y"}})
+    with pytest.raises(ConfigError, match=r"finetune.input_corruption.kindd: unknown key \(did you mean 'kind'\?\)"):
+        validate_parameters({"finetune": {"input_corruption": {"kindd": "gaussian"}}})
+    with pytest.raises(ConfigError, match=r"model: unknown key 'kindd' \(did you mean 'kind'\?\)"):
+        validate_parameters({"model": {"kindd": "sparse"}})
+    with pytest.raises(ConfigError, match=r"data.zzzz: unknown key; known: source, path, "):  # nothing close: every key
+        validate_parameters({"data": {"zzzz": 1}})

@@ -74,7 +74,7 @@ def test_only_the_keys_given_are_named_and_a_block_of_unknown_keys_too():
 
 
 def test_any_other_unknown_key_is_one_line_naming_it():
-    with pytest.raises(ConfigError, match=r"^Invalid parameters: mlflow\.experiment_name: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"^Invalid parameters: mlflow\.experiment_name: unknown key \(did you mean 'exp"):
         TrackingConfig.from_conf({"experiment_name": "typo"})
 
 

@@ -53,7 +53,8 @@ class RuntimeParams(_Strict):
         None, ge=1,
         description="Every phase's batch size unless the phase sets its own. null: from the training rows and the "
         "device: on a CPU clamp(rows / 40, 32, 256), small tables keep small batches, large ones train in fewer, "
-        "larger steps (below 320 rows, rows / 10 and at least 8: about ten steps an epoch); on a CUDA GPU clamp(rows / 16, 256, 4096), with the learning rates scaled (lr_scaling).",
+        "larger steps (below 320 rows, rows / 10 and at least 8: about ten steps an epoch);"
+        " on a CUDA GPU clamp(rows / 16, 256, 4096), with the learning rates scaled (lr_scaling).",
     )
     lr_scaling: Literal["none", "sqrt", "linear"] = Field(
         "sqrt",
@@ -369,8 +370,8 @@ class ModelParams(_Strict):
     def _known_blocks(self) -> "ModelParams":
         for key, value in (self.model_extra or {}).items():
             if key not in kind_names():
-                raise ValueError(f"unknown key '{key}'; a block of options must be named after a kind "
-                                 f"({', '.join(kind_names())})")
+                raise ValueError(f"unknown key '{key}'{did_you_mean(key, [*type(self).model_fields, *kind_names()])}; "
+                                 f"a block of options must be named after a kind ({', '.join(kind_names())})")
             if value is not None and not isinstance(value, dict):
                 raise ValueError(f"model.{key} must be a block of options (got {value!r})")
         if self.hidden_loss == "bce" and self.activation != "sigmoid" and len(self.hidden_sizes or [0, 0]) > 1:
@@ -981,7 +982,8 @@ Section = TypeVar("Section", bound=BaseModel)
 
 
 def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Section:
-    """Validate one section; a failure becomes one line naming key path, value and rule."""
+    """Validate one section; a failure becomes one line naming key path, value and rule (an
+    unknown key with the known one it is closest to)."""
     try:
         return model.model_validate(params or {})
     except ValidationError as error:
@@ -991,8 +993,36 @@ def parse(model: type[Section], params: dict[str, Any] | None, key: str) -> Sect
             value = item.get("input")
             shown = "" if isinstance(value, dict) else f" (got {value!r})"
             message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                known = _fields_at(model, item["loc"][:-1])
+                hint = did_you_mean(str(item["loc"][-1]), known) or (f"; known: {', '.join(known)}" if known else "")
+                message, shown = f"unknown key{hint}", ""
             problems.append(f"{path}: {message}{shown}")
         raise ConfigError("Invalid parameters: " + "; ".join(problems)) from None
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    """` (did you mean 'kind'?)` for the known key closest to a mistyped one, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model that `loc` (a path of field names) leads to, or []."""
+    import typing
+
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
 
 
 # Top-level keys that are not sections: run-time options given with --params.
@@ -1004,8 +1034,9 @@ def validate_parameters(parameters: dict[str, Any]) -> dict[str, BaseModel]:
     """Validate every known section, plus the rules that span sections (no torch needed)."""
     unknown = sorted(set(parameters) - set(SECTIONS) - RUN_OPTIONS)
     if unknown:
+        known = [*SECTIONS, *sorted(RUN_OPTIONS)]
         raise ConfigError(
-            f"Invalid parameters: unknown section(s) {unknown}; known: {', '.join([*SECTIONS, *sorted(RUN_OPTIONS)])}"
+            f"Invalid parameters: unknown section(s) {unknown}{did_you_mean(unknown[0], known)}; known: {', '.join(known)}"
         )
     parsed = {key: parse(model, parameters.get(key), key) for key, model in SECTIONS.items()}
     pretrain: PretrainParams = parsed["pretrain"]  # type: ignore[assignment]

@@ -360,8 +360,9 @@ def test_kmeans_on_the_codes_the_raw_inputs_and_pca_codes_of_the_same_size(frame
     assert list(table["features"]) == ["raw", "codes", "pca"] and list(table["dimensions"]) == [16, 4, 4]
     assert (table["n_clusters"] == 2).all() and (table["test_rows"] == 32).all()  # k = the number of classes
     assert table.loc[0, ["ari", "nmi"]].tolist() == [1.0, 1.0]  # class 1 is brighter everywhere
-    assert set(metrics) == {f"cluster/{features}.{score}" for features in ("codes", "best_baseline") for score in ("ari", "nmi")} \
-        | {f"cluster/{features}.silhouette" for features in ("codes", "raw", "pca")}  # each space's own: no "better" one
+    compared = {f"cluster/{features}.{score}" for features in ("codes", "best_baseline") for score in ("ari", "nmi")}
+    own_space = {f"cluster/{features}.silhouette" for features in ("codes", "raw", "pca")}  # no "better" one
+    assert set(metrics) == compared | own_space
     assert metrics["cluster/best_baseline.ari"] == table["ari"].iloc[[0, 2]].max()
     assert [metrics[f"cluster/{name}.silhouette"] for name in ("raw", "codes", "pca")] == table["silhouette"].tolist()
     assert -1 <= metrics["cluster/codes.silhouette"] <= 1
