@@ -601,3 +601,12 @@ def test_a_prior_with_a_component_per_class_pretrains_and_reports_on_the_labelle
     assert 0 <= metrics["prior.linear_separability"] <= 1
     with pytest.raises(ValueError, match=f"labels_tensor: {len(frame) - n_labelled} of {len(frame)} rows have no label"):
         labels_tensor(partly, schema)
+
+
+def test_a_scoring_error_names_the_file_as_the_inbox_does():
+    from autoencoder_pipelines.pipelines.score.nodes import _named_by_partition
+
+    assert _named_by_partition("/srv/p/data/01_raw/incoming/day1.csv: file is empty", "day1.csv") == "day1.csv: file is empty"
+    assert _named_by_partition("/srv/in/batch1/a.png: file is empty", "batch1/a.png") == "batch1/a.png: file is empty"
+    assert _named_by_partition("day1.csv: 2 bad cells", "day1.csv") == "day1.csv: 2 bad cells"
+    assert _named_by_partition("/srv/other.csv: file is empty", "day1.csv") == "/srv/other.csv: file is empty"

@@ -99,7 +99,7 @@ def score_partitions(
             else:
                 logger.info("scored %s: %d rows", partition, stream.rows)
         except DataValidationError as error:
-            errors[partition] = str(error)
+            errors[partition] = _named_by_partition(str(error), partition)
         except Exception as error:  # noqa: BLE001 - a bad file must not stop the good ones
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
         if partition in errors:
@@ -123,6 +123,15 @@ def score_partitions(
     }
 
 
+def _named_by_partition(message: str, partition: str) -> str:
+    """A file's error named as the run names the file (`day1.csv: ...`, as in the inbox), not
+    by its full path (`/srv/project/data/01_raw/incoming/day1.csv: ...`)."""
+    head, separator, rest = message.partition(": ")
+    if separator and head != partition and head.replace("\\", "/").endswith("/" + partition):
+        return f"{partition}: {rest}"
+    return message
+
+
 def _open_partitions(
     incoming: dict[str, Callable[[], Any]], done: Any, scored: Any
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
@@ -142,7 +151,7 @@ def _open_partitions(
                 changed[partition] = reason
                 logger.info("%s changed since it was scored (%s): scoring it again", partition, reason)
         except DataValidationError as error:
-            errors[partition] = str(error)
+            errors[partition] = _named_by_partition(str(error), partition)
         except Exception as error:  # noqa: BLE001 - a file that cannot even be listed must not stop the others
             errors[partition] = f"{partition}: {type(error).__name__}: {error}"
     return tables, changed, errors
