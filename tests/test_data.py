@@ -412,3 +412,20 @@ def test_constant_feature_columns_are_named_in_a_warning(caplog):
     caplog.clear()
     check_features_vary(frame[["a", "c"]], DataSchema(source="t.csv", features=["a", "c"], n_rows=3))
     assert caplog.text == ""
+
+
+def test_a_0_1_label_whose_anomalies_are_the_majority_is_warned_about(caplog):
+    from autoencoder_pipelines.config import AnomalyParams
+    from autoencoder_pipelines.data.schema import DataSchema
+    from autoencoder_pipelines.jobs.checks import check_normal_rows
+
+    schema = DataSchema(source="bc.csv", features=["a"], n_rows=569, label_column="target", classes=[0, 1])
+    with caplog.at_level("WARNING"):
+        check_normal_rows(AnomalyParams(), schema, {1: 357, 0: 212})  # breast_cancer: 1 is benign
+    assert ("357 of the 569 labelled rows (63%) are 1, taken as the anomalies" in caplog.text
+            and 'set --params="anomaly.normal_classes=[1]"' in caplog.text)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        check_normal_rows(AnomalyParams(normal_classes=[0]), schema, {1: 357, 0: 212})  # chosen: no word
+        check_normal_rows(AnomalyParams(), schema, {1: 20, 0: 549})
+    assert caplog.text == ""

@@ -149,10 +149,19 @@ def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: 
     if normal is None or not label_counts:
         return
     n_normal = sum(label_counts.get(c, 0) for c in normal)
-    if n_normal == sum(label_counts.values()):  # the labelled rows; unlabelled ones are not known anomalies
+    n_labelled = sum(label_counts.values())  # unlabelled rows are not known anomalies
+    if n_normal == n_labelled:
         raise ConfigError(
             f"anomaly.normal_classes {normal} covers every class of the data: no row is an anomaly to measure"
         )
+    if anomaly.normal_classes is None and n_normal < n_labelled / 2:  # 0 of a 0/1 label, taken as normal
+        anomalous = sorted((c for c in label_counts if c not in normal), key=str)
+        logger.warning(
+            "anomaly: %s of the %d labelled rows (%.0f%%) are %s, taken as the anomalies (the detector learns the "
+            "rows labelled %s): anomalies are expected to be rare. If the rows labelled %s are the normal ones, "
+            "set --params=\"anomaly.normal_classes=[%s]\"", n_labelled - n_normal, n_labelled,
+            100 * (n_labelled - n_normal) / n_labelled, " or ".join(map(str, anomalous)),
+            " or ".join(map(str, normal)), " or ".join(map(str, anomalous)), ",".join(map(str, anomalous)))
 
 
 def check_writable(folders: list[Path]) -> None:
