@@ -69,7 +69,7 @@ def plot_scoring_history(history: pd.DataFrame, monitoring: MonitoringParams) ->
     points(axes[2], "max_psi", "largest feature PSI")
     axes[2].axhline(monitoring.psi, linestyle=":", color="tab:red",
                     label=f"threshold {monitoring.psi:g} (and KS p < {monitoring.alpha:g} / features)")
-    axes[2].set_ylabel("max PSI")
+    axes[2].set_ylabel("max PSI\n(linear to 0.1, log above)")
     axes[2].set_yscale("symlog", linthresh=0.1)
     axes[2].set_ylim(bottom=0)
     axes[3].bar(x, drifted, color=np.where(drifted > 0, "tab:red", "tab:blue"))
