@@ -162,6 +162,10 @@ def test_the_detector_learns_the_normal_rows_and_flags_above_its_threshold(frame
     assert metrics["anomaly.roc_auc"] > 0.9  # class 1 was never seen by the detector
     # contamination: that share of the training rows, anomalies included, is flagged
     assert metrics["anomaly.train_flag_rate"] == pytest.approx(params.contamination, abs=1 / len(frame))
+    # and the detector's fitted attributes describe those rows, as its threshold does (PyOD's convention)
+    assert len(detector.decision_scores_) == len(frame) and detector.labels_.mean() == pytest.approx(params.contamination,
+                                                                                                    abs=1 / len(frame))
+    assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_scores_, 1 - params.contamination))
 
 
 def test_normal_classes_must_exist(frame, schema, runtime):

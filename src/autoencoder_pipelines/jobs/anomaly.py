@@ -58,8 +58,8 @@ def train_detector(data: ModelInput, anomaly: AnomalyParams, runtime: Runtime) -
     (x_normal,) = runtime.place(features_tensor(normal_train, schema))
     x_val = runtime.features(normal_part(val, schema, anomaly), schema)
     detector.fit(x_normal, X_val=x_val, trainer=runtime.trainer(anomaly, "anomaly", len(x_normal)), name="anomaly")
-    if anomaly.threshold_rule == "contamination":  # the share of the data, anomalies included
-        detector.set_threshold(detector.decision_function(runtime.features(train, schema)))
+    if len(normal_train) < len(train):  # contamination is a share of the data, anomalies included
+        detector.describe_rows(runtime.features(train, schema))
     detector.network_.cpu()
     if choices["hidden_sizes"] is None:
         logger.info("anomaly detector: hidden sizes %s (the code: as many units as principal components hold 90%% of "

@@ -192,6 +192,18 @@ class AutoencoderDetector(ClassNamePrefixFeaturesOutMixin, OutlierMixin, Transfo
         """fit, then the fitted rows' flags (labels_): 1 = anomaly, 0 = normal."""
         return self.fit(X, y, **fit_params).labels_
 
+    def describe_rows(self, X: Any) -> None:
+        """Make `X` the rows decision_scores_, labels_ and training_scores_ describe, and under the
+        "contamination" rule set threshold_ from their scores: for rows the detector did not learn
+        but belong to the data (the pipeline's: every training row, anomalies included, of which
+        `contamination` is the expected share)."""
+        self.decision_scores_ = self.decision_function(X)
+        self.training_scores_ = _summary(self.decision_scores_)
+        if self.threshold_rule == "contamination":
+            self.set_threshold(self.decision_scores_)
+        else:
+            self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
     def set_threshold(self, reference_scores: np.ndarray) -> None:
         """Flag the rule's share of `reference_scores`: threshold_ becomes their upper quantile
         (and labels_ follow)."""
