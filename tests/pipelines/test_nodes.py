@@ -614,3 +614,23 @@ def test_a_scoring_error_names_the_file_as_the_inbox_does():
     assert _named_by_partition("/srv/in/batch1/a.png: file is empty", "batch1/a.png") == "batch1/a.png: file is empty"
     assert _named_by_partition("day1.csv: 2 bad cells", "day1.csv") == "day1.csv: 2 bad cells"
     assert _named_by_partition("/srv/other.csv: file is empty", "day1.csv") == "/srv/other.csv: file is empty"
+
+
+def test_a_random_init_twin_that_classifies_clearly_better_is_warned_about(caplog):
+    from autoencoder_pipelines.pipelines.finetuning.nodes import _warn_if_random_init_is_better
+
+    right = torch.ones(30, dtype=torch.bool)
+    pretrained = right.clone()
+    pretrained[:10] = False  # iris's seed 42 before the small-table batch rule: 0.667 against 1.000
+    with caplog.at_level("WARNING"):
+        _warn_if_random_init_is_better(pretrained, right)
+    assert "10 test rows only it gets right, 0 only the pretrained one (McNemar p = 0.002)" in caplog.text
+    caplog.clear()
+    twin = right.clone()
+    twin[:2] = False
+    with caplog.at_level("WARNING"):
+        _warn_if_random_init_is_better(right, twin)  # pretrained better: no word
+        pretrained = right.clone()
+        pretrained[:3] = False
+        _warn_if_random_init_is_better(pretrained, right)  # 3 to 0: p = 0.25, noise
+    assert caplog.text == ""

@@ -78,6 +78,7 @@ def evaluate_classifiers(
         metrics["finetune.test_accuracy"], metrics["finetune.random_init_test_accuracy"],
         metrics["finetune.test_majority_rate"],
     )
+    _warn_if_random_init_is_better(predicted["pretrained", "clean"] == y, predicted["random_init", "clean"] == y)
     classes = schema.classes
     predictions = pd.DataFrame({
         "id": test["id"].to_numpy(),
@@ -86,6 +87,25 @@ def evaluate_classifiers(
         "random_init_predicted": [classes[i] for i in predicted["random_init", "clean"].tolist()],
     })
     return metrics, predictions
+
+
+def _warn_if_random_init_is_better(pretrained_right: Any, random_init_right: Any) -> None:
+    """A warning when the random-init twin classifies clearly better than the pretrained
+    classifier (the one the scoring model uses): McNemar's exact test on the test rows one of
+    them gets right, p < 0.05."""
+    from scipy.stats import binomtest
+
+    only_twin = int((random_init_right & ~pretrained_right).sum())
+    only_pretrained = int((pretrained_right & ~random_init_right).sum())
+    if only_twin <= only_pretrained:
+        return
+    p_value = binomtest(only_twin, only_twin + only_pretrained, 0.5).pvalue
+    if p_value < 0.05:
+        logger.warning(
+            "the random-init twin classifies better than the pretrained classifier, which the scoring model uses: "
+            "%d test rows only it gets right, %d only the pretrained one (McNemar p = %.2g). Pretraining does not help "
+            "on this data with these settings: compare finetune.* in the MLflow run, and try finetune.learning_rate, "
+            "finetune.patience or the pretraining's settings", only_twin, only_pretrained, p_value)
 
 
 LABEL_BUDGET_COLUMNS = [
