@@ -77,13 +77,25 @@ def test_the_runtime_is_a_dataset_that_exists_during_a_run_only(catalog):
         catalog.load("runtime")
 
 
-@pytest.mark.parametrize("name", ["pretraining", "finetuning", "reduction", "anomaly", "denoise"])
-def test_a_training_pipeline_run_on_its_own_ends_with_its_report(catalog, name):
+@pytest.mark.parametrize("names", [["pretraining"], ["finetuning"], ["reduction"], ["anomaly"], ["denoise"],
+                                   ["finetuning", "reduction"], ["pretraining", "finetuning", "reduction"],
+                                   ["denoise", "reduction"], ["anomaly", "reduction"], ["data_processing", "pretraining"]])
+def test_training_pipelines_run_on_their_own_or_together_end_with_one_report(catalog, names):
     """metrics.json, the MLflow run's metrics and histories: a phase of denoise run alone
-    (`--pipelines=reduction`) too, not an empty MLflow run."""
-    outputs = pipelines[name].all_outputs()
-    assert {"metrics", "final_metrics_mlflow", "training_history_mlflow"} <= outputs
-    assert sum(node.name == "reporting.build_metrics" for node in pipelines[name].nodes) == 1
+    (`--pipelines=reduction`) too, not an empty MLflow run; phases named together (as Kedro
+    loads only the pipelines named) share one report, and beside denoise or anomaly add none."""
+    from kedro.pipeline import Pipeline
+
+    try:
+        pipelines.set_requested(names)
+        combined = sum((pipelines[name] for name in names), Pipeline([]))  # as the session sums them
+    finally:
+        pipelines.set_requested(None)
+    assert {"metrics", "final_metrics_mlflow", "training_history_mlflow"} <= combined.all_outputs()
+    assert sum(node.name == "reporting.build_metrics" for node in combined.nodes) == 1
+    if names == ["finetuning", "reduction"]:
+        build = next(node for node in combined.nodes if node.name == "reporting.build_metrics")
+        assert build.inputs == ["runtime", "finetuning_metrics", "reduction_metrics"]
 
 
 def test_denoise_is_the_default(catalog):

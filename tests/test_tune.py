@@ -112,20 +112,25 @@ def test_a_detector_search_scales_the_network_the_untuned_detector_builds():
     from autoencoder_pipelines.nn.detector import AutoencoderDetector
 
     rng = np.random.default_rng(0)
-    rows = pd.DataFrame(rng.normal(size=(300, 3)) @ rng.normal(size=(3, 10)) + 0.05 * rng.normal(size=(300, 10)),
-                        columns=SCHEMA.features)
+    labelled = DataSchema(source="table.csv", features=SCHEMA.features, n_rows=320, label_column="y", classes=[0, 1])
+    normal = pd.DataFrame(rng.normal(size=(300, 3)) @ rng.normal(size=(3, 10)) + 0.05 * rng.normal(size=(300, 10)),
+                          columns=SCHEMA.features)
+    anomalies = pd.DataFrame(rng.normal(size=(20, 10)), columns=SCHEMA.features)  # not what the detector learns
+    rows = pd.concat([normal.assign(label=0), anomalies.assign(label=1)], ignore_index=True)
     sections = {**_sections(), "tune": TuneParams(objective="anomaly_ap")}
-    pinned = with_detector_sizes(sections, SCHEMA, "anomaly_ap", rows)
-    untuned = AutoencoderDetector(epochs=1, random_state=0).fit(rows, X_val=rows)
-    first_trial = resolve({"width": 1.0, "code_size": 1.0}, pinned, SCHEMA, "anomaly_ap")["anomaly"]["hidden_sizes"]
+    pinned = with_detector_sizes(sections, labelled, "anomaly_ap", rows)
+    untuned = AutoencoderDetector(epochs=1, random_state=0).fit(normal, X_val=normal)
+    first_trial = resolve({"width": 1.0, "code_size": 1.0}, pinned, labelled, "anomaly_ap")["anomaly"]["hidden_sizes"]
     assert first_trial == untuned.network_.config["hidden_sizes"] == [20, 3]  # not a quarter of d: [20, 2]
-    assert with_detector_sizes(sections, SCHEMA, "reconstruction", rows) is sections
+    assert with_detector_sizes(sections, labelled, "reconstruction", rows) is sections
     # ten independent columns: the untuned code is 9 units, so a factor of 1.5 cannot be searched
-    wide = pd.DataFrame(rng.normal(size=(300, 10)), columns=SCHEMA.features)
-    labelled = DataSchema(source="table.csv", features=SCHEMA.features, n_rows=300, label_column="y", classes=[0, 1])
+    wide = pd.DataFrame(rng.normal(size=(300, 10)), columns=SCHEMA.features).assign(label=0)
     sections["tune"] = TuneParams(objective="anomaly_ap", space={"code_size": {"low": 0.5, "high": 1.5}})
     with pytest.raises(ConfigError, match=r"tune.space.code_size = 1.5 gives a code of 14 units \(hidden sizes \[20, 14\]\)"):
         check_search(sections, labelled, {0: 290, 1: 10}, wide)
+    # another objective never reads the anomaly settings, a bad one included
+    unlabelled_search = {**_sections(anomaly={"normal_classes": [0]}), "tune": TuneParams(objective="reconstruction")}
+    check_search(unlabelled_search, SCHEMA, None, normal)
 
 
 # -- a search, end to end ----------------------------------------------------------------------

@@ -15,15 +15,23 @@ PHASE_REPORTS = {
 }
 
 
+# Pipelines that end with a report of their own: a phase named beside one of them adds none.
+REPORTED = {"denoise", "anomaly", "reporting"}
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     # find_pipelines() loads only the pipelines named on the command line, so guard lookups.
     pipelines = find_pipelines(raise_errors=True)
     if "denoise" in pipelines:
         pipelines["__default__"] = pipelines["denoise"]
-    phases = set(PHASE_REPORTS) & set(pipelines)
-    if phases:
+    phases = [name for name in PHASE_REPORTS if name in pipelines]
+    if phases and not REPORTED & set(pipelines):
+        # one report of the phases named together (`--pipelines=finetuning,reduction`): the same
+        # nodes in each, which their sum holds once
         from autoencoder_pipelines.pipelines.reporting.pipeline import summary
 
+        report = summary([m for name in phases for m in PHASE_REPORTS[name][0]],
+                         [h for name in phases for h in PHASE_REPORTS[name][1]])
         for name in phases:
-            pipelines[name] = pipelines[name] + summary(*PHASE_REPORTS[name])
+            pipelines[name] = pipelines[name] + report
     return pipelines

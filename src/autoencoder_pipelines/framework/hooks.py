@@ -109,11 +109,9 @@ class ProjectHooks:
 
         check_settings(frame, schema, self.sections, self.used)
         if "tune" in self.used:  # every setting the search can reach
-            from autoencoder_pipelines.jobs.anomaly import normal_part
             from autoencoder_pipelines.jobs.tuning import check_search
 
-            normal_rows = normal_part(frame, schema, self.sections["anomaly"])
-            check_search(self.sections, schema, label_counts(frame, schema), normal_rows)
+            check_search(self.sections, schema, label_counts(frame, schema), frame)
 
     @staticmethod
     def _mention_other_checkpoints(own: Path) -> None:

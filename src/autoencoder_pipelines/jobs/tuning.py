@@ -21,6 +21,7 @@ from autoencoder_pipelines.config import (
     parse,
 )
 from autoencoder_pipelines.data.errors import ConfigError
+from autoencoder_pipelines.data.frames import LABEL
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 
@@ -69,12 +70,19 @@ def base_sizes(sections: dict[str, BaseModel], schema: DataSchema, objective: st
 
 
 def with_detector_sizes(sections: dict[str, BaseModel], schema: DataSchema, objective: str,
-                        normal_rows: pd.DataFrame) -> dict[str, BaseModel]:
+                        rows: pd.DataFrame) -> dict[str, BaseModel]:
     """`sections` with the anomaly detector's hidden sizes pinned to what it derives untuned from
-    `normal_rows` (its training rows), for anomaly_ap when none are set: the first trial is then
-    the untuned detector, and the width and code factors scale its network."""
+    the normal ones of `rows` (its training rows), for anomaly_ap when none are set: the first
+    trial is then the untuned detector, and the width and code factors scale its network."""
     anomaly = sections.get("anomaly")
-    if objective != "anomaly_ap" or anomaly.detector_choices(schema)["hidden_sizes"] is not None or len(normal_rows) < 2:
+    if objective != "anomaly_ap" or anomaly.detector_choices(schema)["hidden_sizes"] is not None:
+        return sections
+    from autoencoder_pipelines.jobs import checks
+
+    if checks.normal_classes(anomaly, schema) is None:  # refused by check_search: nothing to size
+        return sections
+    normal_rows = rows[rows[LABEL].isin(checks.normal_classes(anomaly, schema))]
+    if len(normal_rows) < 2:
         return sections
     import torch
 
@@ -142,16 +150,16 @@ def default_choices(tune: TuneParams, sections: dict[str, BaseModel], objective:
 
 
 def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_counts: dict[Any, int] | None,
-                 normal_rows: pd.DataFrame | None = None) -> None:
+                 rows: pd.DataFrame | None = None) -> None:
     """Every setting a search can reach, against the data: a bad one fails the run right after
-    ingestion, naming its tune key, not in trial 12 after an hour. `normal_rows`: the rows the
-    detector would learn (all of the table's normal rows: the split is not made yet), for the
-    network the search scales."""
+    ingestion, naming its tune key, not in trial 12 after an hour. `rows`: the table, whose
+    normal rows size the detector's network the search scales (all of them, before the split
+    and its scaling: the search sizes it on the normal training rows, a unit apart at most)."""
     from autoencoder_pipelines.jobs import checks
 
-    if normal_rows is not None:
-        sections = with_detector_sizes(sections, schema, sections["tune"].objective, normal_rows)
     tune: TuneParams = sections["tune"]
+    if rows is not None and tune.objective == "anomaly_ap" and schema.has_labels:
+        sections = with_detector_sizes(sections, schema, tune.objective, rows)
     objective, where = tune.objective, f"tune.{space_name(tune)}"
     if objective in ("accuracy", "anomaly_ap") and not schema.has_labels:
         raise ConfigError(

@@ -27,7 +27,6 @@ from autoencoder_pipelines.config import SearchRange, TuneParams
 from autoencoder_pipelines.data.errors import ConfigError
 from autoencoder_pipelines.data.frames import ModelInput
 from autoencoder_pipelines.data.schema import DataSchema
-from autoencoder_pipelines.jobs.anomaly import normal_part
 from autoencoder_pipelines.jobs.tuning import (
     JOBS,
     Job,
@@ -54,8 +53,10 @@ def run_search(
     schema = data.schema
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    job, name = JOBS[tune.objective], study_name(tune, sections, schema)  # named by the configuration, as before
-    sections = with_detector_sizes(sections, schema, tune.objective, normal_part(data.train, schema, sections["anomaly"]))
+    # the detector's network as it derives it untuned (what the size factors scale), then the
+    # study's name: a study sized another way is another study
+    sections = with_detector_sizes(sections, schema, tune.objective, data.train)
+    job, name = JOBS[tune.objective], study_name(tune, sections, schema)
     study = optuna.create_study(
         storage=storage, study_name=name, load_if_exists=True, direction=tune.direction,
         sampler=_sampler(tune, runtime.seed_for("tune")), pruner=_pruner(tune),
