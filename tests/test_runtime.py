@@ -15,7 +15,7 @@ from autoencoder_pipelines.nn.trainer import Checkpoint, EarlyStopping, LRSchedu
 
 @pytest.mark.parametrize(
     "rows, cpu, cuda",
-    [(10, 8, 256), (96, 9, 256), (300, 30, 256), (320, 32, 256), (1_257, 32, 256), (7_000, 175, 438),
+    [(10, 8, 8), (96, 9, 9), (300, 30, 30), (320, 32, 256), (1_257, 32, 256), (7_000, 175, 438),
      (42_000, 256, 2_625), (100_000, 256, 4_096)],
 )
 def test_the_batch_rule_follows_the_rows_and_the_device(rows, cpu, cuda):

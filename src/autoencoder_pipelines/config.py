@@ -53,8 +53,8 @@ class RuntimeParams(_Strict):
         None, ge=1,
         description="Every phase's batch size unless the phase sets its own. null: from the training rows and the "
         "device: on a CPU clamp(rows / 40, 32, 256), small tables keep small batches, large ones train in fewer, "
-        "larger steps (below 320 rows, rows / 10 and at least 8: about ten steps an epoch);"
-        " on a CUDA GPU clamp(rows / 16, 256, 4096), with the learning rates scaled (lr_scaling).",
+        "larger steps; on a CUDA GPU clamp(rows / 16, 256, 4096), with the learning rates scaled (lr_scaling); "
+        "below 320 rows, on either, rows / 10 and at least 8 (about ten steps an epoch).",
     )
     lr_scaling: Literal["none", "sqrt", "linear"] = Field(
         "sqrt",

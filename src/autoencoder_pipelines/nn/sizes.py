@@ -7,20 +7,24 @@ from typing import Sequence
 
 
 def default_batch_size(n_rows: int, device: str = "cpu") -> int:
-    """On a CPU (and MPS): clamp(rows / 40, 32, 256): small tables keep small batches (enough
+    """Below 320 rows, on any device: rows / 10 (at least 8), so an epoch is still about ten
+    steps. At 32, iris's 96 training rows made 3 an epoch, and a fine-tuning that early stopping
+    ended after 66 epochs had had 200 steps (accuracy 0.667 where 0.967 was there to learn); on
+    a GPU, at 256, one.
+
+    On a CPU (and MPS): clamp(rows / 40, 32, 256): small tables keep small batches (enough
     steps an epoch for early stopping to see learning), large ones train in fewer, larger steps.
-    Below 320 rows the floor is rows / 10 (at least 8), so an epoch is still about ten steps:
-    at 32, iris's 96 training rows made 3 an epoch, and a fine-tuning that early stopping ended
-    after 66 epochs had had 200 steps (accuracy 0.667 where 0.967 was there to learn).
 
     On a CUDA GPU: clamp(rows / 16, 256, 4096). A GPU step costs about the same at 256 rows as
     at thousands (its time goes to launching kernels, not to the arithmetic: 1.1e5 samples/s at
     256 rows of 784 features on an H200, bf16 no faster than fp32), so an epoch there is as many
     steps as it has batches: 16 a phase's epoch, whatever the table's size, fewer for tables
     below 4,096 rows. The learning rates are scaled to the larger batch (scaled_learning_rate)."""
+    if n_rows < 320:
+        return max(8, n_rows // 10)
     if device == "cuda":
         return min(max(round(n_rows / 16), 256), 4096)
-    return min(max(round(n_rows / 40), min(32, max(8, n_rows // 10))), 256)
+    return min(max(round(n_rows / 40), 32), 256)
 
 
 LR_SCALING = ("none", "sqrt", "linear")
