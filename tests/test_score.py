@@ -4,6 +4,7 @@ the status they earned; a model that does not load (or a planted pickle) stops i
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -107,8 +108,11 @@ def test_the_mlflow_model_scores_raw_rows_like_the_pipeline(scoring_project):
     from_mlflow = model.predict(raw)
     assert list(from_mlflow["id"].head(2)) == ["request:0", "request:1"]
     stamped = ["id", "model_name", "model_version", "model_run_id"]
-    pd.testing.assert_frame_equal(from_mlflow.drop(columns="id").reset_index(drop=True),
+    pd.testing.assert_frame_equal(from_mlflow.drop(columns="id").reset_index(drop=True).infer_objects(),
                                   from_pipeline.drop(columns=stamped), check_dtype=False)
+    # what the HTTP server writes is strict JSON: an unflagged row's empty share is null, not NaN
+    assert from_mlflow["top_share_1"].isna().any()
+    json.dumps(from_mlflow.to_dict(orient="records"), allow_nan=False)
 
 
 def test_scoring_without_a_champion_says_how_to_promote(trained_project, tmp_path):

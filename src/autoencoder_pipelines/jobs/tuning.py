@@ -88,7 +88,7 @@ def with_detector_sizes(sections: dict[str, BaseModel], schema: DataSchema, obje
 
     from autoencoder_pipelines.nn.detector import default_network_sizes
 
-    rows = torch.from_numpy(normal_rows[schema.features].to_numpy(dtype="float32"))
+    rows = torch.tensor(normal_rows[schema.features].to_numpy(dtype="float32"))  # a copy: pandas may lend a read-only array
     sizes = default_network_sizes(rows, standardize=anomaly.detector_choices(schema)["standardize"])
     return {**sections, "anomaly": anomaly.model_copy(update={"hidden_sizes": sizes})}
 

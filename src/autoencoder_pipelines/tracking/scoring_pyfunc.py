@@ -15,8 +15,14 @@ class ScoringModel(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Raw rows in (the training feature columns, and the id column if the model has one),
-        scored rows out; without an id column the ids are `request:<row>`."""
-        return self.scorer.score(pd.DataFrame(model_input), source="request")
+        scored rows out; without an id column the ids are `request:<row>`. An empty cell (an
+        unflagged row's top_share_i) is None, not NaN: the server writes JSON, which has null
+        and no NaN (a strict parser refused the reply)."""
+        scored = self.scorer.score(pd.DataFrame(model_input), source="request")
+        for column in scored.columns[scored.isna().any()]:
+            if scored[column].dtype != object:  # an object column's empty cells are None already
+                scored[column] = scored[column].astype(object).where(scored[column].notna(), None)
+        return scored
 
 
 mlflow.models.set_model(ScoringModel())
