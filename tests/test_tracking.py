@@ -63,7 +63,10 @@ def test_run_names_say_what_sets_a_run_apart():
     assert names == ["denoise", "denoise kind=sparse", "denoise corruption.level=0.5"]
     assert run_name("trial 3", {"learning_rate": 0.00123456, "width": 1.0, "sizes": [64, 32], "promote": True}) == \
         "trial 3 learning_rate=0.001235 width=1 sizes=[64,32] promote=true"
-    assert len(run_name("denoise", {"data.path": "x" * 400})) == 250  # MLflow's limit
+    assert len(run_name("denoise", {"data.label_column": "x" * 400})) == 250  # MLflow's limit
+    # what sets runs of one table apart first, the data last, its path as the file's name
+    assert run_name("tune", {"data.source": "csv", "data.path": "data/01_raw/breast_cancer.csv", "tune.objective": "accuracy"}) \
+        == "tune tune.objective=accuracy data.source=csv data.path=breast_cancer.csv"
 
 
 def test_an_overridden_run_is_named_after_its_overrides_and_opens_where_a_model_trainer_works(make_project, tiny, capsys):
@@ -81,9 +84,19 @@ def test_an_overridden_run_is_named_after_its_overrides_and_opens_where_a_model_
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     view = json.loads(experiment.tags[f"mlflow.sharedViewState.{VIEW}"])  # a saved view, its state as JSON text
     columns = json.loads(view["state"])["selectedColumns"]
-    assert "metrics.`test/anomaly.roc_auc`" in columns and "params.`model.kind`" in columns
+    assert columns[:3] == ["params.`derived.data.file`", "params.`model.kind`", "metrics.`test/finetune.test_accuracy`"]
+    assert "metrics.`test/anomaly.roc_auc`" in columns and not any("score." in c or "monitor/" in c for c in columns)
+    assert run.data.params["derived.data.file"] == "sklearn digits"  # the bundled data
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
         f"/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={VIEW}")
+
+
+def test_the_scoring_experiment_shows_the_scoring_columns_first():
+    from autoencoder_pipelines.tracking.ui import experiment_tags
+
+    view = json.loads(json.loads(experiment_tags(scoring=True)[f"mlflow.sharedViewState.{VIEW}"])["state"])
+    assert view["selectedColumns"][:3] == ["params.`model.name`", "params.`model.version`", "metrics.`score.rows_scored`"]
+    assert not any("test/" in column or "model.kind" in column for column in view["selectedColumns"])
 
 
 def test_the_experiment_view_is_set_once_and_a_changed_one_is_kept(tmp_path):

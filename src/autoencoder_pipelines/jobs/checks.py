@@ -220,13 +220,15 @@ def check_clustering(reduction: ReductionParams, schema: DataSchema, split: Spli
 
 
 def data_settings(schema: DataSchema, split: SplitParams) -> dict[str, Any]:
-    derived: dict[str, Any] = {"data.n_features": schema.n_features, "data.n_rows": schema.n_rows}
+    # data.file: the runs table's column that tells which data a run learned (tracking/ui.py)
+    derived: dict[str, Any] = {"data.file": Path(schema.source).name, "data.n_features": schema.n_features,
+                               "data.n_rows": schema.n_rows}
     if schema.has_labels:
         derived["data.labelled_rows"] = schema.labelled_count
     if schema.dropped_rows:
         derived["data.dropped_rows"] = schema.dropped_rows  # data.bad_rows: drop
-    if schema.ignored_columns:
-        derived["data.ignored_columns"] = schema.ignored_columns
+    if schema.ignored_columns:  # named in full up to 10 (data.feature_columns may leave out hundreds)
+        derived["data.ignored_columns"] = shown_names(schema.ignored_columns)
     derived["split.scaling"] = split.scaling_for(schema)
     return _logged(derived)
 

@@ -146,7 +146,7 @@ class MlflowTrackingHook:
 
         active = mlflow.active_run()
         experiment = self.registry.experiment if self.scoring else self.config.experiment
-        experiment_id = prepare_store(self.uri, self.project_path, None if active else experiment)
+        experiment_id = prepare_store(self.uri, self.project_path, None if active else experiment, self.scoring)
         if active is not None:  # a caller's run (compare, sweep, a notebook): log into it, leave it open
             self.run_id = active.info.run_id
         else:
@@ -419,9 +419,13 @@ class RegistrationFailedError(UserError):
 
 def run_name(label: str, overrides: dict[str, Any]) -> str:
     """`denoise kind=sparse corruption.level=0.5`: the label and what was set for this run alone
-    (model.* keys without their section), the text the MLflow UI shows in every table and legend."""
+    (model.* keys without their section), the text the MLflow UI shows in every table and legend.
+    The data's settings come last, data.path as its file name: what tells runs of one table
+    apart is read first (the runs table has a column for the data, derived.data.file)."""
     shown = []
-    for key, value in overrides.items():
+    for key, value in sorted(overrides.items(), key=lambda item: item[0].startswith("data.")):
+        if key == "data.path" and isinstance(value, str):
+            value = Path(value).name
         text = f"{value:.4g}" if isinstance(value, float) else str(value).replace(" ", "")
         text = text.lower() if isinstance(value, bool) else text
         shown.append(f"{key.removeprefix('model.')}={text}")

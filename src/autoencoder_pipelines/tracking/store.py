@@ -231,9 +231,10 @@ def store_lock(uri: str, project_path: Path) -> Iterator[None]:
         yield
 
 
-def prepare_store(uri: str, project_path: Path, experiment: str | None) -> str | None:
+def prepare_store(uri: str, project_path: Path, experiment: str | None, scoring: bool = False) -> str | None:
     """Check the store, point MLflow at it, and create its tables and `experiment` (with the
-    experiment_tags it lacks: how the UI opens it) once, under the store lock, waiting
+    experiment_tags it lacks: how the UI opens it; `scoring`: the scoring runs' experiment) once,
+    under the store lock, waiting
     (store_wait()) for a store another process holds locked; returns the experiment id (None
     without an experiment)."""
     import mlflow
@@ -243,7 +244,7 @@ def prepare_store(uri: str, project_path: Path, experiment: str | None) -> str |
             mlflow.MlflowClient().search_experiments(max_results=1)  # creates the tables
             return None
         found = mlflow.set_experiment(experiment)
-        for key, value in experiment_tags().items():
+        for key, value in experiment_tags(scoring).items():
             if key not in found.tags:
                 mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id

@@ -35,12 +35,19 @@ def runs_table_url(base: str, experiment_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={VIEW}"
 
 
-def experiment_tags() -> dict[str, str]:
-    """The model-training kind, and the view "Compare runs": the run name, the headline metrics
-    (the run's duration is a column already), the settings most often varied, the model."""
-    columns = [*(f"metrics.`{name}`" for name in HEADLINE if name != "run.seconds"),
-               *(f"params.`{name}`" for name in ("model.kind", "corruption.kind", "corruption.level")),
-               "attributes.`Models`"]
+def experiment_tags(scoring: bool = False) -> dict[str, str]:
+    """The model-training kind, and the view "Compare runs": the run name, then for a training
+    experiment its headline test metrics, the data and the settings most often varied, the
+    model; for the scoring experiment the scoring and monitoring figures and the model scored
+    with. (The run's duration is a column already.)"""
+    if scoring:
+        metrics = [name for name in HEADLINE if name.startswith(("score.", "monitor/"))]
+        params = ["model.name", "model.version"]
+    else:
+        metrics = [name for name in HEADLINE if name.startswith((TEST, "tune."))]
+        params = ["derived.data.file", "model.kind", "corruption.kind", "corruption.level"]
+    columns = [*(f"params.`{name}`" for name in params[:2]), *(f"metrics.`{name}`" for name in metrics),
+               *(f"params.`{name}`" for name in params[2:]), *([] if scoring else ["attributes.`Models`"])]
     state = {"selectedColumns": columns, "columnOrder": [RUN_NAME, *columns],
              "columnWidths": {RUN_NAME: 240, **{column: 150 for column in columns}}}
     now = int(time.time() * 1000)
