@@ -28,4 +28,5 @@ def test_example_notebook_runs_top_to_bottom(trained_project, tmp_path):
     assert "finetune.test_accuracy" in namespace["metrics"].index
     assert len(namespace["figures"]) >= 8
     assert len(namespace["runs"]) == 1
+    assert namespace["runs"]["metrics.test/finetune.test_accuracy"].notna().all()  # the names the runs have
     assert len(namespace["history"]) == 3  # the tiny config's denoiser epochs
