@@ -42,6 +42,23 @@ def test_the_pruning_callback_reports_its_phase_and_ends_a_trial_that_falls_behi
     assert late.stop and callback.values == [2.0, 2.0]
 
 
+def test_a_pruned_trial_is_reported_by_its_epoch_not_by_the_pruners_figure(caplog):
+    from autoencoder_pipelines.pipelines.tune.nodes import _report, trials_table
+
+    study = optuna.create_study(direction="maximize")  # anomaly_ap: the pruner sees -val_loss
+    trial = study.ask()
+    for epoch, negated_loss in enumerate([-0.9, -0.6, -0.58], start=1):
+        trial.report(negated_loss, epoch)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    done = study.ask()
+    study.tell(done, 0.71)  # an average precision
+    table = trials_table(study)
+    assert table["value"].isna().tolist() == [True, False] and table["pruned_at_epoch"].tolist()[0] == 3
+    with caplog.at_level("INFO", logger="autoencoder_pipelines"):
+        _report(study, study.trials[0])
+    assert "tune: trial 0 pruned at epoch 3 in" in caplog.text and "-0.58" not in caplog.text
+
+
 # -- the search space ------------------------------------------------------------------------
 
 

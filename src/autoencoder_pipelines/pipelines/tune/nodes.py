@@ -110,7 +110,12 @@ def _report(study: Any, trial: Any) -> None:
         best = f"; best {study.best_value:.5g} (trial {study.best_trial.number})"
     except ValueError:  # no completed trial yet
         pass
-    value = "" if trial.value is None else f" {trial.value:.5g}"
+    # a pruned trial's value is the last figure its pruner saw (for anomaly_ap a negated loss,
+    # not an average precision): its epoch says more
+    if trial.state.name == "PRUNED":
+        value = f" at epoch {max(trial.intermediate_values)}" if trial.intermediate_values else ""
+    else:
+        value = "" if trial.value is None else f" {trial.value:.5g}"
     logger.info("tune: trial %d %s%s in %.1f s%s", trial.number, trial.state.name.lower(), value,
                 trial.duration.total_seconds() if trial.duration else 0.0, best)
 
@@ -255,7 +260,10 @@ def trials_table(study: Any) -> pd.DataFrame:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         rows.append({
-            "number": trial.number, "state": trial.state.name, "value": trial.value,
+            "number": trial.number, "state": trial.state.name,
+            "value": trial.value if trial.state.name == "COMPLETE" else None,  # a pruned one's: the pruner's figure
+            "pruned_at_epoch": max(trial.intermediate_values) if trial.state.name == "PRUNED" and trial.intermediate_values
+            else None,
             "seconds": trial.duration.total_seconds() if trial.duration else None,
             **{f"params_{k}": v for k, v in trial.params.items()},
             "settings": json.dumps(trial.user_attrs.get("settings")),
