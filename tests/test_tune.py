@@ -207,3 +207,25 @@ def test_a_search_the_data_cannot_support_fails_right_after_ingestion(make_proje
     with pytest.raises(ConfigError, match=r"tune.space.code_size = 10.0 gives a code of 80 units"):
         project.run("tune")
     assert not project.path("data/06_models/tune/study.db").exists()
+
+
+def test_ctrl_c_in_a_trial_leaves_no_optuna_traceback_on_screen():
+    import logging
+    import sys
+
+    from autoencoder_pipelines.pipelines.tune.nodes import _WithoutInterruptTraceback
+
+    def record(message, error=None):
+        exc_info = None
+        if error is not None:
+            try:
+                raise error
+            except BaseException:  # noqa: BLE001 - to make the record's exc_info
+                exc_info = sys.exc_info()
+        return logging.LogRecord("optuna", logging.WARNING, __file__, 1, message, None, exc_info)
+
+    shown = _WithoutInterruptTraceback()
+    assert shown.filter(record("Trial 3 failed with value None."))  # a real failure stays
+    assert shown.filter(record("Trial 3 failed because of ValueError", ValueError("bad")))
+    assert not shown.filter(record("Trial 4 failed because of KeyboardInterrupt()", KeyboardInterrupt()))
+    assert not shown.filter(record("Trial 4 failed with value None."))

@@ -52,6 +52,9 @@ def run_search(
     sections: dict[str, BaseModel] = {k: v for k, v in parameters.items() if isinstance(v, BaseModel)}
     schema = data.schema
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in logging.getLogger("optuna").handlers:  # Optuna's own, to stderr
+        if not any(isinstance(f, _WithoutInterruptTraceback) for f in handler.filters):
+            handler.addFilter(_WithoutInterruptTraceback())
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # the detector's network as it derives it untuned (what the size factors scale), then the
     # study's name: a study sized another way is another study
@@ -77,6 +80,20 @@ def run_search(
         study.optimize(objective, n_trials=remaining, timeout=tune.timeout, callbacks=[_report],
                        show_progress_bar=sys.stderr.isatty(), gc_after_trial=False)
     return _outcome(study, tune, sections, schema, job)
+
+
+class _WithoutInterruptTraceback(logging.Filter):
+    """Ctrl-C during a trial: Optuna logged the trial's failure with the whole traceback of the
+    KeyboardInterrupt (60 lines) before the run's one-line `Interrupted`; the trial is marked
+    FAIL and not counted either way (docs/tuning.md: Resume)."""
+
+    interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.interrupted = True
+            return False
+        return not (self.interrupted and "failed with value None" in record.getMessage())  # its sequel
 
 
 def _sampler(tune: TuneParams, seed: int) -> Any:
