@@ -104,3 +104,8 @@ def test_a_mistyped_key_is_named_with_the_key_it_is_closest_to():
         validate_parameters({"model": {"kindd": "sparse"}})
     with pytest.raises(ConfigError, match=r"data.zzzz: unknown key; known: source, path, "):  # nothing close: every key
         validate_parameters({"data": {"zzzz": 1}})
+
+
+def test_a_feature_column_named_twice_is_refused():
+    with pytest.raises(ConfigError, match=r"data.feature_columns names \['a'\] more than once"):
+        validate_parameters({"data": {"source": "csv", "path": "x.csv", "feature_columns": ["a", "a", "b"]}})

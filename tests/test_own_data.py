@@ -178,3 +178,20 @@ def test_a_table_with_90_percent_empty_labels_trains_end_to_end(make_project, ti
     assert metrics["data.unlabelled_rows"] == 360  # metrics.json: the MLflow run has the compared figures
     assert run.data.metrics["test/label_budget.0.25.pretrained_test_accuracy"] == \
         metrics["label_budget.0.25.pretrained_test_accuracy"]
+
+
+def test_the_hint_for_text_classes_is_a_list_the_console_shows_and_kedro_parses():
+    from omegaconf import OmegaConf
+    from rich.text import Text
+
+    from autoencoder_pipelines.config import AnomalyParams
+    from autoencoder_pipelines.data.schema import DataSchema
+    from autoencoder_pipelines.jobs.checks import unsupervised_reason
+
+    iris = DataSchema(source="iris.csv", features=["a"], n_rows=150, label_column="species",
+                      classes=["setosa", "versicolor", "virginica"])
+    line = unsupervised_reason(AnomalyParams(), iris)
+    assert Text.from_markup(line).plain == line  # nothing read as a style tag
+    setting = line.split('--params="')[1].rstrip('"')
+    assert setting == "anomaly.normal_classes=['setosa','versicolor']"
+    assert OmegaConf.to_container(OmegaConf.from_dotlist([setting])) == {"anomaly": {"normal_classes": ["setosa", "versicolor"]}}

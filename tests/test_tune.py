@@ -65,7 +65,7 @@ def test_a_pruned_trial_is_reported_by_its_epoch_not_by_the_pruners_figure(caplo
 @pytest.mark.parametrize("space, message", [
     ({"learning_rate": {"low": 2.0, "high": 1.0}}, "low must be below high"),
     ({"learning_rate": {"low": 0.0, "high": 1.0, "log": True}}, "a log range needs low > 0"),
-    ({"widht": [1.0]}, r"unknown key\(s\) \['widht'\]"),
+    ({"widht": [1.0]}, r"unknown key\(s\) \['widht'\] \(did you mean 'width'\?\)"),
     ({"corruption_kind": ["masking", "blur"]}, "corruption_kind"),
     ({"epochs": []}, "epochs"),
     ({key: None for key in ("learning_rate", "width", "code_size", "epochs", "corruption_kind", "corruption_level")},

@@ -216,6 +216,9 @@ class DataParams(_Strict):
     def _path_for_files(self) -> "DataParams":
         if self.source != "digits" and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
+        repeated = sorted({c for c in self.feature_columns or [] if (self.feature_columns or []).count(c) > 1})
+        if repeated:
+            raise ValueError(f"data.feature_columns names {repeated} more than once; name each column once")
         if self.labels_path is not None and self.source != "idx":
             raise ValueError("data.labels_path is the IDX labels file: it needs data.source 'idx'")
         if self.source in ("images", "idx"):
@@ -767,7 +770,8 @@ class _SpaceKeys(_Strict):
         if isinstance(values, dict):
             unknown = sorted(set(values) - set(cls.model_fields))
             if unknown:
-                raise ValueError(f"unknown key(s) {unknown}; known: {', '.join(cls.model_fields)}")
+                raise ValueError(f"unknown key(s) {unknown}{did_you_mean(unknown[0], list(cls.model_fields))}; "
+                                 f"known: {', '.join(cls.model_fields)}")
         return values
 
     def searched(self) -> dict[str, Any]:

@@ -135,13 +135,19 @@ def unsupervised_reason(anomaly: AnomalyParams, schema: DataSchema) -> str | Non
     if not schema.has_labels or normal_classes(anomaly, schema) is not None:
         return None
     classes = schema.classes or []
-    shown = ",".join(str(c) for c in classes[:-1][:3])
+    shown = _params_list(classes[:-1][:3])
     return (
         f"anomaly detector: unsupervised (anomaly.normal_classes unset, and the label column "
         f"'{schema.label_column}' has {len(classes)} classes, none of them known to be normal): it learns every "
         f"training row and flags the contamination share of them; no ROC-AUC or AP. Name the normal classes to "
         f"measure them, e.g. --params=\"anomaly.normal_classes=[{shown}]\""
     )
+
+
+def _params_list(values: list[Any]) -> str:
+    """Classes as a --params list holds them: numbers bare, text quoted (Kedro's Rich console
+    would also take an unquoted [setosa,versicolor] for a style tag and show nothing)."""
+    return ",".join(str(v) if isinstance(v, (int, float)) else repr(str(v)) for v in values)
 
 
 def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: dict[Any, int] | None) -> None:
@@ -161,7 +167,7 @@ def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: 
             "rows labelled %s): anomalies are expected to be rare. If the rows labelled %s are the normal ones, "
             "set --params=\"anomaly.normal_classes=[%s]\"", n_labelled - n_normal, n_labelled,
             100 * (n_labelled - n_normal) / n_labelled, " or ".join(map(str, anomalous)),
-            " or ".join(map(str, normal)), " or ".join(map(str, anomalous)), ",".join(map(str, anomalous)))
+            " or ".join(map(str, normal)), " or ".join(map(str, anomalous)), _params_list(anomalous))
 
 
 def check_writable(folders: list[Path]) -> None:
