@@ -469,7 +469,7 @@ def test_the_contraction_analysis_of_the_pretrained_encoder(frame, schema, runti
     assert len(figure.axes) == 3
 
 
-def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runtime):
+def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runtime, caplog):
     from autoencoder_pipelines.config import ReportParams
     from autoencoder_pipelines.pipelines.reporting.nodes import compare_codes_with_prior
 
@@ -482,9 +482,15 @@ def test_the_codes_against_the_prior_for_kinds_with_a_prior(frame, schema, runti
         assert 0 <= metrics["prior.linear_separability"] <= 1
     # codes far from the prior are told apart from its draws; draws of the prior itself are not
     network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1)) + 5
-    assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] > 0.95
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="autoencoder_pipelines"):
+        assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] > 0.95
+    assert "the codes do not follow the prior" in caplog.text  # said in the run, not only in a figure
+    caplog.clear()
     network.encode = lambda x: network.sample_prior(len(x), torch.Generator().manual_seed(1))
-    assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] < 0.7
+    with caplog.at_level("WARNING", logger="autoencoder_pipelines"):
+        assert compare_codes_with_prior(network, rows(frame, schema), ReportParams())[0]["prior.linear_separability"] < 0.7
+    assert "do not follow the prior" not in caplog.text
     stack, _ = _pretrain(frame, schema, runtime, "denoising")
     metrics, figure = compare_codes_with_prior(stack, rows(frame, schema), ReportParams())
     assert metrics == {} and "no prior" in str(figure)
