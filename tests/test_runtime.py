@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autoencoder_pipelines.config import FinetuneParams, PhaseParams, RuntimeParams
-from autoencoder_pipelines.jobs.runtime import Runtime
+from autoencoder_pipelines.jobs.runtime import Runtime, resolve_runtime
 from autoencoder_pipelines.nn.sizes import default_batch_size, scaled_learning_rate
 from autoencoder_pipelines.nn.trainer import Checkpoint, EarlyStopping, LRSchedule
 
@@ -78,3 +78,10 @@ def test_checkpoints_follow_the_runtime_settings(tmp_path):
     trainer = Runtime(params, checkpoints=tmp_path).trainer(PhaseParams(), "phase", 100)
     (checkpoint,) = [c for c in trainer.callbacks if isinstance(c, Checkpoint)]
     assert (checkpoint.path, checkpoint.every, checkpoint.min_seconds) == (tmp_path / "phase.pt", 2, 12.5)
+
+
+def test_half_precision_on_the_cpu_is_said(caplog):
+    with caplog.at_level("WARNING", logger="autoencoder_pipelines"):
+        assert resolve_runtime(RuntimeParams(device="cpu", precision="bf16")).dtype == torch.bfloat16
+        assert resolve_runtime(RuntimeParams(device="cpu")).dtype == torch.float32
+    assert caplog.text.count("runtime.precision is bf16 on the CPU") == 1

@@ -76,7 +76,13 @@ class Runtime:
     def dtype(self) -> "torch.dtype":
         from autoencoder_pipelines.nn.device import resolve_precision
 
-        return resolve_precision(self.params.precision)
+        dtype = resolve_precision(self.params.precision)
+        if self.params.precision != "fp32" and self.device.type == "cpu":
+            # --env gpu with runtime.device=auto on a machine without one: said, not silent
+            logger.warning("runtime.precision is %s on the CPU (runtime.device %s): autocast in %s there changes the "
+                           "figures against an fp32 run's; set runtime.precision=fp32 unless that is what you want",
+                           self.params.precision, self.params.device, self.params.precision)
+        return dtype
 
     @property
     def seed(self) -> int:
