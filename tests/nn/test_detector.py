@@ -352,6 +352,13 @@ def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_a_rows_score_does_not_depend_on_the_rows_beside_it(detector, data):
+    """What check_methods_subset_invariance asks, to float32's precision (it asks 1e-7)."""
+    scores = detector.decision_function(data["test"])
+    for part in (slice(0, 1), slice(3, 50), slice(100, 220)):
+        np.testing.assert_allclose(detector.decision_function(data["test"][part]), scores[part], rtol=1e-5, atol=1e-5)
+
+
 def test_clone_get_params_and_set_params(detector):
     copy = clone(detector)
     assert copy.get_params() == detector.get_params() and not hasattr(copy, "network_")
