@@ -49,7 +49,8 @@ def experiment_tags(scoring: bool = False) -> dict[str, str]:
     columns = [*(f"params.`{name}`" for name in params[:2]), *(f"metrics.`{name}`" for name in metrics),
                *(f"params.`{name}`" for name in params[2:]), *([] if scoring else ["attributes.`Models`"])]
     state = {"selectedColumns": columns, "columnOrder": [RUN_NAME, *columns],
-             "columnWidths": {RUN_NAME: 240, **{column: 150 for column in columns}}}
+             # narrow: a full float (0.9944289922714233) reads well enough at 0.99442899
+             "columnWidths": {RUN_NAME: 240, **{column: 120 if column.startswith("metrics") else 110 for column in columns}}}
     now = int(time.time() * 1000)
     view = {"name": "Compare runs", "createdAt": now, "updatedAt": now, "state": json.dumps(state)}
     return {"mlflow.experimentKind": "custom_model_development", f"mlflow.sharedViewState.{VIEW}": json.dumps(view)}
