@@ -165,6 +165,9 @@ def test_a_search_nests_its_trials_writes_its_best_parameters_and_resumes(make_p
     validate_parameters({**tiny, **{k: {**tiny.get(k, {}), **v} for k, v in best.items()}})  # copyable into conf/local
     runs = project.runs()
     parent = next(r for r in runs if r.info.run_name == "tune")
+    # the sections the search's job reads (reconstruction: pretraining, reduction), not every one
+    assert {key.split(".")[0] for key in parent.data.params} - {"derived"} == {
+        "tune", "data", "split", "runtime", "pretrain", "reduction", "model", "corruption"}
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     # each trial named by its number and what it drew: trial 0 the defaults (start_from_defaults)
     for trial in trials:

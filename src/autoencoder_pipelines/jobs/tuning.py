@@ -49,6 +49,13 @@ JOBS = {
 }
 
 
+def sections_searched(objective: str) -> set[str]:
+    """The parameter sections a search of `objective` reads: its job's phases and what they
+    train with, besides the search's own, the data's and the runtime's."""
+    job = set(JOBS[objective].phases) | ({"model", "corruption"} if objective != "anomaly_ap" else set())
+    return {"tune", "data", "split", "runtime"} | job
+
+
 def space_name(tune: TuneParams) -> str:
     return "grid" if tune.grid is not None else "space"
 

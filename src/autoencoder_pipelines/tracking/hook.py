@@ -109,8 +109,11 @@ class MlflowTrackingHook:
         inputs = pipeline.all_inputs()
         self.sections = {name[7:].split(".")[0] for name in inputs if name.startswith("params:")}
         self.sections |= {"runtime"} & set(inputs)  # the `runtime` dataset: resolved from params:runtime
-        if "parameters" in inputs:  # a node reads them all (tune)
-            self.sections |= set(self.parameters) - SERVING
+        if "parameters" in inputs:  # a node reads them all (tune): those its objective uses
+            from autoencoder_pipelines.jobs.tuning import sections_searched
+
+            objective = (self.parameters.get("tune") or {}).get("objective")
+            self.sections |= (sections_searched(objective) if objective else set(self.parameters)) - SERVING
         if not self.scoring:  # a training reads monitoring.* only to store the profile scoring compares with
             self.sections.discard("monitoring")
         self._check_promotion(pipeline)
