@@ -82,6 +82,7 @@ def test_checkpoints_follow_the_runtime_settings(tmp_path):
 
 def test_half_precision_on_the_cpu_is_said(caplog):
     with caplog.at_level("WARNING", logger="autoencoder_pipelines"):
-        assert resolve_runtime(RuntimeParams(device="cpu", precision="bf16")).dtype == torch.bfloat16
+        half = resolve_runtime(RuntimeParams(device="cpu", precision="bf16"))
+        assert half.dtype == torch.bfloat16 and half.for_trial().dtype == torch.bfloat16  # a search's trials: no more
         assert resolve_runtime(RuntimeParams(device="cpu")).dtype == torch.float32
     assert caplog.text.count("runtime.precision is bf16 on the CPU") == 1

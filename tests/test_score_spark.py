@@ -8,6 +8,7 @@ CI installs the extra (scripts/setup.sh), so it runs there."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -37,6 +38,7 @@ def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(scor
 
     project.run("score")
     project.run("score_spark")
+    assert "SPARK_LOCAL_IP" not in os.environ  # set for the JVM's start only
 
     pandas_scored = pd.concat(pd.read_parquet(project.path(f"data/07_model_output/scored/{name}.parquet"))
                               for name in days).set_index("id")
@@ -51,6 +53,11 @@ def test_spark_scores_rows_as_the_pandas_pipeline_and_partitions_by_version(scor
     assert difference <= 1e-5
     assert (spark_scored["predicted_class"] == pandas_scored["predicted_class"]).all()
     assert (spark_scored["is_anomaly"] == pandas_scored["is_anomaly"]).all()
+    # the flagged rows' reasons as the pandas path gives them; an unflagged row's are null, not "None"
+    reasons = ["top_feature_1", "top_share_1"]
+    flagged = pandas_scored["is_anomaly"].to_numpy(bool)
+    assert spark_scored.loc[~flagged, reasons].isna().all().all() and flagged.any()
+    assert (spark_scored.loc[flagged, "top_feature_1"] == pandas_scored.loc[flagged, "top_feature_1"]).all()
     assert (spark_scored["model_version"].astype(int) == 1).all()
     assert (spark_scored["model_name"] == "autoencoder-pipelines").all()
 

@@ -232,3 +232,4 @@ def test_ctrl_c_in_a_trial_leaves_no_optuna_traceback_on_screen():
     assert shown.filter(record("Trial 3 failed because of ValueError", ValueError("bad")))
     assert not shown.filter(record("Trial 4 failed because of KeyboardInterrupt()", KeyboardInterrupt()))
     assert not shown.filter(record("Trial 4 failed with value None."))
+    assert shown.filter(record("Trial 0 failed with value None."))  # a later search's own failure

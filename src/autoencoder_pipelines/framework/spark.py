@@ -30,14 +30,21 @@ def spark_session(settings: dict[str, Any]) -> Any:
         raise UserError(f"score_spark needs pyspark, which is not installed: {INSTALL_HINT}") from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    if str(settings.get("spark.driver.host", "")) in ("127.0.0.1", "localhost"):
-        # the JVM looks for this machine's address before it reads the session's settings, and
-        # warned that the hostname resolves to the loopback, then used another interface
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # The JVM looks for this machine's address before it reads the session's settings: it warned
+    # that the hostname resolves to the loopback, then used another interface. Set for its start
+    # only, so that no later process (or session) inherits it.
+    loopback = str(settings.get("spark.driver.host", "")) in ("127.0.0.1", "localhost")
+    set_here = loopback and "SPARK_LOCAL_IP" not in os.environ
+    if set_here:
+        os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    finally:
+        if set_here:
+            del os.environ["SPARK_LOCAL_IP"]
     session.sparkContext.setLogLevel(str(settings.get("aep.log_level", "WARN")))
     logger.info("Spark %s, master %s", session.version, session.sparkContext.master)
     return session

@@ -7,6 +7,7 @@ the data (`derived.*` parameters of the MLflow run)."""
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -147,7 +148,7 @@ def unsupervised_reason(anomaly: AnomalyParams, schema: DataSchema) -> str | Non
 def _params_list(values: list[Any]) -> str:
     """Classes as a --params list holds them: numbers bare, text quoted (Kedro's Rich console
     would also take an unquoted [setosa,versicolor] for a style tag and show nothing)."""
-    return ",".join(str(v) if isinstance(v, (int, float)) else repr(str(v)) for v in values)
+    return ",".join(str(v) if isinstance(v, numbers.Real) else repr(str(v)) for v in values)  # numpy's too
 
 
 def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: dict[Any, int] | None) -> None:

@@ -52,6 +52,7 @@ class Runtime:
         """This runtime for one trial of a search (tuning.py): the same device, no checkpoints (a
         study resumes trial by trial), no per-phase progress, and `callbacks` in every phase."""
         trial = Runtime(self.params.model_copy(update={"checkpoint_every": 0, "log_every": 0}), self.device)
+        trial.__dict__["dtype"] = self.dtype  # resolved (and warned about) once a run
         trial.callbacks, trial.progress = tuple(callbacks), False
         return trial
 

@@ -59,9 +59,15 @@ def score_with_spark(rows: Any, model: Any) -> Any:
     outputs = [name for name in signature.outputs.input_names() if name != "id"]
     identifier = F.col(f"{SCORED}.id") if id_column else F.col(SOURCE_COLUMN)
     columns = model.columns()
+
+    def output(name: str) -> Any:
+        # an unflagged row's top features are empty: null, where spark_udf's string cast wrote "None"
+        value = F.col(f"{SCORED}.{name}")
+        return F.when(F.col(f"{SCORED}.is_anomaly"), value) if name.startswith("top_") else value
+
     return scored.select(
         identifier.alias("id"),
-        *[F.col(f"{SCORED}.{name}").alias(name) for name in outputs],
+        *[output(name).alias(name) for name in outputs],
         F.lit(columns["model_name"]).alias("model_name"),
         F.lit(columns["model_version"]).cast("long").alias("model_version"),
         F.lit(columns["model_run_id"]).cast("string").alias("model_run_id"),

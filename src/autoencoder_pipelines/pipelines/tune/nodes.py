@@ -93,7 +93,10 @@ class _WithoutInterruptTraceback(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
             self.interrupted = True
             return False
-        return not (self.interrupted and "failed with value None" in record.getMessage())  # its sequel
+        if self.interrupted and "failed with value None" in record.getMessage():  # its sequel, once
+            self.interrupted = False
+            return False
+        return True
 
 
 def _sampler(tune: TuneParams, seed: int) -> Any:
