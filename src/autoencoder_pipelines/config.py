@@ -9,6 +9,7 @@ own options (`model.<kind>`) are checked against the kind registry when a run tr
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
 from pydantic import (
@@ -216,7 +217,7 @@ class DataParams(_Strict):
     def _path_for_files(self) -> "DataParams":
         if self.source != "digits" and not self.path:
             raise ValueError(f"data.path is required when data.source is '{self.source}'")
-        repeated = sorted({c for c in self.feature_columns or [] if (self.feature_columns or []).count(c) > 1})
+        repeated = sorted(c for c, n in Counter(self.feature_columns or []).items() if n > 1)
         if repeated:
             raise ValueError(f"data.feature_columns names {repeated} more than once; name each column once")
         if self.labels_path is not None and self.source != "idx":

@@ -32,11 +32,14 @@ def register_pipelines() -> dict[str, Pipeline]:
     if "denoise" in pipelines:
         pipelines["__default__"] = pipelines["denoise"]
     phases = [name for name in PHASE_REPORTS if name in pipelines]
-    if phases and not every and "anomaly" in pipelines and not {"denoise", "reporting"} & set(pipelines):
+    if not phases or every:
+        return pipelines
+    reported = REPORTED & set(pipelines)
+    if reported == {"anomaly"}:  # denoise's and reporting's reports hold the phases' figures; anomaly's not
         logger.warning("the report of this run is anomaly's: the metrics and histories of %s are in their files "
                        "(data/08_reporting/metrics/, histories/), not in metrics.json or the MLflow run; run them "
                        "apart, or with --pipelines=denoise", ", ".join(phases))
-    if phases and not every and not REPORTED & set(pipelines):
+    if not reported:
         # one report of the phases named together (`--pipelines=finetuning,reduction`): the same
         # nodes in each, which their sum holds once
         from autoencoder_pipelines.pipelines.reporting.pipeline import summary

@@ -163,12 +163,13 @@ def check_normal_rows(anomaly: AnomalyParams, schema: DataSchema, label_counts: 
         )
     if anomaly.normal_classes is None and n_normal < n_labelled / 2:  # 0 of a 0/1 label, taken as normal
         anomalous = sorted((c for c in label_counts if c not in normal), key=str)
+        named = " or ".join(map(str, anomalous))
         logger.warning(
             "anomaly: %s of the %d labelled rows (%.0f%%) are %s, taken as the anomalies (the detector learns the "
             "rows labelled %s): anomalies are expected to be rare. If the rows labelled %s are the normal ones, "
             "set --params=\"anomaly.normal_classes=[%s]\"", n_labelled - n_normal, n_labelled,
-            100 * (n_labelled - n_normal) / n_labelled, " or ".join(map(str, anomalous)),
-            " or ".join(map(str, normal)), " or ".join(map(str, anomalous)), _params_list(anomalous))
+            100 * (n_labelled - n_normal) / n_labelled, named, " or ".join(map(str, normal)), named,
+            _params_list(anomalous))
 
 
 def check_writable(folders: list[Path]) -> None:

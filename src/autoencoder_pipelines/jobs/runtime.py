@@ -52,7 +52,6 @@ class Runtime:
         """This runtime for one trial of a search (tuning.py): the same device, no checkpoints (a
         study resumes trial by trial), no per-phase progress, and `callbacks` in every phase."""
         trial = Runtime(self.params.model_copy(update={"checkpoint_every": 0, "log_every": 0}), self.device)
-        trial.__dict__["dtype"] = self.dtype  # resolved (and warned about) once a run
         trial.callbacks, trial.progress = tuple(callbacks), False
         return trial
 
@@ -77,13 +76,7 @@ class Runtime:
     def dtype(self) -> "torch.dtype":
         from autoencoder_pipelines.nn.device import resolve_precision
 
-        dtype = resolve_precision(self.params.precision)
-        if self.params.precision != "fp32" and self.device.type == "cpu":
-            # --env gpu with runtime.device=auto on a machine without one: said, not silent
-            logger.warning("runtime.precision is %s on the CPU (runtime.device %s): autocast in %s there changes the "
-                           "figures against an fp32 run's; set runtime.precision=fp32 unless that is what you want",
-                           self.params.precision, self.params.device, self.params.precision)
-        return dtype
+        return resolve_precision(self.params.precision)
 
     @property
     def seed(self) -> int:
@@ -209,7 +202,8 @@ def checkpoint_folder(checkpoint_dir: Path, run_params: dict[str, Any], key: str
 
 
 def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> Runtime:
-    """Check the launch (and a device named explicitly) against this machine: once per run."""
+    """Check the launch (and a device named explicitly, and a half precision on the CPU) against
+    this machine: once per run."""
     from autoencoder_pipelines.nn.launch import (
         launched_by_torchrun,
         torchrun_world_size,
@@ -229,4 +223,9 @@ def resolve_runtime(params: RuntimeParams, checkpoints: Path | None = None) -> R
     runtime = Runtime(params, checkpoints=checkpoints)
     if params.device not in ("auto", "cpu") or launched_by_torchrun():
         runtime.device  # noqa: B018 - resolve now: an absent GPU fails before any work
+    if params.precision != "fp32" and runtime.device.type == "cpu":
+        # --env gpu with runtime.device=auto on a machine without one: said, not silent
+        logger.warning("runtime.precision is %s on the CPU (runtime.device %s): autocast in %s there changes the "
+                       "figures against an fp32 run's; set runtime.precision=fp32 unless that is what you want",
+                       params.precision, params.device, params.precision)
     return runtime

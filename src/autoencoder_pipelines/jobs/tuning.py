@@ -21,7 +21,6 @@ from autoencoder_pipelines.config import (
     parse,
 )
 from autoencoder_pipelines.data.errors import ConfigError
-from autoencoder_pipelines.data.frames import LABEL
 from autoencoder_pipelines.data.schema import DataSchema
 from autoencoder_pipelines.nn.sizes import default_hidden_sizes
 
@@ -81,14 +80,18 @@ def with_detector_sizes(sections: dict[str, BaseModel], schema: DataSchema, obje
     """`sections` with the anomaly detector's hidden sizes pinned to what it derives untuned from
     the normal ones of `rows` (its training rows), for anomaly_ap when none are set: the first
     trial is then the untuned detector, and the width and code factors scale its network."""
-    anomaly = sections.get("anomaly")
-    if objective != "anomaly_ap" or anomaly.detector_choices(schema)["hidden_sizes"] is not None:
+    anomaly = sections["anomaly"]
+    if objective != "anomaly_ap" or not schema.has_labels:  # without labels check_search refuses the search
+        return sections
+    choices = anomaly.detector_choices(schema)
+    if choices["hidden_sizes"] is not None:
         return sections
     from autoencoder_pipelines.jobs import checks
+    from autoencoder_pipelines.jobs.anomaly import normal_part
 
-    if checks.normal_classes(anomaly, schema) is None:  # refused by check_search: nothing to size
+    if checks.normal_classes(anomaly, schema) is None:  # refused by check_search too: nothing to size
         return sections
-    normal_rows = rows[rows[LABEL].isin(checks.normal_classes(anomaly, schema))]
+    normal_rows = normal_part(rows, schema, anomaly)
     if len(normal_rows) < 2:
         return sections
     import torch
@@ -96,7 +99,7 @@ def with_detector_sizes(sections: dict[str, BaseModel], schema: DataSchema, obje
     from autoencoder_pipelines.nn.detector import default_network_sizes
 
     rows = torch.tensor(normal_rows[schema.features].to_numpy(dtype="float32"))  # a copy: pandas may lend a read-only array
-    sizes = default_network_sizes(rows, standardize=anomaly.detector_choices(schema)["standardize"])
+    sizes = default_network_sizes(rows, standardize=choices["standardize"])
     return {**sections, "anomaly": anomaly.model_copy(update={"hidden_sizes": sizes})}
 
 
@@ -165,7 +168,7 @@ def check_search(sections: dict[str, BaseModel], schema: DataSchema, label_count
     from autoencoder_pipelines.jobs import checks
 
     tune: TuneParams = sections["tune"]
-    if rows is not None and tune.objective == "anomaly_ap" and schema.has_labels:
+    if rows is not None:
         sections = with_detector_sizes(sections, schema, tune.objective, rows)
     objective, where = tune.objective, f"tune.{space_name(tune)}"
     if objective in ("accuracy", "anomaly_ap") and not schema.has_labels:

@@ -122,7 +122,7 @@ def plot_anomaly_scores(scores: pd.DataFrame, metrics: dict[str, Any]) -> Figure
     bins = np.histogram_bin_edges(test["reconstruction_error"], bins=40)
     known = test[TRUTH].notna()
     if known.any():
-        anomalous = known & test[TRUTH].where(known, False).astype(bool)
+        anomalous = test[TRUTH].where(known, False).astype(bool)
         ax.hist(test.loc[known & ~anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="normal rows")
         ax.hist(test.loc[anomalous, "reconstruction_error"], bins=bins, alpha=0.7, label="anomalous rows")
         if not known.all():  # an unlabelled row is neither
@@ -168,11 +168,12 @@ def plot_anomaly_curves(scores: pd.DataFrame, baselines: pd.DataFrame) -> tuple[
     # row counted as normal would draw curves the logged ROC-AUC does not match
     # (the baselines' rows are the test rows, in their order: score_baselines)
     known = test[TRUTH].notna().to_numpy()
-    if test[TRUTH][known].nunique() < 2:
+    labelled_truth = test[TRUTH][known]
+    if labelled_truth.nunique() < 2:
         reason = "needs labels with normal and anomalous test rows"
         return placeholder("Anomaly ROC curve", reason), placeholder("Anomaly precision-recall curve", reason)
     plt = pyplot()
-    truth = test[TRUTH][known].astype(bool).to_numpy()
+    truth = labelled_truth.astype(bool).to_numpy()
     curves = [("autoencoder", test["reconstruction_error"].to_numpy()[known]),
               ("IsolationForest", baselines["isolation_forest"].to_numpy()[known]),
               ("PCA reconstruction", baselines["pca"].to_numpy()[known])]

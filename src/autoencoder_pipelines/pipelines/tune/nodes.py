@@ -133,7 +133,7 @@ def _report(study: Any, trial: Any) -> None:
     # a pruned trial's value is the last figure its pruner saw (for anomaly_ap a negated loss,
     # not an average precision): its epoch says more
     if trial.state.name == "PRUNED":
-        value = f" at epoch {max(trial.intermediate_values)}" if trial.intermediate_values else ""
+        value = "" if _pruned_at(trial) is None else f" at epoch {_pruned_at(trial)}"
     else:
         value = "" if trial.value is None else f" {trial.value:.5g}"
     logger.info("tune: trial %d %s%s in %.1f s%s", trial.number, trial.state.name.lower(), value,
@@ -282,14 +282,18 @@ def trials_table(study: Any) -> pd.DataFrame:
         rows.append({
             "number": trial.number, "state": trial.state.name,
             "value": trial.value if trial.state.name == "COMPLETE" else None,  # a pruned one's: the pruner's figure
-            "pruned_at_epoch": max(trial.intermediate_values) if trial.state.name == "PRUNED" and trial.intermediate_values
-            else None,
+            "pruned_at_epoch": _pruned_at(trial),
             "seconds": trial.duration.total_seconds() if trial.duration else None,
             **{f"params_{k}": v for k, v in trial.params.items()},
             "settings": json.dumps(trial.user_attrs.get("settings")),
             "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
         })
     return pd.DataFrame(rows)
+
+
+def _pruned_at(trial: Any) -> int | None:
+    """The epoch a pruned trial was stopped at (its last report); None for any other trial."""
+    return max(trial.intermediate_values) if trial.state.name == "PRUNED" and trial.intermediate_values else None
 
 
 def history_figure(study: Any) -> Any:
